@@ -1,0 +1,163 @@
+// Package api is the HTTP API: one file per resource, each a handler struct
+// with a register method; this file wires them onto chi and Huma.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humachi"
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.temporal.io/sdk/client"
+
+	"github.com/remotegpu/remotegpu/internal/auth"
+	"github.com/remotegpu/remotegpu/internal/config"
+	"github.com/remotegpu/remotegpu/internal/ldapauth"
+	"github.com/remotegpu/remotegpu/internal/logging"
+	"github.com/remotegpu/remotegpu/internal/mail"
+	"github.com/remotegpu/remotegpu/internal/objstore"
+	"github.com/remotegpu/remotegpu/store"
+)
+
+// Deps are what the handlers use. For generating the OpenAPI document all may be zero.
+type Deps struct {
+	Config   config.Config
+	Store    *store.Store
+	Temporal client.Client
+	Objects  *objstore.Store
+	Mail     mail.Sender
+	LDAP     *ldapauth.Client
+	// Mounts are extra plain handlers by path prefix (the dev mailbox at /dev).
+	Mounts map[string]http.Handler
+	// Now is the clock; tests may replace it.
+	Now func() time.Time
+}
+
+type Server struct {
+	Deps
+	issuer  *auth.Issuer
+	api     huma.API
+	handler http.Handler
+}
+
+func (s *Server) Handler() http.Handler { return s.handler }
+func (s *Server) API() huma.API         { return s.api }
+
+// Version is the API version in the OpenAPI document.
+const Version = "0.1.0"
+
+func New(d Deps) *Server {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.LDAP == nil {
+		d.LDAP = ldapauth.New(ldapauth.Config{})
+	}
+	s := &Server{Deps: d, issuer: auth.NewIssuer(d.Config.JWTSecret, d.Config.AccessTokenTTL)}
+
+	r := chi.NewRouter()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := newHTTPMetrics(reg)
+	r.Use(traceMiddleware, metrics.observe, recoverMiddleware)
+
+	cfg := huma.DefaultConfig("RemoteGPU API", Version)
+	cfg.CreateHooks = nil // no $schema links: bodies are exactly the envelope
+	cfg.OpenAPIPath = "/openapi"
+	cfg.Info.Description = "Whole GPU machines leased to enterprise customers, and the services around them. " +
+		"Every response is {code, message, data, traceId}; lists take page, pageSize, sortBy, order, filters."
+	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {Type: "http", Scheme: "bearer", BearerFormat: "JWT"},
+	}
+	api := humachi.New(r, cfg)
+	api.UseMiddleware(s.authMiddleware(api))
+	s.api = api
+
+	(&health{s}).register(r)
+	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	r.Get("/openapi.yaml", func(w http.ResponseWriter, req *http.Request) {
+		b, err := api.OpenAPI().YAML()
+		if err != nil {
+			writeJSONError(w, req, http.StatusInternalServerError, "internal error")
+			return
+		}
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(b)
+	})
+
+	(&authHandler{s}).register(api)
+	(&publicHandler{s}).register(api)
+	(&customersHandler{s}).register(api)
+	(&customerUsersHandler{s}).register(api)
+	(&auditHandler{s}).register(api)
+	(&announcementsHandler{s}).register(api)
+	(&adminNotificationsHandler{s}).register(api)
+	(&profileHandler{s}).register(api)
+	(&sshKeysHandler{s}).register(api)
+	(&notificationsHandler{s}).register(api)
+
+	for prefix, h := range d.Mounts {
+		r.Mount(prefix, h)
+	}
+	r.Handle("/api/*", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		writeJSONError(w, req, http.StatusNotFound, "no such endpoint")
+	}))
+	r.Handle("/ws/*", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		writeJSONError(w, req, http.StatusNotFound, "no such endpoint")
+	}))
+	r.NotFound(spaHandler(d.Config.WebDir))
+	s.handler = r
+	return s
+}
+
+// OpenAPI returns the document as YAML (what `remotegpu openapi` prints).
+func OpenAPI() ([]byte, error) {
+	return New(Deps{Config: config.Config{AccessTokenTTL: time.Minute}}).api.OpenAPI().YAML()
+}
+
+// spaHandler serves the built console; unknown paths get index.html so the
+// client router can answer them (with its own 404 page).
+func spaHandler(dir string) http.HandlerFunc {
+	fs := http.FileServer(http.Dir(dir))
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			writeJSONError(w, r, http.StatusNotFound, "not found")
+			return
+		}
+		p := filepath.Join(dir, filepath.Clean("/"+r.URL.Path))
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			if strings.HasPrefix(r.URL.Path, "/assets/") {
+				w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+			}
+			fs.ServeHTTP(w, r)
+			return
+		}
+		index := filepath.Join(dir, "index.html")
+		if _, err := os.Stat(index); err != nil {
+			http.Error(w, "the console is not built: run `make web` (or `make run`)", http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-cache")
+		http.ServeFile(w, r, index)
+	}
+}
+
+// writeJSONError writes an error envelope outside of Huma (plain chi routes).
+func writeJSONError(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(ErrorBody{Code: status, Message: msg, TraceID: logging.TraceID(r.Context())})
+}
+
+func (s *Server) now() time.Time { return s.Now() }
+
+func bg() context.Context { return context.Background() }

@@ -1,0 +1,164 @@
+// Package config reads the process configuration from environment variables.
+// Every variable is listed, with its default, in README.md.
+package config
+
+import (
+	"encoding/base64"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type Config struct {
+	ListenAddr string
+	PublicURL  string
+	WebDir     string
+	LogLevel   string
+	LogFormat  string
+
+	DatabaseURL string
+
+	TemporalAddress   string
+	TemporalNamespace string
+	TemporalTaskQueue string
+	TemporalUIURL     string
+
+	S3Endpoint     string
+	S3AccessKey    string
+	S3SecretKey    string
+	S3UseSSL       bool
+	S3BucketPrefix string
+
+	SMTPHost     string
+	SMTPPort     int
+	SMTPUsername string
+	SMTPPassword string
+	SMTPFrom     string
+	SMTPTLS      string
+	DevMailSink  string
+
+	LDAP LDAP
+
+	JWTSecret       []byte
+	SecretsKey      []byte
+	AccessTokenTTL  time.Duration
+	RefreshTokenTTL time.Duration
+}
+
+type LDAP struct {
+	URL              string
+	BindDN           string
+	BindPassword     string
+	BaseDN           string
+	UserFilter       string
+	AttrUsername     string
+	AttrEmail        string
+	AttrName         string
+	AttrPhone        string
+	AttrEmployeeID   string
+	AttrTenant       string
+	GroupAdmin       string
+	GroupOwner       string
+	PasswordResetURL string
+}
+
+// Load reads the environment. It fails on malformed values, never silently
+// falls back for a value that was set.
+func Load() (Config, error) {
+	var errs []string
+	c := Config{
+		ListenAddr: env("LISTEN_ADDR", "127.0.0.1:8080"),
+		PublicURL:  env("PUBLIC_URL", ""),
+		WebDir:     env("WEB_DIR", "web/dist"),
+		LogLevel:   env("LOG_LEVEL", "info"),
+		LogFormat:  env("LOG_FORMAT", "text"),
+
+		DatabaseURL: env("DATABASE_URL", ""),
+
+		TemporalAddress:   env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+		TemporalNamespace: env("TEMPORAL_NAMESPACE", "default"),
+		TemporalTaskQueue: env("TEMPORAL_TASK_QUEUE", "remotegpu"),
+		TemporalUIURL:     env("TEMPORAL_UI_URL", ""),
+
+		S3Endpoint:     env("S3_ENDPOINT", ""),
+		S3AccessKey:    env("S3_ACCESS_KEY", ""),
+		S3SecretKey:    env("S3_SECRET_KEY", ""),
+		S3BucketPrefix: env("S3_BUCKET_PREFIX", "remotegpu-"),
+
+		SMTPHost:     env("SMTP_HOST", ""),
+		SMTPUsername: env("SMTP_USERNAME", ""),
+		SMTPPassword: env("SMTP_PASSWORD", ""),
+		SMTPFrom:     env("SMTP_FROM", "RemoteGPU <no-reply@remotegpu.local>"),
+		SMTPTLS:      env("SMTP_TLS", "none"),
+		DevMailSink:  env("DEV_MAIL_SINK", ""),
+
+		LDAP: LDAP{
+			URL:              env("LDAP_URL", ""),
+			BindDN:           env("LDAP_BIND_DN", ""),
+			BindPassword:     env("LDAP_BIND_PASSWORD", ""),
+			BaseDN:           env("LDAP_BASE_DN", ""),
+			UserFilter:       env("LDAP_USER_FILTER", "(&(objectClass=inetOrgPerson)(|(uid=%[1]s)(mail=%[1]s)(employeeNumber=%[1]s)))"),
+			AttrUsername:     env("LDAP_ATTR_USERNAME", "uid"),
+			AttrEmail:        env("LDAP_ATTR_EMAIL", "mail"),
+			AttrName:         env("LDAP_ATTR_NAME", "cn"),
+			AttrPhone:        env("LDAP_ATTR_PHONE", "telephoneNumber"),
+			AttrEmployeeID:   env("LDAP_ATTR_EMPLOYEE_ID", "employeeNumber"),
+			AttrTenant:       env("LDAP_ATTR_TENANT", "o"),
+			GroupAdmin:       env("LDAP_GROUP_ADMIN", ""),
+			GroupOwner:       env("LDAP_GROUP_OWNER", ""),
+			PasswordResetURL: env("LDAP_PASSWORD_RESET_URL", ""),
+		},
+	}
+	var err error
+	if c.SMTPPort, err = strconv.Atoi(env("SMTP_PORT", "25")); err != nil {
+		errs = append(errs, "SMTP_PORT: "+err.Error())
+	}
+	if c.S3UseSSL, err = strconv.ParseBool(env("S3_USE_SSL", "false")); err != nil {
+		errs = append(errs, "S3_USE_SSL: "+err.Error())
+	}
+	if c.AccessTokenTTL, err = time.ParseDuration(env("ACCESS_TOKEN_TTL", "15m")); err != nil {
+		errs = append(errs, "ACCESS_TOKEN_TTL: "+err.Error())
+	}
+	if c.RefreshTokenTTL, err = time.ParseDuration(env("REFRESH_TOKEN_TTL", "720h")); err != nil {
+		errs = append(errs, "REFRESH_TOKEN_TTL: "+err.Error())
+	}
+	c.JWTSecret = []byte(os.Getenv("JWT_SECRET"))
+	if k := os.Getenv("SECRETS_KEY"); k != "" {
+		if c.SecretsKey, err = base64.StdEncoding.DecodeString(k); err != nil || len(c.SecretsKey) != 32 {
+			errs = append(errs, "SECRETS_KEY: must be 32 bytes, base64-encoded")
+		}
+	}
+	switch c.SMTPTLS {
+	case "none", "starttls", "tls":
+	default:
+		errs = append(errs, "SMTP_TLS: must be none, starttls or tls")
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("invalid configuration: %s", strings.Join(errs, "; "))
+	}
+	return c, nil
+}
+
+// RequireServer checks what the api and the worker cannot run without.
+func (c Config) RequireServer() error {
+	var missing []string
+	if c.DatabaseURL == "" {
+		missing = append(missing, "DATABASE_URL")
+	}
+	if len(c.JWTSecret) < 32 {
+		missing = append(missing, "JWT_SECRET (at least 32 characters)")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("missing configuration: %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+func env(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok && v != "" {
+		return v
+	}
+	return def
+}

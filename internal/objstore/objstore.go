@@ -1,0 +1,98 @@
+// Package objstore is the S3-compatible object store (MinIO in dev), one
+// bucket per kind of object, keys prefixed by tenant.
+package objstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// Buckets by kind; the configured prefix is prepended.
+const (
+	BucketAvatars = "avatars"
+)
+
+type Config struct {
+	Endpoint, AccessKey, SecretKey, BucketPrefix string
+	UseSSL                                       bool
+}
+
+type Store struct {
+	c      *minio.Client
+	prefix string
+}
+
+var ErrNotFound = errors.New("object not found")
+
+func New(cfg Config) (*Store, error) {
+	if cfg.Endpoint == "" {
+		return nil, errors.New("S3_ENDPOINT is not set")
+	}
+	c, err := minio.New(cfg.Endpoint, &minio.Options{
+		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Secure: cfg.UseSSL,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("unable to create S3 client: %w", err)
+	}
+	return &Store{c: c, prefix: cfg.BucketPrefix}, nil
+}
+
+func (s *Store) bucket(kind string) string { return s.prefix + kind }
+
+// EnsureBuckets creates the buckets that do not exist yet.
+func (s *Store) EnsureBuckets(ctx context.Context, kinds ...string) error {
+	for _, k := range kinds {
+		b := s.bucket(k)
+		ok, err := s.c.BucketExists(ctx, b)
+		if err != nil {
+			return fmt.Errorf("unable to check bucket %s: %w", b, err)
+		}
+		if !ok {
+			if err := s.c.MakeBucket(ctx, b, minio.MakeBucketOptions{}); err != nil {
+				return fmt.Errorf("unable to create bucket %s: %w", b, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Ping checks that the store answers (used by /readyz).
+func (s *Store) Ping(ctx context.Context) error {
+	_, err := s.c.BucketExists(ctx, s.bucket(BucketAvatars))
+	return err
+}
+
+func (s *Store) Put(ctx context.Context, kind, key string, r io.Reader, size int64, contentType string) error {
+	_, err := s.c.PutObject(ctx, s.bucket(kind), key, r, size, minio.PutObjectOptions{ContentType: contentType})
+	if err != nil {
+		return fmt.Errorf("unable to store %s/%s: %w", kind, key, err)
+	}
+	return nil
+}
+
+// Get opens an object; the caller closes it.
+func (s *Store) Get(ctx context.Context, kind, key string) (io.ReadCloser, int64, string, error) {
+	obj, err := s.c.GetObject(ctx, s.bucket(kind), key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, 0, "", fmt.Errorf("unable to read %s/%s: %w", kind, key, err)
+	}
+	st, err := obj.Stat()
+	if err != nil {
+		obj.Close()
+		if minio.ToErrorResponse(err).Code == "NoSuchKey" {
+			return nil, 0, "", ErrNotFound
+		}
+		return nil, 0, "", fmt.Errorf("unable to stat %s/%s: %w", kind, key, err)
+	}
+	return obj, st.Size, st.ContentType, nil
+}
+
+func (s *Store) Remove(ctx context.Context, kind, key string) error {
+	return s.c.RemoveObject(ctx, s.bucket(kind), key, minio.RemoveObjectOptions{})
+}

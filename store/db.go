@@ -1,0 +1,115 @@
+// Package store is the data access layer over pgx: one file per table.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/golang-migrate/migrate/v4"
+	_ "github.com/golang-migrate/migrate/v4/database/pgx/v5"
+	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/remotegpu/remotegpu/schema"
+)
+
+// ErrNotFound is returned when a row does not exist (or is not visible to the caller's tenant).
+var ErrNotFound = errors.New("not found")
+
+// Store wraps the pool; its methods are spread over one file per table.
+type Store struct {
+	Pool *pgxpool.Pool
+}
+
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("unable to parse DATABASE_URL: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("unable to connect to postgres: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("unable to reach postgres: %w", err)
+	}
+	return &Store{Pool: pool}, nil
+}
+
+func (s *Store) Close() { s.Pool.Close() }
+
+// Migrate applies every pending up migration. It holds Postgres' advisory
+// lock (inside golang-migrate), so concurrent replicas are safe.
+func Migrate(dsn string) error {
+	src, err := iofs.New(schema.Migrations, ".")
+	if err != nil {
+		return fmt.Errorf("unable to read migrations: %w", err)
+	}
+	m, err := migrate.NewWithSourceInstance("iofs", src, pgx5URL(dsn))
+	if err != nil {
+		return fmt.Errorf("unable to start migrations: %w", err)
+	}
+	defer m.Close()
+	if err := m.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
+		return fmt.Errorf("unable to migrate: %w", err)
+	}
+	return nil
+}
+
+// pgx5URL turns a postgres:// URL (or a key=value DSN) into the pgx5:// form golang-migrate wants.
+func pgx5URL(dsn string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return "pgx5://" + dsn[strings.Index(dsn, "://")+3:]
+	}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return dsn
+	}
+	u := url.URL{Scheme: "pgx5", User: url.UserPassword(cfg.User, cfg.Password), Host: fmt.Sprintf("%s:%d", cfg.Host, cfg.Port), Path: "/" + cfg.Database}
+	if strings.HasPrefix(cfg.Host, "/") {
+		u.Host = ""
+		q := url.Values{"host": {cfg.Host}, "port": {fmt.Sprint(cfg.Port)}}
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// IsUniqueViolation reports a unique constraint failure; name narrows it to one constraint or index.
+func IsUniqueViolation(err error, name string) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" {
+		return name == "" || pe.ConstraintName == name
+	}
+	return false
+}
+
+// IsForeignKeyViolation reports a foreign key failure.
+func IsForeignKeyViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23503"
+}
+
+func notFound(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}
+
+// DBTX is satisfied by the pool and by a transaction, so store functions can run in either.
+type DBTX interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// InTx runs fn in a transaction, committing when fn returns nil.
+func (s *Store) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.Pool, fn)
+}

@@ -1,0 +1,134 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+type NotificationBatch struct {
+	ID         string     `json:"id" format:"uuid"`
+	TenantID   string     `json:"tenantId" format:"uuid"`
+	Title      string     `json:"title"`
+	Content    string     `json:"content"`
+	Level      string     `json:"level" enum:"info,warning,critical"`
+	SendEmail  bool       `json:"sendEmail"`
+	Status     string     `json:"status" enum:"sending,sent,failed"`
+	Recipients int        `json:"recipients"`
+	Error      string     `json:"error"`
+	SenderName string     `json:"senderName"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	FinishedAt *time.Time `json:"finishedAt"`
+}
+
+type Notification struct {
+	ID        string     `json:"id" format:"uuid"`
+	Title     string     `json:"title"`
+	Content   string     `json:"content"`
+	Level     string     `json:"level" enum:"info,warning,critical"`
+	ReadAt    *time.Time `json:"readAt"`
+	CreatedAt time.Time  `json:"createdAt"`
+}
+
+func (s *Store) CreateNotificationBatch(ctx context.Context, b *NotificationBatch, senderID string) error {
+	return s.Pool.QueryRow(ctx, `INSERT INTO notification_batches (tenant_id, sender_id, sender_name, title, content, level, send_email)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, status, created_at`,
+		b.TenantID, senderID, b.SenderName, b.Title, b.Content, b.Level, b.SendEmail).Scan(&b.ID, &b.Status, &b.CreatedAt)
+}
+
+func (s *Store) GetNotificationBatch(ctx context.Context, id string) (*NotificationBatch, error) {
+	var b NotificationBatch
+	err := s.Pool.QueryRow(ctx, `SELECT id, tenant_id, title, content, level, send_email, status, recipients, error, sender_name, created_at, finished_at
+		FROM notification_batches WHERE id = $1`, id).Scan(&b.ID, &b.TenantID, &b.Title, &b.Content, &b.Level, &b.SendEmail, &b.Status,
+		&b.Recipients, &b.Error, &b.SenderName, &b.CreatedAt, &b.FinishedAt)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return &b, nil
+}
+
+func (s *Store) ListNotificationBatches(ctx context.Context, tenantID string, p Page) ([]NotificationBatch, int, error) {
+	var total int
+	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM notification_batches WHERE tenant_id = $1`, tenantID).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.Pool.Query(ctx, `SELECT id, tenant_id, title, content, level, send_email, status, recipients, error, sender_name, created_at, finished_at
+		FROM notification_batches WHERE tenant_id = $1 ORDER BY created_at DESC, id`+p.limitOffset(), tenantID)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	list := []NotificationBatch{}
+	for rows.Next() {
+		var b NotificationBatch
+		if err := rows.Scan(&b.ID, &b.TenantID, &b.Title, &b.Content, &b.Level, &b.SendEmail, &b.Status,
+			&b.Recipients, &b.Error, &b.SenderName, &b.CreatedAt, &b.FinishedAt); err != nil {
+			return nil, 0, err
+		}
+		list = append(list, b)
+	}
+	return list, total, rows.Err()
+}
+
+// DeliverNotification records the in-app copy for each user; a retried call adds nothing twice.
+func (s *Store) DeliverNotification(ctx context.Context, batchID string, userIDs []string) (int, error) {
+	tag, err := s.Pool.Exec(ctx, `INSERT INTO notifications (tenant_id, user_id, batch_id, title, content, level)
+		SELECT b.tenant_id, u.id, b.id, b.title, b.content, b.level
+		FROM notification_batches b JOIN users u ON u.tenant_id = b.tenant_id AND u.id = ANY($2::uuid[])
+		WHERE b.id = $1
+		ON CONFLICT (batch_id, user_id) DO NOTHING`, batchID, userIDs)
+	return int(tag.RowsAffected()), err
+}
+
+func (s *Store) FinishNotificationBatch(ctx context.Context, id, status string, recipients int, errText string) error {
+	_, err := s.Pool.Exec(ctx, `UPDATE notification_batches SET status = $2, recipients = $3, error = $4, finished_at = now() WHERE id = $1`,
+		id, status, recipients, errText)
+	return err
+}
+
+func (s *Store) ListNotifications(ctx context.Context, tenantID, userID string, unreadOnly bool, p Page) ([]Notification, int, int, error) {
+	var w where
+	w.add("tenant_id = %s", tenantID)
+	w.add("user_id = %s", userID)
+	var unread int
+	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM notifications WHERE tenant_id = $1 AND user_id = $2 AND read_at IS NULL`,
+		tenantID, userID).Scan(&unread); err != nil {
+		return nil, 0, 0, err
+	}
+	if unreadOnly {
+		w.raw("read_at IS NULL")
+	}
+	var total int
+	if err := s.Pool.QueryRow(ctx, "SELECT count(*) FROM notifications"+w.sql(), w.args...).Scan(&total); err != nil {
+		return nil, 0, 0, err
+	}
+	rows, err := s.Pool.Query(ctx, "SELECT id, title, content, level, read_at, created_at FROM notifications"+w.sql()+
+		" ORDER BY created_at DESC, id"+p.limitOffset(), w.args...)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	defer rows.Close()
+	list := []Notification{}
+	for rows.Next() {
+		var n Notification
+		if err := rows.Scan(&n.ID, &n.Title, &n.Content, &n.Level, &n.ReadAt, &n.CreatedAt); err != nil {
+			return nil, 0, 0, err
+		}
+		list = append(list, n)
+	}
+	return list, total, unread, rows.Err()
+}
+
+// MarkNotificationsRead marks one (id) or all (id empty) of the caller's notifications read.
+func (s *Store) MarkNotificationsRead(ctx context.Context, tenantID, userID, id string) (int, error) {
+	tag, err := s.Pool.Exec(ctx, `UPDATE notifications SET read_at = now()
+		WHERE tenant_id = $1 AND user_id = $2 AND read_at IS NULL AND ($3 = '' OR id::text = $3)`, tenantID, userID, id)
+	return int(tag.RowsAffected()), err
+}
+
+// NotificationExists tells a missing id (404) from one already read.
+func (s *Store) NotificationExists(ctx context.Context, tenantID, userID, id string) (bool, error) {
+	var ok bool
+	err := s.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM notifications WHERE id::text = $3 AND tenant_id = $1 AND user_id = $2)`,
+		tenantID, userID, id).Scan(&ok)
+	return ok, err
+}

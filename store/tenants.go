@@ -1,0 +1,124 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Tenant is a customer company.
+type Tenant struct {
+	ID           string    `json:"id" format:"uuid"`
+	Name         string    `json:"name" doc:"Contact person (客户姓名)"`
+	Company      string    `json:"company"`
+	Code         string    `json:"code" doc:"Short code; the LDAP tenant attribute maps to it"`
+	Email        string    `json:"email"`
+	Phone        string    `json:"phone"`
+	Remark       string    `json:"remark"`
+	Status       string    `json:"status" enum:"active,pending,disabled"`
+	MachineCount int       `json:"machineCount" doc:"Machines currently allocated"`
+	UserCount    int       `json:"userCount"`
+	CreatedAt    time.Time `json:"createdAt"`
+	UpdatedAt    time.Time `json:"updatedAt"`
+}
+
+const tenantColumns = `t.id, t.name, t.company, t.code, t.email, t.phone, t.remark, t.status,
+	0 AS machine_count, (SELECT count(*) FROM users u WHERE u.tenant_id = t.id) AS user_count,
+	t.created_at, t.updated_at`
+
+func scanTenant(row pgx.Row) (*Tenant, error) {
+	var t Tenant
+	err := row.Scan(&t.ID, &t.Name, &t.Company, &t.Code, &t.Email, &t.Phone, &t.Remark, &t.Status,
+		&t.MachineCount, &t.UserCount, &t.CreatedAt, &t.UpdatedAt)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return &t, nil
+}
+
+type TenantFilter struct {
+	Status  string
+	Keyword string
+}
+
+func (s *Store) ListTenants(ctx context.Context, f TenantFilter, p Page) ([]Tenant, int, error) {
+	var w where
+	if f.Status != "" {
+		w.add("t.status = %s", f.Status)
+	}
+	if f.Keyword != "" {
+		pat := likePattern(f.Keyword)
+		w.add("(t.name ILIKE %s OR t.company ILIKE %s OR t.email ILIKE %s OR t.code ILIKE %s)", pat, pat, pat, pat)
+	}
+	var total int
+	if err := s.Pool.QueryRow(ctx, "SELECT count(*) FROM tenants t"+w.sql(), w.args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	q := "SELECT " + tenantColumns + " FROM tenants t" + w.sql() +
+		p.orderBy(map[string]string{"name": "t.name", "company": "t.company", "createdAt": "t.created_at",
+			"status": "t.status", "machineCount": "machine_count", "userCount": "user_count"}, "t.created_at DESC, t.id") +
+		p.limitOffset()
+	rows, err := s.Pool.Query(ctx, q, w.args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	list := []Tenant{}
+	for rows.Next() {
+		t, err := scanTenant(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		list = append(list, *t)
+	}
+	return list, total, rows.Err()
+}
+
+func (s *Store) GetTenant(ctx context.Context, id string) (*Tenant, error) {
+	return scanTenant(s.Pool.QueryRow(ctx, "SELECT "+tenantColumns+" FROM tenants t WHERE t.id = $1", id))
+}
+
+func (s *Store) GetTenantByCode(ctx context.Context, code string) (*Tenant, error) {
+	return scanTenant(s.Pool.QueryRow(ctx, "SELECT "+tenantColumns+" FROM tenants t WHERE lower(t.code) = lower($1)", code))
+}
+
+func CreateTenant(ctx context.Context, db DBTX, t *Tenant) error {
+	return db.QueryRow(ctx, `INSERT INTO tenants (name, company, code, email, phone, remark, status)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, created_at, updated_at`,
+		t.Name, t.Company, t.Code, t.Email, t.Phone, t.Remark, t.Status).Scan(&t.ID, &t.CreatedAt, &t.UpdatedAt)
+}
+
+func (s *Store) UpdateTenant(ctx context.Context, t *Tenant) error {
+	tag, err := s.Pool.Exec(ctx, `UPDATE tenants SET name = $2, company = $3, email = $4, phone = $5, remark = $6,
+		updated_at = now() WHERE id = $1`, t.ID, t.Name, t.Company, t.Email, t.Phone, t.Remark)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+func SetTenantStatus(ctx context.Context, db DBTX, id, status string) error {
+	tag, err := db.Exec(ctx, `UPDATE tenants SET status = $2, updated_at = now() WHERE id = $1`, id, status)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+func DeleteTenant(ctx context.Context, db DBTX, id string) error {
+	tag, err := db.Exec(ctx, `DELETE FROM tenants WHERE id = $1`, id)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
+}

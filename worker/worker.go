@@ -1,0 +1,26 @@
+// Package worker registers the control-plane workflows and activities on
+// the task queue and runs them.
+package worker
+
+import (
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/remotegpu/remotegpu/activities"
+	"github.com/remotegpu/remotegpu/internal/mail"
+	"github.com/remotegpu/remotegpu/store"
+	"github.com/remotegpu/remotegpu/workflows"
+)
+
+type Deps struct {
+	Store *store.Store
+	Mail  mail.Sender
+}
+
+// New builds the worker; the caller runs it with Start/Stop or Run.
+func New(c client.Client, taskQueue string, d Deps) worker.Worker {
+	w := worker.New(c, taskQueue, worker.Options{})
+	w.RegisterWorkflow(workflows.SendNotification)
+	w.RegisterActivity(&activities.Notifications{Store: d.Store, Mail: d.Mail})
+	return w
+}
