@@ -188,9 +188,29 @@ func TestRender(t *testing.T) {
 
 	t.Run("map data", func(t *testing.T) {
 		t.Parallel()
-		_, text, _, err := mail.Render(mail.TemplateNotification, map[string]any{"Title": "T", "Content": "C", "CompanyName": "", "URL": ""})
-		if err != nil || !strings.Contains(text, "您好") {
-			t.Errorf("Render map = %q, %v", text, err)
+		// The shapes the API and the notification activity pass.
+		subject, text, html, err := mail.Render(mail.TemplatePasswordReset, map[string]any{"Name": "Alice", "Username": "alice", "Code": "654321", "Minutes": 15})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"654321", "15 分钟", "15 minutes", "Alice", "alice"} {
+			if !strings.Contains(text, want) || !strings.Contains(html, want) {
+				t.Errorf("password reset lacks %q:\n%s", want, text)
+			}
+		}
+		if !strings.Contains(subject, "密码重置") {
+			t.Errorf("subject %q", subject)
+		}
+		subject, text, _, err = mail.Render(mail.TemplateNotification, map[string]any{"Name": "Bob", "Title": "GPU 温度过高", "Content": "C", "Level": "warning"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if subject != "[RemoteGPU] [警告 Warning] GPU 温度过高" || !strings.HasPrefix(text, "Bob，您好：") {
+			t.Errorf("subject %q text:\n%s", subject, text)
+		}
+		_, text, _, err = mail.Render(mail.TemplateNotification, map[string]any{"Title": "T"})
+		if err != nil || !strings.HasPrefix(text, "您好：") {
+			t.Errorf("minimal map: %q, %v", text, err)
 		}
 	})
 
@@ -199,8 +219,11 @@ func TestRender(t *testing.T) {
 		if _, _, _, err := mail.Render("nope", nil); err == nil {
 			t.Error("unknown template rendered")
 		}
-		if _, _, _, err := mail.Render(mail.TemplateNotification, map[string]any{"Title": "x"}); err == nil {
-			t.Error("missing key rendered")
+		if _, _, _, err := mail.Render(mail.TemplateNotification, map[string]any{"Content": "no title"}); err == nil {
+			t.Error("notification without title rendered")
+		}
+		if _, _, _, err := mail.Render(mail.TemplatePasswordReset, mail.PasswordReset{}); err == nil {
+			t.Error("password reset without code rendered")
 		}
 	})
 }
