@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/remotegpu/remotegpu/internal/mail"
@@ -272,6 +273,17 @@ func TestHandler(t *testing.T) {
 		}
 		if strings.Contains(body, `onclick="x()"`) {
 			t.Error("HTML body not escaped into srcdoc")
+		}
+	})
+	t.Run("mounted with chi", func(t *testing.T) {
+		r := chi.NewRouter()
+		r.Mount("/dev", sink.Handler())
+		for _, path := range []string{"/dev/mail", "/dev/mail.json"} {
+			rec := httptest.NewRecorder()
+			r.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+			if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "second") {
+				t.Errorf("GET %s through chi: %d", path, rec.Code)
+			}
 		}
 	})
 	t.Run("other paths", func(t *testing.T) {
