@@ -194,9 +194,16 @@ var (
 // StartProcess runs slapd in the foreground on 127.0.0.1:port with its
 // configuration, database and log under dir (created if needed). The
 // database is seeded with slapadd when it does not exist yet, so a dev stack
-// keeps what was added later. The caller must call Stop; slapd is also
-// killed when the calling process dies (Linux).
+// keeps what was added later. Port 0 picks a free port. The caller must
+// call Stop; slapd is also killed when the calling process dies (Linux).
 func StartProcess(dir string, port int) (*Server, error) {
+	if port == 0 {
+		p, err := freePort()
+		if err != nil {
+			return nil, fmt.Errorf("unable to find a free port: %w", err)
+		}
+		port = p
+	}
 	slapd, err := lookTool("slapd")
 	if err != nil {
 		return nil, err

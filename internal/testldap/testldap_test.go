@@ -2,7 +2,6 @@ package testldap_test
 
 import (
 	"errors"
-	"net"
 	"path/filepath"
 	"testing"
 	"time"
@@ -47,12 +46,12 @@ func TestStartSeedsAndStops(t *testing.T) {
 func TestStartProcessKeepsData(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "ldap")
-	port := freePort(t)
-	srv, err := testldap.StartProcess(dir, port)
+	srv, err := testldap.StartProcess(dir, 0)
 	if err != nil {
 		t.Fatalf("StartProcess: %v", err)
 	}
 	t.Cleanup(srv.Stop)
+	port := srv.Port
 
 	conn, err := ldap.DialURL(srv.URL)
 	if err != nil {
@@ -101,14 +100,4 @@ func TestStartProcessPortInUse(t *testing.T) {
 	if err == nil {
 		t.Fatal("StartProcess on a busy port succeeded")
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
