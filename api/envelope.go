@@ -110,8 +110,8 @@ func newError(ctx context.Context, status int, msg string, errs ...error) huma.S
 	}
 	if len(details) > 0 {
 		body.Data = FieldErrors{Errors: details}
-		if msg == "validation failed" && len(details) > 0 {
-			body.Message = "validation failed: " + details[0].Error()
+		if msg == "validation failed" {
+			body.Message = "validation failed: " + details[0].Location + ": " + details[0].Message
 		}
 	}
 	if status >= 500 && body.Message == "unexpected error occurred" {

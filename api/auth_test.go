@@ -1,0 +1,207 @@
+package api_test
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/remotegpu/remotegpu/api"
+	"github.com/remotegpu/remotegpu/store"
+)
+
+func TestLoginMeAndEnvelope(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{})
+	s := e.login("owner-a")
+	var me api.Me
+	s.must(200, "GET", "/api/auth/me", nil).decode(t, &me)
+	if me.Username != "owner-a" || me.Role != "owner" || me.TenantID == nil || *me.TenantID != e.fx.tenantA.ID || me.Company != "Company tenant-a" {
+		t.Fatalf("me = %+v", me)
+	}
+	// login by email works too
+	e.loginWith("member-a@example.test", testPassword)
+
+	r := e.anon().must(401, "POST", "/api/auth/login", map[string]any{"username": "owner-a", "password": "nope"})
+	if !strings.Contains(r.Message, "wrong username or password") {
+		t.Fatalf("message %q", r.Message)
+	}
+	e.anon().must(401, "POST", "/api/auth/login", map[string]any{"username": "ghost", "password": "nope"})
+	r = e.anon().must(422, "POST", "/api/auth/login", map[string]any{"username": ""})
+	var fe api.FieldErrors
+	r.decode(t, &fe)
+	if len(fe.Errors) == 0 {
+		t.Fatalf("422 without field errors: %s", r.Data)
+	}
+	e.anon().must(401, "GET", "/api/auth/me", nil)
+	e.anon().must(404, "GET", "/api/nothing-here", nil)
+	s.access = "garbage"
+	s.must(401, "GET", "/api/auth/me", nil)
+}
+
+func TestLoginThrottle(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{})
+	for i := 0; i < 4; i++ {
+		e.anon().must(401, "POST", "/api/auth/login", map[string]any{"username": "member-a", "password": "wrong"})
+	}
+	r := e.anon().must(429, "POST", "/api/auth/login", map[string]any{"username": "member-a", "password": "wrong"})
+	if !regexp.MustCompile(`retryAfter`).Match(r.Data) {
+		t.Fatalf("429 without retryAfter: %s", r.Data)
+	}
+	// locked even with the right password; other accounts are not
+	e.anon().must(429, "POST", "/api/auth/login", map[string]any{"username": "member-a", "password": testPassword})
+	e.login("owner-a")
+	// failed and successful logins are audited
+	var n int
+	if err := e.st.Pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_logs WHERE action = 'auth.login' AND NOT success`).Scan(&n); err != nil || n != 5 {
+		t.Fatalf("failed login audit rows = %d, %v", n, err)
+	}
+}
+
+func TestRefreshRotationAndReuse(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{})
+	s := e.login("owner-a")
+	first := s.refresh
+	var tp api.TokenPair
+	s.must(200, "POST", "/api/auth/refresh", map[string]any{"refreshToken": first}).decode(t, &tp)
+	if tp.RefreshToken == first || tp.AccessToken == "" {
+		t.Fatal("refresh did not rotate")
+	}
+	s.access = tp.AccessToken
+	s.must(200, "GET", "/api/auth/me", nil)
+
+	// the spent token comes back: the whole family ends, the new token and the access token too
+	e.anon().must(401, "POST", "/api/auth/refresh", map[string]any{"refreshToken": first})
+	e.anon().must(401, "POST", "/api/auth/refresh", map[string]any{"refreshToken": tp.RefreshToken})
+	s.must(401, "GET", "/api/auth/me", nil)
+
+	// logout ends a session at once
+	s2 := e.login("owner-a")
+	s2.must(200, "POST", "/api/auth/logout", map[string]any{"refreshToken": s2.refresh})
+	s2.must(401, "GET", "/api/auth/me", nil)
+	e.anon().must(401, "POST", "/api/auth/refresh", map[string]any{"refreshToken": s2.refresh})
+}
+
+func TestPasswordReset(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{})
+	other := e.login("member-a")
+	since := time.Now()
+	e.anon().must(200, "POST", "/api/auth/password-reset/request", map[string]any{"account": "member-a@example.test"})
+	msg, err := e.sink.WaitFor(context.Background(), "member-a@example.test", since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := regexp.MustCompile(`\b\d{6}\b`).FindString(msg.Text)
+	if code == "" {
+		t.Fatalf("no code in mail: %q", msg.Text)
+	}
+	// a second request within 60 s is refused
+	e.anon().must(429, "POST", "/api/auth/password-reset/request", map[string]any{"account": "member-a"})
+	// an unknown account gets the same answer as a real one
+	e.anon().must(200, "POST", "/api/auth/password-reset/request", map[string]any{"account": "nobody@example.test"})
+
+	wrong := "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	r := e.anon().must(400, "POST", "/api/auth/password-reset/confirm", map[string]any{"account": "member-a", "code": wrong, "newPassword": "New-Passw0rd"})
+	if !strings.Contains(r.Message, "4") {
+		t.Fatalf("tries left not said: %q", r.Message)
+	}
+	e.anon().must(422, "POST", "/api/auth/password-reset/confirm", map[string]any{"account": "member-a", "code": code, "newPassword": "weak"})
+	e.anon().must(200, "POST", "/api/auth/password-reset/confirm", map[string]any{"account": "member-a", "code": code, "newPassword": "New-Passw0rd"})
+	// the code is spent, every old session ended, the new password works
+	e.anon().must(400, "POST", "/api/auth/password-reset/confirm", map[string]any{"account": "member-a", "code": code, "newPassword": "Other-Passw0rd"})
+	other.must(401, "GET", "/api/auth/me", nil)
+	e.anon().must(401, "POST", "/api/auth/login", map[string]any{"username": "member-a", "password": testPassword})
+	e.loginWith("member-a", "New-Passw0rd")
+}
+
+func TestPasswordResetCodeExpiresAndLocks(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{})
+	since := time.Now()
+	e.anon().must(200, "POST", "/api/auth/password-reset/request", map[string]any{"account": "owner-b"})
+	msg, err := e.sink.WaitFor(context.Background(), "owner-b@example.test", since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := regexp.MustCompile(`\b\d{6}\b`).FindString(msg.Text)
+	wrong := "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	for i := 0; i < 5; i++ {
+		e.anon().must(400, "POST", "/api/auth/password-reset/confirm", map[string]any{"account": "owner-b", "code": wrong, "newPassword": "New-Passw0rd"})
+	}
+	// five wrong tries spend the code, even the right one fails now
+	e.anon().must(400, "POST", "/api/auth/password-reset/confirm", map[string]any{"account": "owner-b", "code": code, "newPassword": "New-Passw0rd"})
+
+	// a fresh code expires after 10 minutes
+	e.offset = 61 * time.Second
+	since = time.Now()
+	e.anon().must(200, "POST", "/api/auth/password-reset/request", map[string]any{"account": "owner-b"})
+	msg, err = e.sink.WaitFor(context.Background(), "owner-b@example.test", since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code = regexp.MustCompile(`\b\d{6}\b`).FindString(msg.Text)
+	e.offset += 11 * time.Minute
+	e.anon().must(400, "POST", "/api/auth/password-reset/confirm", map[string]any{"account": "owner-b", "code": code, "newPassword": "New-Passw0rd"})
+}
+
+func TestChangePasswordEndsOtherSessions(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{})
+	a, b := e.login("owner-a"), e.login("owner-a")
+	a.must(400, "POST", "/api/customer/profile/change-password", map[string]any{"oldPassword": "wrong", "newPassword": "New-Passw0rd"})
+	a.must(422, "POST", "/api/customer/profile/change-password", map[string]any{"oldPassword": testPassword, "newPassword": "short"})
+	var out api.PasswordChanged
+	a.must(200, "POST", "/api/customer/profile/change-password", map[string]any{"oldPassword": testPassword, "newPassword": "New-Passw0rd"}).decode(t, &out)
+	if out.RevokedSessions != 1 {
+		t.Fatalf("revoked %d sessions, want 1", out.RevokedSessions)
+	}
+	a.must(200, "GET", "/api/customer/profile", nil)
+	b.must(401, "GET", "/api/customer/profile", nil)
+	e.loginWith("owner-a", "New-Passw0rd")
+}
+
+func TestDisabledAccounts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{})
+	admin := e.login("admin1")
+	owner := e.login("owner-a")
+	admin.must(200, "POST", "/api/admin/customers/"+e.fx.tenantA.ID+"/disable", nil)
+	// the tenant's sessions end at once and login is refused
+	owner.must(401, "GET", "/api/customer/profile", nil)
+	e.anon().must(403, "POST", "/api/auth/login", map[string]any{"username": "owner-a", "password": testPassword})
+	e.login("owner-b") // other tenants are not touched
+	admin.must(200, "POST", "/api/admin/customers/"+e.fx.tenantA.ID+"/enable", nil)
+	e.login("owner-a")
+
+	// one user disabled
+	member := e.login("member-a")
+	admin.must(200, "PUT", "/api/admin/customers/"+e.fx.tenantA.ID+"/users/"+e.fx.memberA.ID,
+		map[string]any{"name": "M", "email": "member-a@example.test", "phone": "", "role": "member", "status": "disabled"})
+	member.must(401, "GET", "/api/customer/profile", nil)
+	e.anon().must(403, "POST", "/api/auth/login", map[string]any{"username": "member-a", "password": testPassword})
+
+	var actions []string
+	rows, _ := e.st.Pool.Query(context.Background(), `SELECT action FROM audit_logs WHERE tenant_id = $1 ORDER BY id`, e.fx.tenantA.ID)
+	for rows.Next() {
+		var a string
+		_ = rows.Scan(&a)
+		actions = append(actions, a)
+	}
+	joined := strings.Join(actions, ",")
+	for _, want := range []string{"customer.disable", "customer.enable", "user.disable", "user.update"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("audit log lacks %s: %s", want, joined)
+		}
+	}
+	_ = store.ErrNotFound
+}
