@@ -203,11 +203,15 @@ func (s *Stack) Stop() {
 		s.mu.Lock()
 		services, cleanups := s.services, s.cleanups
 		s.mu.Unlock()
+		began := time.Now()
 		var wg sync.WaitGroup
 		for _, svc := range services {
 			wg.Go(func() { svc.stop(15 * time.Second) })
 		}
 		wg.Wait()
+		if len(services) > 0 {
+			fmt.Fprintf(s.log, "devstack: services stopped in %s\n", time.Since(began).Round(100*time.Millisecond))
+		}
 		for _, c := range cleanups {
 			c()
 		}
