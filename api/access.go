@@ -167,7 +167,7 @@ func (p ListParams) filters() (map[string]string, error) {
 	}
 	var raw map[string]any
 	if err := json.Unmarshal([]byte(p.Filters), &raw); err != nil {
-		return nil, &huma.ErrorDetail{Message: "filters must be a JSON object", Location: "query.filters", Value: p.Filters}
+		return nil, apperr.Invalidf("filters must be a JSON object").AtField("query.filters")
 	}
 	for k, v := range raw {
 		switch v := v.(type) {

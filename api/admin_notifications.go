@@ -23,7 +23,7 @@ type SendNotificationInput struct {
 		Title     string `json:"title" minLength:"1" maxLength:"200"`
 		Content   string `json:"content" minLength:"1" maxLength:"5000"`
 		Level     string `json:"level" enum:"info,warning,critical" default:"info"`
-		SendEmail bool   `json:"sendEmail" doc:"Also mail every user of the customer"`
+		SendEmail bool   `json:"sendEmail" required:"false" doc:"Also mail every user of the customer"`
 	}
 }
 

@@ -13,9 +13,9 @@ type announcementsHandler struct{ s *Server }
 
 type AnnouncementBody struct {
 	Title     string `json:"title" minLength:"1" maxLength:"200"`
-	Content   string `json:"content" maxLength:"10000"`
+	Content   string `json:"content" required:"false" maxLength:"10000"`
 	Level     string `json:"level" enum:"info,warning,critical" default:"info"`
-	Published bool   `json:"published"`
+	Published bool   `json:"published" required:"false"`
 }
 
 type ListAnnouncementsInput struct{ ListParams }

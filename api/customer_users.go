@@ -37,9 +37,9 @@ type UpdateCustomerUserInput struct {
 	ID     string `path:"id" format:"uuid"`
 	UserID string `path:"userId" format:"uuid"`
 	Body   struct {
-		Name       string `json:"name" maxLength:"100"`
-		Email      string `json:"email" format:"email" maxLength:"254"`
-		Phone      string `json:"phone" maxLength:"32" pattern:"^[0-9+\\-() ]*$"`
+		Name       string `json:"name" required:"false" maxLength:"100"`
+		Email      string `json:"email" required:"false" maxLength:"254" pattern:"^$|^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$" patternDescription:"email"`
+		Phone      string `json:"phone" required:"false" maxLength:"32" pattern:"^[0-9+\\-() ]*$"`
 		EmployeeID string `json:"employeeId,omitempty" maxLength:"64"`
 		Role       string `json:"role" enum:"owner,member"`
 		Status     string `json:"status" enum:"active,disabled"`

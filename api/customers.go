@@ -24,15 +24,15 @@ type customersHandler struct{ s *Server }
 type CustomerFields struct {
 	Name    string `json:"name" minLength:"1" maxLength:"100" doc:"Contact person (客户姓名)"`
 	Company string `json:"company" minLength:"1" maxLength:"200"`
-	Email   string `json:"email" format:"email" maxLength:"254"`
-	Phone   string `json:"phone" maxLength:"32" pattern:"^[0-9+\\-() ]*$"`
-	Remark  string `json:"remark" maxLength:"1000"`
+	Email   string `json:"email" required:"false" maxLength:"254" pattern:"^$|^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$" patternDescription:"email"`
+	Phone   string `json:"phone" required:"false" maxLength:"32" pattern:"^[0-9+\\-() ]*$"`
+	Remark  string `json:"remark" required:"false" maxLength:"1000"`
 }
 
 type NewUserFields struct {
 	Username   string `json:"username" minLength:"3" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._-]*$"`
-	Name       string `json:"name" maxLength:"100"`
-	Email      string `json:"email" format:"email" maxLength:"254"`
+	Name       string `json:"name" required:"false" maxLength:"100"`
+	Email      string `json:"email" required:"false" maxLength:"254" pattern:"^$|^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$" patternDescription:"email"`
 	Phone      string `json:"phone,omitempty" maxLength:"32" pattern:"^[0-9+\\-() ]*$"`
 	EmployeeID string `json:"employeeId,omitempty" maxLength:"64"`
 	AuthSource string `json:"authSource,omitempty" enum:"local,ldap" default:"local"`

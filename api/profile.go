@@ -26,8 +26,8 @@ type profileHandler struct{ s *Server }
 type UpdateProfileInput struct {
 	Body struct {
 		Name  string `json:"name" minLength:"1" maxLength:"100"`
-		Email string `json:"email" format:"email" maxLength:"254"`
-		Phone string `json:"phone" maxLength:"32" pattern:"^[0-9+\\-() ]*$"`
+		Email string `json:"email" required:"false" maxLength:"254" pattern:"^$|^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$" patternDescription:"email"`
+		Phone string `json:"phone" required:"false" maxLength:"32" pattern:"^[0-9+\\-() ]*$"`
 	}
 }
 
