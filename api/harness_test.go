@@ -116,8 +116,8 @@ func envOr(k, def string) string {
 
 // fixture: an admin and two customers A and B, each with an owner and a member.
 type fixture struct {
-	admin                    *store.User
-	tenantA, tenantB         *store.Tenant
+	admin                            *store.User
+	tenantA, tenantB                 *store.Tenant
 	ownerA, memberA, ownerB, memberB *store.User
 }
 

@@ -2,10 +2,12 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -142,4 +144,29 @@ func clientIP(r *http.Request) string {
 		host = host[1 : len(host)-1]
 	}
 	return host
+}
+
+// uploadLimits caps multipart bodies by path (Huma's MaxBodyBytes does not
+// apply to multipart forms); other multipart paths get defaultUploadLimit.
+var uploadLimits = map[string]int64{
+	"/api/customer/profile/avatar": maxAvatarBytes + 64<<10,
+}
+
+const defaultUploadLimit = 8 << 20
+
+func limitUploads(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
+			limit, ok := uploadLimits[r.URL.Path]
+			if !ok {
+				limit = defaultUploadLimit
+			}
+			if r.ContentLength > limit {
+				writeJSONError(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("上传内容过大（上限 %d MB）/ the upload is too large (limit %d MB)", limit>>20, limit>>20))
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -68,7 +68,7 @@ func New(d Deps) *Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := newHTTPMetrics(reg)
-	r.Use(traceMiddleware, metrics.observe, recoverMiddleware)
+	r.Use(traceMiddleware, metrics.observe, recoverMiddleware, limitUploads)
 
 	cfg := huma.DefaultConfig("RemoteGPU API", Version)
 	cfg.CreateHooks = nil // no $schema links: bodies are exactly the envelope
