@@ -1,0 +1,27 @@
+// Tokens live in localStorage so a reload keeps the session; the user store
+// and the HTTP layer both read them from here.
+import type { TokenStore } from '@/api/core'
+import type { TokenResult } from '@/api/types'
+
+const ACCESS_KEY = 'remotegpu.accessToken'
+const REFRESH_KEY = 'remotegpu.refreshToken'
+const EXPIRES_KEY = 'remotegpu.accessExpiresAt'
+
+export const tokenStorage: TokenStore = {
+  getAccess: () => localStorage.getItem(ACCESS_KEY),
+  getRefresh: () => localStorage.getItem(REFRESH_KEY),
+  set(tokens: TokenResult) {
+    localStorage.setItem(ACCESS_KEY, tokens.accessToken)
+    localStorage.setItem(REFRESH_KEY, tokens.refreshToken)
+    localStorage.setItem(EXPIRES_KEY, String(Date.now() + tokens.expiresIn * 1000))
+  },
+  clear() {
+    localStorage.removeItem(ACCESS_KEY)
+    localStorage.removeItem(REFRESH_KEY)
+    localStorage.removeItem(EXPIRES_KEY)
+  },
+}
+
+export function hasSession(): boolean {
+  return !!(tokenStorage.getAccess() || tokenStorage.getRefresh())
+}
