@@ -1,0 +1,41 @@
+import { reactive } from 'vue'
+import { ElMessage } from 'element-plus'
+import { describeError, isApiError } from '@/api/http'
+
+/**
+ * Errors of a form submission shown where they belong: the API's
+ * `data.errors[].location` (`body.owner.email`) becomes the field key
+ * `owner.email`, which an el-form-item shows through `:error`.
+ */
+export function useServerErrors<K extends string>(fields: readonly K[]) {
+  const errors = reactive({}) as Record<K, string>
+  const known = new Set<string>(fields)
+
+  function clear() {
+    for (const f of fields) errors[f] = ''
+  }
+  clear()
+
+  /**
+   * Show an error of a submission. Field errors go to their fields; an error
+   * with no known field goes to `fallback` when given, else to a toast —
+   * unless the HTTP layer has already shown it.
+   */
+  function report(err: unknown, fallback?: K) {
+    clear()
+    if (!isApiError(err)) throw err
+    let placed = false
+    for (const fe of err.fieldErrors) {
+      const key = fe.location.replace(/^body\./, '')
+      if (known.has(key)) {
+        errors[key as K] = errors[key as K] ? `${errors[key as K]}; ${fe.message}` : fe.message
+        placed = true
+      }
+    }
+    if (placed || err.notified) return
+    if (fallback) errors[fallback] = describeError(err)
+    else ElMessage.error(describeError(err))
+  }
+
+  return { errors, clear, report }
+}
