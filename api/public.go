@@ -44,11 +44,10 @@ type ldapProbe struct {
 	healthy bool
 }
 
-var probe ldapProbe
-
 func (h *publicHandler) status(ctx context.Context, _ *struct{}) (*Resp[PublicStatus], error) {
 	out := PublicStatus{LDAP: LDAPStatus{Enabled: h.s.LDAP.Enabled(), Available: true}}
 	if out.LDAP.Enabled {
+		probe := &h.s.ldapProbe
 		probe.mu.Lock()
 		if time.Since(probe.at) > 10*time.Second {
 			pctx, cancel := context.WithTimeout(ctx, 3*time.Second)

@@ -3,7 +3,6 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -44,9 +43,10 @@ type Deps struct {
 
 type Server struct {
 	Deps
-	issuer  *auth.Issuer
-	api     huma.API
-	handler http.Handler
+	issuer    *auth.Issuer
+	api       huma.API
+	ldapProbe ldapProbe
+	handler   http.Handler
 }
 
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -159,5 +159,3 @@ func writeJSONError(w http.ResponseWriter, r *http.Request, status int, msg stri
 }
 
 func (s *Server) now() time.Time { return s.Now() }
-
-func bg() context.Context { return context.Background() }
