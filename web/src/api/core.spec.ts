@@ -55,6 +55,7 @@ const tokenResult = (access: string, refresh: string): TokenResult => ({
     name: 'Owner',
     email: 'o@example.com',
     phone: '',
+    employeeId: '',
     role: 'owner',
     authSource: 'local',
     hasAvatar: false,

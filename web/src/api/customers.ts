@@ -38,9 +38,6 @@ export const disableCustomer = (id: string) => http.post<Customer>(`${base}/${id
 
 export const enableCustomer = (id: string) => http.post<Customer>(`${base}/${id}/enable`)
 
-export const listCustomerUsers = (id: string, params: PageParams = {}) =>
-  http.get<PageResult<User>>(`${base}/${id}/users`, { params: cleanParams(params) })
-
 export const createCustomerUser = (id: string, input: UserCreateInput) =>
   http.post<UserCreateResult>(`${base}/${id}/users`, input, { silent: [400, 409, 422] })
 

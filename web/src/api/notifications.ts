@@ -1,11 +1,11 @@
 import { cleanParams, http } from './http'
-import type { NotificationPage, PageParams } from './types'
+import type { MarkedRead, NotificationListParams, NotificationPage } from './types'
 
 const base = '/api/customer/notifications'
 
-export const listNotifications = (params: PageParams & { unread?: boolean }, config: { silent?: boolean } = {}) =>
+export const listNotifications = (params: NotificationListParams, config: { silent?: boolean } = {}) =>
   http.get<NotificationPage>(base, { params: cleanParams(params), ...config })
 
-export const markNotificationRead = (id: string) => http.post<Record<string, never>>(`${base}/${id}/read`)
+export const markNotificationRead = (id: string) => http.post<MarkedRead>(`${base}/${id}/read`)
 
-export const markAllNotificationsRead = () => http.post<Record<string, never>>(`${base}/read-all`)
+export const markAllNotificationsRead = () => http.post<MarkedRead>(`${base}/read-all`)
