@@ -93,6 +93,7 @@ const en: typeof zhCN = {
     phone: 'Not a valid phone number',
     username: '3–64 letters, digits, dots, underscores or hyphens, starting with a letter or digit',
     maxLength: 'At most {n} characters',
+    code: '2–32 lower-case letters, digits or hyphens, starting with a letter or digit',
   },
   password: {
     ruleLength: 'At least {n} characters',
@@ -152,6 +153,8 @@ const en: typeof zhCN = {
     backHome: 'Back to home',
   },
   customer: {
+    code: 'Code',
+    codeHint: 'Lower-case letters, digits and hyphens; the LDAP tenant attribute. Generated when empty',
     id: 'Customer ID',
     name: 'Customer name',
     company: 'Company',
@@ -174,9 +177,6 @@ const en: typeof zhCN = {
     confirmDelete: 'Delete customer "{name}"? This cannot be undone.',
     enabled: 'Customer enabled',
     disabled: 'Customer disabled',
-    activeAllocations: 'Active allocations',
-    runningTasks: 'Running tasks',
-    usageHours: 'Total usage (hours)',
     users: 'Users',
     operationLog: 'Operation log',
     sentNotifications: 'Notifications sent',

@@ -92,6 +92,7 @@ export default {
     phone: '电话格式不正确',
     username: '用户名为 3–64 位字母、数字、点、下划线或连字符，且以字母或数字开头',
     maxLength: '不能超过 {n} 个字符',
+    code: '2–32 位小写字母、数字或连字符，以字母或数字开头',
   },
   password: {
     ruleLength: '至少 {n} 个字符',
@@ -151,6 +152,8 @@ export default {
     backHome: '返回首页',
   },
   customer: {
+    code: '客户代码',
+    codeHint: '小写字母、数字和连字符，对应 LDAP 租户属性；留空自动生成',
     id: '客户ID',
     name: '客户姓名',
     company: '公司名称',
@@ -173,9 +176,6 @@ export default {
     confirmDelete: '确定删除客户「{name}」吗？此操作不可恢复。',
     enabled: '客户已启用',
     disabled: '客户已禁用',
-    activeAllocations: '生效中的分配',
-    runningTasks: '运行中任务',
-    usageHours: '总使用时长（小时）',
     users: '用户',
     operationLog: '操作日志',
     sentNotifications: '通知记录',

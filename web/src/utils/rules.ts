@@ -29,7 +29,11 @@ export const required = (labelKey: string, trigger: Trigger = 'blur'): FormItemR
 
 export const emailRule = () => check((v) => /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v), 'validation.email')
 
-export const phoneRule = () => check((v) => /^\+?[0-9][0-9 -]{4,19}$/.test(v), 'validation.phone')
+/** The API's own phone pattern: digits, +, -, parentheses and spaces, at most 32. */
+export const phoneRule = () => check((v) => /^[0-9+\-() ]{1,32}$/.test(v), 'validation.phone')
+
+/** A customer's short code (its LDAP tenant attribute). */
+export const codeRule = () => check((v) => /^[a-z0-9][a-z0-9-]{1,31}$/.test(v), 'validation.code')
 
 export const usernameRule = () => check((v) => /^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/.test(v), 'validation.username')
 

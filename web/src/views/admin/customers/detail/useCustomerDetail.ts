@@ -47,7 +47,7 @@ export function useCustomerDetail() {
   /** Replace one user in place after a change. */
   function patchUser(updated: User) {
     const c = customer.value
-    if (c) customer.value = { ...c, users: c.users.map((u) => (u.id === updated.id ? updated : u)) }
+    if (c) customer.value = { ...c, users: (c.users ?? []).map((u) => (u.id === updated.id ? updated : u)) }
   }
 
   async function updateUser(u: User, change: { role?: CustomerRole; status?: User['status'] }, confirmKey: string) {

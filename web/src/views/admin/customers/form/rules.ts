@@ -1,7 +1,8 @@
 import type { FormRules } from 'element-plus'
-import { emailRule, maxLength, passwordRule, phoneRule, required, usernameRule } from '@/utils/rules'
+import { codeRule, emailRule, maxLength, passwordRule, phoneRule, required, usernameRule } from '@/utils/rules'
 
 export interface CustomerForm {
+  code: string
   name: string
   company: string
   email: string
@@ -24,7 +25,8 @@ export function customerRules(form: CustomerForm): FormRules {
     company: [required('customer.company'), maxLength(200)],
     email: [required('customer.email'), emailRule()],
     phone: [phoneRule()],
-    remark: [maxLength(500)],
+    code: [codeRule()],
+    remark: [maxLength(1000)],
     'owner.username': [required('user.username'), usernameRule()],
     'owner.name': [required('user.name'), maxLength(100)],
     'owner.email': [required('user.email'), emailRule()],

@@ -7,6 +7,7 @@ import { useServerErrors } from '@/composables/useServerErrors'
 import { customerRules, type CustomerForm } from './rules'
 
 const FIELDS = [
+  'code',
   'name',
   'company',
   'email',
@@ -31,6 +32,7 @@ export function useCustomerForm() {
 
   const formRef = useTemplateRef<FormInstance>('formRef')
   const form = reactive<CustomerForm>({
+    code: '',
     name: '',
     company: '',
     email: '',
@@ -87,6 +89,7 @@ export function useCustomerForm() {
       const { owner } = form
       const result = await createCustomer({
         ...base,
+        code: form.code.trim() || undefined,
         status: form.status,
         owner: {
           username: owner.username.trim(),

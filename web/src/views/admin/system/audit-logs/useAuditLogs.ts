@@ -49,7 +49,7 @@ export function useAuditLogs() {
         action: filters.action || undefined,
         keyword: filters.keyword.trim() || undefined,
         tenantId: filters.tenantId || undefined,
-        success: filters.success === '' ? undefined : filters.success === 'true',
+        success: filters.success || undefined,
         from: filters.range?.[0],
         to: filters.range?.[1],
       }),

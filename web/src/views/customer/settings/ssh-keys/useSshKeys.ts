@@ -1,10 +1,9 @@
-import { reactive, ref, useTemplateRef } from 'vue'
+import { reactive, ref, shallowRef, useTemplateRef } from 'vue'
 import { useI18n } from 'vue-i18n'
 import { ElMessage, type FormInstance, type FormRules } from 'element-plus'
 import { createSshKey, deleteSshKey, listSshKeys } from '@/api/sshKeys'
 import type { SshKey } from '@/api/types'
 import { useServerErrors } from '@/composables/useServerErrors'
-import { useTable } from '@/composables/useTable'
 import { confirmAction } from '@/utils/confirm'
 import { maxLength, required } from '@/utils/rules'
 
@@ -19,7 +18,20 @@ export function keyComment(publicKey: string): string {
 
 export function useSshKeys() {
   const { t } = useI18n()
-  const table = useTable<SshKey>(listSshKeys, { pageSize: 50, sortBy: 'createdAt', order: 'desc' })
+  const list = shallowRef<SshKey[]>([])
+  const loading = ref(false)
+
+  async function load() {
+    loading.value = true
+    try {
+      list.value = (await listSshKeys()) ?? []
+    } catch {
+      // reported by the HTTP layer; keep what is on screen
+    } finally {
+      loading.value = false
+    }
+  }
+  void load()
 
   const dialog = ref(false)
   const formRef = useTemplateRef<FormInstance>('formRef')
@@ -57,7 +69,7 @@ export function useSshKeys() {
       await createSshKey({ name: form.name.trim(), publicKey: form.publicKey.trim() })
       ElMessage.success(t('sshKey.added'))
       dialog.value = false
-      await table.load()
+      await load()
     } catch (e) {
       // 422 invalid key, 409 duplicate: the API's message under the key
       server.report(e, 'publicKey')
@@ -75,11 +87,11 @@ export function useSshKeys() {
     try {
       await deleteSshKey(k.id)
       ElMessage.success(t('common.deleted'))
-      await table.load()
+      await load()
     } catch {
       // reported by the HTTP layer
     }
   }
 
-  return { ...table, dialog, form, rules, serverErrors: server.errors, saving, open, onKeyInput, save, remove }
+  return { list, loading, load, dialog, form, rules, serverErrors: server.errors, saving, open, onKeyInput, save, remove }
 }

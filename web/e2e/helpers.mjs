@@ -1,0 +1,148 @@
+// Shared pieces of the browser tests: the stack's URL, Debian's Chromium
+// through playwright-core, screenshots on failure, and small API helpers.
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto'
+import { mkdirSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { chromium } from 'playwright-core'
+
+export const BASE_URL = (process.env.REMOTEGPU_URL ?? '').replace(/\/+$/, '')
+if (!BASE_URL) {
+  throw new Error(
+    'REMOTEGPU_URL is not set. The browser tests run against a real stack: start one with ' +
+      '`bin/remotegpu testenv -- bash -c "cd web && npm run test:e2e"` from the repository root (or `make test`), ' +
+      'or point REMOTEGPU_URL at a running `make run`, e.g. REMOTEGPU_URL=http://127.0.0.1:8080 npm run test:e2e',
+  )
+}
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const here = path.dirname(fileURLToPath(import.meta.url))
+export const RESULTS_DIR = path.resolve(here, '..', 'test-results')
+
+/** Demo accounts created by the seed. */
+export const DEMO = {
+  admin: { username: 'admin', password: 'Admin@12345' },
+  acmeOwner: { username: 'acme-owner', password: 'Owner@12345' },
+  acmeMember: { username: 'acme-dev', password: 'Member@12345' },
+  globexOwner: { username: 'globex-owner', password: 'Owner@12345' },
+  globexMember: { username: 'globex-dev', password: 'Member@12345' },
+}
+
+/** A suffix that makes names unique per run, so reruns against the same data pass. */
+export function uniq() {
+  return `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`
+}
+
+export function launch() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  })
+}
+
+/**
+ * Run `fn` with a fresh page (its own cookies and localStorage); on failure
+ * save a screenshot named after the test into web/test-results/.
+ */
+export async function withPage(browser, t, fn) {
+  const context = await browser.newContext({ baseURL: BASE_URL, viewport: { width: 1440, height: 900 } })
+  context.setDefaultTimeout(15_000)
+  const page = await context.newPage()
+  const consoleErrors = []
+  page.on('pageerror', (e) => consoleErrors.push(String(e)))
+  try {
+    await fn(page)
+  } catch (err) {
+    mkdirSync(RESULTS_DIR, { recursive: true })
+    const file = path.join(RESULTS_DIR, `${t.name.replace(/[^\w-]+/g, '_').slice(0, 100)}.png`)
+    await page.screenshot({ path: file, fullPage: true }).catch(() => undefined)
+    if (consoleErrors.length) err.message += `\npage errors:\n${consoleErrors.join('\n')}`
+    err.message += `\nscreenshot: ${file}\nurl: ${page.url()}`
+    throw err
+  } finally {
+    await context.close()
+  }
+}
+
+/** Sign in through the login page and wait until the console shows the user's home. */
+export async function login(page, { username, password }, expectPath) {
+  await page.goto('/login')
+  await page.getByTestId('login-username').fill(username)
+  await page.getByTestId('login-password').fill(password)
+  await page.getByTestId('login-submit').click()
+  await page.waitForURL((url) => url.pathname !== '/login')
+  if (expectPath) await page.waitForURL((url) => url.pathname === expectPath)
+}
+
+/** The success toast (ElMessage). */
+export function successToast(page) {
+  return page.locator('.el-message--success').last()
+}
+
+/** The confirm button of an ElMessageBox. */
+export async function confirmDialog(page) {
+  await page.locator('.el-message-box__btns .el-button--primary').click()
+}
+
+/** An API call with the JSON envelope unwrapped; throws on an error answer. */
+export async function api(method, url, { token, body } = {}) {
+  const res = await fetch(`${BASE_URL}${url}`, {
+    method,
+    headers: {
+      ...(body ? { 'Content-Type': 'application/json' } : {}),
+      ...(token ? { Authorization: `Bearer ${token}` } : {}),
+    },
+    body: body ? JSON.stringify(body) : undefined,
+  })
+  const json = await res.json().catch(() => null)
+  return { status: res.status, code: json?.code, message: json?.message, data: json?.data }
+}
+
+/**
+ * Wait for a mail to `to` in the dev SMTP sink that arrived after `since`
+ * and whose text matches `pattern`; returns the match.
+ */
+export async function waitForMail(to, pattern, { since = 0, timeoutMs = 20_000 } = {}) {
+  const deadline = Date.now() + timeoutMs
+  let seen = []
+  while (Date.now() < deadline) {
+    const res = await fetch(`${BASE_URL}/dev/mail.json?to=${encodeURIComponent(to)}`)
+    if (!res.ok) throw new Error(`GET /dev/mail.json answered ${res.status}; is the dev mail sink enabled?`)
+    seen = await res.json()
+    const mails = (Array.isArray(seen) ? seen : [])
+      .filter((m) => Date.parse(m.receivedAt) >= since - 1000)
+      .sort((a, b) => Date.parse(b.receivedAt) - Date.parse(a.receivedAt))
+    for (const m of mails) {
+      const match = `${m.subject}\n${m.text}`.match(pattern)
+      if (match) return match
+    }
+    await new Promise((r) => setTimeout(r, 300))
+  }
+  throw new Error(`no mail to ${to} matching ${pattern} within ${timeoutMs} ms; the sink had ${JSON.stringify(seen).slice(0, 500)}`)
+}
+
+/** A real ed25519 public key in OpenSSH format and its SHA256 fingerprint, as ssh-keygen -l prints it. */
+export function ed25519PublicKey(comment) {
+  const { publicKey } = generateKeyPairSync('ed25519')
+  const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32)
+  const field = (buf) => {
+    const len = Buffer.alloc(4)
+    len.writeUInt32BE(buf.length)
+    return Buffer.concat([len, buf])
+  }
+  const blob = Buffer.concat([field(Buffer.from('ssh-ed25519')), field(raw)])
+  return {
+    line: `ssh-ed25519 ${blob.toString('base64')} ${comment}`,
+    fingerprint: `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`,
+  }
+}
