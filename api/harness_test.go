@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,10 +19,12 @@ import (
 	"github.com/remotegpu/remotegpu/api"
 	"github.com/remotegpu/remotegpu/internal/auth"
 	"github.com/remotegpu/remotegpu/internal/config"
+	"github.com/remotegpu/remotegpu/internal/fleet"
 	"github.com/remotegpu/remotegpu/internal/ldapauth"
 	"github.com/remotegpu/remotegpu/internal/mail"
 	"github.com/remotegpu/remotegpu/internal/mailsink"
 	"github.com/remotegpu/remotegpu/internal/objstore"
+	"github.com/remotegpu/remotegpu/internal/secrets"
 	"github.com/remotegpu/remotegpu/internal/testdb"
 	"github.com/remotegpu/remotegpu/store"
 	"github.com/remotegpu/remotegpu/worker"
@@ -34,6 +37,7 @@ type env struct {
 	st     *store.Store
 	srv    *httptest.Server
 	sink   *mailsink.Sink
+	box    *secrets.Box
 	fx     fixture
 	cfg    config.Config
 	now    time.Time
@@ -55,7 +59,16 @@ func newEnv(t *testing.T, o options) *env {
 	}
 	t.Cleanup(func() { sink.Close() })
 	e := &env{t: t, st: st, sink: sink}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	box, err := secrets.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.box = box
 	e.cfg = config.Config{
+		SecretsKey:        key,
+		Fleet:             config.Fleet{Regions: fleet.DefaultCatalog.Regions, GPUModels: fleet.DefaultCatalog.GPUModels, ExpiringNotice: 7 * 24 * time.Hour, SSHBaseDomain: "gpu.test"},
 		JWTSecret:         []byte("test-secret-test-secret-test-secret!"),
 		AccessTokenTTL:    15 * time.Minute,
 		RefreshTokenTTL:   24 * time.Hour,
@@ -66,7 +79,7 @@ func newEnv(t *testing.T, o options) *env {
 		e.cfg.LDAP.PasswordResetURL = o.ldap.PasswordResetURL
 	}
 	sender := mail.New(mail.Config{Host: sink.Host(), Port: sink.Port(), TLS: "none", From: "RemoteGPU <no-reply@remotegpu.test>"})
-	deps := api.Deps{Config: e.cfg, Store: st, Mail: sender, Now: func() time.Time { return time.Now().Add(e.offset) }}
+	deps := api.Deps{Config: e.cfg, Store: st, Mail: sender, Secrets: box, Now: func() time.Time { return time.Now().Add(e.offset) }}
 	if o.ldap != nil {
 		deps.LDAP = ldapauth.New(*o.ldap)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/remotegpu/remotegpu/internal/logging"
 	"github.com/remotegpu/remotegpu/internal/mail"
 	"github.com/remotegpu/remotegpu/internal/objstore"
+	"github.com/remotegpu/remotegpu/internal/secrets"
 	"github.com/remotegpu/remotegpu/store"
 )
 
@@ -35,6 +36,7 @@ type Deps struct {
 	Objects  *objstore.Store
 	Mail     mail.Sender
 	LDAP     *ldapauth.Client
+	Secrets  *secrets.Box
 	// Mounts are extra plain handlers by path prefix (the dev mailbox at /dev).
 	Mounts map[string]http.Handler
 	// Now is the clock; tests may replace it.

@@ -24,7 +24,7 @@ type Tenant struct {
 }
 
 const tenantColumns = `t.id, t.name, t.company, t.code, t.email, t.phone, t.remark, t.status,
-	0 AS machine_count, (SELECT count(*) FROM users u WHERE u.tenant_id = t.id) AS user_count,
+	(SELECT count(*) FROM allocations a WHERE a.tenant_id = t.id AND a.status IN ('pending', 'active')) AS machine_count, (SELECT count(*) FROM users u WHERE u.tenant_id = t.id) AS user_count,
 	t.created_at, t.updated_at`
 
 func scanTenant(row pgx.Row) (*Tenant, error) {

@@ -20,6 +20,7 @@ import (
 	"github.com/remotegpu/remotegpu/internal/mail"
 	"github.com/remotegpu/remotegpu/internal/mailsink"
 	"github.com/remotegpu/remotegpu/internal/objstore"
+	"github.com/remotegpu/remotegpu/internal/secrets"
 	"github.com/remotegpu/remotegpu/store"
 	"github.com/remotegpu/remotegpu/worker"
 )
@@ -37,6 +38,10 @@ func serve(ctx context.Context, mode string) error {
 	logger := logging.New(os.Stderr, cfg.LogFormat, cfg.LogLevel)
 	slog.SetDefault(logger)
 
+	box, err := secrets.New(cfg.SecretsKey, cfg.SecretsKeyPrevious...)
+	if err != nil {
+		return err
+	}
 	st, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
@@ -99,7 +104,7 @@ func serve(ctx context.Context, mode string) error {
 			slog.Warn("S3_ENDPOINT is not set: avatar uploads are unavailable")
 		}
 		srv := api.New(api.Deps{Config: cfg, Store: st, Temporal: tc, Objects: objects, Mail: sender,
-			LDAP: ldapauth.New(ldapConfig(cfg.LDAP)), Mounts: mounts})
+			LDAP: ldapauth.New(ldapConfig(cfg.LDAP)), Secrets: box, Mounts: mounts})
 		hs := &http.Server{Addr: cfg.ListenAddr, Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			slog.Info("api listening", "addr", cfg.ListenAddr)

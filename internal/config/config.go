@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/remotegpu/remotegpu/internal/fleet"
 )
 
 type Config struct {
@@ -39,12 +41,30 @@ type Config struct {
 	SMTPTLS      string
 	DevMailSink  string
 
-	LDAP LDAP
+	LDAP  LDAP
+	Fleet Fleet
 
-	JWTSecret       []byte
-	SecretsKey      []byte
-	AccessTokenTTL  time.Duration
-	RefreshTokenTTL time.Duration
+	JWTSecret  []byte
+	SecretsKey []byte
+	// SecretsKeyPrevious are older keys, still accepted for decryption during a rotation.
+	SecretsKeyPrevious [][]byte
+	AccessTokenTTL     time.Duration
+	RefreshTokenTTL    time.Duration
+}
+
+// FleetConfig turns the settings into the rules of internal/fleet.
+func (f Fleet) Config() fleet.Config {
+	return fleet.Config{Catalog: fleet.Catalog{Regions: f.Regions, GPUModels: f.GPUModels},
+		SSHDomainPattern: f.SSHDomainPattern, BaseDomain: f.SSHBaseDomain}
+}
+
+// Fleet is how machine records are generated and leases behave.
+type Fleet struct {
+	SSHDomainPattern string
+	SSHBaseDomain    string
+	Regions          []fleet.Region
+	GPUModels        []string
+	ExpiringNotice   time.Duration
 }
 
 type LDAP struct {
@@ -112,6 +132,30 @@ func Load() (Config, error) {
 		},
 	}
 	var err error
+	c.Fleet = Fleet{
+		SSHDomainPattern: env("SSH_DOMAIN_PATTERN", "{name}.{region}.ssh.{base}"),
+		SSHBaseDomain:    env("SSH_BASE_DOMAIN", "remotegpu.local"),
+		Regions:          fleet.DefaultCatalog.Regions,
+		GPUModels:        fleet.DefaultCatalog.GPUModels,
+	}
+	if v := os.Getenv("MACHINE_REGIONS"); v != "" {
+		if c.Fleet.Regions, err = fleet.ParseRegions(v); err != nil {
+			errs = append(errs, "MACHINE_REGIONS: "+err.Error())
+		}
+	}
+	if v := os.Getenv("GPU_MODELS"); v != "" {
+		c.Fleet.GPUModels = nil
+		for _, m := range strings.Split(v, ",") {
+			if m = strings.TrimSpace(m); m != "" {
+				c.Fleet.GPUModels = append(c.Fleet.GPUModels, m)
+			}
+		}
+	}
+	if days, err := strconv.Atoi(env("ALLOCATION_EXPIRING_DAYS", "7")); err != nil || days < 0 {
+		errs = append(errs, "ALLOCATION_EXPIRING_DAYS: must be a whole number of days")
+	} else {
+		c.Fleet.ExpiringNotice = time.Duration(days) * 24 * time.Hour
+	}
 	if c.SMTPPort, err = strconv.Atoi(env("SMTP_PORT", "25")); err != nil {
 		errs = append(errs, "SMTP_PORT: "+err.Error())
 	}
@@ -129,6 +173,17 @@ func Load() (Config, error) {
 		if c.SecretsKey, err = base64.StdEncoding.DecodeString(k); err != nil || len(c.SecretsKey) != 32 {
 			errs = append(errs, "SECRETS_KEY: must be 32 bytes, base64-encoded")
 		}
+	}
+	for i, k := range strings.Split(os.Getenv("SECRETS_KEY_PREVIOUS"), ",") {
+		if k = strings.TrimSpace(k); k == "" {
+			continue
+		}
+		b, err := base64.StdEncoding.DecodeString(k)
+		if err != nil || len(b) != 32 {
+			errs = append(errs, fmt.Sprintf("SECRETS_KEY_PREVIOUS: key %d must be 32 bytes, base64-encoded", i+1))
+			continue
+		}
+		c.SecretsKeyPrevious = append(c.SecretsKeyPrevious, b)
 	}
 	switch c.SMTPTLS {
 	case "none", "starttls", "tls":
@@ -149,6 +204,9 @@ func (c Config) RequireServer() error {
 	}
 	if len(c.JWTSecret) < 32 {
 		missing = append(missing, "JWT_SECRET (at least 32 characters)")
+	}
+	if len(c.SecretsKey) != 32 {
+		missing = append(missing, "SECRETS_KEY (32 bytes, base64)")
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("missing configuration: %s", strings.Join(missing, ", "))

@@ -1,0 +1,183 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Allocation is one lease of one machine to one customer.
+type Allocation struct {
+	ID            string     `json:"id" format:"uuid"`
+	TenantID      string     `json:"tenantId" format:"uuid"`
+	Customer      string     `json:"customer" doc:"Company name"`
+	CustomerName  string     `json:"customerName" doc:"Contact person"`
+	MachineID     string     `json:"machineId" format:"uuid"`
+	MachineName   string     `json:"machineName"`
+	GPUModel      string     `json:"gpuModel"`
+	GPUCount      int        `json:"gpuCount"`
+	Region        string     `json:"region"`
+	Status        string     `json:"status" enum:"pending,active,expired,reclaimed"`
+	Expiring      bool       `json:"expiring" doc:"Active and ending within the notice window"`
+	Months        int        `json:"months" doc:"Total months, renewals included"`
+	Extensions    int        `json:"extensions"`
+	Remark        string     `json:"remark"`
+	StartAt       *time.Time `json:"startAt"`
+	EndAt         *time.Time `json:"endAt"`
+	CreatedAt     time.Time  `json:"createdAt"`
+	CreatedByName string     `json:"createdByName"`
+	NotifiedAt    *time.Time `json:"expiringNotifiedAt"`
+	EndedAt       *time.Time `json:"endedAt"`
+	EndedByName   string     `json:"endedByName"`
+	EndReason     string     `json:"endReason"`
+	HostSteps     []HostStep `json:"hostSteps" doc:"What was done on the host when the lease ended"`
+}
+
+// HostStep records one host-side action at the end of a lease and whether an agent confirmed it.
+type HostStep struct {
+	Step      string    `json:"step" doc:"e.g. stop_tasks, rotate_password"`
+	Confirmed bool      `json:"confirmed" doc:"An agent on the host confirmed it"`
+	Detail    string    `json:"detail"`
+	At        time.Time `json:"at"`
+}
+
+const allocationSelect = `SELECT a.id, a.tenant_id, t.company, t.name, a.machine_id, m.name, m.gpu_model, m.gpu_count, m.region, a.status,
+	a.status = 'active' AND a.end_at < now() + $1::interval, a.months, a.extensions, a.remark, a.start_at, a.end_at, a.created_at,
+	a.created_by_name, a.expiring_notified_at, a.ended_at, a.ended_by_name, a.end_reason, a.host_steps
+	FROM allocations a JOIN tenants t ON t.id = a.tenant_id JOIN machines m ON m.id = a.machine_id`
+
+func scanAllocation(row pgx.Row) (*Allocation, error) {
+	var a Allocation
+	var steps []byte
+	err := row.Scan(&a.ID, &a.TenantID, &a.Customer, &a.CustomerName, &a.MachineID, &a.MachineName, &a.GPUModel, &a.GPUCount, &a.Region,
+		&a.Status, &a.Expiring, &a.Months, &a.Extensions, &a.Remark, &a.StartAt, &a.EndAt, &a.CreatedAt, &a.CreatedByName,
+		&a.NotifiedAt, &a.EndedAt, &a.EndedByName, &a.EndReason, &steps)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	a.HostSteps = []HostStep{}
+	_ = json.Unmarshal(steps, &a.HostSteps)
+	return &a, nil
+}
+
+type AllocationFilter struct {
+	Tab       string // current (pending+active), history (expired+reclaimed), expiring; empty = all
+	TenantID  string
+	MachineID string
+	Keyword   string // customer or machine name
+}
+
+var allocationSorts = map[string]string{"createdAt": "a.created_at", "startAt": "a.start_at", "endAt": "a.end_at",
+	"customer": "t.company", "machineName": "m.name", "status": "a.status", "months": "a.months"}
+
+func (s *Store) ListAllocations(ctx context.Context, f AllocationFilter, p Page, expiring time.Duration) ([]Allocation, int, error) {
+	w := &where{args: []any{expiring.String()}}
+	w.raw("$1::interval IS NOT NULL") // $1 is used by some filters and by the select; keep it typed in all
+	switch f.Tab {
+	case "current":
+		w.raw("a.status IN ('pending', 'active')")
+	case "history":
+		w.raw("a.status IN ('expired', 'reclaimed')")
+	case "expiring":
+		w.raw("a.status = 'active' AND a.end_at < now() + $1::interval")
+	}
+	if f.TenantID != "" {
+		w.add("a.tenant_id = %s", f.TenantID)
+	}
+	if f.MachineID != "" {
+		w.add("a.machine_id = %s", f.MachineID)
+	}
+	if f.Keyword != "" {
+		pat := likePattern(f.Keyword)
+		w.add("(t.company ILIKE %s OR t.name ILIKE %s OR m.name ILIKE %s)", pat, pat, pat)
+	}
+	from := ` FROM allocations a JOIN tenants t ON t.id = a.tenant_id JOIN machines m ON m.id = a.machine_id`
+	var total int
+	if err := s.Pool.QueryRow(ctx, "SELECT count(*)"+from+w.sql(), w.args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	def := "a.created_at DESC, a.id"
+	if f.Tab == "expiring" {
+		def = "a.end_at, a.id"
+	}
+	rows, err := s.Pool.Query(ctx, allocationSelect+w.sql()+p.orderBy(allocationSorts, def)+p.limitOffset(), w.args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	list := []Allocation{}
+	for rows.Next() {
+		a, err := scanAllocation(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		list = append(list, *a)
+	}
+	return list, total, rows.Err()
+}
+
+func (s *Store) GetAllocation(ctx context.Context, id string, expiring time.Duration) (*Allocation, error) {
+	return scanAllocation(s.Pool.QueryRow(ctx, allocationSelect+" WHERE a.id = $2", expiring.String(), id))
+}
+
+// CreateAllocation inserts a pending lease; the live-machine unique index refuses a second one.
+func CreateAllocation(ctx context.Context, db DBTX, tenantID, machineID string, months int, remark, byID, byName string) (string, error) {
+	var id string
+	err := db.QueryRow(ctx, `INSERT INTO allocations (tenant_id, machine_id, months, remark, created_by, created_by_name)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, tenantID, machineID, months, remark, nullable(byID), byName).Scan(&id)
+	return id, err
+}
+
+// ActivateAllocation starts a pending lease; repeating it changes nothing and returns the stored times.
+func (s *Store) ActivateAllocation(ctx context.Context, id string, start, end time.Time) (time.Time, time.Time, error) {
+	var st, en time.Time
+	err := s.Pool.QueryRow(ctx, `UPDATE allocations SET status = 'active', start_at = coalesce(start_at, $2), end_at = coalesce(end_at, $3),
+		updated_at = now() WHERE id = $1 AND status IN ('pending', 'active') RETURNING start_at, end_at`, id, start, end).Scan(&st, &en)
+	return st, en, notFound(err)
+}
+
+// ExtendAllocation moves the end of an active lease to newEnd; a retry with
+// the same newEnd changes nothing (ErrNotFound), which the caller treats as done.
+func (s *Store) ExtendAllocation(ctx context.Context, id string, months int, newEnd time.Time) error {
+	tag, err := s.Pool.Exec(ctx, `UPDATE allocations SET end_at = $3, months = months + $2, extensions = extensions + 1,
+		expiring_notified_at = NULL, updated_at = now() WHERE id = $1 AND status = 'active' AND end_at < $3`, id, months, newEnd)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+func (s *Store) MarkExpiringNotified(ctx context.Context, id string) error {
+	_, err := s.Pool.Exec(ctx, `UPDATE allocations SET expiring_notified_at = coalesce(expiring_notified_at, now()) WHERE id = $1`, id)
+	return err
+}
+
+// EndAllocation closes a live lease as expired or reclaimed; an ended one is left as it is.
+func (s *Store) EndAllocation(ctx context.Context, id, status, reason, byName string, steps []HostStep) error {
+	b, err := json.Marshal(steps)
+	if err != nil {
+		return err
+	}
+	_, err = s.Pool.Exec(ctx, `UPDATE allocations SET status = $2, end_reason = $3, ended_by_name = $4, host_steps = $5,
+		ended_at = now(), end_at = CASE WHEN $2 = 'reclaimed' THEN least(coalesce(end_at, now()), now()) ELSE end_at END, updated_at = now()
+		WHERE id = $1 AND status IN ('pending', 'active')`, id, status, reason, byName, b)
+	return err
+}
+
+// TenantUsageHours sums the hours each lease of the tenant ran inside [from, to).
+func (s *Store) TenantUsageHours(ctx context.Context, tenantID string, from, to time.Time) (float64, error) {
+	var h float64
+	err := s.Pool.QueryRow(ctx, `SELECT coalesce(sum(extract(epoch FROM
+			least(coalesce(ended_at, end_at, now()), now(), $3) - greatest(start_at, $2)) / 3600), 0)
+		FROM allocations WHERE tenant_id = $1 AND start_at IS NOT NULL AND start_at < $3
+		AND coalesce(ended_at, end_at, now()) > $2`, tenantID, from, to).Scan(&h)
+	if h < 0 {
+		h = 0
+	}
+	return h, err
+}
