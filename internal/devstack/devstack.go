@@ -195,6 +195,13 @@ func (s *Stack) addService(svc *service) {
 	s.services = append(s.services, svc)
 }
 
+// addCleanup registers fn to run on Stop, after the services have ended.
+func (s *Stack) addCleanup(fn func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cleanups = append(s.cleanups, fn)
+}
+
 // Stop ends every service (politely, then by force after 15 s), runs the
 // cleanups and, for an ephemeral stack, removes Dir. It is safe to call
 // more than once.

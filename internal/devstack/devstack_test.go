@@ -338,3 +338,29 @@ func TestCanReach(t *testing.T) {
 		t.Error("the current user must reach everything")
 	}
 }
+
+func TestExternalDatabase(t *testing.T) {
+	t.Parallel()
+	server := start(t, Options{Dir: stateDir(t, 0o755), Ephemeral: true})
+
+	// A development stack uses the given database as it is.
+	dev := start(t, Options{Dir: stateDir(t, 0o755), DatabaseURL: server.DatabaseURL()})
+	if dev.DatabaseURL() != server.DatabaseURL() || dev.AdminDatabaseURL() != server.AdminDatabaseURL() {
+		t.Errorf("dev stack: DatabaseURL %q AdminDatabaseURL %q, want those of %q", dev.DatabaseURL(), dev.AdminDatabaseURL(), server.DatabaseURL())
+	}
+	if _, err := os.Stat(filepath.Join(dev.Dir(), "pg")); err == nil {
+		t.Error("a PostgreSQL cluster was made although DATABASE_URL was given")
+	}
+	dev.Stop()
+
+	// A throwaway stack gets a database of its own there, dropped on Stop.
+	test := start(t, Options{Dir: stateDir(t, 0o755), DatabaseURL: server.DatabaseURL(), Ephemeral: true})
+	name := query(t, test.DatabaseURL(), "SELECT current_database()")
+	if !strings.HasPrefix(name, "remotegpu_test_") {
+		t.Errorf("throwaway stack uses database %q", name)
+	}
+	test.Stop()
+	if got := query(t, server.AdminDatabaseURL(), "SELECT count(*)::text FROM pg_database WHERE datname = '"+name+"'"); got != "0" {
+		t.Errorf("database %s remains after Stop", name)
+	}
+}

@@ -150,7 +150,7 @@ func (s *Stack) startPostgres(ctx context.Context) error {
 			_ = os.Symlink(clusterDir, filepath.Join(o.Dir, "pg"))
 		}
 		if o.Ephemeral {
-			s.cleanups = append(s.cleanups, func() { os.RemoveAll(clusterDir) })
+			s.addCleanup(func() { os.RemoveAll(clusterDir) })
 		}
 		fmt.Fprintf(s.log, "devstack: user %s cannot enter %s; the PostgreSQL cluster lives in %s\n", owner.name, o.Dir, clusterDir)
 	}
@@ -261,7 +261,7 @@ func (s *Stack) useExternalPostgres(ctx context.Context) error {
 	}
 	s.databaseURL = withDatabase(o.DatabaseURL, name)
 	admin := s.adminURL
-	s.cleanups = append(s.cleanups, func() {
+	s.addCleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		conn, err := pgx.Connect(ctx, admin)
