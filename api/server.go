@@ -106,6 +106,7 @@ func New(d Deps) *Server {
 	(&profileHandler{s}).register(api)
 	(&sshKeysHandler{s}).register(api)
 	(&notificationsHandler{s}).register(api)
+	(&machinesHandler{s}).register(api)
 
 	for prefix, h := range d.Mounts {
 		r.Mount(prefix, h)

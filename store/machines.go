@@ -172,11 +172,11 @@ func (s *Store) GetTenantMachine(ctx context.Context, tenantID, id string, expir
 
 func CreateMachine(ctx context.Context, db DBTX, m *Machine, importKey string) error {
 	return db.QueryRow(ctx, `INSERT INTO machines (name, region, room, gpu_model, gpu_memory_gb, gpu_count, cuda_version, driver_version,
-		cpu_model, cpu_cores, memory_gb, disk_gb, internal_ip, ssh_host, ssh_port, container_domain_prefix, ssh_user, ssh_password_enc, import_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, nullif($19, ''))
+		cpu_model, cpu_cores, memory_gb, disk_gb, internal_ip, ssh_host, ssh_port, container_domain_prefix, ssh_user, ssh_password_enc, import_key, status)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, nullif($19, ''), coalesce(nullif($20, ''), 'online'))
 		RETURNING id, status, created_at, updated_at`,
 		m.Name, m.Region, m.Room, m.GPUModel, m.GPUMemoryGB, m.GPUCount, m.CUDAVersion, m.DriverVersion, m.CPUModel, m.CPUCores,
-		m.MemoryGB, m.DiskGB, m.InternalIP, m.SSHHost, m.SSHPort, m.ContainerDomainPrefix, m.SSHUser, m.SSHPasswordEnc, importKey,
+		m.MemoryGB, m.DiskGB, m.InternalIP, m.SSHHost, m.SSHPort, m.ContainerDomainPrefix, m.SSHUser, m.SSHPasswordEnc, importKey, m.Status,
 	).Scan(&m.ID, &m.Status, &m.CreatedAt, &m.UpdatedAt)
 }
 

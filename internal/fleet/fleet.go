@@ -193,7 +193,8 @@ func (s *Spec) Normalize(cfg Config, generate bool) []FieldError {
 	if s.SSHPassword == "" && generate {
 		s.SSHPassword = auth.GeneratePassword()
 	}
-	if len(s.SSHPassword) < 8 || len(s.SSHPassword) > 128 || strings.ContainsAny(s.SSHPassword, " \t\r\n:") {
+	// an edit leaves the password alone: it has its own reveal and reset
+	if (generate || s.SSHPassword != "") && (len(s.SSHPassword) < 8 || len(s.SSHPassword) > 128 || strings.ContainsAny(s.SSHPassword, " \t\r\n:")) {
 		bad("sshPassword", "SSH 密码 8–128 位，不含空白和冒号 / 8–128 characters without spaces or colons")
 	}
 	return errs

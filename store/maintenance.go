@@ -1,0 +1,94 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// MaintenanceRecord is one period a machine was taken out of service (维护记录).
+type MaintenanceRecord struct {
+	ID             string     `json:"id" format:"uuid"`
+	MachineID      string     `json:"machineId" format:"uuid"`
+	MachineName    string     `json:"machineName"`
+	Reason         string     `json:"reason"`
+	PlannedUntil   *time.Time `json:"plannedUntil"`
+	StartedByName  string     `json:"startedByName"`
+	StartedAt      time.Time  `json:"startedAt"`
+	EndedByName    string     `json:"endedByName"`
+	EndedAt        *time.Time `json:"endedAt"`
+	PreviousStatus string     `json:"previousStatus"`
+}
+
+// StartMaintenance opens a record and puts the machine into maintenance; a
+// machine already in maintenance violates the open-record index.
+func StartMaintenance(ctx context.Context, db DBTX, machineID, reason string, until *time.Time, byID, byName string) (*MaintenanceRecord, error) {
+	r := MaintenanceRecord{MachineID: machineID, Reason: reason, PlannedUntil: until, StartedByName: byName}
+	err := db.QueryRow(ctx, `INSERT INTO maintenance_records (machine_id, reason, planned_until, started_by, started_by_name, previous_status)
+		SELECT id, $2, $3, $4, $5, status FROM machines WHERE id = $1 AND deleted_at IS NULL
+		RETURNING id, started_at, previous_status`, machineID, reason, until, nullable(byID), byName).Scan(&r.ID, &r.StartedAt, &r.PreviousStatus)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	if _, err := db.Exec(ctx, `UPDATE machines SET status = 'maintenance', updated_at = now() WHERE id = $1`, machineID); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// EndMaintenance closes the open record and restores the status the machine had before.
+func EndMaintenance(ctx context.Context, db DBTX, machineID, byID, byName string) (*MaintenanceRecord, error) {
+	var r MaintenanceRecord
+	err := db.QueryRow(ctx, `UPDATE maintenance_records SET ended_at = now(), ended_by = $2, ended_by_name = $3
+		WHERE machine_id = $1 AND ended_at IS NULL RETURNING id, machine_id, reason, started_at, ended_at, previous_status`,
+		machineID, nullable(byID), byName).Scan(&r.ID, &r.MachineID, &r.Reason, &r.StartedAt, &r.EndedAt, &r.PreviousStatus)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	if _, err := db.Exec(ctx, `UPDATE machines SET status = $2, updated_at = now() WHERE id = $1`, machineID, r.PreviousStatus); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+type MaintenanceFilter struct {
+	MachineID string
+	OpenOnly  bool
+	Keyword   string
+}
+
+func (s *Store) ListMaintenance(ctx context.Context, f MaintenanceFilter, p Page) ([]MaintenanceRecord, int, error) {
+	var w where
+	if f.MachineID != "" {
+		w.add("r.machine_id = %s", f.MachineID)
+	}
+	if f.OpenOnly {
+		w.raw("r.ended_at IS NULL")
+	}
+	if f.Keyword != "" {
+		pat := likePattern(f.Keyword)
+		w.add("(m.name ILIKE %s OR r.reason ILIKE %s)", pat, pat)
+	}
+	from := " FROM maintenance_records r JOIN machines m ON m.id = r.machine_id"
+	var total int
+	if err := s.Pool.QueryRow(ctx, "SELECT count(*)"+from+w.sql(), w.args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.Pool.Query(ctx, `SELECT r.id, r.machine_id, m.name, r.reason, r.planned_until, r.started_by_name, r.started_at,
+		r.ended_by_name, r.ended_at, r.previous_status`+from+w.sql()+
+		p.orderBy(map[string]string{"startedAt": "r.started_at", "endedAt": "r.ended_at", "machineName": "m.name"}, "r.started_at DESC, r.id")+
+		p.limitOffset(), w.args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	list := []MaintenanceRecord{}
+	for rows.Next() {
+		var r MaintenanceRecord
+		if err := rows.Scan(&r.ID, &r.MachineID, &r.MachineName, &r.Reason, &r.PlannedUntil, &r.StartedByName, &r.StartedAt,
+			&r.EndedByName, &r.EndedAt, &r.PreviousStatus); err != nil {
+			return nil, 0, err
+		}
+		list = append(list, r)
+	}
+	return list, total, rows.Err()
+}
