@@ -61,3 +61,21 @@ test('an admin is kept out of the customer console', async (t) => {
     await page.getByTestId('page-403').waitFor()
   })
 })
+
+test('the language switch changes the console and Element Plus together', async (t) => {
+  await withPage(browser, t, async (page) => {
+    await page.goto('/login')
+    assert.equal(await page.locator('html').getAttribute('lang'), 'zh-CN')
+    assert.equal(await page.getByTestId('login-submit').innerText(), '登录')
+
+    await page.getByTestId('language-switch').click()
+    await page.getByRole('menuitem', { name: 'English' }).click()
+    await page.getByTestId('login-submit').getByText('Sign in').waitFor()
+    assert.equal(await page.locator('html').getAttribute('lang'), 'en')
+
+    // The choice is kept, and Element Plus's own texts follow it.
+    await login(page, DEMO.admin, '/admin/customers/list')
+    await page.locator('.el-pagination__total').getByText('Total').waitFor()
+    await page.getByTestId('breadcrumb').getByText('Customer list').waitFor()
+  })
+})

@@ -4,6 +4,7 @@ import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import assert from 'node:assert/strict'
 import { chromium } from 'playwright-core'
 
 export const BASE_URL = (process.env.REMOTEGPU_URL ?? '').replace(/\/+$/, '')
@@ -62,6 +63,8 @@ export async function withPage(browser, t, fn) {
   page.on('pageerror', (e) => consoleErrors.push(String(e)))
   try {
     await fn(page)
+    // An uncaught error in the page fails the test even when the steps passed.
+    assert.deepEqual(consoleErrors, [], 'uncaught errors in the page')
   } catch (err) {
     mkdirSync(RESULTS_DIR, { recursive: true })
     const file = path.join(RESULTS_DIR, `${t.name.replace(/[^\w-]+/g, '_').slice(0, 100)}.png`)
@@ -89,9 +92,22 @@ export function successToast(page) {
   return page.locator('.el-message--success').last()
 }
 
-/** The confirm button of an ElMessageBox. */
-export async function confirmDialog(page) {
-  await page.locator('.el-message-box__btns .el-button--primary').click()
+/** Sign in through the API; returns the access token. */
+export async function apiToken({ username, password }) {
+  const res = await api('POST', '/api/auth/login', { body: { username, password } })
+  if (res.status !== 200) throw new Error(`API login of ${username} answered ${res.status}: ${res.message}`)
+  return res.data.accessToken
+}
+
+/** Poll `probe` until it returns a truthy value. */
+export async function eventually(probe, { timeoutMs = 20_000, what = 'the condition' } = {}) {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe()
+    if (value) return value
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 300))
+  }
 }
 
 /** An API call with the JSON envelope unwrapped; throws on an error answer. */
@@ -109,10 +125,10 @@ export async function api(method, url, { token, body } = {}) {
 }
 
 /**
- * Wait for a mail to `to` in the dev SMTP sink that arrived after `since`
- * and whose text matches `pattern`; returns the match.
+ * Wait for a mail to `to` in the dev SMTP sink that arrived after `since`,
+ * whose subject matches `subject` and whose text matches `pattern`; returns the match.
  */
-export async function waitForMail(to, pattern, { since = 0, timeoutMs = 20_000 } = {}) {
+export async function waitForMail(to, { subject = /./, pattern, since = 0, timeoutMs = 20_000 }) {
   const deadline = Date.now() + timeoutMs
   let seen = []
   while (Date.now() < deadline) {
@@ -123,7 +139,7 @@ export async function waitForMail(to, pattern, { since = 0, timeoutMs = 20_000 }
       .filter((m) => Date.parse(m.receivedAt) >= since - 1000)
       .sort((a, b) => Date.parse(b.receivedAt) - Date.parse(a.receivedAt))
     for (const m of mails) {
-      const match = `${m.subject}\n${m.text}`.match(pattern)
+      const match = subject.test(m.subject) && m.text.match(pattern)
       if (match) return match
     }
     await new Promise((r) => setTimeout(r, 300))

@@ -5,7 +5,9 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
   api,
+  apiToken,
   DEMO,
+  eventually,
   ed25519PublicKey,
   launch,
   login,
@@ -129,6 +131,47 @@ describe('customer onboarding', () => {
     })
   })
 
+  test('the admin notifies the customer; the owner reads it', async (t) => {
+    assert.ok(customerId, 'needs the customer added by the first test')
+    const title = `Maintenance window ${id}`
+    const since = Date.now()
+    await withPage(browser, t, async (page) => {
+      await login(page, DEMO.admin, '/admin/customers/list')
+      await page.goto(`/admin/customers/${customerId}`)
+      await page.getByTestId('customer-notify').click()
+      await page.getByTestId('notify-title').fill(title)
+      await page.getByTestId('notify-content').fill('GPU hosts reboot on Saturday 02:00–04:00.')
+      await page.getByTestId('notify-email').click()
+      await page.getByTestId('notify-submit').click()
+      await successToast(page).waitFor()
+      // The sent list opens with the new batch in it.
+      await page.getByTestId('notification-batches').getByText(title).waitFor()
+    })
+
+    // Delivery is a workflow: wait until it says it is done.
+    const admin = await apiToken(DEMO.admin)
+    await eventually(
+      async () => {
+        const res = await api('GET', `/api/admin/customers/${customerId}/notifications`, { token: admin })
+        return res.data?.list?.find((b) => b.title === title && b.status === 'sent')
+      },
+      { what: `the batch "${title}" to be sent` },
+    )
+    await waitForMail(owner.email, { subject: new RegExp(title), pattern: /Saturday/, since })
+
+    await withPage(browser, t, async (page) => {
+      await login(page, owner, '/customer/settings/profile')
+      const badge = page.getByTestId('header-notifications').locator('.el-badge__content')
+      await badge.getByText('1', { exact: true }).waitFor()
+      await page.getByTestId('header-notifications').click()
+      await page.waitForURL((url) => url.pathname === '/customer/settings/notifications')
+      await page.getByTestId('notification-list').getByText(title).waitFor()
+      await page.getByTestId('notification-read-all').click()
+      await successToast(page).waitFor()
+      await badge.waitFor({ state: 'hidden' })
+    })
+  })
+
   test('the owner resets a forgotten password with the code from the mail', async (t) => {
     assert.ok(customerId, 'needs the customer added by the first test')
     const newPassword = `Reset#${id.slice(-6)}Aa9`
@@ -144,7 +187,7 @@ describe('customer onboarding', () => {
       // The resend button counts down.
       assert.match(await page.getByTestId('forgot-resend').innerText(), /\d+/)
 
-      const [, code] = await waitForMail(owner.email, /\b(\d{6})\b/, { since })
+      const [, code] = await waitForMail(owner.email, { subject: /password reset/i, pattern: /\b(\d{6})\b/, since })
       await page.getByTestId('forgot-code').fill(code)
       await page.getByTestId('forgot-new-password').fill(newPassword)
       await page.getByTestId('forgot-confirm-password').fill(newPassword)
