@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -40,11 +41,27 @@ func TestTenantIsolation(t *testing.T) {
 	if err := e.st.Pool.QueryRow(ctx, `SELECT id FROM notifications WHERE user_id = $1`, fx.ownerB.ID).Scan(&notifB); err != nil {
 		t.Fatal(err)
 	}
+	machineB := &store.Machine{Name: "b-machine", Region: "北京", GPUModel: "H100", GPUMemoryGB: 80, GPUCount: 8, SSHHost: "b.example", SSHPort: 22, SSHUser: "root", SSHPasswordEnc: []byte{1}}
+	if err := store.CreateMachine(ctx, e.st.Pool, machineB, ""); err != nil {
+		t.Fatal(err)
+	}
+	allocB, err := store.CreateAllocation(ctx, e.st.Pool, fx.tenantB.ID, machineB.ID, 1, "", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.st.ActivateAllocation(ctx, allocB, time.Now(), time.Now().AddDate(0, 1, 0)); err != nil {
+		t.Fatal(err)
+	}
 	idsOfB := map[string]string{
-		"/api/customer/ssh-keys/{id}":           keyB.ID,
-		"/api/customer/notifications/{id}/read": notifB,
+		"/api/customer/machines/{id}":                   machineB.ID,
+		"/api/customer/machines/{id}/reveal-password":   machineB.ID,
+		"/api/customer/machines/{id}/connection-events": machineB.ID,
+		"/api/customer/ssh-keys/{id}":                   keyB.ID,
+		"/api/customer/notifications/{id}/read":         notifB,
 	}
 
+	// bodies that pass validation, so the 404 comes from the tenant check
+	validBody := map[string]any{"/api/customer/machines/{id}/connection-events": map[string]any{"kind": "copy_command"}}
 	doc := api.New(api.Deps{}).API().OpenAPI()
 	customerA := e.login("owner-a")
 	memberA := e.login("member-a")
@@ -84,7 +101,7 @@ func TestTenantIsolation(t *testing.T) {
 					t.Errorf("%s %s: the isolation test does not know which of tenant B's IDs to use; add it to idsOfB", mo.method, path)
 					continue
 				}
-				if r := customerA.do(mo.method, param.ReplaceAllString(path, id), nil); r.Status != http.StatusNotFound {
+				if r := customerA.do(mo.method, param.ReplaceAllString(path, id), validBody[path]); r.Status != http.StatusNotFound {
 					t.Errorf("%s %s with tenant B's id as tenant A: %d, want 404", mo.method, path, r.Status)
 				}
 			}
@@ -102,6 +119,20 @@ func TestTenantIsolation(t *testing.T) {
 	if unread != 1 {
 		t.Fatalf("tenant B's notification was marked read through tenant A")
 	}
+	// tenant B's machine is B's alone; A's lists do not show it
+	var mine struct {
+		Total int `json:"total"`
+	}
+	customerA.must(200, "GET", "/api/customer/machines", nil).decode(t, &mine)
+	if mine.Total != 0 {
+		t.Fatal("tenant A lists tenant B's machine")
+	}
+	ownerB := e.login("owner-b")
+	ownerB.must(200, "GET", "/api/customer/machines", nil).decode(t, &mine)
+	if mine.Total != 1 {
+		t.Fatal("tenant B does not see its machine")
+	}
+	ownerB.must(200, "GET", "/api/customer/machines/"+machineB.ID, nil)
 	// admins reach admin operations and not customer ones
 	admin := e.login("admin1")
 	admin.must(403, "GET", "/api/customer/profile", nil)

@@ -107,6 +107,8 @@ func New(d Deps) *Server {
 	(&sshKeysHandler{s}).register(api)
 	(&notificationsHandler{s}).register(api)
 	(&machinesHandler{s}).register(api)
+	(&customerMachinesHandler{s}).register(api)
+	(&dashboardHandler{s}).register(api)
 
 	for prefix, h := range d.Mounts {
 		r.Mount(prefix, h)

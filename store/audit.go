@@ -42,7 +42,9 @@ type AuditFilter struct {
 	TenantID   string
 	ActorID    string
 	Action     string // exact, or a prefix ending in '.' (e.g. "auth.")
+	Actions    []string
 	TargetType string
+	TargetID   string
 	Success    *bool
 	Keyword    string
 	From, To   *time.Time
@@ -63,8 +65,14 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter, p Page) ([]AuditLo
 			w.add("a.action = %s", f.Action)
 		}
 	}
+	if len(f.Actions) > 0 {
+		w.add("a.action = ANY(%s)", f.Actions)
+	}
 	if f.TargetType != "" {
 		w.add("a.target_type = %s", f.TargetType)
+	}
+	if f.TargetID != "" {
+		w.add("a.target_id = %s", f.TargetID)
 	}
 	if f.Success != nil {
 		w.add("a.success = %s", *f.Success)

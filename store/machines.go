@@ -121,7 +121,7 @@ func (f MachineFilter) where(expiring time.Duration) *where {
 		w.add("name ILIKE %s", likePattern(f.Keyword))
 	}
 	if f.TenantID != "" {
-		w.add("alloc_tenant = %s::uuid", f.TenantID)
+		w.add("alloc_tenant = %s::uuid AND alloc_status = 'active'", f.TenantID)
 	}
 	if f.IDs != nil {
 		w.add("id = ANY(%s::uuid[])", f.IDs)
@@ -136,7 +136,7 @@ var machineSorts = map[string]string{"name": "name", "createdAt": "created_at", 
 func (s *Store) ListMachines(ctx context.Context, f MachineFilter, p Page, expiring time.Duration) ([]Machine, int, error) {
 	w := f.where(expiring)
 	// the inner query exposes the derived columns to WHERE and ORDER BY
-	inner := `SELECT m.*, a.tenant_id AS alloc_tenant, a.end_at AS alloc_end,
+	inner := `SELECT m.*, a.tenant_id AS alloc_tenant, a.end_at AS alloc_end, a.status AS alloc_status,
 		CASE WHEN a.id IS NULL THEN 'unallocated' WHEN a.status = 'active' AND a.end_at < now() + $1::interval THEN 'expiring' ELSE 'allocated' END AS allocation_status
 		FROM machines m LEFT JOIN allocations a ON a.machine_id = m.id AND a.status IN ('pending', 'active')`
 	var total int

@@ -1,0 +1,40 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// FleetStats are the admin home's cards that come from the fleet tables.
+type FleetStats struct {
+	Machines         int     `json:"machines"`
+	Online           int     `json:"online"`
+	Offline          int     `json:"offline"`
+	Maintenance      int     `json:"maintenance"`
+	GPUs             int     `json:"gpus"`
+	Allocated        int     `json:"allocated" doc:"Machines in a live allocation"`
+	Expiring         int     `json:"expiring" doc:"Allocated machines ending within the notice window"`
+	AllocationRate   float64 `json:"allocationRate" doc:"allocated / machines, 0..1"`
+	Customers        int     `json:"customers"`
+	ActiveCustomers  int     `json:"activeCustomers" doc:"Customers holding at least one machine"`
+	PendingCustomers int     `json:"pendingCustomers"`
+}
+
+func (s *Store) FleetStats(ctx context.Context, expiring time.Duration) (*FleetStats, error) {
+	var st FleetStats
+	err := s.Pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE m.status = 'online'), count(*) FILTER (WHERE m.status = 'offline'),
+		count(*) FILTER (WHERE m.status = 'maintenance'), coalesce(sum(m.gpu_count), 0),
+		count(a.id), count(a.id) FILTER (WHERE a.status = 'active' AND a.end_at < now() + $1::interval)
+		FROM machines m LEFT JOIN allocations a ON a.machine_id = m.id AND a.status IN ('pending', 'active')
+		WHERE m.deleted_at IS NULL`, expiring.String()).
+		Scan(&st.Machines, &st.Online, &st.Offline, &st.Maintenance, &st.GPUs, &st.Allocated, &st.Expiring)
+	if err != nil {
+		return nil, err
+	}
+	if st.Machines > 0 {
+		st.AllocationRate = float64(st.Allocated) / float64(st.Machines)
+	}
+	err = s.Pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM allocations a WHERE a.tenant_id = t.id AND a.status = 'active')),
+		count(*) FILTER (WHERE t.status = 'pending') FROM tenants t`).Scan(&st.Customers, &st.ActiveCustomers, &st.PendingCustomers)
+	return &st, err
+}
