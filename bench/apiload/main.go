@@ -25,7 +25,7 @@ func main() {
 	dur := flag.Duration("d", 20*time.Second, "duration of each scenario")
 	user := flag.String("user", "admin", "admin username")
 	pass := flag.String("password", "Admin@12345", "admin password")
-	only := flag.String("only", "", "comma-separated scenarios to run (healthz,login,list-customers)")
+	only := flag.String("only", "", "comma-separated scenarios to run (healthz,login,list-machines,list-customers)")
 	flag.Parse()
 	if !strings.HasPrefix(*url, "http://127.") && !strings.HasPrefix(*url, "http://localhost") && !strings.HasPrefix(*url, "http://[::1]") {
 		fmt.Fprintln(os.Stderr, "apiload only targets a local stack (127.0.0.0/8, localhost, [::1])")
@@ -43,6 +43,11 @@ func main() {
 		{"login", func() *http.Request {
 			r, _ := http.NewRequest("POST", *url+"/api/auth/login", bytes.NewReader(loginBody))
 			r.Header.Set("Content-Type", "application/json")
+			return r
+		}},
+		{"list-machines", func() *http.Request {
+			r, _ := http.NewRequest("GET", *url+"/api/admin/machines?page=3&pageSize=20&region=%E5%8C%97%E4%BA%AC&status=online&allocationStatus=allocated&sortBy=name&order=asc", nil)
+			r.Header.Set("Authorization", "Bearer "+token)
 			return r
 		}},
 		{"list-customers", func() *http.Request {
