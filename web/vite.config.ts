@@ -43,5 +43,7 @@ export default defineConfig({
     environment: 'happy-dom',
     include: ['src/**/*.spec.ts'],
     restoreMocks: true,
+    // Element Plus's on-demand styles import .css files: let Vite handle them.
+    server: { deps: { inline: ['element-plus'] } },
   },
 })

@@ -26,6 +26,10 @@ const owner = {
   password: 'Start#Pass-2024',
 }
 let customerId = ''
+const PNG_1PX = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
+  'base64',
+)
 
 let browser
 before(async () => {
@@ -90,6 +94,17 @@ describe('customer onboarding', () => {
       )
       assert.equal(await page.getByTestId('profile-phone').inputValue(), '+86 21 5555 0101')
       await page.getByTestId('user-menu').getByText(newName).waitFor()
+
+      // Avatar: a file that is not an image is refused before upload; a PNG is shown
+      // from the API (fetched with the token), also after a reload.
+      const fileInput = page.getByTestId('avatar-upload').locator('input[type=file]')
+      await fileInput.setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') })
+      await page.locator('.el-message--error').waitFor()
+      await fileInput.setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: PNG_1PX })
+      const avatar = page.getByTestId('avatar-upload').locator('img[src^="blob:"]')
+      await avatar.waitFor()
+      await page.reload()
+      await avatar.waitFor()
     })
   })
 
@@ -199,5 +214,32 @@ describe('customer onboarding', () => {
     })
     const old = await api('POST', '/api/auth/login', { body: { username: owner.username, password: owner.password } })
     assert.equal(old.status, 401, 'the old password must no longer work')
+    owner.password = newPassword
+  })
+
+  test('the owner changes the password; the other sessions end', async (t) => {
+    assert.ok(customerId, 'needs the customer added by the first test')
+    const other = await api('POST', '/api/auth/login', { body: { username: owner.username, password: owner.password } })
+    assert.equal(other.status, 200, `signing in elsewhere: ${other.message}`)
+    const changed = `Changed#${id.slice(-5)}Qx7`
+    await withPage(browser, t, async (page) => {
+      await login(page, owner, '/customer/settings/profile')
+      await page.getByTestId('old-password').fill(owner.password)
+      await page.getByTestId('new-password').fill(changed)
+      await page.getByTestId('confirm-password').fill(changed)
+      await page.getByTestId('password-save').click()
+      // "… signed out N other session(s)": at least the one opened above
+      const toast = successToast(page)
+      await toast.waitFor()
+      const n = Number((await toast.innerText()).match(/(\d+)/)?.[1])
+      assert.ok(n >= 1, `revoked sessions in "${await toast.innerText()}"`)
+      // This session goes on.
+      await page.reload()
+      await page.getByTestId('profile-form').waitFor()
+      assert.equal(new URL(page.url()).pathname, '/customer/settings/profile')
+    })
+    const refresh = await api('POST', '/api/auth/refresh', { body: { refreshToken: other.data.refreshToken } })
+    assert.equal(refresh.status, 401, 'the other session must be over')
+    owner.password = changed
   })
 })

@@ -1,0 +1,50 @@
+// Mount a page as the app would (Pinia, i18n, the real routes with their
+// pages stubbed) for component tests whose API calls are mocked.
+import { mount, flushPromises } from '@vue/test-utils'
+import { createPinia, setActivePinia } from 'pinia'
+import { createMemoryHistory, createRouter, type RouteRecordRaw } from 'vue-router'
+import type { Component } from 'vue'
+import { i18n } from '@/locales'
+import { routes } from '@/router/routes'
+
+const Stub = { render: () => null }
+
+function stubbed(list: RouteRecordRaw[]): RouteRecordRaw[] {
+  return list.map((r) => {
+    const copy = { ...r } as RouteRecordRaw & { component?: unknown }
+    if ('component' in r && r.component) copy.component = Stub
+    if (r.children) copy.children = stubbed(r.children)
+    return copy as RouteRecordRaw
+  })
+}
+
+export async function mountPage(page: Component, path: string) {
+  localStorage.clear()
+  i18n.global.locale.value = 'zh-CN'
+  const pinia = createPinia()
+  setActivePinia(pinia)
+  const router = createRouter({ history: createMemoryHistory(), routes: stubbed(routes) })
+  await router.push(path)
+  // Real transitions: Element Plus shows form errors inside a transition-group.
+  const wrapper = mount(page, {
+    global: { plugins: [pinia, i18n, router], stubs: { transition: false, 'transition-group': false } },
+    attachTo: document.body,
+  })
+  await flushPromises()
+  return { wrapper, router }
+}
+
+export { flushPromises }
+
+/** Wait until form errors show: Element Plus debounces a form item's error state by 100 ms. */
+export async function settleForm() {
+  await flushPromises()
+  await new Promise((r) => setTimeout(r, 120))
+  await flushPromises()
+}
+
+/** The error shown under the form item that holds `selector`. */
+export function fieldError(selector: string): string {
+  const item = document.querySelector(selector)?.closest('.el-form-item')
+  return item?.querySelector('.el-form-item__error')?.textContent?.trim() ?? ''
+}
