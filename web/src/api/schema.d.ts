@@ -561,13 +561,13 @@ export interface components {
             updatedAt: string;
         };
         AnnouncementBody: {
-            content: string;
+            content?: string;
             /**
              * @default info
              * @enum {string}
              */
             level: "info" | "warning" | "critical";
-            published: boolean;
+            published?: boolean;
             title: string;
         };
         AuditLog: {
@@ -601,13 +601,12 @@ export interface components {
             /** @description Short code (LDAP tenant attribute); generated when empty */
             code?: string;
             company: string;
-            /** Format: email */
-            email: string;
+            email?: string;
             /** @description Contact person (客户姓名) */
             name: string;
             owner: components["schemas"]["NewUserFields"];
-            phone: string;
-            remark: string;
+            phone?: string;
+            remark?: string;
             /**
              * @default active
              * @enum {string}
@@ -620,10 +619,9 @@ export interface components {
              * @enum {string}
              */
             authSource: "local" | "ldap";
-            /** Format: email */
-            email: string;
+            email?: string;
             employeeId?: string;
-            name: string;
+            name?: string;
             /** @description Local accounts only; generated (and returned once) when empty */
             password?: string;
             phone?: string;
@@ -675,12 +673,11 @@ export interface components {
         };
         CustomerFields: {
             company: string;
-            /** Format: email */
-            email: string;
+            email?: string;
             /** @description Contact person (客户姓名) */
             name: string;
-            phone: string;
-            remark: string;
+            phone?: string;
+            remark?: string;
         };
         Empty: Record<string, never>;
         EnvelopeAnnouncement: {
@@ -958,10 +955,9 @@ export interface components {
              * @enum {string}
              */
             authSource: "local" | "ldap";
-            /** Format: email */
-            email: string;
+            email?: string;
             employeeId?: string;
-            name: string;
+            name?: string;
             /** @description Local accounts only; generated (and returned once) when empty */
             password?: string;
             phone?: string;
@@ -1109,7 +1105,7 @@ export interface components {
              */
             level: "info" | "warning" | "critical";
             /** @description Also mail every user of the customer */
-            sendEmail: boolean;
+            sendEmail?: boolean;
             title: string;
         };
         SentNotification: {
@@ -1153,21 +1149,19 @@ export interface components {
             user: components["schemas"]["Me"];
         };
         UpdateCustomerUserInputBody: {
-            /** Format: email */
-            email: string;
+            email?: string;
             employeeId?: string;
-            name: string;
-            phone: string;
+            name?: string;
+            phone?: string;
             /** @enum {string} */
             role: "owner" | "member";
             /** @enum {string} */
             status: "active" | "disabled";
         };
         UpdateProfileInputBody: {
-            /** Format: email */
-            email: string;
+            email?: string;
             name: string;
-            phone: string;
+            phone?: string;
         };
         User: {
             /** @enum {string} */
