@@ -301,11 +301,11 @@ func formulaCells(zr *zip.Reader, sheet string) ([]string, error) {
 	defer rc.Close()
 	dec := xml.NewDecoder(io.LimitReader(rc, maxUnzipped))
 	var (
-		out       []string
-		row, col  int
-		cellRef   string
-		inCell    bool
-		seenThis  bool
+		out      []string
+		row, col int
+		cellRef  string
+		inCell   bool
+		seenThis bool
 	)
 	for {
 		tok, err := dec.Token()
