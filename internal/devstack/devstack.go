@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -71,6 +72,8 @@ type Options struct {
 	WebDir string
 	// Log receives progress messages. Default os.Stderr.
 	Log io.Writer
+
+	picked map[*int]bool // the ports setDefaults chose with FreePort
 }
 
 // Stack is a running set of services.
@@ -94,10 +97,11 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if o.Dir == "" {
 		return nil, errors.New("devstack: Options.Dir is required")
 	}
-	if err := o.setDefaults(); err != nil {
+	s := &Stack{opts: o}
+	if err := s.opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	s := &Stack{opts: o, log: o.Log}
+	o, s.log = s.opts, s.opts.Log
 	if err := os.MkdirAll(s.logDir(), 0o755); err != nil {
 		return nil, fmt.Errorf("unable to create %s: %w", s.logDir(), err)
 	}
@@ -112,11 +116,14 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	began := time.Now()
 	startCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	starts := []func(context.Context) error{s.startTemporal, s.startMinio}
+	starts := []func(context.Context) error{
+		s.retryPorts(s.startTemporal, &s.opts.TemporalPort, &s.opts.TemporalUIPort),
+		s.retryPorts(s.startMinio, &s.opts.MinioPort, &s.opts.MinioConsolePort),
+	}
 	if o.DatabaseURL != "" {
 		starts = append(starts, s.useExternalPostgres)
 	} else {
-		starts = append(starts, s.startPostgres)
+		starts = append(starts, s.retryPorts(s.startPostgres, &s.opts.PostgresPort))
 	}
 	errs := make([]error, len(starts))
 	var wg sync.WaitGroup
@@ -182,11 +189,43 @@ func (o *Options) setDefaults() error {
 			if *p.port, err = FreePort(); err != nil {
 				return err
 			}
+			if o.picked == nil {
+				o.picked = map[*int]bool{}
+			}
+			o.picked[p.port] = true
 		default:
 			*p.port = p.def
 		}
 	}
 	return nil
+}
+
+// retryPorts wraps the start of a service so that, when it fails because
+// one of its ports was free when picked but taken before the service bound
+// it (other tests pick ports too), it picks new ones and tries again.
+// Ports the caller chose are never changed.
+func (s *Stack) retryPorts(start func(context.Context) error, ports ...*int) func(context.Context) error {
+	return func(ctx context.Context) error {
+		for attempt := 1; ; attempt++ {
+			err := start(ctx)
+			if err == nil || attempt == 3 || ctx.Err() != nil ||
+				!strings.Contains(strings.ToLower(err.Error()), "already in use") {
+				return err
+			}
+			for _, p := range ports {
+				if !s.opts.picked[p] {
+					return err
+				}
+			}
+			msg, _, _ := strings.Cut(err.Error(), "\n")
+			fmt.Fprintf(s.log, "devstack: %s; trying other ports\n", msg)
+			for _, p := range ports {
+				if *p, err = FreePort(); err != nil {
+					return err
+				}
+			}
+		}
+	}
 }
 
 func (s *Stack) addService(svc *service) {

@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"os"
@@ -362,5 +363,37 @@ func TestExternalDatabase(t *testing.T) {
 	test.Stop()
 	if got := query(t, server.AdminDatabaseURL(), "SELECT count(*)::text FROM pg_database WHERE datname = '"+name+"'"); got != "0" {
 		t.Errorf("database %s remains after Stop", name)
+	}
+}
+
+func TestRetryPorts(t *testing.T) {
+	t.Parallel()
+	s := &Stack{log: testWriter{t}}
+	s.opts.PostgresPort, s.opts.MinioPort = 1, 2
+	s.opts.picked = map[*int]bool{&s.opts.MinioPort: true} // PostgresPort: the caller's
+	var tried []int
+	start := func(port *int) func(context.Context) error {
+		tried = nil
+		return func(context.Context) error {
+			tried = append(tried, *port)
+			if len(tried) == 1 {
+				return errors.New("svc: bind: Address already in use")
+			}
+			return nil
+		}
+	}
+
+	if err := s.retryPorts(start(&s.opts.MinioPort), &s.opts.MinioPort)(context.Background()); err != nil {
+		t.Fatalf("picked port: %v", err)
+	}
+	if len(tried) != 2 || tried[1] == 2 {
+		t.Errorf("picked port: tried %v, want a second try on another port", tried)
+	}
+
+	if err := s.retryPorts(start(&s.opts.PostgresPort), &s.opts.PostgresPort)(context.Background()); err == nil {
+		t.Error("caller's port: the failure was hidden by a retry")
+	}
+	if len(tried) != 1 || s.opts.PostgresPort != 1 {
+		t.Errorf("caller's port: tried %v, port now %d; want one try and the port kept", tried, s.opts.PostgresPort)
 	}
 }
