@@ -230,6 +230,17 @@ describe('refresh on 401', () => {
     expect(ctx.notify).not.toHaveBeenCalled()
   })
 
+  it('keeps the session when the refresh fails for another reason (API down)', async () => {
+    const ctx = setup(serverAccepting('new', () => ({ status: 503, body: fail(503, 'service unavailable') })))
+    const results = await Promise.allSettled(['/api/a', '/api/b'].map((u) => ctx.http.get(u)))
+
+    for (const r of results) expect((r as PromiseRejectedResult).reason).toMatchObject({ status: 503 })
+    expect(ctx.refreshCalls()).toHaveLength(1)
+    expect(ctx.onAuthFailure).not.toHaveBeenCalled()
+    expect(ctx.tokens).toMatchObject({ access: 'old', refresh: 'r1' })
+    expect(ctx.notify).toHaveBeenCalled()
+  })
+
   it('gives up without a refresh call when there is no refresh token', async () => {
     const ctx = setup(serverAccepting('new', () => ({ status: 200, body: ok(tokenResult('new', 'r2')) })), memoryTokens('old', null))
     await expect(ctx.http.get('/api/a')).rejects.toMatchObject({ status: 401 })

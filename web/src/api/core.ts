@@ -74,15 +74,12 @@ export interface HttpDeps {
 
 export interface Http {
   readonly instance: AxiosInstance
-  request<T>(config: AxiosRequestConfig): Promise<T>
   get<T>(url: string, config?: AxiosRequestConfig): Promise<T>
   post<T>(url: string, body?: unknown, config?: AxiosRequestConfig): Promise<T>
   put<T>(url: string, body?: unknown, config?: AxiosRequestConfig): Promise<T>
   delete<T>(url: string, config?: AxiosRequestConfig): Promise<T>
   /** Raw bytes of a binary endpoint (an image), fetched with the token. */
   blob(url: string, config?: AxiosRequestConfig): Promise<Blob>
-  /** Exchange the refresh token for new tokens; concurrent callers share one request. */
-  refresh(): Promise<string>
 }
 
 function isEnvelope(body: unknown): body is Envelope {
@@ -123,6 +120,11 @@ function envelopeError(status: number, body: unknown, headers: unknown): ApiErro
 function bearer(config: AxiosRequestConfig): string | null {
   const raw = AxiosHeaders.from(config.headers as AxiosHeaders).get('Authorization')
   return typeof raw === 'string' && raw.startsWith('Bearer ') ? raw.slice(7) : null
+}
+
+/** The API said no to the refresh token (as opposed to not answering). */
+function refused(e: unknown): boolean {
+  return isApiError(e) && e.status >= 400 && e.status < 500
 }
 
 function shouldNotify(err: ApiError, config: AxiosRequestConfig | undefined): boolean {
@@ -200,8 +202,11 @@ export function createHttp(deps: HttpDeps): Http {
     } else {
       try {
         token = await refresh()
-      } catch {
-        throw unauthorized
+      } catch (e) {
+        // Refused: the session is over (refresh() has ended it). Anything else
+        // (network, 5xx) leaves the session as it is and is reported as such.
+        if (refused(e)) throw unauthorized
+        return fail(isApiError(e) ? e : new ApiError({ status: 0, message: String(e) }), config)
       }
     }
     config._retried = true
@@ -209,6 +214,7 @@ export function createHttp(deps: HttpDeps): Http {
     return instance.request(config)
   }
 
+  /** Exchange the refresh token for new tokens; concurrent callers share one request. */
   function refresh(): Promise<string> {
     if (!refreshing) {
       refreshing = (async () => {
@@ -223,7 +229,7 @@ export function createHttp(deps: HttpDeps): Http {
         return result.accessToken
       })()
         .catch((e: unknown) => {
-          endSession()
+          if (refused(e)) endSession()
           throw e
         })
         .finally(() => {
@@ -238,8 +244,6 @@ export function createHttp(deps: HttpDeps): Http {
 
   return {
     instance,
-    refresh,
-    request: call,
     get: <T>(url: string, config?: AxiosRequestConfig) => call<T>({ ...config, method: 'get', url }),
     post: <T>(url: string, body?: unknown, config?: AxiosRequestConfig) =>
       call<T>({ ...config, method: 'post', url, data: body }),

@@ -67,7 +67,6 @@ export type CustomerCreateInput = Schemas['CreateCustomerInputBody']
 export type CustomerCreateResult = Schemas['CreatedCustomer']
 
 export type User = Schemas['User']
-export type UserStatus = User['status']
 export type UserCreateInput = Schemas['CreateCustomerUserInputBody']
 export type UserCreateResult = Schemas['CreatedUser']
 export type UserUpdateInput = Schemas['UpdateCustomerUserInputBody']
@@ -75,7 +74,6 @@ export type UserUpdateInput = Schemas['UpdateCustomerUserInputBody']
 export type NotificationInput = Schemas['SendNotificationInputBody']
 export type NotificationSendResult = Schemas['SentNotification']
 export type NotificationBatch = Schemas['NotificationBatch']
-export type BatchStatus = NotificationBatch['status']
 
 /* ---------- admin: audit log ---------- */
 
