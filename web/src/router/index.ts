@@ -1,5 +1,4 @@
 import { createRouter, createWebHistory } from 'vue-router'
-import { i18n } from '@/locales'
 import { useUserStore } from '@/store/modules/user'
 import { createAccessGuard, createLoginGuard, type GuardContext } from './guards'
 import { routes } from './routes'
@@ -26,6 +25,3 @@ const ctx: GuardContext = {
 
 router.beforeEach(createLoginGuard(ctx))
 router.beforeEach(createAccessGuard(ctx))
-router.afterEach((to) => {
-  document.title = `${i18n.global.t(to.meta.title)} · RemoteGPU`
-})
