@@ -1,21 +1,9 @@
 import { describe, expect, it, vi } from 'vitest'
-import { createMemoryHistory, createRouter, type RouteRecordRaw, type Router } from 'vue-router'
+import { createMemoryHistory, createRouter, type Router } from 'vue-router'
 import type { Role } from '@/api/types'
+import { stubRoutes } from '@/test/stubRoutes'
 import { createAccessGuard, createLoginGuard, safeRedirect, type GuardContext } from './guards'
 import { ADMIN_HOME, CUSTOMER_HOME } from './home'
-import { routes } from './routes'
-
-const Stub = { render: () => null }
-
-/** The real route table, with every page replaced by a stub so that nothing is loaded. */
-function stubbed(list: RouteRecordRaw[]): RouteRecordRaw[] {
-  return list.map((r) => {
-    const copy = { ...r } as RouteRecordRaw & { component?: unknown }
-    if ('component' in r && r.component) copy.component = Stub
-    if (r.children) copy.children = stubbed(r.children)
-    return copy as RouteRecordRaw
-  })
-}
 
 interface Session {
   /** tokens stored */
@@ -33,7 +21,7 @@ function setup(session: Session): { router: Router; loadUser: ReturnType<typeof 
     return role
   })
   const ctx: GuardContext = { hasSession: () => session.tokens, role: () => role, loadUser }
-  const router = createRouter({ history: createMemoryHistory(), routes: stubbed(routes) })
+  const router = createRouter({ history: createMemoryHistory(), routes: stubRoutes() })
   router.beforeEach(createLoginGuard(ctx))
   router.beforeEach(createAccessGuard(ctx))
   return { router, loadUser }

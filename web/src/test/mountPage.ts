@@ -2,28 +2,17 @@
 // pages stubbed) for component tests whose API calls are mocked.
 import { mount, flushPromises } from '@vue/test-utils'
 import { createPinia, setActivePinia } from 'pinia'
-import { createMemoryHistory, createRouter, type RouteRecordRaw } from 'vue-router'
+import { createMemoryHistory, createRouter } from 'vue-router'
 import type { Component } from 'vue'
 import { i18n } from '@/locales'
-import { routes } from '@/router/routes'
-
-const Stub = { render: () => null }
-
-function stubbed(list: RouteRecordRaw[]): RouteRecordRaw[] {
-  return list.map((r) => {
-    const copy = { ...r } as RouteRecordRaw & { component?: unknown }
-    if ('component' in r && r.component) copy.component = Stub
-    if (r.children) copy.children = stubbed(r.children)
-    return copy as RouteRecordRaw
-  })
-}
+import { stubRoutes } from './stubRoutes'
 
 export async function mountPage(page: Component, path: string) {
   localStorage.clear()
   i18n.global.locale.value = 'zh-CN'
   const pinia = createPinia()
   setActivePinia(pinia)
-  const router = createRouter({ history: createMemoryHistory(), routes: stubbed(routes) })
+  const router = createRouter({ history: createMemoryHistory(), routes: stubRoutes() })
   await router.push(path)
   // Real transitions: Element Plus shows form errors inside a transition-group.
   const wrapper = mount(page, {
