@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS machine_import_rows, machine_imports;
