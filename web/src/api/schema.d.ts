@@ -232,6 +232,238 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/dashboard/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Statistics cards of the admin home
+         * @description Roles: admin.
+         */
+        get: operations["get-admin-dashboard-stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/machines": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Machines with filters; sortBy name|createdAt|gpuModel|gpuCount|region|status|allocationStatus|endAt|memoryGb
+         * @description Roles: admin.
+         */
+        get: operations["list-machines"];
+        put?: never;
+        /**
+         * Add a machine; returns the agent bootstrap token once
+         * @description Roles: admin.
+         */
+        post: operations["create-machine"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/machines/maintenance-records": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Maintenance records (维护记录)
+         * @description Roles: admin.
+         */
+        get: operations["list-maintenance-records"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/machines/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Regions, GPU models and states the forms offer
+         * @description Roles: admin.
+         */
+        get: operations["get-machine-options"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/machines/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A machine
+         * @description Roles: admin.
+         */
+        get: operations["get-machine"];
+        /**
+         * Edit a machine
+         * @description Roles: admin.
+         */
+        put: operations["update-machine"];
+        post?: never;
+        /**
+         * Delete a machine (refused while allocated); its allocation history stays
+         * @description Roles: admin.
+         */
+        delete: operations["delete-machine"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/machines/{id}/agent-token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Issue a new agent bootstrap token (the old one stops working); shown once
+         * @description Roles: admin.
+         */
+        post: operations["rotate-machine-agent-token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/machines/{id}/maintenance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Put a machine into maintenance, with a record
+         * @description Roles: admin.
+         */
+        post: operations["start-machine-maintenance"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/machines/{id}/maintenance/end": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Take a machine out of maintenance
+         * @description Roles: admin.
+         */
+        post: operations["end-machine-maintenance"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/machines/{id}/reset-password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Generate a new SSH password (audited); shown once
+         * @description Roles: admin.
+         */
+        post: operations["reset-machine-password"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/machines/{id}/reveal-password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reveal the SSH password for copying (audited)
+         * @description Roles: admin.
+         */
+        post: operations["reveal-machine-password"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/machines/{id}/ssh-command": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The ready SSH command (一键登录)
+         * @description Roles: admin.
+         */
+        get: operations["get-machine-ssh-command"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/login": {
         parameters: {
             query?: never;
@@ -331,6 +563,146 @@ export interface paths {
         put?: never;
         /** Rotate the refresh token and get a new access token */
         post: operations["refresh-token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/dashboard/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The customer's home cards
+         * @description Roles: owner, member.
+         */
+        get: operations["get-customer-dashboard-stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/machines": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Machines leased to the caller's company; sortBy name|endAt|gpuModel
+         * @description Roles: owner, member.
+         */
+        get: operations["list-my-machines"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/machines/connection-history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Password reveals and copied connection commands on the company's machines
+         * @description Roles: owner, member.
+         */
+        get: operations["list-my-connection-history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/machines/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Machine overview cards for the dashboard
+         * @description Roles: owner, member.
+         */
+        get: operations["get-my-machines-summary"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/machines/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One leased machine
+         * @description Roles: owner, member.
+         */
+        get: operations["get-my-machine"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/machines/{id}/connection-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record that the connection command was copied
+         * @description Roles: owner, member.
+         */
+        post: operations["record-connection-event"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/machines/{id}/reveal-password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reveal the SSH password for copying (recorded)
+         * @description Roles: owner, member.
+         */
+        post: operations["reveal-my-machine-password"];
         delete?: never;
         options?: never;
         head?: never;
@@ -547,6 +919,12 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AgentBootstrap: {
+            /** @description Shown once; the agent exchanges it for its own credentials */
+            agentToken: string;
+            /** @description One line that installs and starts the agent on the host */
+            installCommand: string;
+        };
         Announcement: {
             content: string;
             /** Format: date-time */
@@ -597,6 +975,13 @@ export interface components {
             newPassword: string;
             oldPassword: string;
         };
+        ConnectionEventInputBody: {
+            /**
+             * @description What the user did (recorded in the connection history)
+             * @enum {string}
+             */
+            kind: "copy_command";
+        };
         CreateCustomerInputBody: {
             /** @description Short code (LDAP tenant attribute); generated when empty */
             code?: string;
@@ -629,6 +1014,45 @@ export interface components {
             role: "owner" | "member";
             username: string;
         };
+        CreateMachineInputBody: {
+            containerDomainPrefix?: string;
+            /** Format: int64 */
+            cpuCores?: number;
+            cpuModel?: string;
+            cudaVersion?: string;
+            /** Format: int64 */
+            diskGb?: number;
+            driverVersion?: string;
+            /** Format: int64 */
+            gpuCount: number;
+            /** Format: int64 */
+            gpuMemoryGb: number;
+            gpuModel: string;
+            internalIp?: string;
+            /** Format: int64 */
+            memoryGb?: number;
+            /** @description Unique; letters, digits, . _ - */
+            name: string;
+            /** @description Region name or code from the catalog */
+            region: string;
+            room?: string;
+            /** @description Generated from the configured pattern when empty */
+            sshHost?: string;
+            /** @description Generated (strong, random) when empty */
+            sshPassword?: string;
+            /**
+             * Format: int64
+             * @description Default 22
+             */
+            sshPort?: number;
+            /** @description Default root */
+            sshUser?: string;
+            /**
+             * @description Until the machine's agent reports, the state the admin declares (default online)
+             * @enum {string}
+             */
+            status?: "online" | "offline" | "";
+        };
         CreateSSHKeyInputBody: {
             name: string;
             /** @description One key in OpenSSH authorized_keys format */
@@ -640,10 +1064,32 @@ export interface components {
             initialPassword?: string;
             owner: components["schemas"]["User"];
         };
+        CreatedMachine: {
+            /** @description Shown once; the agent exchanges it for its own credentials */
+            agentToken: string;
+            /** @description One line that installs and starts the agent on the host */
+            installCommand: string;
+            machine: components["schemas"]["Machine"];
+        };
         CreatedUser: {
             /** @description Only when generated; shown once */
             initialPassword?: string;
             user: components["schemas"]["User"];
+        };
+        CustomerDashboardStats: {
+            /** Format: int64 */
+            expiringSoon: number;
+            /** Format: int64 */
+            gpus: number;
+            /**
+             * Format: double
+             * @description Machine-hours leased this calendar month (from the allocations)
+             */
+            hoursThisMonth: number;
+            /** Format: int64 */
+            machines: number;
+            /** Format: int64 */
+            onlineMachines: number;
         };
         CustomerDetail: {
             /** @description Short code; the LDAP tenant attribute maps to it */
@@ -679,7 +1125,48 @@ export interface components {
             phone?: string;
             remark?: string;
         };
+        CustomerMachine: {
+            /** Format: date-time */
+            allocatedAt: string | null;
+            /** Format: uuid */
+            allocationId: string;
+            /** @enum {string} */
+            allocationStatus: "allocated" | "expiring";
+            /** Format: int64 */
+            cpuCores: number;
+            cpuModel: string;
+            cudaVersion: string;
+            /** Format: int64 */
+            diskGb: number;
+            driverVersion: string;
+            /** Format: date-time */
+            endAt: string | null;
+            /** Format: int64 */
+            gpuCount: number;
+            /** Format: int64 */
+            gpuMemoryGb: number;
+            gpuModel: string;
+            /** Format: uuid */
+            id: string;
+            /** Format: int64 */
+            memoryGb: number;
+            name: string;
+            region: string;
+            ssh: components["schemas"]["SSHInfo"];
+            /** @enum {string} */
+            status: "online" | "offline" | "maintenance";
+        };
         Empty: Record<string, never>;
+        EnvelopeAgentBootstrap: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["AgentBootstrap"];
+            message: string;
+            traceId: string;
+        };
         EnvelopeAnnouncement: {
             /**
              * Format: int64
@@ -700,6 +1187,16 @@ export interface components {
             message: string;
             traceId: string;
         };
+        EnvelopeCreatedMachine: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["CreatedMachine"];
+            message: string;
+            traceId: string;
+        };
         EnvelopeCreatedUser: {
             /**
              * Format: int64
@@ -707,6 +1204,16 @@ export interface components {
              */
             code: number;
             data: components["schemas"]["CreatedUser"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopeCustomerDashboardStats: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["CustomerDashboardStats"];
             message: string;
             traceId: string;
         };
@@ -720,6 +1227,16 @@ export interface components {
             message: string;
             traceId: string;
         };
+        EnvelopeCustomerMachine: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["CustomerMachine"];
+            message: string;
+            traceId: string;
+        };
         EnvelopeEmpty: {
             /**
              * Format: int64
@@ -727,6 +1244,26 @@ export interface components {
              */
             code: number;
             data: components["schemas"]["Empty"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopeFleetStats: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["FleetStats"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopeListMachineSummary: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["MachineSummary"][] | null;
             message: string;
             traceId: string;
         };
@@ -747,6 +1284,36 @@ export interface components {
              */
             code: number;
             data: components["schemas"]["User"][] | null;
+            message: string;
+            traceId: string;
+        };
+        EnvelopeMachine: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["Machine"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopeMachineOptions: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["MachineOptions"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopeMaintenanceRecord: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["MaintenanceRecord"];
             message: string;
             traceId: string;
         };
@@ -800,6 +1367,36 @@ export interface components {
             message: string;
             traceId: string;
         };
+        EnvelopePageCustomerMachine: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["PageCustomerMachine"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopePageMachine: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["PageMachine"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopePageMaintenanceRecord: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["PageMaintenanceRecord"];
+            message: string;
+            traceId: string;
+        };
         EnvelopePageNotificationBatch: {
             /**
              * Format: int64
@@ -840,6 +1437,16 @@ export interface components {
             message: string;
             traceId: string;
         };
+        EnvelopeResetPasswordOutput: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["ResetPasswordOutput"];
+            message: string;
+            traceId: string;
+        };
         EnvelopeResetRequestOutput: {
             /**
              * Format: int64
@@ -847,6 +1454,26 @@ export interface components {
              */
             code: number;
             data: components["schemas"]["ResetRequestOutput"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopeRevealedPassword: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["RevealedPassword"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopeSSHCommand: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["SSHCommand"];
             message: string;
             traceId: string;
         };
@@ -911,6 +1538,42 @@ export interface components {
             message: string;
             traceId: string;
         };
+        FleetStats: {
+            /**
+             * Format: int64
+             * @description Customers holding at least one machine
+             */
+            activeCustomers: number;
+            /**
+             * Format: int64
+             * @description Machines in a live allocation
+             */
+            allocated: number;
+            /**
+             * Format: double
+             * @description allocated / machines, 0..1
+             */
+            allocationRate: number;
+            /** Format: int64 */
+            customers: number;
+            /**
+             * Format: int64
+             * @description Allocated machines ending within the notice window
+             */
+            expiring: number;
+            /** Format: int64 */
+            gpus: number;
+            /** Format: int64 */
+            machines: number;
+            /** Format: int64 */
+            maintenance: number;
+            /** Format: int64 */
+            offline: number;
+            /** Format: int64 */
+            online: number;
+            /** Format: int64 */
+            pendingCustomers: number;
+        };
         FormFile: {
             ContentType: string;
             Filename: string;
@@ -922,10 +1585,99 @@ export interface components {
             available: boolean;
             enabled: boolean;
         };
+        LiveAllocation: {
+            /** @description Company name */
+            customer: string;
+            /** Format: date-time */
+            endAt: string | null;
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            startAt: string | null;
+            /** @enum {string} */
+            status: "pending" | "active";
+            /** Format: uuid */
+            tenantId: string;
+        };
         LoginInputBody: {
             password: string;
             /** @description Username, enterprise email or employee ID */
             username: string;
+        };
+        Machine: {
+            agentTokenIssued: boolean;
+            allocation?: components["schemas"]["LiveAllocation"];
+            /** @enum {string} */
+            allocationStatus: "allocated" | "unallocated" | "expiring";
+            containerDomainPrefix: string;
+            /** Format: int64 */
+            cpuCores: number;
+            cpuModel: string;
+            /** Format: date-time */
+            createdAt: string;
+            cudaVersion: string;
+            /** Format: int64 */
+            diskGb: number;
+            driverVersion: string;
+            /** Format: int64 */
+            gpuCount: number;
+            /** Format: int64 */
+            gpuMemoryGb: number;
+            gpuModel: string;
+            /** Format: uuid */
+            id: string;
+            internalIp: string;
+            /** Format: int64 */
+            memoryGb: number;
+            name: string;
+            region: string;
+            room: string;
+            sshHost: string;
+            /** @description Always masked; reveal it with the reveal-password operation */
+            sshPassword: string;
+            /** Format: int64 */
+            sshPort: number;
+            sshUser: string;
+            /** @enum {string} */
+            status: "online" | "offline" | "maintenance";
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        MachineOptions: {
+            allocationStatuses: string[] | null;
+            gpuModels: string[] | null;
+            regions: components["schemas"]["Region"][] | null;
+            statuses: string[] | null;
+        };
+        MachineSummary: {
+            /** @description Quick connect */
+            command: string;
+            /** Format: date-time */
+            endAt: string | null;
+            /** Format: int64 */
+            gpuCount: number;
+            gpuModel: string;
+            /** Format: uuid */
+            id: string;
+            name: string;
+            status: string;
+        };
+        MaintenanceRecord: {
+            /** Format: date-time */
+            endedAt: string | null;
+            endedByName: string;
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            machineId: string;
+            machineName: string;
+            /** Format: date-time */
+            plannedUntil: string | null;
+            previousStatus: string;
+            reason: string;
+            /** Format: date-time */
+            startedAt: string;
+            startedByName: string;
         };
         MarkedRead: {
             /** Format: int64 */
@@ -1028,6 +1780,33 @@ export interface components {
             /** Format: int64 */
             total: number;
         };
+        PageCustomerMachine: {
+            list: components["schemas"]["CustomerMachine"][] | null;
+            /** Format: int64 */
+            page: number;
+            /** Format: int64 */
+            pageSize: number;
+            /** Format: int64 */
+            total: number;
+        };
+        PageMachine: {
+            list: components["schemas"]["Machine"][] | null;
+            /** Format: int64 */
+            page: number;
+            /** Format: int64 */
+            pageSize: number;
+            /** Format: int64 */
+            total: number;
+        };
+        PageMaintenanceRecord: {
+            list: components["schemas"]["MaintenanceRecord"][] | null;
+            /** Format: int64 */
+            page: number;
+            /** Format: int64 */
+            pageSize: number;
+            /** Format: int64 */
+            total: number;
+        };
         PageNotificationBatch: {
             list: components["schemas"]["NotificationBatch"][] | null;
             /** Format: int64 */
@@ -1062,11 +1841,23 @@ export interface components {
         RefreshInputBody: {
             refreshToken: string;
         };
+        Region: {
+            /** @description ASCII code, used in generated SSH domains */
+            code: string;
+            /** @description Display name, e.g. 北京 */
+            name: string;
+        };
         ResetConfirmInputBody: {
             account: string;
             /** @description The 6-digit code from the mail */
             code: string;
             newPassword: string;
+        };
+        ResetPasswordOutput: {
+            /** @description Whether a host agent applied it (the agent arrives with the monitoring issue) */
+            appliedOnHost: boolean;
+            /** @description The new password, shown once */
+            password: string;
         };
         ResetRequestInputBody: {
             /** @description Enterprise email or employee ID (or username) */
@@ -1083,6 +1874,27 @@ export interface components {
              * @description Seconds before another code can be requested
              */
             resendAfter: number;
+        };
+        RevealedPassword: {
+            command: string;
+            password: string;
+            user: string;
+        };
+        SSHCommand: {
+            command: string;
+            host: string;
+            /** Format: int64 */
+            port: number;
+            user: string;
+        };
+        SSHInfo: {
+            command: string;
+            host: string;
+            /** @description Always masked; reveal it with the reveal-password operation */
+            password: string;
+            /** Format: int64 */
+            port: number;
+            user: string;
         };
         SSHKey: {
             comment: string;
@@ -1112,6 +1924,14 @@ export interface components {
             /** Format: uuid */
             batchId: string;
             workflowId: string;
+        };
+        StartMaintenanceInputBody: {
+            reason: string;
+            /**
+             * Format: date-time
+             * @description Planned end
+             */
+            until?: string;
         };
         Tenant: {
             /** @description Short code; the LDAP tenant attribute maps to it */
@@ -1157,6 +1977,43 @@ export interface components {
             role: "owner" | "member";
             /** @enum {string} */
             status: "active" | "disabled";
+        };
+        UpdateMachineInputBody: {
+            containerDomainPrefix?: string;
+            /** Format: int64 */
+            cpuCores?: number;
+            cpuModel?: string;
+            cudaVersion?: string;
+            /** Format: int64 */
+            diskGb?: number;
+            driverVersion?: string;
+            /** Format: int64 */
+            gpuCount: number;
+            /** Format: int64 */
+            gpuMemoryGb: number;
+            gpuModel: string;
+            internalIp?: string;
+            /** Format: int64 */
+            memoryGb?: number;
+            /** @description Unique; letters, digits, . _ - */
+            name: string;
+            /** @description Region name or code from the catalog */
+            region: string;
+            room?: string;
+            /** @description Generated from the configured pattern when empty */
+            sshHost?: string;
+            /**
+             * Format: int64
+             * @description Default 22
+             */
+            sshPort?: number;
+            /** @description Default root */
+            sshUser?: string;
+            /**
+             * @description Until the agent reports; maintenance has its own operations
+             * @enum {string}
+             */
+            status?: "online" | "offline" | "";
         };
         UpdateProfileInputBody: {
             email?: string;
@@ -2438,6 +3295,978 @@ export interface operations {
             };
         };
     };
+    "get-admin-dashboard-stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeFleetStats"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "list-machines": {
+        parameters: {
+            query?: {
+                /** @description 1-based page number */
+                page?: number;
+                pageSize?: number;
+                /** @description Field to sort by (each list documents its own) */
+                sortBy?: string;
+                /** @description Sort direction */
+                order?: "asc" | "desc" | "ascending" | "descending" | "";
+                /** @description JSON object of filters, same keys as the named query parameters, e.g. {"status":"active"} */
+                filters?: string;
+                gpuModel?: string;
+                region?: string;
+                status?: "online" | "offline" | "maintenance" | "";
+                allocationStatus?: "allocated" | "unallocated" | "expiring" | "";
+                /** @description Search by name */
+                keyword?: string;
+                /** @description Only machines allocated to this customer */
+                tenantId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopePageMachine"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "create-machine": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateMachineInputBody"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeCreatedMachine"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "list-maintenance-records": {
+        parameters: {
+            query?: {
+                /** @description 1-based page number */
+                page?: number;
+                pageSize?: number;
+                /** @description Field to sort by (each list documents its own) */
+                sortBy?: string;
+                /** @description Sort direction */
+                order?: "asc" | "desc" | "ascending" | "descending" | "";
+                /** @description JSON object of filters, same keys as the named query parameters, e.g. {"status":"active"} */
+                filters?: string;
+                machineId?: string;
+                /** @description Only machines still in maintenance */
+                open?: boolean;
+                keyword?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopePageMaintenanceRecord"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "get-machine-options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeMachineOptions"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "get-machine": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeMachine"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "update-machine": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateMachineInputBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeMachine"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "delete-machine": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeEmpty"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "rotate-machine-agent-token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeAgentBootstrap"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "start-machine-maintenance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StartMaintenanceInputBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeMaintenanceRecord"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "end-machine-maintenance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeMaintenanceRecord"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "reset-machine-password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeResetPasswordOutput"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "reveal-machine-password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeRevealedPassword"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "get-machine-ssh-command": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeSSHCommand"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     login: {
         parameters: {
             query?: never;
@@ -2749,6 +4578,458 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "get-customer-dashboard-stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeCustomerDashboardStats"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "list-my-machines": {
+        parameters: {
+            query?: {
+                /** @description 1-based page number */
+                page?: number;
+                pageSize?: number;
+                /** @description Field to sort by (each list documents its own) */
+                sortBy?: string;
+                /** @description Sort direction */
+                order?: "asc" | "desc" | "ascending" | "descending" | "";
+                /** @description JSON object of filters, same keys as the named query parameters, e.g. {"status":"active"} */
+                filters?: string;
+                status?: "online" | "offline" | "maintenance" | "";
+                keyword?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopePageCustomerMachine"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "list-my-connection-history": {
+        parameters: {
+            query?: {
+                /** @description 1-based page number */
+                page?: number;
+                pageSize?: number;
+                /** @description Field to sort by (each list documents its own) */
+                sortBy?: string;
+                /** @description Sort direction */
+                order?: "asc" | "desc" | "ascending" | "descending" | "";
+                /** @description JSON object of filters, same keys as the named query parameters, e.g. {"status":"active"} */
+                filters?: string;
+                machineId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopePageAuditLog"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "get-my-machines-summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeListMachineSummary"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "get-my-machine": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeCustomerMachine"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "record-connection-event": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConnectionEventInputBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeEmpty"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "reveal-my-machine-password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeRevealedPassword"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
