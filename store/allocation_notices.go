@@ -1,0 +1,127 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Store functions the Allocation workflow's activities need beyond allocations.go:
+// the owners who get the "expiring" notice, a system notice with an id of the
+// caller's choosing (so a retried activity delivers it once), and the end of a
+// lease together with its audit entry in one transaction.
+
+// TenantOwners lists the active owners of a tenant (the ones a lease notice goes to).
+func (s *Store) TenantOwners(ctx context.Context, tenantID string) ([]User, error) {
+	rows, err := s.Pool.Query(ctx, "SELECT "+userColumns+` FROM users u
+		WHERE u.tenant_id = $1 AND u.role = 'owner' AND u.status = 'active' ORDER BY u.created_at, u.id`, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	list := []User{}
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, *u)
+	}
+	return list, rows.Err()
+}
+
+// DeliverSystemNotice records a notification batch sent by the platform
+// itself (b.ID chosen by the caller, b.SenderName e.g. "system") and its
+// in-app copy for each of userIDs. Repeating it with the same id adds
+// nothing. The batch stays "sending" when it is to be mailed (the caller
+// finishes it with FinishNotificationBatch), otherwise it is "sent" at once.
+// It returns how many in-app copies this call added.
+func (s *Store) DeliverSystemNotice(ctx context.Context, b *NotificationBatch, userIDs []string) (int, error) {
+	var added int
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		status := "sent"
+		if b.SendEmail {
+			status = "sending"
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO notification_batches (id, tenant_id, sender_name, title, content, level, send_email,
+				status, recipients, finished_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $8 = 'sent' THEN now() END)
+			ON CONFLICT (id) DO NOTHING`,
+			b.ID, b.TenantID, b.SenderName, b.Title, b.Content, b.Level, b.SendEmail, status, len(userIDs)); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO notifications (tenant_id, user_id, batch_id, title, content, level)
+			SELECT nb.tenant_id, u.id, nb.id, nb.title, nb.content, nb.level
+			FROM notification_batches nb JOIN users u ON u.tenant_id = nb.tenant_id AND u.id = ANY($2::uuid[])
+			WHERE nb.id = $1
+			ON CONFLICT (batch_id, user_id) DO NOTHING`, b.ID, userIDs)
+		added = int(tag.RowsAffected())
+		return err
+	})
+	return added, err
+}
+
+// AllocationEnd is what EndAllocationAudited did.
+type AllocationEnd struct {
+	Status  string    // the stored status: expired or reclaimed
+	EndedAt time.Time // when it ended (the first time, on a repeated call)
+	Ended   bool      // this call ended it (false: it had already ended)
+}
+
+// EndAllocationAudited closes a live lease as expired or reclaimed (the same
+// change as EndAllocation) and, in the same transaction, writes the audit
+// entry a (its TenantID, TargetType, TargetID and the before/after of its
+// Detail are filled in here). A lease that has already ended is left as it
+// is and no second audit entry is written, so a retried activity is safe.
+// ErrNotFound when there is no such allocation.
+func (s *Store) EndAllocationAudited(ctx context.Context, id, status, reason, byName string, steps []HostStep, a *AuditLog) (AllocationEnd, error) {
+	var res AllocationEnd
+	if steps == nil {
+		steps = []HostStep{}
+	}
+	b, err := json.Marshal(steps)
+	if err != nil {
+		return res, err
+	}
+	err = s.InTx(ctx, func(tx pgx.Tx) error {
+		var tenantID, cur string
+		var startAt, endAt, endedAt *time.Time
+		err := tx.QueryRow(ctx, `SELECT tenant_id, status, start_at, end_at, ended_at FROM allocations WHERE id = $1 FOR UPDATE`, id).
+			Scan(&tenantID, &cur, &startAt, &endAt, &endedAt)
+		if err != nil {
+			return notFound(err)
+		}
+		if cur != "pending" && cur != "active" {
+			res.Status = cur
+			if endedAt != nil {
+				res.EndedAt = *endedAt
+			}
+			return nil
+		}
+		var newEnd *time.Time
+		if err := tx.QueryRow(ctx, `UPDATE allocations SET status = $2, end_reason = $3, ended_by_name = $4, host_steps = $5,
+			ended_at = now(), end_at = CASE WHEN $2 = 'reclaimed' THEN least(coalesce(end_at, now()), now()) ELSE end_at END, updated_at = now()
+			WHERE id = $1 RETURNING ended_at, end_at`, id, status, reason, byName, b).Scan(&res.EndedAt, &newEnd); err != nil {
+			return err
+		}
+		res.Status, res.Ended = status, true
+		if a == nil {
+			return nil
+		}
+		a.TenantID = &tenantID
+		if a.TargetType == "" {
+			a.TargetType = "allocation"
+		}
+		a.TargetID = id
+		if a.Detail == nil {
+			a.Detail = map[string]any{}
+		}
+		a.Detail["before"] = map[string]any{"status": cur, "startAt": startAt, "endAt": endAt}
+		a.Detail["after"] = map[string]any{"status": status, "endAt": newEnd, "endedAt": res.EndedAt, "endReason": reason,
+			"endedBy": byName, "hostSteps": steps}
+		return InsertAudit(ctx, tx, a)
+	})
+	return res, err
+}
