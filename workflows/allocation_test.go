@@ -1,0 +1,885 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/temporalproto"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/remotegpu/remotegpu/activities"
+	"github.com/remotegpu/remotegpu/store"
+)
+
+const (
+	testAllocation = "a1"
+	testMachine    = "m1"
+	testTenant     = "t1"
+	week           = 7 * 24 * time.Hour
+	day            = 24 * time.Hour
+)
+
+// leaseStart is when every test lease starts (workflow clock).
+var leaseStart = time.Date(2026, 1, 10, 8, 0, 0, 0, time.UTC)
+
+type notice struct {
+	EndAt time.Time // the end the notice was about
+	At    time.Time // when it went out
+}
+
+// lease is a fake of the allocation record and the host behind the mocked
+// activities; the mocks run on other goroutines, hence the mutex.
+type lease struct {
+	t   *testing.T
+	env *testsuite.TestWorkflowEnvironment
+
+	mu          sync.Mutex
+	activations int
+	endAt       time.Time
+	months      int
+	extensions  int
+	extends     []activities.ExtendAllocationInput
+	notices     []notice
+	mails       int
+	finished    []activities.FinishInput
+	rotations   int
+	ends        []activities.EndAllocationInput
+	hostCalls   []string
+
+	agent     bool             // HostAgentPresent answers this
+	agentErr  error            // or fails with this
+	hostFails map[string]error // host activity name -> error
+	endDelay  time.Duration    // how long closing the record takes
+}
+
+func newLease(t *testing.T) *lease {
+	t.Helper()
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.SetStartTime(leaseStart)
+	l := &lease{t: t, env: env, hostFails: map[string]error{}}
+
+	var a *activities.Allocations
+	var n *activities.Notifications
+	env.RegisterActivity(a)
+	env.RegisterActivity(n)
+	// The agent's activities, as it will register them on host.<machineID>.
+	env.RegisterActivityWithOptions(func(_ context.Context, in activities.HostStopTenantContainersInput) (activities.HostStopTenantContainersResult, error) {
+		if err := l.host(activities.HostStopTenantContainers); err != nil {
+			return activities.HostStopTenantContainersResult{}, err
+		}
+		if in.TenantID != testTenant || in.MachineID != testMachine || in.AllocationID != testAllocation {
+			return activities.HostStopTenantContainersResult{}, temporal.NewNonRetryableApplicationError("wrong input", "Invalid", nil)
+		}
+		return activities.HostStopTenantContainersResult{Stopped: 3}, nil
+	}, activity.RegisterOptions{Name: activities.HostStopTenantContainers})
+	env.RegisterActivityWithOptions(func(_ context.Context, in activities.HostSetSSHPasswordInput) (activities.HostSetSSHPasswordResult, error) {
+		if err := l.host(activities.HostSetSSHPassword); err != nil {
+			return activities.HostSetSSHPasswordResult{}, err
+		}
+		return activities.HostSetSSHPasswordResult{User: in.User}, nil
+	}, activity.RegisterOptions{Name: activities.HostSetSSHPassword})
+	env.OnActivity(a.ActivateAllocation, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.ActivateAllocationInput) (activities.ActivateAllocationResult, error) {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			l.activations++
+			if l.endAt.IsZero() {
+				l.endAt = in.EndAt
+				l.months = monthsBetween(in.StartAt, in.EndAt)
+			}
+			return activities.ActivateAllocationResult{StartAt: in.StartAt, EndAt: l.endAt, MachineID: testMachine, TenantID: testTenant}, nil
+		}).Maybe()
+	env.OnActivity(a.ExtendAllocation, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.ExtendAllocationInput) (activities.ExtendAllocationResult, error) {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			if !in.NewEnd.After(l.endAt) {
+				return activities.ExtendAllocationResult{}, temporal.NewNonRetryableApplicationError("not after the current end", "Invalid", nil)
+			}
+			l.extends = append(l.extends, in)
+			l.endAt, l.months, l.extensions = in.NewEnd, l.months+in.Months, l.extensions+1
+			return activities.ExtendAllocationResult{EndAt: l.endAt, Months: l.months, Extensions: l.extensions}, nil
+		}).Maybe()
+	env.OnActivity(a.NotifyAllocationExpiring, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.NotifyExpiringInput) (activities.NotifyExpiringResult, error) {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			l.notices = append(l.notices, notice{EndAt: in.EndAt, At: env.Now().UTC()})
+			return activities.NotifyExpiringResult{BatchID: activities.ExpiringNoticeBatchID(in.AllocationID, in.EndAt), Owners: 2,
+				Recipients: []activities.Recipient{{UserID: "u1", Email: "owner@x.test", Name: "Owner"}}}, nil
+		}).Maybe()
+	env.OnActivity(n.MailNotification, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.MailInput) error {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.mails++
+		return nil
+	}).Maybe()
+	env.OnActivity(n.FinishNotification, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.FinishInput) error {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.finished = append(l.finished, in)
+		return nil
+	}).Maybe()
+	env.OnActivity(a.HostAgentPresent, mock.Anything, testMachine).Return(func(context.Context, string) (bool, error) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.agent, l.agentErr
+	}).Maybe()
+	env.OnActivity(a.RotateMachinePassword, mock.Anything, activities.RotateMachinePasswordInput{MachineID: testMachine}).Return(
+		func(context.Context, activities.RotateMachinePasswordInput) (activities.RotateMachinePasswordResult, error) {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			l.rotations++
+			return activities.RotateMachinePasswordResult{SSHUser: "root"}, nil
+		}).Maybe()
+	env.OnActivity(a.EndAllocation, mock.Anything, mock.Anything).AfterFn(func() time.Duration {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.endDelay
+	}).Return(
+		func(_ context.Context, in activities.EndAllocationInput) (activities.EndAllocationResult, error) {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			l.ends = append(l.ends, in)
+			return activities.EndAllocationResult{Status: in.Status, EndedAt: env.Now().UTC()}, nil
+		}).Maybe()
+
+	return l
+}
+
+func monthsBetween(from, to time.Time) int {
+	n := 0
+	for from.AddDate(0, n, 0).Before(to) {
+		n++
+	}
+	return n
+}
+
+func (l *lease) host(name string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.hostCalls = append(l.hostCalls, name)
+	return l.hostFails[name]
+}
+
+// at runs fn when the workflow clock is d after the start.
+func (l *lease) at(d time.Duration, fn func()) { l.env.RegisterDelayedCallback(fn, d) }
+
+func (l *lease) run(in AllocationInput) {
+	l.env.ExecuteWorkflow(Allocation, in)
+	if !l.env.IsWorkflowCompleted() {
+		l.t.Fatal("workflow did not complete")
+	}
+}
+
+func (l *lease) result() AllocationResult {
+	l.t.Helper()
+	if err := l.env.GetWorkflowError(); err != nil {
+		l.t.Fatalf("workflow failed: %v", err)
+	}
+	var res AllocationResult
+	if err := l.env.GetWorkflowResult(&res); err != nil {
+		l.t.Fatal(err)
+	}
+	return res
+}
+
+func (l *lease) state() AllocationState {
+	l.t.Helper()
+	v, err := l.env.QueryWorkflow(AllocationStateQuery)
+	if err != nil {
+		l.t.Fatalf("query: %v", err)
+	}
+	var s AllocationState
+	if err := v.Get(&s); err != nil {
+		l.t.Fatal(err)
+	}
+	return s
+}
+
+type updateOutcome struct {
+	rejected error
+	err      error
+	done     bool
+}
+
+// update sends an update and records how it went; the result goes into res.
+func (l *lease) update(name string, res any, arg any) *updateOutcome {
+	o := &updateOutcome{}
+	l.env.UpdateWorkflow(name, "", &testsuite.TestUpdateCallback{
+		OnReject: func(err error) { o.rejected = err },
+		OnComplete: func(v any, err error) {
+			o.done, o.err = true, err
+			if err == nil && res != nil {
+				if c, ok := v.(converter.EncodedValue); ok {
+					_ = c.Get(res)
+				} else if ev, ok := res.(*ExtendResult); ok {
+					*ev = v.(ExtendResult)
+				} else if rv, ok := res.(*ReclaimResult); ok {
+					*rv = v.(ReclaimResult)
+				}
+			}
+		},
+	}, arg)
+	return o
+}
+
+func wantUnconfirmed(t *testing.T, steps []store.HostStep) {
+	t.Helper()
+	if len(steps) != 2 || steps[0].Step != HostStepStopTasks || steps[1].Step != HostStepRotatePassword {
+		t.Fatalf("host steps %+v", steps)
+	}
+	for _, s := range steps {
+		if s.Confirmed || s.Detail != NoAgentDetail || s.At.IsZero() {
+			t.Fatalf("step %+v: want unconfirmed with %q", s, NoAgentDetail)
+		}
+	}
+}
+
+func TestAllocationLeaseToExpiry(t *testing.T) {
+	l := newLease(t)
+	end := leaseStart.AddDate(0, 1, 0)
+	var early, afterNotice AllocationState
+	l.at(day, func() { early = l.state() })
+	l.at(end.Sub(leaseStart)-week+time.Hour, func() { afterNotice = l.state() })
+	l.run(AllocationInput{AllocationID: testAllocation, Months: 1})
+	res := l.result()
+
+	if res.Status != "expired" || !res.EndedAt.Equal(end) {
+		t.Fatalf("result %+v, want expired at %v", res, end)
+	}
+	wantUnconfirmed(t, res.HostSteps)
+	if early.Status != "active" || !early.StartAt.Equal(leaseStart) || !early.EndAt.Equal(end) || early.Notified {
+		t.Fatalf("state after a day %+v", early)
+	}
+	if !afterNotice.Notified {
+		t.Fatalf("state after the notice %+v", afterNotice)
+	}
+	if l.activations != 1 {
+		t.Fatalf("activated %d times", l.activations)
+	}
+	// The notice: once, exactly 7 days before the end, mailed to the owner, batch finished.
+	if len(l.notices) != 1 || !l.notices[0].EndAt.Equal(end) || !l.notices[0].At.Equal(end.Add(-week)) {
+		t.Fatalf("notices %+v, want one at %v", l.notices, end.Add(-week))
+	}
+	if l.mails != 1 || len(l.finished) != 1 || l.finished[0].Status != "sent" || l.finished[0].Recipients != 2 {
+		t.Fatalf("mails %d, finished %+v", l.mails, l.finished)
+	}
+	// The end: the password rotated in the control plane, nothing asked of an absent agent, the record closed by "system".
+	if l.rotations != 1 || len(l.hostCalls) != 0 {
+		t.Fatalf("rotations %d, host calls %v", l.rotations, l.hostCalls)
+	}
+	if len(l.ends) != 1 || l.ends[0].Status != "expired" || l.ends[0].By != "system" || l.ends[0].MachineID != testMachine {
+		t.Fatalf("ends %+v", l.ends)
+	}
+}
+
+func TestAllocationNoticeWindow(t *testing.T) {
+	cases := []struct {
+		name       string
+		notice     time.Duration
+		months     int
+		wantNotice time.Duration // after the start
+	}{
+		{"default seven days", 0, 2, leaseStart.AddDate(0, 2, 0).Sub(leaseStart) - week},
+		{"configured three days", 3 * day, 1, leaseStart.AddDate(0, 1, 0).Sub(leaseStart) - 3*day},
+		// a notice window longer than the lease: the owner hears at once
+		{"window longer than the lease", 60 * day, 1, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			l := newLease(t)
+			l.run(AllocationInput{AllocationID: testAllocation, Months: c.months, ExpiringNotice: c.notice})
+			res := l.result()
+			if res.Status != "expired" {
+				t.Fatalf("result %+v", res)
+			}
+			if len(l.notices) != 1 || !l.notices[0].At.Equal(leaseStart.Add(c.wantNotice)) {
+				t.Fatalf("notices %+v, want one at %v", l.notices, leaseStart.Add(c.wantNotice))
+			}
+		})
+	}
+}
+
+func TestAllocationRenew(t *testing.T) {
+	end1 := leaseStart.AddDate(0, 1, 0) // 2026-02-10
+	cases := []struct {
+		name        string
+		renewals    []time.Duration // when, after the start; each renews by Months[i]
+		months      []int
+		wantEnd     time.Time
+		wantNotices []time.Time // the end each notice was about, in order
+	}{
+		{"twice before the notice", []time.Duration{3 * day, 10 * day}, []int{2, 1},
+			end1.AddDate(0, 3, 0), []time.Time{end1.AddDate(0, 3, 0)}},
+		{"after the notice went out", []time.Duration{end1.Sub(leaseStart) - 2*day, end1.Sub(leaseStart) - day}, []int{1, 1},
+			end1.AddDate(0, 2, 0), []time.Time{end1, end1.AddDate(0, 2, 0)}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			l := newLease(t)
+			results := make([]ExtendResult, len(c.renewals))
+			outcomes := make([]*updateOutcome, len(c.renewals))
+			for i, when := range c.renewals {
+				l.at(when, func() {
+					outcomes[i] = l.update(AllocationExtendUpdate, &results[i], ExtendRequest{Months: c.months[i], By: "admin"})
+				})
+			}
+			var final AllocationState
+			l.at(c.renewals[len(c.renewals)-1]+time.Hour, func() { final = l.state() })
+			l.run(AllocationInput{AllocationID: testAllocation, Months: 1})
+			res := l.result()
+
+			prev := end1
+			total := 1
+			for i, o := range outcomes {
+				if o == nil || !o.done || o.err != nil || o.rejected != nil {
+					t.Fatalf("renewal %d: %+v", i, o)
+				}
+				prev = prev.AddDate(0, c.months[i], 0)
+				total += c.months[i]
+				if !results[i].EndAt.Equal(prev) || results[i].Months != total {
+					t.Fatalf("renewal %d returned %+v, want end %v, %d months", i, results[i], prev, total)
+				}
+			}
+			if len(l.extends) != 2 || !l.extends[1].NewEnd.Equal(c.wantEnd) || l.extends[0].By != "admin" {
+				t.Fatalf("extends %+v", l.extends)
+			}
+			if final.Extensions != 2 || !final.EndAt.Equal(c.wantEnd) || final.Notified {
+				t.Fatalf("state after the renewals %+v", final)
+			}
+			if res.Status != "expired" || !res.EndedAt.Equal(c.wantEnd) {
+				t.Fatalf("result %+v, want expired at %v", res, c.wantEnd)
+			}
+			if len(l.notices) != len(c.wantNotices) {
+				t.Fatalf("notices %+v, want for %v", l.notices, c.wantNotices)
+			}
+			for i, n := range l.notices {
+				if !n.EndAt.Equal(c.wantNotices[i]) || !n.At.Equal(c.wantNotices[i].Add(-week)) {
+					t.Fatalf("notice %d %+v, want for %v at %v", i, n, c.wantNotices[i], c.wantNotices[i].Add(-week))
+				}
+			}
+		})
+	}
+}
+
+func TestAllocationEarlyReclaim(t *testing.T) {
+	l := newLease(t)
+	var got ReclaimResult
+	var o *updateOutcome
+	l.at(5*day, func() {
+		o = l.update(AllocationReclaimUpdate, &got, ReclaimRequest{Reason: "customer left", By: "alice"})
+	})
+	l.run(AllocationInput{AllocationID: testAllocation, Months: 3})
+	res := l.result()
+
+	if o == nil || !o.done || o.err != nil || o.rejected != nil {
+		t.Fatalf("reclaim: %+v", o)
+	}
+	when := leaseStart.Add(5 * day)
+	if got.Status != "reclaimed" || !got.EndedAt.Equal(when) {
+		t.Fatalf("reclaim returned %+v", got)
+	}
+	wantUnconfirmed(t, got.HostSteps)
+	if res.Status != "reclaimed" || !res.EndedAt.Equal(when) || len(res.HostSteps) != 2 {
+		t.Fatalf("workflow result %+v", res)
+	}
+	if len(l.ends) != 1 || l.ends[0].Status != "reclaimed" || l.ends[0].By != "alice" || l.ends[0].Reason != "customer left" {
+		t.Fatalf("ends %+v", l.ends)
+	}
+	if len(l.notices) != 0 || l.rotations != 1 {
+		t.Fatalf("notices %+v, rotations %d", l.notices, l.rotations)
+	}
+}
+
+func TestAllocationUpdatesRejected(t *testing.T) {
+	// Through the workflow: bad months, and every update once the end has begun.
+	l := newLease(t)
+	l.endDelay = time.Hour // the record takes an hour to close, so updates arrive while the lease is ending
+	type sent struct {
+		name    string
+		o       *updateOutcome
+		errType string
+	}
+	var sends []sent
+	send := func(when time.Duration, name, update string, arg any, errType string) {
+		l.at(when, func() { sends = append(sends, sent{name, l.update(update, nil, arg), errType}) })
+	}
+	send(day, "zero months", AllocationExtendUpdate, ExtendRequest{Months: 0}, ErrTypeInvalidMonths)
+	send(day, "negative months", AllocationExtendUpdate, ExtendRequest{Months: -2}, ErrTypeInvalidMonths)
+	send(day, "37 months", AllocationExtendUpdate, ExtendRequest{Months: 37}, ErrTypeInvalidMonths)
+	send(2*day, "36 months", AllocationExtendUpdate, ExtendRequest{Months: 36}, "")
+	send(3*day, "reclaim", AllocationReclaimUpdate, ReclaimRequest{By: "alice"}, "")
+	send(3*day+time.Minute, "extend while ending", AllocationExtendUpdate, ExtendRequest{Months: 1}, ErrTypeLeaseEnding)
+	send(3*day+time.Minute, "reclaim while ending", AllocationReclaimUpdate, ReclaimRequest{By: "bob"}, ErrTypeLeaseEnding)
+	l.run(AllocationInput{AllocationID: testAllocation, Months: 1})
+	if res := l.result(); res.Status != "reclaimed" {
+		t.Fatalf("result %+v", res)
+	}
+	if len(sends) != 7 {
+		t.Fatalf("%d updates sent", len(sends))
+	}
+	for _, s := range sends {
+		if s.errType == "" {
+			if s.o.rejected != nil || !s.o.done || s.o.err != nil {
+				t.Errorf("%s: %+v, want accepted and done", s.name, s.o)
+			}
+			continue
+		}
+		var ae *temporal.ApplicationError
+		if !errors.As(s.o.rejected, &ae) || ae.Type() != s.errType {
+			t.Errorf("%s: rejected with %v, want type %s", s.name, s.o.rejected, s.errType)
+		}
+	}
+	if len(l.ends) != 1 || len(l.extends) != 1 || !l.extends[0].NewEnd.Equal(leaseStart.AddDate(0, 37, 0)) {
+		t.Fatalf("ends %+v, extends %+v", l.ends, l.extends)
+	}
+}
+
+func TestAllocationValidators(t *testing.T) {
+	// The validators alone, over every phase of the lease (including after the end,
+	// which the test environment cannot reach through an update).
+	ended := &AllocationResult{Status: "expired"}
+	cases := []struct {
+		name    string
+		w       allocation
+		req     ExtendRequest
+		errType string
+	}{
+		{"active, 1 month", allocation{status: "active"}, ExtendRequest{Months: 1}, ""},
+		{"active, 36 months", allocation{status: "active"}, ExtendRequest{Months: 36}, ""},
+		{"pending (waits for the activation)", allocation{status: "pending"}, ExtendRequest{Months: 1}, ""},
+		{"0 months", allocation{status: "active"}, ExtendRequest{Months: 0}, ErrTypeInvalidMonths},
+		{"37 months", allocation{status: "active"}, ExtendRequest{Months: 37}, ErrTypeInvalidMonths},
+		{"reclaim asked", allocation{status: "active", reclaim: &ReclaimRequest{}}, ExtendRequest{Months: 1}, ErrTypeLeaseEnding},
+		{"ending", allocation{status: "active", closing: true}, ExtendRequest{Months: 1}, ErrTypeLeaseEnding},
+		{"ended", allocation{status: "expired", closing: true, result: ended}, ExtendRequest{Months: 1}, ErrTypeLeaseEnded},
+		{"end failed", allocation{status: "active", closing: true, endErr: errors.New("x")}, ExtendRequest{Months: 1}, ErrTypeLeaseEnded},
+	}
+	check := func(t *testing.T, err error, errType string) {
+		t.Helper()
+		if errType == "" {
+			if err != nil {
+				t.Fatalf("rejected: %v", err)
+			}
+			return
+		}
+		var ae *temporal.ApplicationError
+		if !errors.As(err, &ae) || ae.Type() != errType {
+			t.Fatalf("got %v, want type %s", err, errType)
+		}
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			check(t, c.w.validateExtend(nil, c.req), c.errType)
+			if c.errType != ErrTypeInvalidMonths {
+				check(t, c.w.validateReclaim(nil, ReclaimRequest{}), c.errType)
+			}
+		})
+	}
+}
+
+func TestAllocationHostSteps(t *testing.T) {
+	cases := []struct {
+		name      string
+		agent     bool
+		agentErr  error
+		hostFails map[string]error
+		want      []store.HostStep // At is not compared
+		hostCalls int
+	}{
+		{name: "agent connected", agent: true, hostCalls: 2, want: []store.HostStep{
+			{Step: HostStepStopTasks, Confirmed: true, Detail: "stopped 3 containers"},
+			{Step: HostStepRotatePassword, Confirmed: true, Detail: "new password set for root"}}},
+		{name: "agent fails to stop containers", agent: true, hostCalls: 2,
+			hostFails: map[string]error{activities.HostStopTenantContainers: temporal.NewNonRetryableApplicationError("docker is down", "Docker", nil)},
+			want: []store.HostStep{
+				{Step: HostStepStopTasks, Detail: "no agent confirmed: the host agent failed: docker is down"},
+				{Step: HostStepRotatePassword, Confirmed: true, Detail: "new password set for root"}}},
+		{name: "no agent", want: []store.HostStep{
+			{Step: HostStepStopTasks, Detail: NoAgentDetail}, {Step: HostStepRotatePassword, Detail: NoAgentDetail}}},
+		{name: "Temporal cannot say", agentErr: temporal.NewNonRetryableApplicationError("unavailable", "X", nil), want: []store.HostStep{
+			{Step: HostStepStopTasks, Detail: "no agent confirmed: unable to tell whether the host agent is connected: unavailable"},
+			{Step: HostStepRotatePassword, Detail: "no agent confirmed: unable to tell whether the host agent is connected: unavailable"}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			l := newLease(t)
+			l.agent, l.agentErr = c.agent, c.agentErr
+			for k, v := range c.hostFails {
+				l.hostFails[k] = v
+			}
+			var got ReclaimResult
+			l.at(day, func() { l.update(AllocationReclaimUpdate, &got, ReclaimRequest{By: "alice"}) })
+			l.run(AllocationInput{AllocationID: testAllocation, Months: 1})
+			res := l.result()
+			if len(res.HostSteps) != len(c.want) || len(got.HostSteps) != len(c.want) {
+				t.Fatalf("steps %+v / %+v", res.HostSteps, got.HostSteps)
+			}
+			for i, w := range c.want {
+				s := res.HostSteps[i]
+				if s.Step != w.Step || s.Confirmed != w.Confirmed || s.Detail != w.Detail || s.At.IsZero() {
+					t.Errorf("step %d %+v, want %+v", i, s, w)
+				}
+			}
+			if len(l.hostCalls) != c.hostCalls || l.rotations != 1 {
+				t.Fatalf("host calls %v, rotations %d", l.hostCalls, l.rotations)
+			}
+			if len(l.ends) != 1 || len(l.ends[0].HostSteps) != len(c.want) {
+				t.Fatalf("ends %+v", l.ends)
+			}
+		})
+	}
+}
+
+func continuedInput(t *testing.T, err error) AllocationInput {
+	t.Helper()
+	var can *workflow.ContinueAsNewError
+	if !errors.As(err, &can) {
+		t.Fatalf("want continue-as-new, got %v", err)
+	}
+	if can.WorkflowType == nil || can.WorkflowType.Name != "Allocation" {
+		t.Fatalf("continues as %+v", can.WorkflowType)
+	}
+	var in AllocationInput
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &in); err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+func TestAllocationContinueAsNew(t *testing.T) {
+	t.Run("after 20 renewals", func(t *testing.T) {
+		l := newLease(t)
+		for i := range MaxExtensionsPerRun {
+			l.at(time.Duration(i+1)*time.Hour, func() { l.update(AllocationExtendUpdate, nil, ExtendRequest{Months: 1}) })
+		}
+		l.run(AllocationInput{AllocationID: testAllocation, Months: 1, ExpiringNotice: 3 * day})
+		in := continuedInput(t, l.env.GetWorkflowError())
+		want := AllocationInput{AllocationID: testAllocation, Months: 1 + MaxExtensionsPerRun, ExpiringNotice: 3 * day,
+			StartAt: leaseStart, EndAt: leaseStart.AddDate(0, 1+MaxExtensionsPerRun, 0), Notified: false,
+			Extensions: MaxExtensionsPerRun, MachineID: testMachine, TenantID: testTenant}
+		if !sameInput(in, want) {
+			t.Fatalf("carried %+v\nwant    %+v", in, want)
+		}
+		if len(l.extends) != MaxExtensionsPerRun || len(l.ends) != 0 {
+			t.Fatalf("extends %d, ends %d", len(l.extends), len(l.ends))
+		}
+	})
+
+	t.Run("suggested by Temporal", func(t *testing.T) {
+		l := newLease(t)
+		l.env.SetContinueAsNewSuggested(true)
+		l.run(AllocationInput{AllocationID: testAllocation, Months: 2})
+		in := continuedInput(t, l.env.GetWorkflowError())
+		want := AllocationInput{AllocationID: testAllocation, Months: 2, ExpiringNotice: DefaultExpiringNotice,
+			StartAt: leaseStart, EndAt: leaseStart.AddDate(0, 2, 0), MachineID: testMachine, TenantID: testTenant}
+		if !sameInput(in, want) {
+			t.Fatalf("carried %+v\nwant    %+v", in, want)
+		}
+	})
+
+	// A continued run picks up the carried state: no second activation, the
+	// notice only when not yet sent, the end at the carried end.
+	end := leaseStart.Add(10 * day)
+	cases := []struct {
+		name        string
+		notified    bool
+		wantNotices []time.Time // when
+	}{
+		{"notice already sent", true, nil},
+		{"notice still due", false, []time.Time{end.Add(-week)}},
+	}
+	for _, c := range cases {
+		t.Run("continued run, "+c.name, func(t *testing.T) {
+			l := newLease(t)
+			var st AllocationState
+			l.at(time.Hour, func() { st = l.state() })
+			l.run(AllocationInput{AllocationID: testAllocation, Months: 5, StartAt: leaseStart.AddDate(0, -5, 0), EndAt: end,
+				Notified: c.notified, Extensions: 4, MachineID: testMachine, TenantID: testTenant})
+			res := l.result()
+			if res.Status != "expired" || !res.EndedAt.Equal(end) || l.activations != 0 {
+				t.Fatalf("result %+v, activations %d", res, l.activations)
+			}
+			if st.Status != "active" || st.Extensions != 4 || !st.StartAt.Equal(leaseStart.AddDate(0, -5, 0)) {
+				t.Fatalf("state %+v", st)
+			}
+			if len(l.notices) != len(c.wantNotices) {
+				t.Fatalf("notices %+v", l.notices)
+			}
+			for i, n := range l.notices {
+				if !n.At.Equal(c.wantNotices[i]) {
+					t.Fatalf("notice %d at %v, want %v", i, n.At, c.wantNotices[i])
+				}
+			}
+		})
+	}
+}
+
+func sameInput(a, b AllocationInput) bool {
+	return a.AllocationID == b.AllocationID && a.Months == b.Months && a.ExpiringNotice == b.ExpiringNotice &&
+		a.StartAt.Equal(b.StartAt) && a.EndAt.Equal(b.EndAt) && a.Notified == b.Notified && a.Extensions == b.Extensions &&
+		a.MachineID == b.MachineID && a.TenantID == b.TenantID
+}
+
+func TestAllocationActivationFails(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	var a *activities.Allocations
+	env.RegisterActivity(a)
+	env.OnActivity(a.ActivateAllocation, mock.Anything, mock.Anything).After(time.Hour).Return(activities.ActivateAllocationResult{},
+		temporal.NewNonRetryableApplicationError("allocation not found", activities.ErrTypeNotFound, nil)).Once()
+	// Updates sent while the activation runs get the failure, not silence.
+	var reclaimErr, extendErr error
+	var reclaimDone, extendDone bool
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(AllocationExtendUpdate, "", &testsuite.TestUpdateCallback{
+			OnReject:   func(err error) { t.Errorf("extend rejected: %v", err) },
+			OnComplete: func(_ any, err error) { extendDone, extendErr = true, err }}, ExtendRequest{Months: 1})
+		env.UpdateWorkflow(AllocationReclaimUpdate, "", &testsuite.TestUpdateCallback{
+			OnReject:   func(err error) { t.Errorf("reclaim rejected: %v", err) },
+			OnComplete: func(_ any, err error) { reclaimDone, reclaimErr = true, err }}, ReclaimRequest{By: "alice"})
+	}, time.Minute)
+	env.ExecuteWorkflow(Allocation, AllocationInput{AllocationID: testAllocation, Months: 1})
+	err := env.GetWorkflowError()
+	if err == nil || !strings.Contains(err.Error(), "unable to activate the allocation") {
+		t.Fatalf("got %v", err)
+	}
+	if !reclaimDone || reclaimErr == nil || !extendDone || extendErr == nil {
+		t.Fatalf("reclaim %v %v, extend %v %v", reclaimDone, reclaimErr, extendDone, extendErr)
+	}
+	env.AssertExpectations(t)
+
+	env = s.NewTestWorkflowEnvironment()
+	env.ExecuteWorkflow(Allocation, AllocationInput{AllocationID: testAllocation, Months: 0})
+	if err := env.GetWorkflowError(); err == nil || !strings.Contains(err.Error(), "months must be at least 1") {
+		t.Fatalf("zero months: %v", err)
+	}
+}
+
+func TestAllocationWorkflowID(t *testing.T) {
+	if got := AllocationWorkflowID("1234"); got != "allocation:1234" {
+		t.Fatal(got)
+	}
+}
+
+// TestAllocationReplay replays a history recorded against a real Temporal dev
+// server (see allocation_record_test.go): the lease was activated and renewed
+// by one worker, that worker stopped, the reclaim update was sent while no
+// worker ran, and a fresh worker (no cache) rebuilt the workflow from its
+// history and finished the reclaim with the host steps confirmed by an agent.
+// The current code must make the same decisions from the same history.
+func TestAllocationReplay(t *testing.T) {
+	r := worker.NewWorkflowReplayer()
+	r.RegisterWorkflow(Allocation)
+	if err := r.ReplayWorkflowHistoryFromJSONFile(nil, replayHistoryFile); err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+}
+
+// replayHistoryFile is recorded by TestRecordAllocationHistory.
+const replayHistoryFile = "testdata/allocation_reclaim_restart.json"
+
+var recordHistory = flag.Bool("record-history", false,
+	"record "+replayHistoryFile+" against the Temporal server at TEMPORAL_ADDRESS")
+
+// TestRecordAllocationHistory writes the history TestAllocationReplay replays.
+// It is a recorder, not a test, and runs only when asked:
+//
+//	bin/temporal server start-dev --headless --port 7233 &
+//	TEMPORAL_ADDRESS=127.0.0.1:7233 go test ./workflows -run TestRecordAllocationHistory -record-history
+//
+// On the way it checks against the real server what the unit tests cannot:
+// a second start of the same workflow ID is refused, HostAgentPresent sees an
+// agent's poller, and a reclaim sent while no worker runs completes on a
+// fresh worker that rebuilt the workflow from its history.
+func TestRecordAllocationHistory(t *testing.T) {
+	if !*recordHistory {
+		t.Skip("a recorder: runs with -record-history against a Temporal server")
+	}
+	addr := os.Getenv("TEMPORAL_ADDRESS")
+	if addr == "" {
+		t.Fatal("TEMPORAL_ADDRESS is not set: start a dev server (bin/temporal server start-dev) or run under bin/remotegpu testenv")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := client.Dial(client.Options{HostPort: addr})
+	if err != nil {
+		t.Fatalf("unable to reach Temporal at %s: %v", addr, err)
+	}
+	defer c.Close()
+
+	// Fresh IDs each time: the server keeps closed workflows, and their IDs are not reused.
+	suffix := strconv.FormatInt(time.Now().Unix(), 36)
+	queue, allocID, machineID, tenantID := "allocation-record-"+suffix, "rec-allocation-"+suffix, "rec-machine-"+suffix, "rec-tenant"
+	// The host agent, as it will be: a worker on the machine's own queue.
+	host := worker.New(c, activities.HostTaskQueue(machineID), worker.Options{})
+	host.RegisterActivityWithOptions(func(context.Context, activities.HostStopTenantContainersInput) (activities.HostStopTenantContainersResult, error) {
+		return activities.HostStopTenantContainersResult{Stopped: 2}, nil
+	}, activity.RegisterOptions{Name: activities.HostStopTenantContainers})
+	host.RegisterActivityWithOptions(func(_ context.Context, in activities.HostSetSSHPasswordInput) (activities.HostSetSSHPasswordResult, error) {
+		return activities.HostSetSSHPasswordResult{User: in.User}, nil
+	}, activity.RegisterOptions{Name: activities.HostSetSSHPassword})
+	if err := host.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer host.Stop()
+	real := &activities.Allocations{Client: c}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if ok, err := real.HostAgentPresent(ctx, machineID); err != nil {
+			t.Fatal(err)
+		} else if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("HostAgentPresent never saw the host worker's poller")
+		}
+	}
+	if ok, err := real.HostAgentPresent(ctx, "no-such-machine"); err != nil || ok {
+		t.Fatalf("HostAgentPresent on a queue nobody polls: %v %v", ok, err)
+	}
+
+	// The control plane's activities: stubs for the store, the real HostAgentPresent.
+	var mu sync.Mutex
+	months := 1
+	newWorker := func() worker.Worker {
+		w := worker.New(c, queue, worker.Options{})
+		w.RegisterWorkflow(Allocation)
+		reg := func(fn any, name string) { w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name}) }
+		reg(func(_ context.Context, in activities.ActivateAllocationInput) (activities.ActivateAllocationResult, error) {
+			return activities.ActivateAllocationResult{StartAt: in.StartAt.Truncate(time.Microsecond), EndAt: in.EndAt.Truncate(time.Microsecond),
+				MachineID: machineID, TenantID: tenantID}, nil
+		}, "ActivateAllocation")
+		reg(func(_ context.Context, in activities.ExtendAllocationInput) (activities.ExtendAllocationResult, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			months += in.Months
+			return activities.ExtendAllocationResult{EndAt: in.NewEnd, Months: months, Extensions: 1}, nil
+		}, "ExtendAllocation")
+		reg(real.HostAgentPresent, "HostAgentPresent")
+		reg(func(context.Context, activities.RotateMachinePasswordInput) (activities.RotateMachinePasswordResult, error) {
+			return activities.RotateMachinePasswordResult{SSHUser: "root"}, nil
+		}, "RotateMachinePassword")
+		reg(func(_ context.Context, in activities.EndAllocationInput) (activities.EndAllocationResult, error) {
+			return activities.EndAllocationResult{Status: in.Status, EndedAt: time.Now().UTC()}, nil
+		}, "EndAllocation")
+		return w
+	}
+
+	w1 := newWorker()
+	if err := w1.Start(); err != nil {
+		t.Fatal(err)
+	}
+	opts := client.StartWorkflowOptions{ID: AllocationWorkflowID(allocID), TaskQueue: queue,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE}
+	run, err := c.ExecuteWorkflow(ctx, opts, Allocation, AllocationInput{AllocationID: allocID, Months: 1})
+	if err != nil {
+		w1.Stop()
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		v, err := c.QueryWorkflow(ctx, opts.ID, "", AllocationStateQuery)
+		var st AllocationState
+		if err == nil && v.Get(&st) == nil && st.Status == "active" {
+			break
+		}
+		if time.Now().After(deadline) {
+			w1.Stop()
+			t.Fatalf("never active: %v", err)
+		}
+	}
+	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: opts.ID, UpdateName: AllocationExtendUpdate,
+		Args: []any{ExtendRequest{Months: 2, By: "admin"}}, WaitForStage: client.WorkflowUpdateStageCompleted})
+	var ext ExtendResult
+	if err == nil {
+		err = h.Get(ctx, &ext)
+	}
+	if err != nil || ext.Months != 3 {
+		w1.Stop()
+		t.Fatalf("extend: %+v %v", ext, err)
+	}
+	// A repeated start: the SDK hands back the running workflow, or refuses when asked to.
+	again, err := c.ExecuteWorkflow(ctx, opts, Allocation, AllocationInput{AllocationID: allocID, Months: 1})
+	if err != nil || again.GetRunID() != run.GetRunID() {
+		t.Errorf("second start: %v (run %v, want %v)", err, again, run.GetRunID())
+	}
+	strict := opts
+	strict.WorkflowExecutionErrorWhenAlreadyStarted = true
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if _, err := c.ExecuteWorkflow(ctx, strict, Allocation, AllocationInput{AllocationID: allocID, Months: 1}); !errors.As(err, &started) {
+		t.Errorf("second start with WorkflowExecutionErrorWhenAlreadyStarted: %v", err)
+	}
+
+	// The worker goes away; the reclaim arrives while none runs; a fresh one takes over.
+	w1.Stop()
+	worker.PurgeStickyWorkflowCache()
+	type reclaimed struct {
+		res ReclaimResult
+		err error
+	}
+	done := make(chan reclaimed, 1)
+	go func() {
+		var r reclaimed
+		h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: opts.ID, UpdateName: AllocationReclaimUpdate,
+			Args: []any{ReclaimRequest{Reason: "worker restart", By: "alice"}}, WaitForStage: client.WorkflowUpdateStageCompleted})
+		if err == nil {
+			err = h.Get(ctx, &r.res)
+		}
+		r.err = err
+		done <- r
+	}()
+	time.Sleep(2 * time.Second)
+	w2 := newWorker()
+	if err := w2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w2.Stop()
+	r := <-done
+	if r.err != nil || r.res.Status != "reclaimed" || len(r.res.HostSteps) != 2 || !r.res.HostSteps[0].Confirmed || !r.res.HostSteps[1].Confirmed {
+		t.Fatalf("reclaim: %+v %v", r.res, r.err)
+	}
+	var res AllocationResult
+	if err := run.Get(ctx, &res); err != nil || res.Status != "reclaimed" {
+		t.Fatalf("workflow: %+v %v", res, err)
+	}
+
+	hist := &historypb.History{}
+	it := c.GetWorkflowHistory(ctx, opts.ID, run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		hist.Events = append(hist.Events, ev)
+	}
+	b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(hist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(replayHistoryFile), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(replayHistoryFile, append(b, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s: %d events", replayHistoryFile, len(hist.Events))
+}
