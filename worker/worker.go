@@ -8,6 +8,7 @@ import (
 
 	"github.com/remotegpu/remotegpu/activities"
 	"github.com/remotegpu/remotegpu/internal/mail"
+	"github.com/remotegpu/remotegpu/internal/secrets"
 	"github.com/remotegpu/remotegpu/store"
 	"github.com/remotegpu/remotegpu/workflows"
 )
@@ -15,6 +16,8 @@ import (
 type Deps struct {
 	Store *store.Store
 	Mail  mail.Sender
+	// Secrets seals the SSH passwords the Allocation workflow rotates.
+	Secrets *secrets.Box
 }
 
 // New builds the worker; the caller runs it with Start/Stop or Run.
@@ -22,5 +25,7 @@ func New(c client.Client, taskQueue string, d Deps) worker.Worker {
 	w := worker.New(c, taskQueue, worker.Options{})
 	w.RegisterWorkflow(workflows.SendNotification)
 	w.RegisterActivity(&activities.Notifications{Store: d.Store, Mail: d.Mail})
+	w.RegisterWorkflow(workflows.Allocation)
+	w.RegisterActivity(&activities.Allocations{Store: d.Store, Secrets: d.Secrets, Client: c})
 	return w
 }
