@@ -15,6 +15,7 @@ import (
 // Buckets by kind; the configured prefix is prepended.
 const (
 	BucketAvatars = "avatars"
+	BucketImports = "imports"
 )
 
 type Config struct {
