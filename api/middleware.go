@@ -150,6 +150,7 @@ func clientIP(r *http.Request) string {
 // apply to multipart forms); other multipart paths get defaultUploadLimit.
 var uploadLimits = map[string]int64{
 	"/api/customer/profile/avatar": maxAvatarBytes + 64<<10,
+	"/api/admin/machines/import":   maxImportUploadBytes,
 }
 
 const defaultUploadLimit = 8 << 20

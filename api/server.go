@@ -107,6 +107,7 @@ func New(d Deps) *Server {
 	(&sshKeysHandler{s}).register(api)
 	(&notificationsHandler{s}).register(api)
 	(&machinesHandler{s}).register(api)
+	(&machineImportHandler{s}).register(api)
 	(&customerMachinesHandler{s}).register(api)
 	(&dashboardHandler{s}).register(api)
 

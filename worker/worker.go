@@ -25,6 +25,8 @@ func New(c client.Client, taskQueue string, d Deps) worker.Worker {
 	w := worker.New(c, taskQueue, worker.Options{})
 	w.RegisterWorkflow(workflows.SendNotification)
 	w.RegisterActivity(&activities.Notifications{Store: d.Store, Mail: d.Mail})
+	w.RegisterWorkflow(workflows.MachineImport)
+	w.RegisterActivity(&activities.MachineImports{Store: d.Store})
 	w.RegisterWorkflow(workflows.Allocation)
 	w.RegisterActivity(&activities.Allocations{Store: d.Store, Secrets: d.Secrets, Client: c})
 	return w
