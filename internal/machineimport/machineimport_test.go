@@ -95,7 +95,7 @@ func TestTemplateRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := f.GetSheetList(); strings.Join(got, ",") != "机器,lists,说明" {
+	if got := f.GetSheetList(); strings.Join(got, ",") != "机器,说明,lists" {
 		t.Fatalf("sheets %v", got)
 	}
 	if v, _ := f.GetSheetVisible(SheetLists); v {

@@ -25,11 +25,11 @@ func Template(cfg fleet.Config) ([]byte, error) {
 	if err := buildMachines(f, cfg); err != nil {
 		return nil, fmt.Errorf("unable to build the machines sheet: %w", err)
 	}
-	if err := buildLists(f, cfg.Catalog); err != nil {
-		return nil, fmt.Errorf("unable to build the lists sheet: %w", err)
-	}
 	if err := buildNotes(f, cfg); err != nil {
 		return nil, fmt.Errorf("unable to build the notes sheet: %w", err)
+	}
+	if err := buildLists(f, cfg.Catalog); err != nil {
+		return nil, fmt.Errorf("unable to build the lists sheet: %w", err)
 	}
 	f.SetActiveSheet(0)
 	buf, err := f.WriteToBuffer()
