@@ -38,6 +38,9 @@ func runDev(ctx context.Context, args []string) error {
 		WebDir:      filepath.Join(root, "web", "dist"),
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // interrupted while starting; Start stopped what it had started
+		}
 		return err
 	}
 	defer st.Stop()
