@@ -153,19 +153,18 @@ func logTail(path string, offset int64, n int) string {
 	if _, err := f.ReadAt(buf, start); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Sprintf("  (unable to read log: %v)", err)
 	}
-	lines := strings.Split(string(bytes.TrimRight(buf, "\n")), "\n")
+	buf = bytes.TrimRight(buf, "\n")
+	if len(buf) == 0 {
+		return fmt.Sprintf("  %s: (nothing logged)", path)
+	}
+	lines := strings.Split(string(buf), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "  last lines of %s:", path)
-	if len(buf) == 0 {
-		b.WriteString(" (empty)")
-	}
 	for _, l := range lines {
-		if l != "" || len(buf) > 0 {
-			b.WriteString("\n  | " + l)
-		}
+		b.WriteString("\n  | " + l)
 	}
 	return b.String()
 }
