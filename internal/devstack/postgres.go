@@ -176,20 +176,20 @@ func (s *Stack) startPostgres(ctx context.Context) error {
 		cmd := exec.Command(filepath.Join(bin, "initdb"), args...)
 		cmd.Dir, cmd.Env = clusterDir, childEnv()
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: owner.credential()}
-		init, err := startService("postgres", s.logDir(), cmd, syscall.SIGTERM)
+		initdb, err := startService("postgres", s.logDir(), cmd, syscall.SIGTERM)
 		if err != nil {
 			return err
 		}
 		select {
-		case <-init.done:
+		case <-initdb.done:
 		case <-ctx.Done():
-			init.stop(time.Second)
+			initdb.stop(time.Second)
 			return ctx.Err()
 		}
-		if init.waitErr != nil {
+		if initdb.waitErr != nil {
 			// Leave no half-made cluster behind for the next start.
 			_ = os.RemoveAll(dataDir)
-			return init.failed(errors.New("initdb failed"))
+			return initdb.failed(errors.New("initdb failed"))
 		}
 	}
 
