@@ -93,7 +93,7 @@ func newEnv(t *testing.T, o options) *env {
 			t.Fatalf("unable to reach Temporal at %s: %v", addr, err)
 		}
 		t.Cleanup(c.Close)
-		w := worker.New(c, e.cfg.TemporalTaskQueue, worker.Deps{Store: st, Mail: sender})
+		w := worker.New(c, e.cfg.TemporalTaskQueue, worker.Deps{Store: st, Mail: sender, Secrets: box})
 		if err := w.Start(); err != nil {
 			t.Fatal(err)
 		}

@@ -110,6 +110,7 @@ func New(d Deps) *Server {
 	(&machineImportHandler{s}).register(api)
 	(&customerMachinesHandler{s}).register(api)
 	(&dashboardHandler{s}).register(api)
+	(&allocationsHandler{s}).register(api)
 
 	for prefix, h := range d.Mounts {
 		r.Mount(prefix, h)

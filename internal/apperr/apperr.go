@@ -24,7 +24,7 @@ const (
 type Error struct {
 	Kind    Kind
 	Message string
-	Data    any // extra machine-readable detail for the client (e.g. resetUrl, retryAfter)
+	Data    any    // extra machine-readable detail for the client (e.g. resetUrl, retryAfter)
 	Field   string // body field the error is about, for forms (e.g. "body.publicKey")
 }
 
