@@ -23,6 +23,7 @@ const usage = `usage: remotegpu <command>
   migrate   apply the database migrations
   openapi   print the OpenAPI document (YAML)
   seed      create the demo data (idempotent)
+  rotate-secrets  re-encrypt stored secrets with SECRETS_KEY (see README)
   dev       start the whole stack for development (what make run runs)
   testenv   run a command against a throwaway stack: testenv -- <cmd...>
 
@@ -50,6 +51,8 @@ func main() {
 		}
 	case "seed":
 		err = seedDemo(ctx)
+	case "rotate-secrets":
+		err = rotateSecrets(ctx)
 	case "dev":
 		err = runDev(ctx, args)
 	case "testenv":
