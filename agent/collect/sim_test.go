@@ -1,0 +1,119 @@
+package collect
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"testing"
+
+	"github.com/remotegpu/remotegpu/internal/agentproto"
+)
+
+func simRun(t *testing.T, cfg SimConfig, steps int) []agentproto.Sample {
+	t.Helper()
+	s := NewSim(cfg)
+	out := make([]agentproto.Sample, 0, steps)
+	for range steps {
+		var smp agentproto.Sample
+		if err := s.Sample(context.Background(), &smp); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, smp)
+	}
+	return out
+}
+
+func TestSimDeterministic(t *testing.T) {
+	a, _ := json.Marshal(simRun(t, SimConfig{GPUs: 4, Seed: 42}, 300))
+	b, _ := json.Marshal(simRun(t, SimConfig{GPUs: 4, Seed: 42}, 300))
+	c, _ := json.Marshal(simRun(t, SimConfig{GPUs: 4, Seed: 43}, 300))
+	if string(a) != string(b) {
+		t.Error("the same seed gave different samples")
+	}
+	if string(a) == string(c) {
+		t.Error("different seeds gave the same samples")
+	}
+	if SeedFrom("m1") == SeedFrom("m2") || SeedFrom("m1") != SeedFrom("m1") {
+		t.Error("SeedFrom")
+	}
+}
+
+func TestSimInventory(t *testing.T) {
+	var inv agentproto.Inventory
+	if err := NewSim(SimConfig{GPUs: 2, Model: "NVIDIA H100 80GB HBM3", Seed: 1}).Inventory(context.Background(), &inv); err != nil {
+		t.Fatal(err)
+	}
+	if inv.GPUSource != agentproto.GPUSourceSimulated || len(inv.GPUs) != 2 || inv.GPUs[1].Model != "NVIDIA H100 80GB HBM3" ||
+		inv.GPUs[1].MemoryMiB != 81559 || inv.GPUs[0].UUID == inv.GPUs[1].UUID || inv.CUDAVersion == "" {
+		t.Errorf("inventory = %+v", inv)
+	}
+	var def agentproto.Inventory
+	_ = NewSim(SimConfig{}).Inventory(context.Background(), &def)
+	if len(def.GPUs) != 8 || def.GPUs[0].Model != "NVIDIA A100-SXM4-80GB" {
+		t.Errorf("defaults = %+v", def.GPUs)
+	}
+}
+
+func TestSimRangesAndSmoothness(t *testing.T) {
+	const steps = 2000
+	for _, model := range []string{"NVIDIA A100-SXM4-80GB", "NVIDIA GeForce RTX 4090"} {
+		samples := simRun(t, SimConfig{GPUs: 8, Model: model, Seed: 7}, steps)
+		var busy, idle, withProcs int
+		minT, maxT := 1000.0, 0.0
+		for i, s := range samples {
+			if len(s.GPUs) != 8 {
+				t.Fatalf("step %d: %d GPUs", i, len(s.GPUs))
+			}
+			for j, g := range s.GPUs {
+				if g.Index != j || g.UUID == "" {
+					t.Fatalf("index/uuid: %+v", g)
+				}
+				if g.Utilization < 0 || g.Utilization > 100 || g.MemUsedMiB < 0 || g.MemUsedMiB > g.MemTotalMiB ||
+					g.TempC < 35 || g.TempC > 85 || g.PowerW <= 0 || g.PowerW > g.PowerLimitW {
+					t.Fatalf("step %d gpu %d out of range: %+v", i, j, g)
+				}
+				if (g.FanPct != nil) != (model == "NVIDIA GeForce RTX 4090") {
+					t.Fatalf("%s: fan %v", model, g.FanPct)
+				}
+				if g.FanPct != nil && (*g.FanPct < 30 || *g.FanPct > 100) {
+					t.Fatalf("fan %v", *g.FanPct)
+				}
+				if g.ECCErrors == nil || *g.ECCErrors != 0 {
+					t.Fatalf("ecc %v", g.ECCErrors)
+				}
+				minT, maxT = math.Min(minT, g.TempC), math.Max(maxT, g.TempC)
+				if g.Utilization > 50 {
+					busy++
+				} else if g.Utilization < 15 {
+					idle++
+				}
+				if len(g.Processes) > 0 {
+					withProcs++
+					var sum int64
+					for _, p := range g.Processes {
+						if p.PID <= 0 || p.Name == "" || p.MemUsedMiB < 0 {
+							t.Fatalf("process %+v", p)
+						}
+						sum += p.MemUsedMiB
+					}
+					if sum != g.MemUsedMiB {
+						t.Fatalf("process memory %d != used %d", sum, g.MemUsedMiB)
+					}
+				}
+				if i > 0 {
+					// Temperature lags: it never jumps.
+					if d := math.Abs(g.TempC - samples[i-1].GPUs[j].TempC); d > 7 {
+						t.Fatalf("temperature jumped by %v", d)
+					}
+				}
+			}
+		}
+		total := steps * 8
+		if busy < total/10 || idle < total/10 {
+			t.Errorf("%s: busy %d, idle %d of %d: want jobs and idle time", model, busy, idle, total)
+		}
+		if withProcs == 0 || maxT < 60 || minT > 45 {
+			t.Errorf("%s: processes %d, temperature %v..%v", model, withProcs, minT, maxT)
+		}
+	}
+}
