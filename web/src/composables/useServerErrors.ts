@@ -26,7 +26,9 @@ export function useServerErrors<K extends string>(fields: readonly K[]) {
     if (!isApiError(err)) throw err
     let placed = false
     for (const fe of err.fieldErrors) {
-      const key = fe.location.replace(/^body\./, '')
+      let key = fe.location.replace(/^body\./, '')
+      // an item of a list (`machineIds[1]`) is shown at the list
+      if (!known.has(key)) key = key.replace(/(\[\d+\]|\.\d+)$/, '')
       if (known.has(key)) {
         errors[key as K] = errors[key as K] ? `${errors[key as K]}; ${fe.message}` : fe.message
         placed = true
