@@ -91,3 +91,54 @@ export type Notification = Schemas['Notification']
 export type NotificationPage = Schemas['NotificationPage']
 export type MarkedRead = Schemas['MarkedRead']
 export type NotificationListParams = Query<'list-notifications'>
+
+/* ---------- admin: machines ---------- */
+
+export type Machine = Schemas['Machine']
+export type MachineStatus = Machine['status']
+export type AllocationStatus = Machine['allocationStatus']
+export type LiveAllocation = Schemas['LiveAllocation']
+export type MachineListParams = Query<'list-machines'>
+export type MachineOptions = Schemas['MachineOptions']
+export type Region = Schemas['Region']
+export type MachineCreateInput = Schemas['CreateMachineInputBody']
+export type MachineUpdateInput = Schemas['UpdateMachineInputBody']
+export type MachineCreateResult = Schemas['CreatedMachine']
+export type AgentBootstrap = Schemas['AgentBootstrap']
+export type RevealedPassword = Schemas['RevealedPassword']
+export type ResetPasswordResult = Schemas['ResetPasswordOutput']
+export type SshCommand = Schemas['SSHCommand']
+export type MaintenanceInput = Schemas['StartMaintenanceInputBody']
+export type MaintenanceRecord = Schemas['MaintenanceRecord']
+export type MaintenanceListParams = Query<'list-maintenance-records'>
+export type FleetStats = Schemas['FleetStats']
+
+/* ---------- customer: my machines ---------- */
+
+export type CustomerMachine = Schemas['CustomerMachine']
+export type SshInfo = Schemas['SSHInfo']
+export type MachineSummary = Schemas['MachineSummary']
+export type CustomerMachineListParams = Query<'list-my-machines'>
+export type ConnectionHistoryParams = Query<'list-my-connection-history'>
+export type CustomerDashboardStats = Schemas['CustomerDashboardStats']
+
+/* ---------- admin: allocations ---------- */
+
+export type Allocation = Schemas['Allocation']
+export type LeaseStatus = Allocation['status']
+export type HostStep = Schemas['HostStep']
+export type AllocationListParams = Query<'list-allocations'>
+export type AllocationTab = NonNullable<Exclude<AllocationListParams['tab'], ''>>
+export type AllocationCreateInput = Schemas['CreateAllocationsInputBody']
+export type MachineAllocateInput = Schemas['AllocateMachineInputBody']
+
+/* ---------- admin: machine import ---------- */
+
+export type MachineImport = Schemas['MachineImport']
+export type MachineImportDetail = Schemas['MachineImportDetail']
+export type ImportRow = Schemas['MachineImportRow']
+export type ImportCellError = Schemas['ImportCellError']
+export type ImportStatus = MachineImport['status']
+export type ImportRowStatus = ImportRow['status']
+export type ImportRowResult = ImportRow['result']
+export type MachineImportListParams = Query<'list-machine-imports'>

@@ -1,0 +1,22 @@
+import { cleanParams, http } from './http'
+import type { Allocation, AllocationCreateInput, AllocationListParams, PageResult } from './types'
+
+const base = '/api/admin/allocations'
+
+export const listAllocations = (params: AllocationListParams) =>
+  http.get<PageResult<Allocation>>(base, { params: cleanParams(params) })
+
+/** One allocation per machine. 409/422 (a machine taken, offline, in maintenance) are shown on the form. */
+export const createAllocations = (input: AllocationCreateInput) =>
+  http.post<Allocation[] | null>(base, input, { silent: [400, 409, 422] })
+
+/** The latest five. */
+export const recentAllocations = () => http.get<Allocation[] | null>(`${base}/recent`)
+
+export const getAllocation = (id: string) => http.get<Allocation>(`${base}/${id}`)
+
+export const extendAllocation = (id: string, months: number) =>
+  http.post<Allocation>(`${base}/${id}/extend`, { months })
+
+export const reclaimAllocation = (id: string, reason: string) =>
+  http.post<Allocation>(`${base}/${id}/reclaim`, { reason })
