@@ -1,4 +1,4 @@
-// Package hostops implements the host activities (activities/host.go) that
+// Package hostops implements the host activities (contract.go, after activities/host.go) that
 // the agent runs on the machine's own task queue: stopping a tenant's
 // containers through the Docker Engine API, and applying the machine's SSH
 // password, fetched from the api so that it never travels through Temporal.
@@ -23,7 +23,6 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/remotegpu/remotegpu/activities"
 	"github.com/remotegpu/remotegpu/agent/pusher"
 	"github.com/remotegpu/remotegpu/internal/agentproto"
 )
@@ -68,8 +67,8 @@ type Registry interface {
 
 // Register registers the host activities under the names the control plane calls.
 func (o *Ops) Register(r Registry) {
-	r.RegisterActivityWithOptions(o.StopTenantContainers, activity.RegisterOptions{Name: activities.HostStopTenantContainers})
-	r.RegisterActivityWithOptions(o.SetSSHPassword, activity.RegisterOptions{Name: activities.HostSetSSHPassword})
+	r.RegisterActivityWithOptions(o.StopTenantContainers, activity.RegisterOptions{Name: NameStopTenantContainers})
+	r.RegisterActivityWithOptions(o.SetSSHPassword, activity.RegisterOptions{Name: NameSetSSHPassword})
 }
 
 // NewDocker connects to the Docker daemon at host (DOCKER_HOST or the local
@@ -103,8 +102,8 @@ func (o *Ops) checkMachine(id string) error {
 
 // StopTenantContainers stops and removes every container labelled with the
 // tenant, running or not. Containers that vanish meanwhile count as done.
-func (o *Ops) StopTenantContainers(ctx context.Context, in activities.HostStopTenantContainersInput) (activities.HostStopTenantContainersResult, error) {
-	var res activities.HostStopTenantContainersResult
+func (o *Ops) StopTenantContainers(ctx context.Context, in StopTenantContainersInput) (StopTenantContainersResult, error) {
+	var res StopTenantContainersResult
 	if err := o.checkMachine(in.MachineID); err != nil {
 		return res, err
 	}
@@ -192,8 +191,8 @@ var validUser = regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`)
 
 // SetSSHPassword fetches the machine's current SSH login from the api and
 // sets it with chpasswd. The password is never logged.
-func (o *Ops) SetSSHPassword(ctx context.Context, in activities.HostSetSSHPasswordInput) (activities.HostSetSSHPasswordResult, error) {
-	var res activities.HostSetSSHPasswordResult
+func (o *Ops) SetSSHPassword(ctx context.Context, in SetSSHPasswordInput) (SetSSHPasswordResult, error) {
+	var res SetSSHPasswordResult
 	if err := o.checkMachine(in.MachineID); err != nil {
 		return res, err
 	}

@@ -19,7 +19,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/remotegpu/remotegpu/activities"
 	"github.com/remotegpu/remotegpu/agent/pusher"
 	"github.com/remotegpu/remotegpu/internal/agentproto"
 )
@@ -101,12 +100,12 @@ func TestStopTenantContainers(t *testing.T) {
 	ops := &Ops{MachineID: "m1", Docker: dc}
 	env := activityEnv(t, ops)
 
-	val, err := env.ExecuteActivity(activities.HostStopTenantContainers, activities.HostStopTenantContainersInput{
+	val, err := env.ExecuteActivity(NameStopTenantContainers, StopTenantContainersInput{
 		MachineID: "m1", TenantID: "t1", AllocationID: "a1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var res activities.HostStopTenantContainersResult
+	var res StopTenantContainersResult
 	if err := val.Get(&res); err != nil || res.Stopped != 3 {
 		t.Fatalf("result %+v, %v", res, err)
 	}
@@ -123,7 +122,7 @@ func TestStopTenantContainers(t *testing.T) {
 	}
 
 	// Nothing to stop.
-	val, err = env.ExecuteActivity(activities.HostStopTenantContainers, activities.HostStopTenantContainersInput{MachineID: "m1", TenantID: "t9"})
+	val, err = env.ExecuteActivity(NameStopTenantContainers, StopTenantContainersInput{MachineID: "m1", TenantID: "t9"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +131,7 @@ func TestStopTenantContainers(t *testing.T) {
 	}
 
 	// Another machine's request is refused.
-	_, err = env.ExecuteActivity(activities.HostStopTenantContainers, activities.HostStopTenantContainersInput{MachineID: "m2", TenantID: "t1"})
+	_, err = env.ExecuteActivity(NameStopTenantContainers, StopTenantContainersInput{MachineID: "m2", TenantID: "t1"})
 	assertNonRetryable(t, err, "not m2")
 }
 
@@ -142,7 +141,7 @@ func TestStopWithoutDocker(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := activityEnv(t, &Ops{Docker: dc, DockerHost: "unix:///nowhere"})
-	_, err = env.ExecuteActivity(activities.HostStopTenantContainers, activities.HostStopTenantContainersInput{TenantID: "t1"})
+	_, err = env.ExecuteActivity(NameStopTenantContainers, StopTenantContainersInput{TenantID: "t1"})
 	assertNonRetryable(t, err, "Docker daemon is not reachable")
 }
 
@@ -184,11 +183,11 @@ func TestSetSSHPassword(t *testing.T) {
 	ops := &Ops{MachineID: "m1", Chpasswd: cmd, SSHUser: "ubuntu",
 		Passwords: fakePasswords{resp: agentproto.PasswordResponse{User: "ubuntu", Password: "Zq9:x!y z"}}}
 	env := activityEnv(t, ops)
-	val, err := env.ExecuteActivity(activities.HostSetSSHPassword, activities.HostSetSSHPasswordInput{MachineID: "m1", User: "ubuntu"})
+	val, err := env.ExecuteActivity(NameSetSSHPassword, SetSSHPasswordInput{MachineID: "m1", User: "ubuntu"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var res activities.HostSetSSHPasswordResult
+	var res SetSSHPasswordResult
 	if err := val.Get(&res); err != nil || res.User != "ubuntu" {
 		t.Fatalf("result %+v, %v", res, err)
 	}
@@ -221,7 +220,7 @@ func TestSetSSHPasswordRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ops := tc.ops
 			env := activityEnv(t, &ops)
-			_, err := env.ExecuteActivity(activities.HostSetSSHPassword, activities.HostSetSSHPasswordInput{User: "ubuntu"})
+			_, err := env.ExecuteActivity(NameSetSSHPassword, SetSSHPasswordInput{User: "ubuntu"})
 			if tc.retry {
 				var app *temporal.ApplicationError
 				if err == nil || (errors.As(err, &app) && app.NonRetryable()) || !strings.Contains(err.Error(), tc.contains) {

@@ -1,0 +1,358 @@
+// Package runner wires the agent together: it registers with the api (or
+// reuses the stored agent token), samples on a ticker into the pusher,
+// reports the inventory when it changes, and runs the Temporal worker of the
+// machine's host task queue.
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"reflect"
+	"time"
+
+	"github.com/remotegpu/remotegpu/agent/collect"
+	"github.com/remotegpu/remotegpu/agent/hostops"
+	"github.com/remotegpu/remotegpu/agent/pusher"
+	"github.com/remotegpu/remotegpu/internal/agentproto"
+)
+
+// Version is the agent's version, set at build time with
+// -ldflags "-X github.com/remotegpu/remotegpu/agent/runner.Version=...".
+var Version = "dev"
+
+// Config is the agent's configuration (flags and environment).
+type Config struct {
+	URL            string
+	MachineID      string
+	BootstrapToken string
+	StateDir       string
+	// Interval overrides the sampling interval the api gives (0: the api's, else 5 s).
+	Interval  time.Duration
+	GPUSource string
+	Sim       collect.SimConfig
+	// Buffer is how many samples are kept while the api is unreachable.
+	Buffer int
+	// HTTPTimeout bounds each call to the api (10 s when zero).
+	HTTPTimeout time.Duration
+	// InventoryEvery is how often the inventory is checked for changes (1 min when zero).
+	InventoryEvery time.Duration
+
+	DockerHost  string
+	SSHUser     string
+	Chpasswd    string
+	StopTimeout time.Duration
+
+	NoTemporal bool
+	// TemporalAddress and TemporalNamespace override what the api gives.
+	TemporalAddress   string
+	TemporalNamespace string
+
+	Log *slog.Logger
+	// HTTPClient is used for the api (tests); http.DefaultClient when nil.
+	HTTPClient *http.Client
+}
+
+// Exit codes that tell systemd not to restart (see deploy/remotegpu-agent.service).
+const ExitConfig = 78 // EX_CONFIG: a token was rejected; a person must act
+
+// NeedsOperator tells an error no restart will fix: the bootstrap token was
+// rejected or the agent token revoked.
+func NeedsOperator(err error) bool {
+	return errors.Is(err, pusher.ErrUnauthorized) || errors.Is(err, pusher.ErrBootstrapRejected)
+}
+
+func (c *Config) log() *slog.Logger {
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	return c.Log
+}
+
+// collectors builds the host's collectors; NVML fails here on a host without it.
+func (c *Config) collectors() (*collect.Host, error) {
+	sim := c.Sim
+	if sim.Seed == 0 {
+		sim.Seed = collect.SeedFrom(c.MachineID)
+	}
+	gpu, err := collect.NewGPU(c.GPUSource, sim)
+	if err != nil {
+		return nil, err
+	}
+	return &collect.Host{Collectors: []collect.Collector{gpu, collect.NewSystem()}, AgentVersion: Version}, nil
+}
+
+// Once prints the inventory and one sample as JSON: a check of the
+// collectors that needs no api.
+func Once(ctx context.Context, cfg Config, w io.Writer) error {
+	host, err := cfg.collectors()
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+	inv, err := host.Inventory(ctx)
+	if err != nil {
+		return err
+	}
+	// The rates (CPU %, disk and network) are measured over this second.
+	select {
+	case <-time.After(time.Second):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	s, err := host.Sample(ctx)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(struct {
+		Inventory agentproto.Inventory `json:"inventory"`
+		Sample    agentproto.Sample    `json:"sample"`
+	}{inv, s})
+}
+
+// Run runs the agent until ctx ends (nil) or it cannot go on.
+func Run(ctx context.Context, cfg Config) error {
+	log := cfg.log()
+	if cfg.URL == "" || cfg.MachineID == "" {
+		return errors.New("--url (REMOTEGPU_URL) and --machine-id (REMOTEGPU_MACHINE_ID) are required")
+	}
+	host, err := cfg.collectors()
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+	inv, err := host.Inventory(ctx)
+	if err != nil {
+		return fmt.Errorf("unable to read the inventory: %w", err)
+	}
+	api := &pusher.Client{BaseURL: cfg.URL, HTTP: cfg.HTTPClient, Timeout: cfg.HTTPTimeout, UserAgent: "remotegpu-agent/" + Version}
+
+	reg, fresh, err := cfg.credentials(ctx, api, inv)
+	if err != nil {
+		return err
+	}
+	interval := cfg.Interval
+	if interval <= 0 {
+		interval = reg.SampleInterval.Std()
+	}
+	if interval <= 0 {
+		interval = 5 * time.Second
+	}
+	log.Info("agent running", "machine", reg.MachineName, "machine_id", cfg.MachineID, "gpu_source", inv.GPUSource,
+		"gpus", len(inv.GPUs), "interval", interval, "buffer", cfg.Buffer, "version", Version)
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	fail := func(err error) {
+		if NeedsOperator(err) {
+			if rmErr := removeState(cfg.StateDir); rmErr != nil {
+				log.Warn("unable to remove the revoked agent token", "error", rmErr)
+			}
+		}
+		cancel(err)
+	}
+
+	p := pusher.New(api, max(cfg.Buffer, 1), log.With("component", "pusher"))
+	done := make(chan struct{})
+	running := 0
+	start := func(f func()) {
+		running++
+		go func() {
+			defer func() { done <- struct{}{} }()
+			f()
+		}()
+	}
+	start(func() {
+		if err := p.Run(ctx); err != nil {
+			fail(err)
+		}
+	})
+	start(func() {
+		var last *agentproto.Inventory
+		if fresh {
+			last = &inv // register carried it
+		}
+		if err := cfg.reportInventory(ctx, api, host, last); err != nil {
+			fail(err)
+		}
+	})
+	start(func() { sampleLoop(ctx, host, p, interval, log) })
+	if cfg.NoTemporal {
+		log.Info("Temporal worker disabled (--no-temporal): metrics only")
+	} else {
+		ops := &hostops.Ops{MachineID: cfg.MachineID, DockerHost: cfg.DockerHost, Passwords: api, SSHUser: cfg.SSHUser,
+			Chpasswd: cfg.Chpasswd, StopTimeout: cfg.StopTimeout, Log: log.With("component", "hostops")}
+		if dc, err := hostops.NewDocker(cfg.DockerHost); err != nil {
+			log.Warn("no Docker client: container activities will fail", "error", err)
+		} else {
+			defer dc.Close()
+			ops.Docker = dc
+		}
+		wc := workerConfig{
+			Address:   firstNonEmpty(cfg.TemporalAddress, reg.TemporalAddress),
+			Namespace: firstNonEmpty(cfg.TemporalNamespace, reg.TemporalNS, "default"),
+			TaskQueue: firstNonEmpty(reg.TaskQueue, hostops.TaskQueue(cfg.MachineID)),
+			Identity:  identity(cfg.MachineID, inv.Hostname),
+			Ops:       ops,
+			Log:       log.With("component", "temporal"),
+		}
+		if wc.Address == "" {
+			log.Warn("the api gave no Temporal address and --temporal-address is not set: host activities will not run")
+		} else {
+			start(func() { runWorker(ctx, wc) })
+		}
+	}
+	for range running {
+		<-done
+	}
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// credentials returns the stored registration, or registers with the
+// bootstrap token and stores the answer. fresh says it registered now.
+func (c *Config) credentials(ctx context.Context, api *pusher.Client, inv agentproto.Inventory) (agentproto.RegisterResponse, bool, error) {
+	log := c.log()
+	st, err := loadState(c.StateDir)
+	if err != nil {
+		return agentproto.RegisterResponse{}, false, err
+	}
+	if st != nil && st.MachineID == c.MachineID && (c.BootstrapToken == "" || hashToken(c.BootstrapToken) == st.BootstrapSHA256) {
+		api.SetToken(st.Register.AgentToken)
+		log.Info("using the stored agent token", "state_dir", c.StateDir)
+		return st.Register, false, nil
+	}
+	if c.BootstrapToken == "" {
+		if st != nil {
+			return agentproto.RegisterResponse{}, false, fmt.Errorf("the agent state in %s belongs to machine %s, not %s, and no bootstrap token is given (REMOTEGPU_AGENT_TOKEN)", c.StateDir, st.MachineID, c.MachineID)
+		}
+		return agentproto.RegisterResponse{}, false, fmt.Errorf("no agent token stored in %s and no bootstrap token given: set REMOTEGPU_AGENT_TOKEN (--bootstrap-token) to the token the console showed when the machine was added", c.StateDir)
+	}
+	if st != nil {
+		log.Info("a new bootstrap token is configured: registering again")
+	}
+	req := agentproto.RegisterRequest{MachineID: c.MachineID, BootstrapToken: c.BootstrapToken, Inventory: inv}
+	bo := pusher.DefaultBackOff()
+	for attempt := 1; ; attempt++ {
+		reg, err := api.Register(ctx, req)
+		if err == nil {
+			if reg.MachineID == "" {
+				reg.MachineID = c.MachineID
+			}
+			if err := saveState(c.StateDir, &state{MachineID: c.MachineID, BootstrapSHA256: hashToken(c.BootstrapToken), Register: reg}); err != nil {
+				return reg, true, err
+			}
+			log.Info("registered with the api", "machine", reg.MachineName, "temporal", reg.TemporalAddress,
+				"namespace", reg.TemporalNS, "task_queue", reg.TaskQueue, "interval_s", int(reg.SampleInterval))
+			return reg, true, nil
+		}
+		if !pusher.Retryable(err) {
+			return reg, false, err
+		}
+		d := bo.NextBackOff()
+		log.Warn("unable to register; retrying", "in", d.Round(time.Millisecond), "attempt", attempt, "error", err)
+		select {
+		case <-ctx.Done():
+			return reg, false, ctx.Err()
+		case <-time.After(d):
+		}
+	}
+}
+
+// sampleLoop takes a sample every interval into the pusher.
+func sampleLoop(ctx context.Context, host *collect.Host, p *pusher.Pusher, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	failing := false
+	for {
+		s, err := host.Sample(ctx)
+		switch {
+		case err == nil:
+			if failing {
+				log.Info("sampling works again")
+				failing = false
+			}
+			p.Add(s)
+		case ctx.Err() != nil:
+			return
+		case !failing:
+			log.Error("unable to sample; will retry every interval", "error", err)
+			failing = true
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// reportInventory posts the inventory on start (unless last, just sent with
+// the registration) and whenever it changes.
+func (c *Config) reportInventory(ctx context.Context, api *pusher.Client, host *collect.Host, last *agentproto.Inventory) error {
+	every := c.InventoryEvery
+	if every <= 0 {
+		every = time.Minute
+	}
+	log := c.log()
+	bo := pusher.DefaultBackOff()
+	for {
+		wait := every
+		inv, err := host.Inventory(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			log.Warn("unable to read the inventory", "error", err)
+		case last == nil || !reflect.DeepEqual(inv, *last):
+			if err := api.PostInventory(ctx, inv); err != nil {
+				if !pusher.Retryable(err) {
+					if errors.Is(err, pusher.ErrUnauthorized) {
+						return err
+					}
+					log.Error("the api rejected the inventory", "error", err)
+					last = &inv // do not send the same again
+					break
+				}
+				wait = min(bo.NextBackOff(), every)
+				log.Warn("unable to report the inventory; retrying", "in", wait.Round(time.Millisecond), "error", err)
+				break
+			}
+			bo.Reset()
+			if last != nil {
+				log.Info("inventory changed and reported", "gpus", len(inv.GPUs), "disks", len(inv.Disks))
+			}
+			last = &inv
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+}
+
+func identity(machineID, hostname string) string {
+	if hostname == "" {
+		hostname, _ = os.Hostname()
+	}
+	return fmt.Sprintf("remotegpu-agent@%s/%s", hostname, machineID)
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
