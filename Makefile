@@ -49,6 +49,7 @@ test-web: web-deps
 ## build: bin/remotegpu
 build:
 	$(GO) build -o bin/remotegpu ./cmd/remotegpu
+	$(GO) build -o bin/remotegpu-agent ./cmd/remotegpu-agent
 
 ## web: the console in web/dist, rebuilt when its sources change
 web: web/dist/index.html
