@@ -41,8 +41,9 @@ type Config struct {
 	SMTPTLS      string
 	DevMailSink  string
 
-	LDAP  LDAP
-	Fleet Fleet
+	LDAP       LDAP
+	Fleet      Fleet
+	Monitoring Monitoring
 
 	JWTSecret  []byte
 	SecretsKey []byte
@@ -156,6 +157,7 @@ func Load() (Config, error) {
 	} else {
 		c.Fleet.ExpiringNotice = time.Duration(days) * 24 * time.Hour
 	}
+	c.Monitoring = loadMonitoring(c.TemporalAddress, &errs)
 	if c.SMTPPort, err = strconv.Atoi(env("SMTP_PORT", "25")); err != nil {
 		errs = append(errs, "SMTP_PORT: "+err.Error())
 	}
