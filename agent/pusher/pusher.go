@@ -34,8 +34,10 @@ type Pusher struct {
 	NewBackOff func() backoff.BackOff
 	Log        *slog.Logger
 
-	once   sync.Once
-	notify chan struct{}
+	once       sync.Once
+	notify     chan struct{}
+	dropMu     sync.Mutex
+	dropLogged time.Time
 }
 
 // DefaultBackOff is the retry schedule of a Pusher with no NewBackOff.
@@ -71,7 +73,14 @@ func New(s Sender, bound int, log *slog.Logger) *Pusher {
 func (p *Pusher) Add(s agentproto.Sample) {
 	p.init()
 	if p.Buffer.Add(s) {
-		p.Log.Warn("sample buffer full: dropped the oldest sample", "buffered", p.Buffer.Len(), "dropped_total", p.Buffer.Dropped())
+		// Once a minute at most: an outage drops one sample every interval.
+		p.dropMu.Lock()
+		now := time.Now()
+		if now.Sub(p.dropLogged) >= time.Minute {
+			p.dropLogged = now
+			p.Log.Warn("sample buffer full: dropping the oldest samples", "buffered", p.Buffer.Len(), "dropped_total", p.Buffer.Dropped())
+		}
+		p.dropMu.Unlock()
 	}
 	select {
 	case p.notify <- struct{}{}:

@@ -57,6 +57,8 @@ func runWorkerOnce(ctx context.Context, wc workerConfig, started func()) error {
 	defer c.Close()
 	fatal := make(chan error, 1)
 	w := worker.New(c, wc.TaskQueue, worker.Options{
+		// The host queue carries activities only.
+		DisableWorkflowWorker: true,
 		OnFatalError: func(err error) {
 			select {
 			case fatal <- err:
