@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/remotegpu/remotegpu/internal/agentproto"
 )
@@ -42,6 +43,7 @@ func (h *Host) Inventory(ctx context.Context) (agentproto.Inventory, error) {
 			return inv, err
 		}
 	}
+	fitInventory(&inv)
 	return inv, nil
 }
 
@@ -59,6 +61,7 @@ func (h *Host) Sample(ctx context.Context) (agentproto.Sample, error) {
 			return s, err
 		}
 	}
+	fitSample(&s)
 	return s, nil
 }
 
@@ -84,4 +87,54 @@ func NewGPU(source string, sim SimConfig) (Collector, error) {
 	default:
 		return nil, fmt.Errorf("unknown GPU source %q: use %s or %s", source, agentproto.GPUSourceNVML, agentproto.GPUSourceSimulated)
 	}
+}
+
+// The api validates the limits agentproto declares (maxItems, maxLength)
+// and rejects a whole batch that breaks one; an odd host (a hundred disks,
+// a long hostname) must not lose all its samples for it.
+const (
+	maxGPUs      = 64
+	maxDisks     = 64
+	maxProcesses = 256
+)
+
+func fitInventory(inv *agentproto.Inventory) {
+	inv.Hostname, inv.OS, inv.Kernel = cut(inv.Hostname, 255), cut(inv.OS, 255), cut(inv.Kernel, 255)
+	inv.DriverVersion, inv.CUDAVersion = cut(inv.DriverVersion, 64), cut(inv.CUDAVersion, 32)
+	inv.CPUModel, inv.AgentVersion = cut(inv.CPUModel, 255), cut(inv.AgentVersion, 64)
+	inv.GPUs = inv.GPUs[:min(len(inv.GPUs), maxGPUs)]
+	for i := range inv.GPUs {
+		inv.GPUs[i].UUID, inv.GPUs[i].Model = cut(inv.GPUs[i].UUID, 128), cut(inv.GPUs[i].Model, 128)
+	}
+	inv.Disks = inv.Disks[:min(len(inv.Disks), maxDisks)]
+	for i := range inv.Disks {
+		inv.Disks[i].Mount = cut(inv.Disks[i].Mount, 255)
+	}
+}
+
+func fitSample(s *agentproto.Sample) {
+	s.GPUs = s.GPUs[:min(len(s.GPUs), maxGPUs)]
+	for i := range s.GPUs {
+		g := &s.GPUs[i]
+		g.UUID = cut(g.UUID, 128)
+		g.Processes = g.Processes[:min(len(g.Processes), maxProcesses)]
+		for j := range g.Processes {
+			g.Processes[j].Name = cut(g.Processes[j].Name, 255)
+		}
+	}
+	s.Host.Disks = s.Host.Disks[:min(len(s.Host.Disks), maxDisks)]
+	for i := range s.Host.Disks {
+		s.Host.Disks[i].Mount = cut(s.Host.Disks[i].Mount, 255)
+	}
+}
+
+// cut shortens s to at most n bytes without splitting a UTF-8 character.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/remotegpu/remotegpu/internal/agentproto"
 )
@@ -117,3 +119,41 @@ func TestSimRangesAndSmoothness(t *testing.T) {
 		}
 	}
 }
+
+func TestHostFitsProtocolLimits(t *testing.T) {
+	long := strings.Repeat("é", 200) // 400 bytes
+	c := fitCollector{long: long}
+	h := &Host{Collectors: []Collector{c}}
+	inv, err := h.Inventory(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inv.Hostname) > 255 || !utf8.ValidString(inv.Hostname) || len(inv.Disks) != 64 || len(inv.GPUs) != 64 {
+		t.Errorf("inventory: hostname %d bytes, %d disks, %d GPUs", len(inv.Hostname), len(inv.Disks), len(inv.GPUs))
+	}
+	s, err := h.Sample(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Host.Disks) != 64 || len(s.GPUs) != 64 || len(s.GPUs[0].Processes) != 256 || s.At.IsZero() {
+		t.Errorf("sample: %d disks, %d GPUs, %d processes", len(s.Host.Disks), len(s.GPUs), len(s.GPUs[0].Processes))
+	}
+}
+
+type fitCollector struct{ long string }
+
+func (f fitCollector) Inventory(_ context.Context, inv *agentproto.Inventory) error {
+	inv.Hostname = f.long
+	inv.Disks = make([]agentproto.Disk, 100)
+	inv.GPUs = make([]agentproto.GPUInfo, 80)
+	return nil
+}
+
+func (f fitCollector) Sample(_ context.Context, s *agentproto.Sample) error {
+	s.Host.Disks = make([]agentproto.DiskSample, 100)
+	s.GPUs = make([]agentproto.GPUSample, 80)
+	s.GPUs[0].Processes = make([]agentproto.GPUProcess, 300)
+	return nil
+}
+
+func (fitCollector) Close() error { return nil }
