@@ -5,15 +5,23 @@ import { buildMenu, type MenuItem } from './menu'
 const shape = (items: MenuItem[]) => items.map((g) => [g.title, g.children.map((c) => c.path)])
 
 describe('sidebar', () => {
-  it('shows admins the customer and system pages that exist, hidden pages left out', () => {
+  it('shows admins the pages that exist in the order of 2.2, hidden pages left out', () => {
     expect(shape(buildMenu(moduleRoutes, 'admin'))).toEqual([
+      ['menu.adminHome', ['/admin/dashboard']],
+      [
+        'menu.machines',
+        ['/admin/machines/list', '/admin/machines/add', '/admin/machines/import', '/admin/machines/maintenance'],
+      ],
       ['menu.customers', ['/admin/customers/list', '/admin/customers/add']],
+      ['menu.allocations', ['/admin/allocations', '/admin/allocations/quick', '/admin/allocations/expiring']],
       ['menu.system', ['/admin/system/audit-logs', '/admin/system/announcements']],
     ])
   })
 
-  it.each(['owner', 'member'] as const)('shows a %s only the customer settings', (role) => {
+  it.each(['owner', 'member'] as const)('shows a %s only the customer console', (role) => {
     expect(shape(buildMenu(moduleRoutes, role))).toEqual([
+      ['menu.customerHome', ['/customer/dashboard']],
+      ['menu.myMachines', ['/customer/machines/list', '/customer/machines/connect', '/customer/machines/history']],
       ['menu.settings', ['/customer/settings/profile', '/customer/settings/ssh-keys', '/customer/settings/notifications']],
     ])
   })

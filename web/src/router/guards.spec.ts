@@ -88,6 +88,12 @@ describe('access guard', () => {
     '/admin/customers/3f0c2a52-0d47-4f0e-9a3a-1f0b2c3d4e5f/edit',
     '/admin/system/audit-logs',
     '/admin/system/announcements',
+    '/admin/dashboard',
+    '/admin/machines/list',
+    '/admin/machines/import',
+    '/admin/allocations',
+    '/admin/allocations/expiring',
+    '/admin/allocations/quick?tenantId=x',
   ])('shows the 403 page to a member who opens %s', async (path) => {
     const { router } = setup({ tokens: true, apiRole: 'member' })
     const to = await go(router, path)
@@ -101,7 +107,16 @@ describe('access guard', () => {
     expect((await go(router, '/customer/settings/ssh-keys')).path).toBe('/403')
   })
 
-  it.each(['/customer/settings/profile', '/customer/settings/ssh-keys', '/customer/settings/notifications'])(
+  it.each([
+    '/customer/settings/profile',
+    '/customer/settings/ssh-keys',
+    '/customer/settings/notifications',
+    '/customer/dashboard',
+    '/customer/machines/list',
+    '/customer/machines/connect',
+    '/customer/machines/history',
+    '/customer/machines/3f0c2a52-0d47-4f0e-9a3a-1f0b2c3d4e5f',
+  ])(
     'lets owners and members open %s',
     async (path) => {
       for (const role of ['owner', 'member'] as const) {
@@ -116,6 +131,24 @@ describe('access guard', () => {
     expect((await go(router, '/admin/customers/add')).name).toBe('AdminCustomerAdd')
     expect((await go(router, '/admin/customers/abc')).name).toBe('AdminCustomerDetail')
     expect((await go(router, '/admin/customers/abc/edit')).name).toBe('AdminCustomerEdit')
+    expect((await go(router, '/admin/machines/add')).name).toBe('AdminMachineAdd')
+    expect((await go(router, '/admin/machines/import')).name).toBe('AdminMachineImport')
+    expect((await go(router, '/admin/machines/maintenance')).name).toBe('AdminMaintenance')
+    expect((await go(router, '/admin/machines/abc')).name).toBe('AdminMachineDetail')
+    expect((await go(router, '/admin/machines/abc/edit')).name).toBe('AdminMachineEdit')
+  })
+
+  it('opens the allocation records at /admin/allocations (the group has no page of its own)', async () => {
+    const { router } = setup({ tokens: true, apiRole: 'admin', loaded: true })
+    expect((await go(router, '/admin/allocations')).name).toBe('AdminAllocationList')
+    expect((await go(router, '/admin/allocations?tab=history')).name).toBe('AdminAllocationList')
+    expect((await go(router, '/admin/allocations/expiring')).name).toBe('AdminAllocationsExpiring')
+    expect((await go(router, '/admin/allocations/quick')).name).toBe('AdminQuickAllocation')
+  })
+
+  it('sends /admin and /customer to the homes of the consoles', async () => {
+    expect((await go(setup({ tokens: true, apiRole: 'admin', loaded: true }).router, '/admin')).path).toBe(ADMIN_HOME)
+    expect((await go(setup({ tokens: true, apiRole: 'owner', loaded: true }).router, '/customer')).path).toBe(CUSTOMER_HOME)
   })
 })
 

@@ -1,7 +1,7 @@
 import type { Role } from '@/api/types'
 
-export const ADMIN_HOME = '/admin/customers/list'
-export const CUSTOMER_HOME = '/customer/settings/profile'
+export const ADMIN_HOME = '/admin/dashboard'
+export const CUSTOMER_HOME = '/customer/dashboard'
 
 /** Where a user lands after login. */
 export function homePathFor(role: Role | null | undefined): string {

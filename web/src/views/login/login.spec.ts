@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { ApiError } from '@/api/core'
 import type { Announcement, PublicStatus, TokenResult } from '@/api/types'
+import { CUSTOMER_HOME } from '@/router/home'
 import { flushPromises, mountPage } from '@/test/mountPage'
 import LoginPage from './index.vue'
 
@@ -103,6 +104,6 @@ describe('login page', () => {
     vi.mocked(authApi.login).mockResolvedValue(tokens('member'))
     const { wrapper, router } = await mountPage(LoginPage, '/login?redirect=/admin/system/audit-logs')
     await submit(wrapper, 'member')
-    expect(router.currentRoute.value.path).toBe('/customer/settings/profile')
+    expect(router.currentRoute.value.path).toBe(CUSTOMER_HOME)
   })
 })

@@ -1,0 +1,137 @@
+// The actions on one machine shared by the machine list and the machine
+// detail page: each confirms first where it changes something, and calls
+// `changed` afterwards so the page reloads.
+import { reactive } from 'vue'
+import { useI18n } from 'vue-i18n'
+import { ElMessage } from 'element-plus'
+import {
+  deleteMachine,
+  endMaintenance,
+  reclaimMachine,
+  resetMachinePassword,
+  revealMachinePassword,
+  rotateAgentToken,
+} from '@/api/machines'
+import type { AgentBootstrap, Machine } from '@/api/types'
+import type { OnceItem } from '@/components/SecretOnceDialog.vue'
+import { confirmAction, promptReason } from '@/utils/confirm'
+
+export interface MachineDialogs {
+  allocate: { visible: boolean; machine: Machine | null }
+  maintenance: { visible: boolean; machine: Machine | null }
+  ssh: { visible: boolean; machine: Machine | null }
+  once: { visible: boolean; title: string; hint: string; items: OnceItem[] }
+}
+
+export function useMachineActions(changed: (what: 'deleted' | 'updated') => unknown) {
+  const { t } = useI18n()
+
+  const dialogs = reactive<MachineDialogs>({
+    allocate: { visible: false, machine: null },
+    maintenance: { visible: false, machine: null },
+    ssh: { visible: false, machine: null },
+    once: { visible: false, title: '', hint: '', items: [] },
+  })
+
+  const open = (which: 'allocate' | 'maintenance' | 'ssh', m: Machine) => {
+    dialogs[which].machine = m
+    dialogs[which].visible = true
+  }
+
+  /** The SSH password, fetched for showing or copying (audited). */
+  const revealPassword = async (m: Machine) => (await revealMachinePassword(m.id)).password
+
+  async function remove(m: Machine) {
+    const ok = await confirmAction(t('machine.confirmDelete', { name: m.name }), { danger: true, confirmText: t('common.delete') })
+    if (!ok) return
+    try {
+      await deleteMachine(m.id)
+      ElMessage.success(t('common.deleted'))
+      await changed('deleted')
+    } catch {
+      // 409 (still allocated): the API's message is shown by the HTTP layer
+    }
+  }
+
+  async function reclaim(m: Machine) {
+    const reason = await promptReason(
+      t('machine.confirmReclaim', { name: m.name, customer: m.allocation?.customer ?? '' }),
+      { danger: true, confirmText: t('machine.reclaim'), title: t('machine.reclaim') },
+    )
+    if (reason === null) return
+    try {
+      await reclaimMachine(m.id, reason)
+      ElMessage.success(t('machine.reclaimed'))
+      await changed('updated')
+    } catch {
+      // reported by the HTTP layer
+    }
+  }
+
+  async function finishMaintenance(m: Machine) {
+    if (!(await confirmAction(t('machine.confirmEndMaintenance', { name: m.name })))) return
+    try {
+      await endMaintenance(m.id)
+      ElMessage.success(t('machine.maintenanceEnded'))
+      await changed('updated')
+    } catch {
+      // reported by the HTTP layer
+    }
+  }
+
+  function showBootstrap(m: Machine, boot: AgentBootstrap) {
+    Object.assign(dialogs.once, {
+      visible: true,
+      title: t('machine.agentTokenTitle', { name: m.name }),
+      hint: t('machine.agentTokenHint'),
+      items: [
+        { label: t('machine.agentToken'), value: boot.agentToken, testid: 'agent-token' },
+        { label: t('machine.installCommand'), value: boot.installCommand, testid: 'install-command' },
+      ],
+    })
+  }
+
+  async function resetPassword(m: Machine) {
+    const ok = await confirmAction(t('machine.confirmResetPassword', { name: m.name }), { danger: true })
+    if (!ok) return
+    try {
+      const result = await resetMachinePassword(m.id)
+      Object.assign(dialogs.once, {
+        visible: true,
+        title: t('machine.newPasswordTitle', { name: m.name }),
+        hint: result.appliedOnHost ? t('machine.newPasswordHint') : t('machine.newPasswordNotApplied'),
+        items: [{ label: t('machine.sshPassword'), value: result.password, testid: 'new-password' }],
+      })
+      await changed('updated')
+    } catch {
+      // reported by the HTTP layer
+    }
+  }
+
+  async function reissueToken(m: Machine) {
+    const ok = await confirmAction(t('machine.confirmReissueToken', { name: m.name }), { danger: true })
+    if (!ok) return
+    try {
+      showBootstrap(m, await rotateAgentToken(m.id))
+      await changed('updated')
+    } catch {
+      // reported by the HTTP layer
+    }
+  }
+
+  return {
+    dialogs,
+    openAllocate: (m: Machine) => open('allocate', m),
+    openMaintenance: (m: Machine) => open('maintenance', m),
+    openSsh: (m: Machine) => open('ssh', m),
+    revealPassword,
+    remove,
+    reclaim,
+    finishMaintenance,
+    resetPassword,
+    reissueToken,
+    showBootstrap,
+  }
+}
+
+export type MachineActions = ReturnType<typeof useMachineActions>
