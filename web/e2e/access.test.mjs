@@ -40,7 +40,7 @@ test('wrong credentials are answered on the form', async (t) => {
 
 test('a member cannot reach admin pages (403 page)', async (t) => {
   await withPage(browser, t, async (page) => {
-    await login(page, DEMO.acmeMember, '/customer/settings/profile')
+    await login(page, DEMO.acmeMember, '/customer/dashboard')
     const sidebar = page.getByTestId('sidebar')
     await sidebar.waitFor()
     assert.equal(await sidebar.locator('a[href^="/admin"], li[data-index^="/admin"]').count(), 0)
@@ -55,7 +55,7 @@ test('a member cannot reach admin pages (403 page)', async (t) => {
 
 test('an admin is kept out of the customer console', async (t) => {
   await withPage(browser, t, async (page) => {
-    await login(page, DEMO.admin, '/admin/customers/list')
+    await login(page, DEMO.admin, '/admin/dashboard')
     await page.goto('/customer/settings/ssh-keys')
     await page.waitForURL((url) => url.pathname === '/403')
     await page.getByTestId('page-403').waitFor()
@@ -74,7 +74,8 @@ test('the language switch changes the console and Element Plus together', async 
     assert.equal(await page.locator('html').getAttribute('lang'), 'en')
 
     // The choice is kept, and Element Plus's own texts follow it.
-    await login(page, DEMO.admin, '/admin/customers/list')
+    await login(page, DEMO.admin, '/admin/dashboard')
+    await page.goto('/admin/customers/list')
     await page.locator('.el-pagination__total').getByText('Total').waitFor()
     await page.getByTestId('breadcrumb').getByText('Customer list').waitFor()
   })

@@ -162,3 +162,35 @@ export function ed25519PublicKey(comment) {
     fingerprint: `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`,
   }
 }
+
+/** Choose `text` in an Element Plus select (its dropdown is teleported to the body). */
+export async function pickOption(page, select, text, { type } = {}) {
+  await select.click()
+  if (type !== undefined) await select.locator('input').first().fill(type)
+  const option = page.locator('.el-select-dropdown:visible .el-select-dropdown__item', { hasText: text }).first()
+  await option.waitFor()
+  await option.click()
+}
+
+/** A customer with an active local owner, made through the API; returns its id and the owner's credentials. */
+export async function createCustomer(adminToken, id) {
+  const owner = { username: `e2e-own-${id}`, password: 'Owner#Pass-2024' }
+  const res = await api('POST', '/api/admin/customers', {
+    token: adminToken,
+    body: {
+      name: `Fleet 联系人 ${id}`,
+      company: `Fleet Corp ${id}`,
+      email: `fleet-${id}@example.com`,
+      status: 'active',
+      owner: {
+        username: owner.username,
+        name: `Fleet Owner ${id}`,
+        email: `fleet-${id}@example.com`,
+        authSource: 'local',
+        password: owner.password,
+      },
+    },
+  })
+  if (res.status !== 201 && res.status !== 200) throw new Error(`creating a customer answered ${res.status}: ${res.message}`)
+  return { id: res.data.customer.id, company: `Fleet Corp ${id}`, owner }
+}

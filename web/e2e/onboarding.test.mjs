@@ -42,7 +42,8 @@ after(async () => {
 describe('customer onboarding', () => {
   test('the admin adds a customer with an owner', async (t) => {
     await withPage(browser, t, async (page) => {
-      await login(page, DEMO.admin, '/admin/customers/list')
+      await login(page, DEMO.admin, '/admin/dashboard')
+      await page.goto('/admin/customers/list')
       await page.getByTestId('customer-add').click()
       await page.waitForURL((url) => url.pathname === '/admin/customers/add')
 
@@ -59,6 +60,9 @@ describe('customer onboarding', () => {
       await page.waitForURL((url) => /^\/admin\/customers\/[0-9a-f-]{36}$/.test(url.pathname))
       customerId = new URL(page.url()).pathname.split('/').pop()
       await page.getByTestId('customer-detail-name').getByText(customer.name).waitFor()
+      // the detail page opens on the machines; the owner is under 用户
+      await page.getByTestId('customer-machines').waitFor()
+      await page.locator('#tab-users').click()
       await page.getByTestId('customer-users').getByText(owner.username, { exact: true }).waitFor()
 
       // The list finds it by company.
@@ -72,7 +76,8 @@ describe('customer onboarding', () => {
   test('the owner signs in and edits the profile', async (t) => {
     assert.ok(customerId, 'needs the customer added by the previous test')
     await withPage(browser, t, async (page) => {
-      await login(page, owner, '/customer/settings/profile')
+      await login(page, owner, '/customer/dashboard')
+      await page.goto('/customer/settings/profile')
       const company = page.getByTestId('profile-company')
       await company.waitFor()
       await page.waitForFunction(
@@ -112,7 +117,7 @@ describe('customer onboarding', () => {
     assert.ok(customerId, 'needs the customer added by the first test')
     const key = ed25519PublicKey(`e2e@${id}`)
     await withPage(browser, t, async (page) => {
-      await login(page, owner, '/customer/settings/profile')
+      await login(page, owner, '/customer/dashboard')
       await page.goto('/customer/settings/ssh-keys')
       const table = page.getByTestId('ssh-key-table')
       await table.waitFor()
@@ -151,7 +156,7 @@ describe('customer onboarding', () => {
     const title = `Maintenance window ${id}`
     const since = Date.now()
     await withPage(browser, t, async (page) => {
-      await login(page, DEMO.admin, '/admin/customers/list')
+      await login(page, DEMO.admin, '/admin/dashboard')
       await page.goto(`/admin/customers/${customerId}`)
       await page.getByTestId('customer-notify').click()
       await page.getByTestId('notify-title').fill(title)
@@ -175,7 +180,7 @@ describe('customer onboarding', () => {
     await waitForMail(owner.email, { subject: new RegExp(title), pattern: /Saturday/, since })
 
     await withPage(browser, t, async (page) => {
-      await login(page, owner, '/customer/settings/profile')
+      await login(page, owner, '/customer/dashboard')
       const badge = page.getByTestId('header-notifications').locator('.el-badge__content')
       await badge.getByText('1', { exact: true }).waitFor()
       await page.getByTestId('header-notifications').click()
@@ -210,7 +215,7 @@ describe('customer onboarding', () => {
       await page.waitForURL((url) => url.pathname === '/login')
       await successToast(page).waitFor()
 
-      await login(page, { username: owner.username, password: newPassword }, '/customer/settings/profile')
+      await login(page, { username: owner.username, password: newPassword }, '/customer/dashboard')
     })
     const old = await api('POST', '/api/auth/login', { body: { username: owner.username, password: owner.password } })
     assert.equal(old.status, 401, 'the old password must no longer work')
@@ -223,7 +228,8 @@ describe('customer onboarding', () => {
     assert.equal(other.status, 200, `signing in elsewhere: ${other.message}`)
     const changed = `Changed#${id.slice(-5)}Qx7`
     await withPage(browser, t, async (page) => {
-      await login(page, owner, '/customer/settings/profile')
+      await login(page, owner, '/customer/dashboard')
+      await page.goto('/customer/settings/profile')
       await page.getByTestId('old-password').fill(owner.password)
       await page.getByTestId('new-password').fill(changed)
       await page.getByTestId('confirm-password').fill(changed)
