@@ -1,0 +1,19 @@
+DROP TABLE IF EXISTS machine_latest;
+DROP TABLE IF EXISTS metrics_rollup_late;
+DROP TABLE IF EXISTS metrics_rollups;
+DROP TABLE IF EXISTS gpu_fleet_1h;
+DROP TABLE IF EXISTS gpu_fleet_1m;
+DROP TABLE IF EXISTS host_samples_1h;
+DROP TABLE IF EXISTS host_samples_1m;
+DROP TABLE IF EXISTS gpu_samples_1h;
+DROP TABLE IF EXISTS gpu_samples_1m;
+DROP TABLE IF EXISTS host_samples;
+DROP TABLE IF EXISTS gpu_samples;
+DROP INDEX IF EXISTS machines_agent_key_hash_key;
+ALTER TABLE machines
+    DROP COLUMN IF EXISTS agent_key_hash,
+    DROP COLUMN IF EXISTS agent_registered_at,
+    DROP COLUMN IF EXISTS inventory,
+    DROP COLUMN IF EXISTS inventory_at,
+    DROP COLUMN IF EXISTS gpu_source,
+    DROP COLUMN IF EXISTS last_seen_at;

@@ -1,0 +1,103 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// RegisterAgent exchanges a machine's one-use bootstrap token (by its hash)
+// for the agent's own key (by its hash), in one statement: the bootstrap
+// token is cleared, so a second use finds nothing. The inventory is stored
+// with it. ErrNotFound when the machine or the token does not match.
+func RegisterAgent(ctx context.Context, db DBTX, machineID string, bootstrapHash, keyHash []byte, inventory json.RawMessage, gpuSource string, now time.Time) (string, error) {
+	var name string
+	err := db.QueryRow(ctx, `UPDATE machines SET agent_token_hash = NULL, agent_key_hash = $3, agent_registered_at = $4,
+		inventory = $5, inventory_at = $4, gpu_source = nullif($6, '')
+		WHERE id = $1 AND agent_token_hash = $2 AND deleted_at IS NULL RETURNING name`,
+		machineID, bootstrapHash, keyHash, now, inventory, gpuSource).Scan(&name)
+	return name, notFound(err)
+}
+
+// MachineIDByAgentKey finds the machine an agent key belongs to.
+func (s *Store) MachineIDByAgentKey(ctx context.Context, keyHash []byte) (string, error) {
+	var id string
+	err := s.Pool.QueryRow(ctx, `SELECT id FROM machines WHERE agent_key_hash = $1 AND deleted_at IS NULL`, keyHash).Scan(&id)
+	return id, notFound(err)
+}
+
+// SetInventory records what the machine's agent reports it has.
+func (s *Store) SetInventory(ctx context.Context, machineID string, inventory json.RawMessage, gpuSource string, now time.Time) error {
+	tag, err := s.Pool.Exec(ctx, `UPDATE machines SET inventory = $2, inventory_at = $3, gpu_source = nullif($4, '')
+		WHERE id = $1 AND deleted_at IS NULL`, machineID, inventory, now, gpuSource)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// AgentLogin is what the agent of a machine needs to apply its SSH password.
+type AgentLogin struct {
+	Name        string
+	User        string
+	PasswordEnc []byte
+}
+
+func (s *Store) AgentLogin(ctx context.Context, machineID string) (*AgentLogin, error) {
+	var l AgentLogin
+	err := s.Pool.QueryRow(ctx, `SELECT name, ssh_user, ssh_password_enc FROM machines WHERE id = $1 AND deleted_at IS NULL`, machineID).
+		Scan(&l.Name, &l.User, &l.PasswordEnc)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return &l, nil
+}
+
+// AgentState is what the machine's agent has told about it.
+type AgentState struct {
+	Inventory    json.RawMessage // nil until the agent registers
+	InventoryAt  *time.Time
+	GPUSource    string
+	RegisteredAt *time.Time
+	LastSeenAt   *time.Time
+}
+
+func (s *Store) AgentState(ctx context.Context, machineID string) (*AgentState, error) {
+	var a AgentState
+	var src *string
+	err := s.Pool.QueryRow(ctx, `SELECT inventory, inventory_at, gpu_source, agent_registered_at, last_seen_at
+		FROM machines WHERE id = $1 AND deleted_at IS NULL`, machineID).Scan(&a.Inventory, &a.InventoryAt, &src, &a.RegisteredAt, &a.LastSeenAt)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	a.GPUSource = deref(src)
+	return &a, nil
+}
+
+// MarkStaleOffline turns online machines whose agent has reported before but
+// not since cutoff offline, and announces each on the machine_status channel
+// as "<machineID>:offline" (sent when the statement's transaction commits).
+// Machines never seen by an agent keep the state the admin declared;
+// maintenance is never touched.
+func (s *Store) MarkStaleOffline(ctx context.Context, cutoff time.Time) ([]string, error) {
+	rows, err := s.Pool.Query(ctx, `WITH upd AS (
+			UPDATE machines SET status = 'offline', updated_at = now()
+			WHERE deleted_at IS NULL AND status = 'online' AND last_seen_at < $1 RETURNING id)
+		SELECT id::text, pg_notify('`+ChannelMachineStatus+`', id::text || ':offline') FROM upd ORDER BY id`, cutoff)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	ids := []string{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id, nil); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
