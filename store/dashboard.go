@@ -18,6 +18,7 @@ type FleetStats struct {
 	Customers        int     `json:"customers"`
 	ActiveCustomers  int     `json:"activeCustomers" doc:"Customers holding at least one machine"`
 	PendingCustomers int     `json:"pendingCustomers"`
+	AvgGPUUtil       float64 `json:"avgGpuUtil" doc:"Average utilisation of every GPU of the online machines, from their latest samples, %"`
 }
 
 func (s *Store) FleetStats(ctx context.Context, expiring time.Duration) (*FleetStats, error) {
@@ -36,5 +37,12 @@ func (s *Store) FleetStats(ctx context.Context, expiring time.Duration) (*FleetS
 	}
 	err = s.Pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM allocations a WHERE a.tenant_id = t.id AND a.status = 'active')),
 		count(*) FILTER (WHERE t.status = 'pending') FROM tenants t`).Scan(&st.Customers, &st.ActiveCustomers, &st.PendingCustomers)
+	if err != nil {
+		return nil, err
+	}
+	avg, err := s.FleetAvgGPUUtil(ctx)
+	if avg != nil {
+		st.AvgGPUUtil = *avg
+	}
 	return &st, err
 }

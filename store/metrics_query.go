@@ -1,0 +1,435 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/remotegpu/remotegpu/internal/agentproto"
+)
+
+// OpenAlertsExpr is the SQL expression counting a machine's open alerts, over
+// the machines row aliased m. The alerts feature sets it (from an init in its
+// own store file) once its table exists, e.g.
+// `(SELECT count(*) FROM alerts a WHERE a.machine_id = m.id AND a.status IN ('active', 'acknowledged'))`;
+// until then no machine has alerts and "only machines with alerts" is empty.
+var OpenAlertsExpr = "0"
+
+// RealtimeMachine is one machine's latest figures (the admin's real-time
+// monitoring). Figures are null until its agent has reported.
+type RealtimeMachine struct {
+	ID         string      `json:"id" format:"uuid"`
+	Name       string      `json:"name"`
+	Region     string      `json:"region"`
+	Status     string      `json:"status" enum:"online,offline,maintenance"`
+	GPUSource  string      `json:"gpuSource" enum:"nvml,simulated," doc:"simulated: the agent makes the GPU figures up (label it); empty until an agent registers"`
+	GPUModel   string      `json:"gpuModel"`
+	GPUCount   int         `json:"gpuCount" doc:"As declared by the admin"`
+	LastSeenAt *time.Time  `json:"lastSeenAt" doc:"When the api last stored a sample of the machine"`
+	SampleAt   *time.Time  `json:"sampleAt" doc:"When the latest sample was taken (the agent's clock)"`
+	GPUUtil    *float64    `json:"gpuUtil" doc:"Average over the machine's GPUs, %"`
+	GPUUtilMax *float64    `json:"gpuUtilMax" doc:"Busiest GPU, %"`
+	GPUMemPct  *float64    `json:"gpuMemPct" doc:"GPU memory used over all GPUs, %"`
+	GPUTemp    *float64    `json:"gpuTemp" doc:"Hottest GPU, °C"`
+	GPUPowerW  *float64    `json:"gpuPowerW" doc:"All GPUs together, W"`
+	CPUPct     *float64    `json:"cpuPct"`
+	MemPct     *float64    `json:"memPct"`
+	DiskPct    *float64    `json:"diskPct" doc:"The fullest disk, %"`
+	NetRxBps   *float64    `json:"netRxBps"`
+	NetTxBps   *float64    `json:"netTxBps"`
+	GPUs       []LatestGPU `json:"gpus" doc:"Per GPU, by index"`
+	OpenAlerts int         `json:"openAlerts"`
+}
+
+type RealtimeFilter struct {
+	Region     string
+	Status     string
+	Keyword    string
+	OnlyAlerts bool
+}
+
+// realtimeSorts are the sortBy keys of the real-time list.
+var realtimeSorts = map[string]string{"gpuUtil": "l.gpu_util_avg", "cpu": "l.cpu_pct", "mem": "l.mem_pct", "temp": "l.gpu_temp_max",
+	"disk": "l.disk_pct", "power": "l.gpu_power_w", "name": "m.name", "region": "m.region", "status": "m.status", "lastSeen": "m.last_seen_at"}
+
+func (s *Store) Realtime(ctx context.Context, f RealtimeFilter, p Page) ([]RealtimeMachine, int, error) {
+	w := &where{}
+	w.raw("m.deleted_at IS NULL")
+	if f.Region != "" {
+		w.add("m.region = %s", f.Region)
+	}
+	if f.Status != "" {
+		w.add("m.status = %s", f.Status)
+	}
+	if f.Keyword != "" {
+		w.add("m.name ILIKE %s", likePattern(f.Keyword))
+	}
+	if f.OnlyAlerts {
+		w.raw("(" + OpenAlertsExpr + ") > 0")
+	}
+	from := " FROM machines m LEFT JOIN machine_latest l ON l.machine_id = m.id"
+	var total int
+	if err := s.Pool.QueryRow(ctx, "SELECT count(*)"+from+w.sql(), w.args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.Pool.Query(ctx, `SELECT m.id, m.name, m.region, m.status, coalesce(m.gpu_source, ''), m.gpu_model, m.gpu_count, m.last_seen_at,
+		l.sample_at, l.gpu_util_avg, l.gpu_util_max, l.gpu_mem_pct, l.gpu_temp_max, l.gpu_power_w, l.cpu_pct, l.mem_pct, l.disk_pct,
+		l.net_rx_bps, l.net_tx_bps, l.gpus, (`+OpenAlertsExpr+`)`+from+w.sql()+p.orderBy(realtimeSorts, "m.name, m.id")+p.limitOffset(), w.args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	list := []RealtimeMachine{}
+	for rows.Next() {
+		var r RealtimeMachine
+		var f32 [10]*float32
+		var gpus []byte
+		if err := rows.Scan(&r.ID, &r.Name, &r.Region, &r.Status, &r.GPUSource, &r.GPUModel, &r.GPUCount, &r.LastSeenAt, &r.SampleAt,
+			&f32[0], &f32[1], &f32[2], &f32[3], &f32[4], &f32[5], &f32[6], &f32[7], &f32[8], &f32[9], &gpus, &r.OpenAlerts); err != nil {
+			return nil, 0, err
+		}
+		for i, dst := range []**float64{&r.GPUUtil, &r.GPUUtilMax, &r.GPUMemPct, &r.GPUTemp, &r.GPUPowerW, &r.CPUPct, &r.MemPct, &r.DiskPct, &r.NetRxBps, &r.NetTxBps} {
+			*dst = f64(f32[i])
+		}
+		r.GPUs = []LatestGPU{}
+		if gpus != nil {
+			if err := json.Unmarshal(gpus, &r.GPUs); err != nil {
+				return nil, 0, err
+			}
+		}
+		list = append(list, r)
+	}
+	return list, total, rows.Err()
+}
+
+// f64 widens a nullable real, rounded to what a real holds (no 37.29999923706055).
+func f64(v *float32) *float64 {
+	if v == nil {
+		return nil
+	}
+	d := round(float64(*v))
+	return &d
+}
+
+func round(v float64) float64 {
+	// 7 significant digits is what a real carries; 2 decimals is what anyone reads
+	const scale = 100
+	if v > 1e12 || v < -1e12 {
+		return v
+	}
+	r := float64(int64(v*scale+copysign(0.5, v))) / scale
+	return r
+}
+
+func copysign(a, b float64) float64 {
+	if b < 0 {
+		return -a
+	}
+	return a
+}
+
+// Latest is a machine's newest sample.
+type Latest struct {
+	SampleAt   time.Time
+	ReceivedAt time.Time
+	GPUs       []LatestGPU
+	Processes  []GPUProcessRow
+	Host       agentproto.HostSample
+	GPUUtil    *float64
+	GPUMemPct  *float64
+	CPUPct     float64
+	MemPct     float64
+	DiskPct    float64
+}
+
+// MachineLatest returns the newest sample of the machine, ErrNotFound when none arrived yet.
+func (s *Store) MachineLatest(ctx context.Context, machineID string) (*Latest, error) {
+	var l Latest
+	var gpus, procs, host []byte
+	var util, memPct *float32
+	var cpu, mem, disk float32
+	err := s.Pool.QueryRow(ctx, `SELECT sample_at, received_at, gpus, processes, host, gpu_util_avg, gpu_mem_pct, cpu_pct, mem_pct, disk_pct
+		FROM machine_latest WHERE machine_id = $1`, machineID).Scan(&l.SampleAt, &l.ReceivedAt, &gpus, &procs, &host, &util, &memPct, &cpu, &mem, &disk)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	l.GPUUtil, l.GPUMemPct = f64(util), f64(memPct)
+	l.CPUPct, l.MemPct, l.DiskPct = round(float64(cpu)), round(float64(mem)), round(float64(disk))
+	if err := json.Unmarshal(gpus, &l.GPUs); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(procs, &l.Processes); err != nil {
+		return nil, err
+	}
+	return &l, json.Unmarshal(host, &l.Host)
+}
+
+// FleetAvgGPUUtil is the average utilisation over every GPU of the online
+// machines, from their latest samples (nil when none reported).
+func (s *Store) FleetAvgGPUUtil(ctx context.Context) (*float64, error) {
+	var v *float64
+	err := s.Pool.QueryRow(ctx, `SELECT sum(l.gpu_util_avg::float8 * l.gpu_count) / nullif(sum(l.gpu_count) FILTER (WHERE l.gpu_util_avg IS NOT NULL), 0)
+		FROM machine_latest l JOIN machines m ON m.id = l.machine_id WHERE m.deleted_at IS NULL AND m.status = 'online'`).Scan(&v)
+	if v != nil {
+		*v = round(*v)
+	}
+	return v, err
+}
+
+// Metric sources, finest first.
+const (
+	SourceRaw = "raw"
+	Source1m  = "1m"
+	Source1h  = "1h"
+)
+
+// HistoryQuery is a time range of one machine, aggregated to Step from
+// Source. Buckets a coarser source has not computed yet come from the finer
+// ones, so a chart reaches the present.
+type HistoryQuery struct {
+	MachineID string
+	From, To  time.Time
+	Step      time.Duration
+	Source    string
+	Marks     RollupWatermarks
+}
+
+type segment struct {
+	table    string
+	from, to time.Time
+}
+
+// segments splits [from, to) over the source and the finer ones.
+func segments(source string, from, to time.Time, m RollupWatermarks, tables [3]string) []segment {
+	var out []segment
+	add := func(table string, a, b time.Time) {
+		if a.Before(from) {
+			a = from
+		}
+		if b.After(to) {
+			b = to
+		}
+		if b.After(a) {
+			out = append(out, segment{table, a, b})
+		}
+	}
+	switch source {
+	case Source1h:
+		d1m := m.Done1m
+		if d1m.Before(m.Done1h) {
+			d1m = m.Done1h
+		}
+		add(tables[2], from, m.Done1h)
+		add(tables[1], m.Done1h, d1m)
+		add(tables[0], d1m, to)
+	case Source1m:
+		add(tables[1], from, m.Done1m)
+		add(tables[0], m.Done1m, to)
+	default:
+		add(tables[0], from, to)
+	}
+	return out
+}
+
+// GPUPoint is one GPU's figures over one step.
+type GPUPoint struct {
+	At          time.Time `json:"at" doc:"Start of the step"`
+	Util        float64   `json:"util" doc:"Average utilisation, %"`
+	UtilMax     float64   `json:"utilMax"`
+	MemUsedMiB  float64   `json:"memUsedMib" doc:"Average"`
+	MemTotalMiB float64   `json:"memTotalMib"`
+	TempC       float64   `json:"tempC" doc:"Average"`
+	TempMax     float64   `json:"tempMax"`
+	PowerW      float64   `json:"powerW" doc:"Average"`
+}
+
+// GPUSeries is one GPU's points, oldest first.
+type GPUSeries struct {
+	Index  int        `json:"index"`
+	Points []GPUPoint `json:"points"`
+}
+
+func stepArg(d time.Duration) float64 { return d.Seconds() }
+
+const origin = `TIMESTAMPTZ '2000-01-01 00:00:00+00'`
+
+func (s *Store) GPUHistory(ctx context.Context, q HistoryQuery) ([]GPUSeries, error) {
+	segs := segments(q.Source, q.From, q.To, q.Marks, [3]string{"gpu_samples", "gpu_samples_1m", "gpu_samples_1h"})
+	if len(segs) == 0 {
+		return []GPUSeries{}, nil
+	}
+	args := []any{q.MachineID, stepArg(q.Step)}
+	parts := make([]string, len(segs))
+	for i, sg := range segs {
+		args = append(args, sg.from, sg.to)
+		a, b := len(args)-1, len(args)
+		if sg.table == "gpu_samples" {
+			parts[i] = fmt.Sprintf(`SELECT at AS t, gpu_index, 1 AS n, utilization AS u, utilization AS umax, mem_used_mib::real AS mem, mem_total_mib AS memt,
+				temp_c AS temp, temp_c AS tmax, power_w AS pw FROM gpu_samples WHERE machine_id = $1 AND at >= $%d AND at < $%d`, a, b)
+		} else {
+			parts[i] = fmt.Sprintf(`SELECT bucket AS t, gpu_index, samples AS n, util_avg AS u, util_max AS umax, mem_used_avg AS mem, mem_total_mib AS memt,
+				temp_avg AS temp, temp_max AS tmax, power_avg AS pw FROM %s WHERE machine_id = $1 AND bucket >= $%d AND bucket < $%d`, sg.table, a, b)
+		}
+	}
+	rows, err := s.Pool.Query(ctx, `SELECT date_bin(make_interval(secs => $2), t, `+origin+`) AS b, gpu_index,
+		sum(u::float8 * n) / sum(n), max(umax), sum(mem::float8 * n) / sum(n), max(memt), sum(temp::float8 * n) / sum(n), max(tmax), sum(pw::float8 * n) / sum(n)
+		FROM (`+strings.Join(parts, " UNION ALL ")+`) x GROUP BY 1, 2 ORDER BY 2, 1`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []GPUSeries{}
+	for rows.Next() {
+		var p GPUPoint
+		var idx int
+		var umax, tmax float32
+		var memt int32
+		if err := rows.Scan(&p.At, &idx, &p.Util, &umax, &p.MemUsedMiB, &memt, &p.TempC, &tmax, &p.PowerW); err != nil {
+			return nil, err
+		}
+		p.At = p.At.UTC()
+		p.Util, p.UtilMax, p.MemUsedMiB, p.MemTotalMiB = round(p.Util), round(float64(umax)), round(p.MemUsedMiB), float64(memt)
+		p.TempC, p.TempMax, p.PowerW = round(p.TempC), round(float64(tmax)), round(p.PowerW)
+		if len(out) == 0 || out[len(out)-1].Index != idx {
+			out = append(out, GPUSeries{Index: idx, Points: []GPUPoint{}})
+		}
+		out[len(out)-1].Points = append(out[len(out)-1].Points, p)
+	}
+	return out, rows.Err()
+}
+
+// HostPoint is the host's figures over one step.
+type HostPoint struct {
+	At           time.Time `json:"at" doc:"Start of the step"`
+	CPUPct       float64   `json:"cpuPct" doc:"Average"`
+	CPUMax       float64   `json:"cpuMax"`
+	MemPct       float64   `json:"memPct" doc:"Average"`
+	DiskPct      float64   `json:"diskPct" doc:"The fullest disk, average"`
+	DiskReadBps  float64   `json:"diskReadBps" doc:"All disks, average"`
+	DiskWriteBps float64   `json:"diskWriteBps"`
+	NetRxBps     float64   `json:"netRxBps" doc:"Average"`
+	NetTxBps     float64   `json:"netTxBps"`
+	Load1        float64   `json:"load1"`
+}
+
+func (s *Store) HostHistory(ctx context.Context, q HistoryQuery) ([]HostPoint, error) {
+	segs := segments(q.Source, q.From, q.To, q.Marks, [3]string{"host_samples", "host_samples_1m", "host_samples_1h"})
+	out := []HostPoint{}
+	if len(segs) == 0 {
+		return out, nil
+	}
+	args := []any{q.MachineID, stepArg(q.Step)}
+	parts := make([]string, len(segs))
+	for i, sg := range segs {
+		args = append(args, sg.from, sg.to)
+		a, b := len(args)-1, len(args)
+		if sg.table == "host_samples" {
+			parts[i] = fmt.Sprintf(`SELECT at AS t, 1 AS n, cpu_pct AS cpu, cpu_pct AS cmax, (mem_used_mib::float8 * 100 / nullif(mem_total_mib, 0))::real AS mem,
+				disk_pct AS disk, disk_read_bps AS rd, disk_write_bps AS wr, net_rx_bps AS rx, net_tx_bps AS tx, load1 AS ld
+				FROM host_samples WHERE machine_id = $1 AND at >= $%d AND at < $%d`, a, b)
+		} else {
+			parts[i] = fmt.Sprintf(`SELECT bucket AS t, samples AS n, cpu_avg AS cpu, cpu_max AS cmax, mem_pct_avg AS mem, disk_pct_avg AS disk, disk_read_avg AS rd,
+				disk_write_avg AS wr, net_rx_avg AS rx, net_tx_avg AS tx, load1_avg AS ld FROM %s WHERE machine_id = $1 AND bucket >= $%d AND bucket < $%d`, sg.table, a, b)
+		}
+	}
+	rows, err := s.Pool.Query(ctx, `SELECT date_bin(make_interval(secs => $2), t, `+origin+`) AS b,
+		sum(cpu::float8 * n) / sum(n), max(cmax), coalesce(sum(mem::float8 * n) / sum(n), 0), sum(disk::float8 * n) / sum(n),
+		sum(rd::float8 * n) / sum(n), sum(wr::float8 * n) / sum(n), sum(rx::float8 * n) / sum(n), sum(tx::float8 * n) / sum(n), sum(ld::float8 * n) / sum(n)
+		FROM (`+strings.Join(parts, " UNION ALL ")+`) x GROUP BY 1 ORDER BY 1`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p HostPoint
+		var cmax float32
+		if err := rows.Scan(&p.At, &p.CPUPct, &cmax, &p.MemPct, &p.DiskPct, &p.DiskReadBps, &p.DiskWriteBps, &p.NetRxBps, &p.NetTxBps, &p.Load1); err != nil {
+			return nil, err
+		}
+		p.At = p.At.UTC()
+		p.CPUPct, p.CPUMax, p.MemPct, p.DiskPct = round(p.CPUPct), round(float64(cmax)), round(p.MemPct), round(p.DiskPct)
+		p.DiskReadBps, p.DiskWriteBps, p.NetRxBps, p.NetTxBps, p.Load1 = round(p.DiskReadBps), round(p.DiskWriteBps), round(p.NetRxBps), round(p.NetTxBps), round(p.Load1)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// TrendPoint is the fleet's GPU utilisation over one step.
+type TrendPoint struct {
+	At   time.Time `json:"at" doc:"Start of the step"`
+	Avg  float64   `json:"avg" doc:"Average over every GPU sample in the step, %"`
+	Max  float64   `json:"max" doc:"The busiest GPU's busiest minute in the step (its 1-minute average), %"`
+	GPUs int       `json:"gpus" doc:"GPUs reporting (the most in any minute of the step)"`
+}
+
+// TrendSeries is the trend of one region ("" for the whole fleet or the filtered region).
+type TrendSeries struct {
+	Region string       `json:"region"`
+	Points []TrendPoint `json:"points"`
+}
+
+// GPUTrend is the fleet-wide GPU utilisation from the fleet roll-ups (Source
+// 1m or 1h; the 1-hour one completed from the 1-minute one), for one region
+// or all, optionally one series per region.
+func (s *Store) GPUTrend(ctx context.Context, q HistoryQuery, region string, byRegion bool) ([]TrendSeries, error) {
+	src := q.Source
+	if src == SourceRaw {
+		src = Source1m
+	}
+	// the fleet tables have no raw level: the 1-minute one is the finest
+	marks := q.Marks
+	if marks.Done1m.Before(q.To) {
+		marks.Done1m = q.To
+	}
+	segs := segments(src, q.From, q.To, marks, [3]string{"", "gpu_fleet_1m", "gpu_fleet_1h"})
+	out := []TrendSeries{}
+	if len(segs) == 0 {
+		return out, nil
+	}
+	args := []any{stepArg(q.Step)}
+	regionCond := ""
+	if region != "" {
+		args = append(args, region)
+		regionCond = " AND region = $2"
+	}
+	parts := make([]string, 0, len(segs))
+	for _, sg := range segs {
+		if sg.table == "" {
+			continue
+		}
+		args = append(args, sg.from, sg.to)
+		parts = append(parts, fmt.Sprintf(`SELECT bucket, region, samples, util_sum, util_max, gpus FROM %s WHERE bucket >= $%d AND bucket < $%d%s`,
+			sg.table, len(args)-1, len(args), regionCond))
+	}
+	group, sel := "", "''"
+	if byRegion {
+		group, sel = ", region", "region"
+	}
+	rows, err := s.Pool.Query(ctx, `SELECT `+sel+`, date_bin(make_interval(secs => $1), bucket, `+origin+`) AS b,
+		sum(n)::float8, sum(us), max(um), max(g)
+		FROM (SELECT bucket`+group+`, sum(samples) AS n, sum(util_sum) AS us, max(util_max) AS um, sum(gpus) AS g
+			FROM (`+strings.Join(parts, " UNION ALL ")+`) x GROUP BY bucket`+group+`) y
+		GROUP BY 1, 2 HAVING sum(n) > 0 ORDER BY 1, 2`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var reg string
+		var p TrendPoint
+		var n, sum float64
+		var mx float32
+		var gpus int64
+		if err := rows.Scan(&reg, &p.At, &n, &sum, &mx, &gpus); err != nil {
+			return nil, err
+		}
+		p.At, p.Avg, p.Max, p.GPUs = p.At.UTC(), round(sum/n), round(float64(mx)), int(gpus)
+		if len(out) == 0 || out[len(out)-1].Region != reg {
+			out = append(out, TrendSeries{Region: reg, Points: []TrendPoint{}})
+		}
+		out[len(out)-1].Points = append(out[len(out)-1].Points, p)
+	}
+	return out, rows.Err()
+}
