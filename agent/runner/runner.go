@@ -240,6 +240,11 @@ func (c *Config) credentials(ctx context.Context, api *pusher.Client, inv agentp
 	if st != nil {
 		log.Info("a new bootstrap token is configured: registering again")
 	}
+	// The bootstrap token works once: make sure the answer can be kept
+	// before spending it.
+	if err := checkWritable(c.StateDir); err != nil {
+		return agentproto.RegisterResponse{}, false, err
+	}
 	req := agentproto.RegisterRequest{MachineID: c.MachineID, BootstrapToken: c.BootstrapToken, Inventory: inv}
 	bo := pusher.DefaultBackOff()
 	for attempt := 1; ; attempt++ {

@@ -202,6 +202,19 @@ func TestRegisterAndTokenPersistence(t *testing.T) {
 		t.Errorf("used bootstrap token: %v", err)
 	}
 
+	// A state directory that cannot be written: the bootstrap token is not spent.
+	ro := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(ro, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	api.mu.Lock()
+	api.bootstrap["rga_boot3"] = true
+	api.mu.Unlock()
+	err = runErr(t, api.config(filepath.Join(ro, "state"), "rga_boot3"))
+	if err == nil || !strings.Contains(err.Error(), "--state-dir") || api.count(func() int { return len(api.bootstrap) }) != 1 {
+		t.Errorf("unwritable state dir: %v", err)
+	}
+
 	// Nothing stored and no token.
 	err = runErr(t, api.config(dir, ""))
 	if err == nil || !strings.Contains(err.Error(), "REMOTEGPU_AGENT_TOKEN") {

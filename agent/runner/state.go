@@ -38,7 +38,7 @@ func loadState(dir string) (*state, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("unable to read the agent state: %w", err)
+		return nil, fmt.Errorf("unable to read the agent state (--state-dir): %w", err)
 	}
 	var s state
 	if err := json.Unmarshal(b, &s); err != nil || s.Register.AgentToken == "" {
@@ -88,4 +88,17 @@ func removeState(dir string) error {
 		return nil
 	}
 	return err
+}
+
+// checkWritable tells whether the state can be saved in dir.
+func checkWritable(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("unable to create the state directory %s (--state-dir): %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".probe-*")
+	if err != nil {
+		return fmt.Errorf("unable to write in the state directory %s (--state-dir): %w", dir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
