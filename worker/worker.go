@@ -29,5 +29,6 @@ func New(c client.Client, taskQueue string, d Deps) worker.Worker {
 	w.RegisterActivity(&activities.MachineImports{Store: d.Store})
 	w.RegisterWorkflow(workflows.Allocation)
 	w.RegisterActivity(&activities.Allocations{Store: d.Store, Secrets: d.Secrets, Client: c})
+	registerMonitoring(w, d)
 	return w
 }

@@ -81,6 +81,9 @@ func serve(ctx context.Context, mode string) error {
 		}
 		defer w.Stop()
 		slog.Info("worker polling", "taskQueue", cfg.TemporalTaskQueue)
+		if err := worker.EnsureSchedules(ctx, tc, cfg.TemporalTaskQueue, cfg.Monitoring, ""); err != nil {
+			return err
+		}
 	}
 
 	if mode == "api" || mode == "all" {

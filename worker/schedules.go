@@ -1,0 +1,99 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/remotegpu/remotegpu/activities"
+	"github.com/remotegpu/remotegpu/internal/config"
+	"github.com/remotegpu/remotegpu/store"
+	"github.com/remotegpu/remotegpu/workflows"
+)
+
+// registerMonitoring registers the monitoring's housekeeping workflows and activities.
+func registerMonitoring(w worker.Worker, d Deps) {
+	w.RegisterWorkflow(workflows.OfflineDetection)
+	w.RegisterWorkflow(workflows.MetricsRollup)
+	w.RegisterWorkflow(workflows.MetricsMaintenance)
+	w.RegisterActivity(&activities.Metrics{Store: d.Store})
+}
+
+// IDs of the monitoring schedules: fixed, so every worker start finds the same ones.
+const (
+	ScheduleOfflineDetection   = "monitoring-offline-detection"
+	ScheduleRollup1m           = "monitoring-rollup-1m"
+	ScheduleRollup1h           = "monitoring-rollup-1h"
+	ScheduleMetricsMaintenance = "monitoring-maintenance"
+)
+
+// OfflineDetectionEvery is how often silent machines are looked for; a
+// machine is offline 3 intervals after its last sample, plus up to this.
+const OfflineDetectionEvery = 10 * time.Second
+
+type monitoringSchedule struct {
+	id        string
+	every     time.Duration
+	offset    time.Duration
+	workflow  any
+	arg       any
+	timeout   time.Duration
+	immediate bool // run once at creation (partitions for today)
+}
+
+func monitoringSchedules(m config.Monitoring) []monitoringSchedule {
+	m = m.WithDefaults()
+	return []monitoringSchedule{
+		{id: ScheduleOfflineDetection, every: OfflineDetectionEvery, workflow: workflows.OfflineDetection,
+			arg: workflows.OfflineDetectionInput{OfflineAfter: 3 * m.SampleInterval}, timeout: time.Minute},
+		// a few seconds past the minute, so the minute's last samples are in
+		{id: ScheduleRollup1m, every: time.Minute, offset: store.RollupSettle + 5*time.Second, workflow: workflows.MetricsRollup,
+			arg: workflows.MetricsRollupInput{Level: store.Level1m}, timeout: 30 * time.Minute},
+		{id: ScheduleRollup1h, every: time.Hour, offset: 2 * time.Minute, workflow: workflows.MetricsRollup,
+			arg: workflows.MetricsRollupInput{Level: store.Level1h}, timeout: 30 * time.Minute},
+		{id: ScheduleMetricsMaintenance, every: time.Hour, offset: 7 * time.Minute, workflow: workflows.MetricsMaintenance, immediate: true,
+			arg:     workflows.MetricsMaintenanceInput{RetentionRaw: m.RetentionRaw, Retention1m: m.Retention1m, Retention1h: m.Retention1h},
+			timeout: time.Hour},
+	}
+}
+
+// EnsureSchedules creates the monitoring schedules (offline detection every
+// 10 s, roll-ups every minute and hour, partitions and retention hourly) on
+// the task queue, or brings existing ones to the current configuration.
+// Safe to call from every worker start; idPrefix is empty in production
+// (tests use their own).
+func EnsureSchedules(ctx context.Context, c client.Client, taskQueue string, m config.Monitoring, idPrefix string) error {
+	sc := c.ScheduleClient()
+	for _, s := range monitoringSchedules(m) {
+		id := idPrefix + s.id
+		spec := client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: s.every, Offset: s.offset}}}
+		action := &client.ScheduleWorkflowAction{ID: id, Workflow: s.workflow, Args: []any{s.arg}, TaskQueue: taskQueue,
+			WorkflowExecutionTimeout: s.timeout}
+		_, err := sc.Create(ctx, client.ScheduleOptions{ID: id, Spec: spec, Action: action,
+			Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, CatchupWindow: time.Minute, TriggerImmediately: s.immediate,
+			Note: "RemoteGPU monitoring (created by the worker)"})
+		if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+			err = sc.GetHandle(ctx, id).Update(ctx, client.ScheduleUpdateOptions{DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+				sched := in.Description.Schedule
+				sched.Spec, sched.Action = &spec, action
+				if sched.Policy == nil {
+					sched.Policy = &client.SchedulePolicies{}
+				}
+				sched.Policy.Overlap, sched.Policy.CatchupWindow = enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, time.Minute
+				return &client.ScheduleUpdate{Schedule: &sched}, nil
+			}})
+		}
+		if err != nil {
+			return fmt.Errorf("unable to create schedule %s: %w", id, err)
+		}
+	}
+	slog.Info("monitoring schedules ready", "taskQueue", taskQueue)
+	return nil
+}
