@@ -58,6 +58,9 @@ func TestTenantIsolation(t *testing.T) {
 		"/api/customer/machines/{id}/connection-events": machineB.ID,
 		"/api/customer/ssh-keys/{id}":                   keyB.ID,
 		"/api/customer/notifications/{id}/read":         notifB,
+		"/api/customer/monitoring/{machineId}/realtime": machineB.ID,
+		"/api/customer/machines/{id}/monitoring":        machineB.ID,
+		"/api/customer/machines/{id}/processes":         machineB.ID,
 	}
 
 	// bodies that pass validation, so the 404 comes from the tenant check

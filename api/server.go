@@ -49,6 +49,7 @@ type Server struct {
 	api       huma.API
 	ldapProbe ldapProbe
 	handler   http.Handler
+	monitor   *monitorState // agents, ingest and its hooks: see OnIngest
 }
 
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -111,6 +112,7 @@ func New(d Deps) *Server {
 	(&customerMachinesHandler{s}).register(api)
 	(&dashboardHandler{s}).register(api)
 	(&allocationsHandler{s}).register(api)
+	s.registerMonitoring(api)
 
 	for prefix, h := range d.Mounts {
 		r.Mount(prefix, h)
