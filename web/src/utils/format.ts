@@ -27,3 +27,8 @@ export function sizeGb(gb: number | null | undefined): string {
 export function hostPort(host: string, port: number): string {
   return `${host}:${port || 22}`
 }
+
+/** Parts joined with ` · `, the empty ones left out; '—' when none is left. */
+export function joinParts(...parts: (string | number | null | undefined | false)[]): string {
+  return parts.filter((p) => p !== null && p !== undefined && p !== false && p !== '' && p !== 0).join(' · ') || '—'
+}

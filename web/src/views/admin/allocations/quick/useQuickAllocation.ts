@@ -93,7 +93,7 @@ export function useQuickAllocation() {
         months: form.months,
         remark: form.remark.trim() || undefined,
       })) ?? []
-      ElMessage.success(t('allocation.allocated', { n: created.length || form.machineIds.length }))
+      ElMessage.success(t('allocation.allocated', created.length || form.machineIds.length))
       await router.push({ path: '/admin/allocations', query: { tenantId: form.tenantId } })
     } catch (e) {
       server.report(e, 'form')

@@ -99,7 +99,7 @@ export function useMachineImport() {
       if (isFinished(counters)) {
         current.value = await getImport(id, true)
         void history.load()
-        if (counters.status === 'done') ElMessage.success(t('import.finished', { created: counters.created ?? 0 }))
+        if (counters.status === 'done') ElMessage.success(t('import.finished', { created: counters.created ?? 0 }, counters.created ?? 0))
         return
       }
       current.value = { ...counters, rows: current.value?.rows ?? [] }
