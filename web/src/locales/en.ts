@@ -240,6 +240,7 @@ const en: typeof zhCN = {
     noMachines: 'No machine is allocated to this customer',
     allocationHistory: 'Allocations',
     allocateNew: 'Allocate machines',
+    allocate: 'Allocate',
   },
   user: {
     add: 'Add user',

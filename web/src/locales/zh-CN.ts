@@ -239,6 +239,7 @@ export default {
     noMachines: '该客户当前没有分配的机器',
     allocationHistory: '分配记录',
     allocateNew: '分配新机器',
+    allocate: '分配机器',
   },
   user: {
     add: '添加用户',
