@@ -117,6 +117,20 @@ describe('envelope', () => {
     expect(notify).toHaveBeenCalledTimes(1)
   })
 
+  it('reads an error body without data (the API leaves it out)', async () => {
+    const { http, notify } = setup(() => ({
+      status: 409,
+      body: { code: 409, message: '机器已分配给 Acme，请先回收', traceId: 't-409' },
+    }))
+    await expect(http.delete('/api/admin/machines/x')).rejects.toMatchObject({
+      status: 409,
+      message: '机器已分配给 Acme，请先回收',
+      traceId: 't-409',
+      data: null,
+    })
+    expect(notify).toHaveBeenCalledOnce()
+  })
+
   it('lets callers opt out of the toast, for all or some statuses', async () => {
     const { http, notify } = setup((c) =>
       c.url === '/a' ? { status: 409, body: fail(409, 'has allocations') } : { status: 500, body: fail(500, 'internal error') },

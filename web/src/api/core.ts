@@ -104,14 +104,19 @@ async function readBody(body: unknown): Promise<unknown> {
   return body
 }
 
+/** An error body: the envelope, whose `data` the API leaves out when there is none. */
+function isErrorBody(body: unknown): body is Omit<Envelope, 'data'> & { data?: unknown } {
+  return typeof body === 'object' && body !== null && typeof (body as Envelope).code === 'number' && 'message' in body
+}
+
 function envelopeError(status: number, body: unknown, headers: unknown): ApiError {
-  if (isEnvelope(body)) {
+  if (isErrorBody(body)) {
     return new ApiError({
       status,
       code: body.code,
       message: body.message || `HTTP ${status}`,
       traceId: body.traceId || headerTraceId(headers),
-      data: body.data,
+      data: body.data ?? null,
     })
   }
   return new ApiError({ status, message: `HTTP ${status}`, traceId: headerTraceId(headers) })
