@@ -280,7 +280,7 @@ func Evaluate(rules Rules, st State, obs []Observation, p Params) Actions {
 		if !ok {
 			continue
 		}
-		if pv, ok := pend[k]; ok && o.At.Before(pv.LastAt) {
+		if pv, ok := pend[k]; ok && !pv.Suppressed && o.At.Before(pv.LastAt) {
 			continue
 		}
 		if os, ok := open[k]; ok {
