@@ -3,6 +3,8 @@
 package worker
 
 import (
+	"os"
+
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
@@ -30,5 +32,6 @@ func New(c client.Client, taskQueue string, d Deps) worker.Worker {
 	w.RegisterWorkflow(workflows.Allocation)
 	w.RegisterActivity(&activities.Allocations{Store: d.Store, Secrets: d.Secrets, Client: c})
 	registerMonitoring(w, d)
+	workflows.RegisterAlertNotify(w, &activities.Alerts{Store: d.Store, Mail: d.Mail, WebhookURL: os.Getenv("ALERT_WEBHOOK_URL")})
 	return w
 }
