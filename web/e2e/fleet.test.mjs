@@ -250,7 +250,7 @@ describe('fleet and leases', () => {
       })
 
       await card.getByTestId('my-machine-copy').click()
-      await successToast(page).waitFor()
+      await page.locator('.el-message--success', { hasText: '已复制' }).waitFor()
       const clip = await page.evaluate(() => navigator.clipboard.readText())
       assert.match(clip, new RegExp(`^ssh .*${renewed}`))
 
@@ -281,14 +281,15 @@ describe('fleet and leases', () => {
       await extend.getByTestId('extend-months').locator('input').fill('2')
       await extend.getByTestId('extend-months').locator('input').press('Tab')
       await extend.getByTestId('extend-submit').click()
-      await successToast(page).waitFor()
+      await page.locator('.el-message--success', { hasText: '已续期' }).waitFor()
       await rowWith(table, renewed).getByText('3 个月').waitFor()
 
       await rowWith(table, reclaimed).getByTestId('allocation-reclaim').click()
       const box = page.locator('.el-message-box')
       await box.locator('textarea').fill(`e2e reclaim ${id}`)
       await box.getByRole('button', { name: '提前回收' }).click()
-      await successToast(page).waitFor()
+      // its own toast (the renewal's may still show): the reclaim has finished before the page reloads
+      await page.locator('.el-message--success', { hasText: '已回收' }).waitFor({ timeout: 30_000 })
       await eventually(
         async () => {
           await page.reload()
