@@ -105,7 +105,7 @@ export function useQuickAllocation() {
   }
 
   function cancel() {
-    router.back()
+    void router.push(form.tenantId && route.query.tenantId ? `/admin/customers/${form.tenantId}` : '/admin/allocations')
   }
 
   return {
