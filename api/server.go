@@ -113,6 +113,7 @@ func New(d Deps) *Server {
 	(&dashboardHandler{s}).register(api)
 	(&allocationsHandler{s}).register(api)
 	s.registerMonitoring(api)
+	s.registerLive(r, api) // monitoring WebSockets and alerts: ws.go, alerts.go
 
 	for prefix, h := range d.Mounts {
 		r.Mount(prefix, h)
