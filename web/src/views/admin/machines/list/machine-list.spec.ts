@@ -1,0 +1,104 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import type { Machine } from '@/api/types'
+import { flushPromises, mountPage } from '@/test/mountPage'
+import MachineListPage from './index.vue'
+import { VIEW_KEY } from './useMachineList'
+
+vi.mock('@/api/machines', () => ({
+  listMachines: vi.fn(),
+  getMachineOptions: vi.fn(async () => ({
+    regions: [{ code: 'beijing', name: '北京' }],
+    gpuModels: ['RTX 4090'],
+    statuses: ['online', 'offline', 'maintenance'],
+    allocationStatuses: ['allocated', 'unallocated', 'expiring'],
+  })),
+  deleteMachine: vi.fn(),
+  endMaintenance: vi.fn(),
+  reclaimMachine: vi.fn(),
+  resetMachinePassword: vi.fn(),
+  revealMachinePassword: vi.fn(async () => ({ password: 'S3cret-pass', user: 'root', command: 'ssh root@h' })),
+  rotateAgentToken: vi.fn(),
+  getMachineSshCommand: vi.fn(),
+  allocateMachine: vi.fn(),
+  startMaintenance: vi.fn(),
+}))
+const api = await import('@/api/machines')
+
+const machine: Machine = {
+  id: '3f0c2a52-0d47-4f0e-9a3a-1f0b2c3d4e5f',
+  name: 'gpu-bj-001',
+  region: '北京',
+  room: '',
+  gpuModel: 'RTX 4090',
+  gpuMemoryGb: 24,
+  gpuCount: 8,
+  cudaVersion: '12.4',
+  driverVersion: '550.54.15',
+  cpuModel: 'Xeon',
+  cpuCores: 64,
+  memoryGb: 512,
+  diskGb: 4096,
+  internalIp: '10.0.0.1',
+  sshHost: 'gpu-bj-001.beijing.ssh.example.com',
+  sshPort: 22,
+  containerDomainPrefix: 'gpu-bj-001',
+  sshUser: 'root',
+  sshPassword: '******',
+  status: 'online',
+  allocationStatus: 'allocated',
+  allocation: { id: 'a1', tenantId: 't1', customer: 'Acme', status: 'active', startAt: null, endAt: '2027-01-01T00:00:00Z' },
+  agentTokenIssued: true,
+  createdAt: '2026-01-01T00:00:00Z',
+  updatedAt: '2026-01-01T00:00:00Z',
+}
+
+describe('machine list page', () => {
+  afterEach(() => vi.clearAllMocks())
+
+  it('asks the API for what the URL says, ignoring values it does not know', async () => {
+    vi.mocked(api.listMachines).mockResolvedValue({ list: [machine], total: 1, page: 1, pageSize: 20 })
+    const { wrapper } = await mountPage(
+      MachineListPage,
+      '/admin/machines/list?status=offline&allocationStatus=bogus&keyword=gpu&region=北京&sortBy=name&order=asc&page=2',
+    )
+    expect(api.listMachines).toHaveBeenCalledWith({
+      page: 2,
+      pageSize: 20,
+      sortBy: 'name',
+      order: 'asc',
+      status: 'offline',
+      region: '北京',
+      keyword: 'gpu',
+      gpuModel: undefined,
+      allocationStatus: undefined,
+      tenantId: undefined,
+    })
+    // the row: the customer it is allocated to, and the masked password
+    const table = wrapper.find('[data-testid="machine-table"]')
+    expect(table.text()).toContain('gpu-bj-001')
+    expect(table.text()).toContain('Acme')
+    expect(table.find('[data-testid="secret-value"]').text()).toBe('••••••••')
+    wrapper.unmount()
+  })
+
+  it('reveals a password only when asked', async () => {
+    vi.mocked(api.listMachines).mockResolvedValue({ list: [machine], total: 1, page: 1, pageSize: 20 })
+    const { wrapper } = await mountPage(MachineListPage, '/admin/machines/list')
+    expect(api.revealMachinePassword).not.toHaveBeenCalled()
+    await wrapper.find('[data-testid="secret-toggle"]').trigger('click')
+    await flushPromises()
+    expect(api.revealMachinePassword).toHaveBeenCalledWith(machine.id)
+    expect(wrapper.find('[data-testid="secret-value"]').text()).toBe('S3cret-pass')
+    wrapper.unmount()
+  })
+
+  it('remembers the card view', async () => {
+    vi.mocked(api.listMachines).mockResolvedValue({ list: [machine], total: 1, page: 1, pageSize: 20 })
+    const { wrapper } = await mountPage(MachineListPage, '/admin/machines/list')
+    await wrapper.findAll('[data-testid="machine-view"] input')[1]!.setValue(true)
+    await flushPromises()
+    expect(localStorage.getItem(VIEW_KEY)).toBe('card')
+    expect(wrapper.find('[data-testid="machine-card-gpu-bj-001"]').exists()).toBe(true)
+    wrapper.unmount()
+  })
+})
