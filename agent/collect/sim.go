@@ -41,6 +41,7 @@ var simModels = map[string]struct {
 	"NVIDIA H100 PCIe":        {81559, 350, false},
 	"NVIDIA L40S":             {46068, 350, false},
 	"NVIDIA GeForce RTX 4090": {24564, 450, true},
+	"NVIDIA GeForce RTX 5090": {32607, 575, true},
 	"NVIDIA RTX A6000":        {49140, 300, true},
 	"Tesla V100-SXM2-32GB":    {32768, 300, false},
 }

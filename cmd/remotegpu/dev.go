@@ -67,6 +67,7 @@ func runDev(ctx context.Context, args []string) error {
 
 	return serveAll(ctx, func() {
 		public := strings.TrimRight(os.Getenv("PUBLIC_URL"), "/")
+		startDemo(ctx, st.Dir(), filepath.Join(root, "bin"), localURL(os.Getenv("LISTEN_ADDR")))
 		lines := []string{
 			"RemoteGPU is running",
 			"",
@@ -75,6 +76,7 @@ func runDev(ctx context.Context, args []string) error {
 			"Dev mailbox   " + public + "/dev/mail",
 			"Temporal UI   " + os.Getenv("TEMPORAL_UI_URL"),
 			"Service logs  " + filepath.Join(st.Dir(), "logs"),
+			"Demo fleet    5 machines with simulated GPU agents (labelled simulated)",
 		}
 		if acc := strings.TrimRight(string(accounts), "\n"); acc != "" {
 			lines = append(lines, "")
