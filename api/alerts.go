@@ -344,6 +344,13 @@ func (e *alertEvaluator) onIngest(_ context.Context, machineID string, samples [
 	if len(obs) == 0 {
 		return
 	}
+	// as the ingest stores them: no time, or more than a minute ahead, is now
+	now := e.h.s.now().UTC()
+	for i := range obs {
+		if obs[i].At.IsZero() || obs[i].At.After(now.Add(time.Minute)) {
+			obs[i].At = now
+		}
+	}
 	select {
 	case e.in <- ingested{machine: machineID, obs: obs}:
 	default:
