@@ -3,8 +3,6 @@
 package worker
 
 import (
-	"os"
-
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
@@ -18,6 +16,8 @@ import (
 type Deps struct {
 	Store *store.Store
 	Mail  mail.Sender
+	// AlertWebhookURL receives a JSON POST for every new critical alert (empty: none).
+	AlertWebhookURL string
 	// Secrets seals the SSH passwords the Allocation workflow rotates.
 	Secrets *secrets.Box
 }
@@ -32,6 +32,6 @@ func New(c client.Client, taskQueue string, d Deps) worker.Worker {
 	w.RegisterWorkflow(workflows.Allocation)
 	w.RegisterActivity(&activities.Allocations{Store: d.Store, Secrets: d.Secrets, Client: c})
 	registerMonitoring(w, d)
-	workflows.RegisterAlertNotify(w, &activities.Alerts{Store: d.Store, Mail: d.Mail, WebhookURL: os.Getenv("ALERT_WEBHOOK_URL")})
+	workflows.RegisterAlertNotify(w, &activities.Alerts{Store: d.Store, Mail: d.Mail, WebhookURL: d.AlertWebhookURL})
 	return w
 }

@@ -41,6 +41,8 @@ type Config struct {
 	SMTPTLS      string
 	DevMailSink  string
 
+	AlertWebhookURL string
+
 	LDAP       LDAP
 	Fleet      Fleet
 	Monitoring Monitoring
@@ -114,6 +116,8 @@ func Load() (Config, error) {
 		SMTPFrom:     env("SMTP_FROM", "RemoteGPU <no-reply@remotegpu.local>"),
 		SMTPTLS:      env("SMTP_TLS", "none"),
 		DevMailSink:  env("DEV_MAIL_SINK", ""),
+
+		AlertWebhookURL: env("ALERT_WEBHOOK_URL", ""),
 
 		LDAP: LDAP{
 			URL:              env("LDAP_URL", ""),
