@@ -249,8 +249,12 @@ func (h *agentHandler) registerAgent(ctx context.Context, in *AgentRegisterInput
 	}
 	m := s.monitoring()
 	m.agents.forgetMachine(in.Body.MachineID)
+	temporal := s.Config.Monitoring.AgentTemporalAddress
+	if temporal == "" {
+		temporal = s.Config.TemporalAddress
+	}
 	return ok(ctx, agentproto.RegisterResponse{AgentToken: key, MachineID: in.Body.MachineID, MachineName: name,
-		SampleInterval: agentproto.Duration(m.mon.SampleInterval / time.Second), TemporalAddress: s.Config.Monitoring.AgentTemporalAddress,
+		SampleInterval: agentproto.Duration(m.mon.SampleInterval / time.Second), TemporalAddress: temporal,
 		TemporalNS: s.Config.TemporalNamespace, TaskQueue: activities.HostTaskQueue(in.Body.MachineID)})
 }
 
