@@ -234,9 +234,9 @@ func TestOfflineAlert(t *testing.T) {
 }
 
 // TestAlertNotifications runs the AlertNotify workflow on the Temporal dev
-// server: the admins get a mail, the webhook a POST. Not parallel: it sets
-// ALERT_WEBHOOK_URL for the worker.
+// server: the admins get a mail, the webhook a POST.
 func TestAlertNotifications(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var hooks []activities.AlertWebhookPayload
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -250,8 +250,7 @@ func TestAlertNotifications(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 	}))
 	defer hook.Close()
-	t.Setenv("ALERT_WEBHOOK_URL", hook.URL)
-	e := newEnv(t, options{temporal: true})
+	e := newEnv(t, options{temporal: true, webhook: hook.URL})
 	admin := e.login("admin1")
 	a := addAgent(t, e, admin, "notify-1", "北京")
 	since := time.Now()

@@ -48,6 +48,7 @@ type options struct {
 	temporal bool
 	objects  bool
 	ldap     *ldapauth.Config
+	webhook  string // ALERT_WEBHOOK_URL of the worker
 }
 
 func newEnv(t *testing.T, o options) *env {
@@ -93,7 +94,7 @@ func newEnv(t *testing.T, o options) *env {
 			t.Fatalf("unable to reach Temporal at %s: %v", addr, err)
 		}
 		t.Cleanup(c.Close)
-		w := worker.New(c, e.cfg.TemporalTaskQueue, worker.Deps{Store: st, Mail: sender, Secrets: box})
+		w := worker.New(c, e.cfg.TemporalTaskQueue, worker.Deps{Store: st, Mail: sender, Secrets: box, AlertWebhookURL: o.webhook})
 		if err := w.Start(); err != nil {
 			t.Fatal(err)
 		}
