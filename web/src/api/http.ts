@@ -17,6 +17,15 @@ export function setAuthFailureHandler(handler: AuthFailureHandler) {
   authFailureHandler = handler
 }
 
+/**
+ * The session ended outside an HTTP call (a WebSocket closed with 4401):
+ * forget the tokens and leave for the login page, as a refused refresh does.
+ */
+export function sessionEnded() {
+  tokenStorage.clear()
+  authFailureHandler()
+}
+
 /** The text shown for an API error: the API's message, field errors, the trace ID for server errors. */
 export function describeError(err: ApiError): string {
   const t = i18n.global.t

@@ -6,6 +6,7 @@ import type {
   MachineAllocateInput,
   MachineCreateInput,
   MachineCreateResult,
+  MachineInventory,
   MachineListParams,
   MachineOptions,
   MachineUpdateInput,
@@ -43,6 +44,9 @@ export const revealMachinePassword = (id: string) => http.post<RevealedPassword>
 
 /** The new password is shown once. */
 export const resetMachinePassword = (id: string) => http.post<ResetPasswordResult>(`${base}/${id}/reset-password`)
+
+/** What the machine's agent reported, where it differs from the record, its GPU source and when it was last heard from. */
+export const getMachineInventory = (id: string) => http.get<MachineInventory>(`${base}/${id}/inventory`)
 
 export const getMachineSshCommand = (id: string) => http.get<SshCommand>(`${base}/${id}/ssh-command`)
 

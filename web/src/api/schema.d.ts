@@ -4,6 +4,150 @@
  */
 
 export interface paths {
+    "/api/admin/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Alerts (告警列表); sortBy createdAt|startedAt|resolvedAt|level|type|status|machineName|region (default createdAt desc)
+         * @description Roles: admin.
+         */
+        get: operations["list-alerts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/alerts/active": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The alert centre: open alerts (active and acknowledged), most severe first, then newest, with counts by level
+         * @description Roles: admin.
+         */
+        get: operations["list-active-alerts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/alerts/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The alert rules: GPU temperature, disk usage, memory usage, offline
+         * @description Roles: admin.
+         */
+        get: operations["get-alert-rules"];
+        /**
+         * Change alert rules (audited); returns every rule
+         * @description Roles: admin.
+         */
+        put: operations["update-alert-rules"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/alerts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An alert
+         * @description Roles: admin.
+         */
+        get: operations["get-alert"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/alerts/{id}/acknowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Acknowledge an active alert (seen, being handled; it stays open until resolved)
+         * @description Roles: admin.
+         */
+        put: operations["acknowledge-alert"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/alerts/{id}/ignore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Ignore an open alert (忽略): resolved as ignored; the same condition opens no new alert until it has cleared
+         * @description Roles: admin.
+         */
+        put: operations["ignore-alert"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/alerts/{id}/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Mark an open alert handled (标记已处理): resolved by hand; it opens again if the condition still holds for the rule's duration
+         * @description Roles: admin.
+         */
+        put: operations["resolve-alert"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/allocations": {
         parameters: {
             query?: never;
@@ -336,6 +480,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/dashboard/gpu-trend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Fleet-wide GPU utilisation trend (average and busiest GPU) from the roll-ups
+         * @description Roles: admin.
+         */
+        get: operations["get-admin-gpu-trend"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/dashboard/stats": {
         parameters: {
             query?: never;
@@ -588,6 +752,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/machines/{id}/inventory": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What the machine's agent reported, and where it differs from what the admin entered
+         * @description Roles: admin.
+         */
+        get: operations["get-machine-inventory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/machines/{id}/maintenance": {
         parameters: {
             query?: never;
@@ -700,6 +884,94 @@ export interface paths {
          * @description Roles: admin.
          */
         get: operations["get-machine-ssh-command"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/monitoring/realtime": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every machine's latest figures (实时监控); sortBy gpuUtil|cpu|mem|temp|disk|power|name|region|status|lastSeen
+         * @description Roles: admin.
+         */
+        get: operations["get-admin-monitoring-realtime"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/agent/inventory": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The agent reports what its host has */
+        post: operations["report-agent-inventory"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/agent/register": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Exchange a machine's one-use bootstrap token for the agent's own token; records the inventory */
+        post: operations["register-agent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/agent/samples": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The agent reports one or more sampling rounds; answers once they are stored. Rounds older than the raw retention are not stored (not counted in accepted; resending them is useless); timestamps more than a minute ahead of the api's clock are set to it */
+        post: operations["report-agent-samples"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/agent/ssh-password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The machine's current SSH login, for the agent to apply (audited) */
+        get: operations["get-agent-ssh-password"];
         put?: never;
         post?: never;
         delete?: never;
@@ -933,6 +1205,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/customer/machines/{id}/monitoring": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A leased machine's figures over time, for charts (since the lease began)
+         * @description Roles: owner, member.
+         */
+        get: operations["get-my-machine-monitoring"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/machines/{id}/processes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Processes using the GPUs of a leased machine, as of its latest sample
+         * @description Roles: owner, member.
+         */
+        get: operations["get-my-machine-processes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/customer/machines/{id}/reveal-password": {
         parameters: {
             query?: never;
@@ -947,6 +1259,26 @@ export interface paths {
          * @description Roles: owner, member.
          */
         post: operations["reveal-my-machine-password"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/monitoring/{machineId}/realtime": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A leased machine's latest figures, with the processes using its GPUs
+         * @description Roles: owner, member.
+         */
+        get: operations["get-my-machine-realtime"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1163,11 +1495,131 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        ActiveAlerts: {
+            /** @description Every open alert, by level (list holds at most limit) */
+            counts: components["schemas"]["OpenAlertCounts"];
+            list: components["schemas"]["Alert"][] | null;
+        };
         AgentBootstrap: {
             /** @description Shown once; the agent exchanges it for its own credentials */
             agentToken: string;
             /** @description One line that installs and starts the agent on the host */
             installCommand: string;
+        };
+        Alert: {
+            /** Format: date-time */
+            acknowledgedAt: string | null;
+            acknowledgedBy: string;
+            /**
+             * Format: date-time
+             * @description When the alert opened (发生时间)
+             */
+            createdAt: string;
+            /** Format: int64 */
+            durationSeconds: number;
+            /**
+             * Format: int64
+             * @description The GPU for gpu_temperature; null for machine-level alerts
+             */
+            gpuIndex: number | null;
+            /** @description 已处理: resolved in any way; 未处理 (false) is active or acknowledged */
+            handled: boolean;
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            level: "critical" | "warning" | "info";
+            /** Format: uuid */
+            machineId: string;
+            machineName: string;
+            /** @description 告警内容 */
+            message: string;
+            note: string;
+            /** @description The mail/webhook notification was handed to its workflow (critical alerts) */
+            notificationQueued: boolean;
+            region: string;
+            /**
+             * @description How a resolved alert was resolved: auto (the condition cleared), manual (marked handled), ignored; empty while open
+             * @enum {string}
+             */
+            resolution: "auto" | "manual" | "ignored" | "";
+            /** Format: date-time */
+            resolvedAt: string | null;
+            /** @description Who resolved or ignored it; empty when resolved automatically */
+            resolvedBy: string;
+            /**
+             * Format: double
+             * @description The value that cleared it (automatic resolution)
+             */
+            resolvedValue: number | null;
+            /**
+             * Format: date-time
+             * @description Since when the condition held (offline: when the machine was last heard from)
+             */
+            startedAt: string;
+            /** @enum {string} */
+            status: "active" | "acknowledged" | "resolved";
+            /** Format: double */
+            threshold: number | null;
+            /** @enum {string} */
+            type: "gpu_temperature" | "disk_usage" | "memory_usage" | "offline";
+            /** Format: date-time */
+            updatedAt: string;
+            /**
+             * Format: double
+             * @description The value that opened it
+             */
+            value: number | null;
+        };
+        AlertActionBody: {
+            /** @description Kept on the alert and in the audit log */
+            note?: string;
+        };
+        AlertRule: {
+            /**
+             * Format: double
+             * @description An open alert clears automatically once the value is below threshold - clearMargin (hysteresis)
+             */
+            clearMargin: number;
+            /**
+             * Format: int64
+             * @description How long the condition must hold before the alert opens (offline: how long the machine has sent nothing)
+             */
+            durationSeconds: number;
+            enabled: boolean;
+            /** @enum {string} */
+            level: "critical" | "warning" | "info";
+            /**
+             * Format: double
+             * @description Opens at value >= threshold: °C for gpu_temperature, % for disk_usage and memory_usage; null for offline
+             */
+            threshold: number | null;
+            /** @enum {string} */
+            type: "gpu_temperature" | "disk_usage" | "memory_usage" | "offline";
+            /** Format: date-time */
+            updatedAt: string;
+            updatedBy: string;
+        };
+        AlertRuleInput: {
+            /**
+             * Format: double
+             * @description Hysteresis (0-50, below the threshold); unchanged when absent
+             */
+            clearMargin?: number;
+            /**
+             * Format: int64
+             * @description How long the condition must hold (offline: how long the machine has been silent)
+             */
+            durationSeconds: number;
+            enabled: boolean;
+            /** @enum {string} */
+            level: "critical" | "warning" | "info";
+            /**
+             * Format: double
+             * @description °C for gpu_temperature (30-130), % for disk_usage and memory_usage (1-100); ignored for offline
+             */
+            threshold?: number;
+            /** @enum {string} */
+            type: "gpu_temperature" | "disk_usage" | "memory_usage" | "offline";
         };
         AllocateMachineInputBody: {
             /** Format: int64 */
@@ -1459,7 +1911,33 @@ export interface components {
             /** @enum {string} */
             status: "online" | "offline" | "maintenance";
         };
+        Disk: {
+            mount: string;
+            /** Format: double */
+            totalGib: number;
+        };
+        DiskSample: {
+            mount: string;
+            /** Format: double */
+            readBps: number;
+            /** Format: double */
+            totalGib: number;
+            /** Format: double */
+            usedGib: number;
+            /** Format: double */
+            writeBps: number;
+        };
         Empty: Record<string, never>;
+        EnvelopeActiveAlerts: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["ActiveAlerts"];
+            message: string;
+            traceId: string;
+        };
         EnvelopeAgentBootstrap: {
             /**
              * Format: int64
@@ -1467,6 +1945,16 @@ export interface components {
              */
             code: number;
             data: components["schemas"]["AgentBootstrap"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopeAlert: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["Alert"];
             message: string;
             traceId: string;
         };
@@ -1570,6 +2058,26 @@ export interface components {
             message: string;
             traceId: string;
         };
+        EnvelopeGPUTrend: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["GPUTrend"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopeListAlertRule: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["AlertRule"][] | null;
+            message: string;
+            traceId: string;
+        };
         EnvelopeListAllocation: {
             /**
              * Format: int64
@@ -1620,6 +2128,16 @@ export interface components {
             message: string;
             traceId: string;
         };
+        EnvelopeMachineHistory: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["MachineHistory"];
+            message: string;
+            traceId: string;
+        };
         EnvelopeMachineImportDetail: {
             /**
              * Format: int64
@@ -1630,6 +2148,16 @@ export interface components {
             message: string;
             traceId: string;
         };
+        EnvelopeMachineInventory: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["MachineInventory"];
+            message: string;
+            traceId: string;
+        };
         EnvelopeMachineOptions: {
             /**
              * Format: int64
@@ -1637,6 +2165,26 @@ export interface components {
              */
             code: number;
             data: components["schemas"]["MachineOptions"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopeMachineProcesses: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["MachineProcesses"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopeMachineRealtime: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["MachineRealtime"];
             message: string;
             traceId: string;
         };
@@ -1677,6 +2225,16 @@ export interface components {
              */
             code: number;
             data: components["schemas"]["NotificationPage"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopePageAlert: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["PageAlert"];
             message: string;
             traceId: string;
         };
@@ -1760,6 +2318,16 @@ export interface components {
             message: string;
             traceId: string;
         };
+        EnvelopePageRealtimeMachine: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["PageRealtimeMachine"];
+            message: string;
+            traceId: string;
+        };
         EnvelopePageTenant: {
             /**
              * Format: int64
@@ -1780,6 +2348,16 @@ export interface components {
             message: string;
             traceId: string;
         };
+        EnvelopePasswordResponse: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["PasswordResponse"];
+            message: string;
+            traceId: string;
+        };
         EnvelopePublicStatus: {
             /**
              * Format: int64
@@ -1787,6 +2365,16 @@ export interface components {
              */
             code: number;
             data: components["schemas"]["PublicStatus"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopeRegisterResponse: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["RegisterResponse"];
             message: string;
             traceId: string;
         };
@@ -1837,6 +2425,16 @@ export interface components {
              */
             code: number;
             data: components["schemas"]["SSHKey"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopeSamplesResponse: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["SamplesResponse"];
             message: string;
             traceId: string;
         };
@@ -1911,6 +2509,11 @@ export interface components {
              * @description allocated / machines, 0..1
              */
             allocationRate: number;
+            /**
+             * Format: double
+             * @description Average utilisation of every GPU of the online machines, from their latest samples, %
+             */
+            avgGpuUtil: number;
             /** Format: int64 */
             customers: number;
             /**
@@ -1938,6 +2541,200 @@ export interface components {
             /** Format: int64 */
             Size: number;
         };
+        GPUInfo: {
+            /** Format: int64 */
+            index: number;
+            /** Format: int64 */
+            memoryMib: number;
+            model: string;
+            uuid: string;
+        };
+        GPUPoint: {
+            /**
+             * Format: date-time
+             * @description Start of the step
+             */
+            at: string;
+            /** Format: double */
+            memTotalMib: number;
+            /**
+             * Format: double
+             * @description Average
+             */
+            memUsedMib: number;
+            /**
+             * Format: double
+             * @description Average
+             */
+            powerW: number;
+            /**
+             * Format: double
+             * @description Average
+             */
+            tempC: number;
+            /** Format: double */
+            tempMax: number;
+            /**
+             * Format: double
+             * @description Average utilisation, %
+             */
+            util: number;
+            /** Format: double */
+            utilMax: number;
+        };
+        GPUProcess: {
+            /** Format: int64 */
+            memUsedMib: number;
+            name: string;
+            /** Format: int64 */
+            pid: number;
+        };
+        GPUProcessRow: {
+            /** Format: int64 */
+            gpuIndex: number;
+            /** Format: int64 */
+            memUsedMib: number;
+            name: string;
+            /** Format: int64 */
+            pid: number;
+        };
+        GPUSample: {
+            /**
+             * Format: int64
+             * @description Uncorrected volatile ECC errors, where NVML has them
+             */
+            eccErrors?: number;
+            /**
+             * Format: double
+             * @description Absent where the GPU has no fan (data-center parts)
+             */
+            fanPct?: number;
+            /** Format: int64 */
+            index: number;
+            /** Format: int64 */
+            memTotalMib: number;
+            /** Format: int64 */
+            memUsedMib: number;
+            /** Format: double */
+            powerLimitW: number;
+            /** Format: double */
+            powerW: number;
+            processes?: components["schemas"]["GPUProcess"][] | null;
+            /** Format: double */
+            tempC: number;
+            /**
+             * Format: double
+             * @description %
+             */
+            utilization: number;
+            uuid?: string;
+        };
+        GPUSeries: {
+            /** Format: int64 */
+            index: number;
+            points: components["schemas"]["GPUPoint"][] | null;
+        };
+        GPUTrend: {
+            /** Format: date-time */
+            from: string;
+            /** @description The fleet (or the region asked for) */
+            points: components["schemas"]["TrendPoint"][] | null;
+            /** @description With byRegion: one series per region */
+            regions?: components["schemas"]["TrendSeries"][] | null;
+            /**
+             * @description The roll-up the points come from
+             * @enum {string}
+             */
+            source: "1m" | "1h";
+            /** Format: int64 */
+            stepSeconds: number;
+            /** Format: date-time */
+            to: string;
+        };
+        HostNow: {
+            /** Format: double */
+            cpuPct: number;
+            /**
+             * Format: double
+             * @description The fullest disk
+             */
+            diskPct: number;
+            /**
+             * Format: double
+             * @description All disks
+             */
+            diskReadBps: number;
+            /** Format: double */
+            diskWriteBps: number;
+            disks: components["schemas"]["DiskSample"][] | null;
+            /** Format: double */
+            load1: number;
+            /** Format: double */
+            memPct: number;
+            /** Format: int64 */
+            memTotalMib: number;
+            /** Format: int64 */
+            memUsedMib: number;
+            /** Format: double */
+            netRxBps: number;
+            /** Format: double */
+            netTxBps: number;
+        };
+        HostPoint: {
+            /**
+             * Format: date-time
+             * @description Start of the step
+             */
+            at: string;
+            /** Format: double */
+            cpuMax: number;
+            /**
+             * Format: double
+             * @description Average
+             */
+            cpuPct: number;
+            /**
+             * Format: double
+             * @description The fullest disk, average
+             */
+            diskPct: number;
+            /**
+             * Format: double
+             * @description All disks, average
+             */
+            diskReadBps: number;
+            /** Format: double */
+            diskWriteBps: number;
+            /** Format: double */
+            load1: number;
+            /**
+             * Format: double
+             * @description Average
+             */
+            memPct: number;
+            /**
+             * Format: double
+             * @description Average
+             */
+            netRxBps: number;
+            /** Format: double */
+            netTxBps: number;
+        };
+        HostSample: {
+            /** Format: double */
+            cpuPct: number;
+            disks: components["schemas"]["DiskSample"][] | null;
+            /** Format: double */
+            load1: number;
+            /** Format: int64 */
+            memTotalMib: number;
+            /** Format: int64 */
+            memUsedMib: number;
+            /** Format: double */
+            netRxBps: number;
+            /** Format: double */
+            netTxBps: number;
+        };
         HostStep: {
             /** Format: date-time */
             at: string;
@@ -1954,9 +2751,55 @@ export interface components {
             field: string;
             message: string;
         };
+        Inventory: {
+            agentVersion: string;
+            /** Format: int64 */
+            cpuCores: number;
+            cpuModel: string;
+            cudaVersion: string;
+            disks: components["schemas"]["Disk"][] | null;
+            driverVersion: string;
+            /** @enum {string} */
+            gpuSource: "nvml" | "simulated";
+            gpus: components["schemas"]["GPUInfo"][] | null;
+            hostname: string;
+            kernel: string;
+            /** Format: int64 */
+            memoryMib: number;
+            os: string;
+        };
+        InventoryDifference: {
+            /** @description What the admin entered */
+            declared: string;
+            /** @description The machine field: gpuModel, gpuCount, gpuMemoryGb, cudaVersion, driverVersion, cpuCores, memoryGb */
+            field: string;
+            /** @description What the agent found */
+            reported: string;
+        };
         LDAPStatus: {
             available: boolean;
             enabled: boolean;
+        };
+        LatestGPU: {
+            /** Format: int64 */
+            eccErrors?: number;
+            /** Format: double */
+            fanPct?: number;
+            /** Format: int64 */
+            index: number;
+            /** Format: int64 */
+            memTotalMib: number;
+            /** Format: int64 */
+            memUsedMib: number;
+            /** Format: double */
+            powerLimitW: number;
+            /** Format: double */
+            powerW: number;
+            /** Format: double */
+            tempC: number;
+            /** Format: double */
+            utilization: number;
+            uuid?: string;
         };
         LiveAllocation: {
             /** @description Company name */
@@ -2015,6 +2858,23 @@ export interface components {
             status: "online" | "offline" | "maintenance";
             /** Format: date-time */
             updatedAt: string;
+        };
+        MachineHistory: {
+            /**
+             * Format: date-time
+             * @description Never before the customer's lease began
+             */
+            from: string;
+            gpus: components["schemas"]["GPUSeries"][] | null;
+            host: components["schemas"]["HostPoint"][] | null;
+            /** Format: uuid */
+            machineId: string;
+            /** @enum {string} */
+            source: "raw" | "1m" | "1h";
+            /** Format: int64 */
+            stepSeconds: number;
+            /** Format: date-time */
+            to: string;
         };
         MachineImport: {
             /** Format: date-time */
@@ -2157,11 +3017,67 @@ export interface components {
                 [key: string]: string;
             };
         };
+        MachineInventory: {
+            /** @description Where the report differs from the machine's record */
+            differences: components["schemas"]["InventoryDifference"][] | null;
+            /**
+             * @description simulated: label the machine, its GPU figures are made up
+             * @enum {string}
+             */
+            gpuSource: "nvml" | "simulated" | "";
+            /** @description Null until the agent registers */
+            inventory: components["schemas"]["Inventory"];
+            /** Format: date-time */
+            inventoryAt: string | null;
+            /** Format: date-time */
+            lastSeenAt: string | null;
+            /** Format: date-time */
+            registeredAt: string | null;
+            simulated: boolean;
+        };
         MachineOptions: {
             allocationStatuses: string[] | null;
             gpuModels: string[] | null;
             regions: components["schemas"]["Region"][] | null;
             statuses: string[] | null;
+        };
+        MachineProcesses: {
+            /** @description Processes using a GPU */
+            list: components["schemas"]["GPUProcessRow"][] | null;
+            /**
+             * Format: date-time
+             * @description The sample the list comes from; null until the agent reports
+             */
+            sampleAt: string | null;
+        };
+        MachineRealtime: {
+            /** Format: double */
+            gpuMemPct: number | null;
+            /**
+             * @description simulated: the GPU figures are made up
+             * @enum {string}
+             */
+            gpuSource: "nvml" | "simulated" | "";
+            /**
+             * Format: double
+             * @description Average over the GPUs, %
+             */
+            gpuUtil: number | null;
+            gpus: components["schemas"]["LatestGPU"][] | null;
+            host: components["schemas"]["HostNow"];
+            /** Format: date-time */
+            lastSeenAt: string | null;
+            /** Format: uuid */
+            machineId: string;
+            name: string;
+            processes: components["schemas"]["GPUProcessRow"][] | null;
+            /**
+             * Format: date-time
+             * @description Null until the agent reports
+             */
+            sampleAt: string | null;
+            /** @enum {string} */
+            status: "online" | "offline" | "maintenance";
         };
         MachineSummary: {
             /** @description Quick connect */
@@ -2276,6 +3192,25 @@ export interface components {
              */
             unread: number;
         };
+        OpenAlertCounts: {
+            /** Format: int64 */
+            critical: number;
+            /** Format: int64 */
+            info: number;
+            /** Format: int64 */
+            total: number;
+            /** Format: int64 */
+            warning: number;
+        };
+        PageAlert: {
+            list: components["schemas"]["Alert"][] | null;
+            /** Format: int64 */
+            page: number;
+            /** Format: int64 */
+            pageSize: number;
+            /** Format: int64 */
+            total: number;
+        };
         PageAllocation: {
             list: components["schemas"]["Allocation"][] | null;
             /** Format: int64 */
@@ -2348,6 +3283,15 @@ export interface components {
             /** Format: int64 */
             total: number;
         };
+        PageRealtimeMachine: {
+            list: components["schemas"]["RealtimeMachine"][] | null;
+            /** Format: int64 */
+            page: number;
+            /** Format: int64 */
+            pageSize: number;
+            /** Format: int64 */
+            total: number;
+        };
         PageTenant: {
             list: components["schemas"]["Tenant"][] | null;
             /** Format: int64 */
@@ -2364,11 +3308,86 @@ export interface components {
              */
             revokedSessions: number;
         };
+        PasswordResponse: {
+            password: string;
+            user: string;
+        };
         PublicStatus: {
             ldap: components["schemas"]["LDAPStatus"];
             /** @description Login is degraded (the directory is unreachable) */
             maintenance: boolean;
             message: string;
+        };
+        RealtimeMachine: {
+            /** Format: double */
+            cpuPct: number | null;
+            /**
+             * Format: double
+             * @description The fullest disk, %
+             */
+            diskPct: number | null;
+            /**
+             * Format: int64
+             * @description As declared by the admin
+             */
+            gpuCount: number;
+            /**
+             * Format: double
+             * @description GPU memory used over all GPUs, %
+             */
+            gpuMemPct: number | null;
+            gpuModel: string;
+            /**
+             * Format: double
+             * @description All GPUs together, W
+             */
+            gpuPowerW: number | null;
+            /**
+             * @description simulated: the agent makes the GPU figures up (label it); empty until an agent registers
+             * @enum {string}
+             */
+            gpuSource: "nvml" | "simulated" | "";
+            /**
+             * Format: double
+             * @description Hottest GPU, °C
+             */
+            gpuTemp: number | null;
+            /**
+             * Format: double
+             * @description Average over the machine's GPUs, %
+             */
+            gpuUtil: number | null;
+            /**
+             * Format: double
+             * @description Busiest GPU, %
+             */
+            gpuUtilMax: number | null;
+            /** @description Per GPU, by index */
+            gpus: components["schemas"]["LatestGPU"][] | null;
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the api last stored a sample of the machine
+             */
+            lastSeenAt: string | null;
+            /** Format: double */
+            memPct: number | null;
+            name: string;
+            /** Format: double */
+            netRxBps: number | null;
+            /** Format: double */
+            netTxBps: number | null;
+            /** Format: int64 */
+            openAlerts: number;
+            region: string;
+            /**
+             * Format: date-time
+             * @description When the latest sample was taken (the agent's clock)
+             */
+            sampleAt: string | null;
+            /** @enum {string} */
+            status: "online" | "offline" | "maintenance";
         };
         ReclaimBody: {
             reason?: string;
@@ -2381,6 +3400,28 @@ export interface components {
             code: string;
             /** @description Display name, e.g. 北京 */
             name: string;
+        };
+        RegisterRequest: {
+            bootstrapToken: string;
+            inventory: components["schemas"]["Inventory"];
+            /** Format: uuid */
+            machineId: string;
+        };
+        RegisterResponse: {
+            /** @description Keep it; it authenticates every later call */
+            agentToken: string;
+            /** Format: uuid */
+            machineId: string;
+            machineName: string;
+            /**
+             * Format: int64
+             * @description How often to sample, in seconds
+             */
+            sampleIntervalSeconds: number;
+            /** @description host.<machineID> */
+            taskQueue: string;
+            temporalAddress: string;
+            temporalNamespace: string;
         };
         ResetConfirmInputBody: {
             account: string;
@@ -2444,6 +3485,19 @@ export interface components {
             name: string;
             publicKey: string;
         };
+        Sample: {
+            /** Format: date-time */
+            at: string;
+            gpus: components["schemas"]["GPUSample"][] | null;
+            host: components["schemas"]["HostSample"];
+        };
+        SamplesRequest: {
+            samples: components["schemas"]["Sample"][] | null;
+        };
+        SamplesResponse: {
+            /** Format: int64 */
+            accepted: number;
+        };
         SendNotificationInputBody: {
             content: string;
             /**
@@ -2502,6 +3556,36 @@ export interface components {
             expiresIn: number;
             refreshToken: string;
             user: components["schemas"]["Me"];
+        };
+        TrendPoint: {
+            /**
+             * Format: date-time
+             * @description Start of the step
+             */
+            at: string;
+            /**
+             * Format: double
+             * @description Average over every GPU sample in the step, %
+             */
+            avg: number;
+            /**
+             * Format: int64
+             * @description GPUs reporting (the most in any minute of the step)
+             */
+            gpus: number;
+            /**
+             * Format: double
+             * @description The busiest GPU's busiest minute in the step (its 1-minute average), %
+             */
+            max: number;
+        };
+        TrendSeries: {
+            points: components["schemas"]["TrendPoint"][] | null;
+            region: string;
+        };
+        UpdateAlertRulesInputBody: {
+            /** @description The rules to change; types not listed stay as they are */
+            rules: components["schemas"]["AlertRuleInput"][] | null;
         };
         UpdateCustomerUserInputBody: {
             email?: string;
@@ -2587,6 +3671,568 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    "list-alerts": {
+        parameters: {
+            query?: {
+                /** @description 1-based page number */
+                page?: number;
+                pageSize?: number;
+                /** @description Field to sort by (each list documents its own) */
+                sortBy?: string;
+                /** @description Sort direction */
+                order?: "asc" | "desc" | "ascending" | "descending" | "";
+                /** @description JSON object of filters, same keys as the named query parameters, e.g. {"status":"active"} */
+                filters?: string;
+                level?: "critical" | "warning" | "info" | "";
+                type?: "gpu_temperature" | "disk_usage" | "memory_usage" | "offline" | "";
+                /** @description open = active + acknowledged (未处理); resolved = 已处理 */
+                status?: "active" | "acknowledged" | "resolved" | "open" | "";
+                /** @description How resolved alerts were resolved */
+                resolution?: "auto" | "manual" | "ignored" | "";
+                machineId?: string;
+                /** @description Region name or code */
+                region?: string;
+                /** @description Machine name or alert text */
+                keyword?: string;
+                /** @description Opened at or after (RFC 3339) */
+                from?: string;
+                /** @description Opened before (RFC 3339) */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopePageAlert"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "list-active-alerts": {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeActiveAlerts"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "get-alert-rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeListAlertRule"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "update-alert-rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateAlertRulesInputBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeListAlertRule"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "get-alert": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeAlert"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "acknowledge-alert": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["AlertActionBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeAlert"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "ignore-alert": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["AlertActionBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeAlert"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "resolve-alert": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["AlertActionBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeAlert"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     "list-allocations": {
         parameters: {
             query?: {
@@ -4290,6 +5936,84 @@ export interface operations {
             };
         };
     };
+    "get-admin-gpu-trend": {
+        parameters: {
+            query?: {
+                /** @description Ending now; ignored when from is given */
+                range?: "1h" | "6h" | "24h" | "7d" | "30d" | "";
+                /** @description Start (RFC 3339); with to (default now) instead of range */
+                from?: string;
+                /** @description End (RFC 3339), default now */
+                to?: string;
+                /** @description Seconds per point; coarser steps are chosen when it would give too many points or finer than the data */
+                step?: number;
+                /** @description Only this region (name or code) */
+                region?: string;
+                /** @description Also one series per region */
+                byRegion?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeGPUTrend"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     "get-admin-dashboard-stats": {
         parameters: {
             query?: never;
@@ -5370,6 +7094,73 @@ export interface operations {
             };
         };
     };
+    "get-machine-inventory": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeMachineInventory"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     "start-machine-maintenance": {
         parameters: {
             query?: never;
@@ -5798,6 +7589,278 @@ export interface operations {
             };
             /** @description Unprocessable Entity */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "get-admin-monitoring-realtime": {
+        parameters: {
+            query?: {
+                page?: number;
+                /** @description Up to 5000, so the heat map can take every machine at once */
+                pageSize?: number;
+                /** @description Default name */
+                sortBy?: "gpuUtil" | "cpu" | "mem" | "temp" | "disk" | "power" | "name" | "region" | "status" | "lastSeen" | "";
+                order?: "asc" | "desc" | "ascending" | "descending" | "";
+                /** @description JSON object of filters, same keys as the named query parameters */
+                filters?: string;
+                /** @description Region name or code */
+                region?: string;
+                status?: "online" | "offline" | "maintenance" | "";
+                /** @description Search by machine name */
+                keyword?: string;
+                /** @description Only machines with open (active or acknowledged) alerts */
+                onlyAlerts?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopePageRealtimeMachine"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "report-agent-inventory": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Inventory"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeEmpty"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "register-agent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegisterRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeRegisterResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "report-agent-samples": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SamplesRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeSamplesResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "get-agent-ssh-password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopePasswordResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6539,6 +8602,158 @@ export interface operations {
             };
         };
     };
+    "get-my-machine-monitoring": {
+        parameters: {
+            query?: {
+                /** @description Ending now; ignored when from is given */
+                range?: "1h" | "6h" | "24h" | "7d" | "30d" | "";
+                /** @description Start (RFC 3339); with to (default now) instead of range */
+                from?: string;
+                /** @description End (RFC 3339), default now */
+                to?: string;
+                /** @description Seconds per point; coarser steps are chosen when it would give too many points or finer than the data */
+                step?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeMachineHistory"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "get-my-machine-processes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeMachineProcesses"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     "reveal-my-machine-password": {
         parameters: {
             query?: never;
@@ -6557,6 +8772,73 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EnvelopeRevealedPassword"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "get-my-machine-realtime": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                machineId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeMachineRealtime"];
                 };
             };
             /** @description Unauthorized */

@@ -142,3 +142,42 @@ export type ImportStatus = MachineImport['status']
 export type ImportRowStatus = ImportRow['status']
 export type ImportRowResult = ImportRow['result']
 export type MachineImportListParams = Query<'list-machine-imports'>
+
+/* ---------- monitoring (admin and customer) ---------- */
+
+export type RealtimeMachine = Schemas['RealtimeMachine']
+export type LatestGpu = Schemas['LatestGPU']
+/** `simulated`: the GPU figures are made up by the agent (label them); empty until an agent registers. */
+export type GpuSource = RealtimeMachine['gpuSource']
+export type RealtimeParams = Query<'get-admin-monitoring-realtime'>
+export type RealtimeSort = NonNullable<Exclude<RealtimeParams['sortBy'], ''>>
+export type GpuTrend = Schemas['GPUTrend']
+export type TrendPoint = Schemas['TrendPoint']
+export type GpuTrendParams = Query<'get-admin-gpu-trend'>
+export type MonitoringRange = NonNullable<Exclude<GpuTrendParams['range'], ''>>
+export type MachineRealtime = Schemas['MachineRealtime']
+export type HostNow = Schemas['HostNow']
+export type MachineHistory = Schemas['MachineHistory']
+export type MachineHistoryParams = Query<'get-my-machine-monitoring'>
+export type GpuSeries = Schemas['GPUSeries']
+export type GpuPoint = Schemas['GPUPoint']
+export type HostPoint = Schemas['HostPoint']
+export type GpuProcess = Schemas['GPUProcessRow']
+export type MachineProcesses = Schemas['MachineProcesses']
+export type MachineInventory = Schemas['MachineInventory']
+export type Inventory = Schemas['Inventory']
+export type InventoryDifference = Schemas['InventoryDifference']
+
+/* ---------- alerts ---------- */
+
+export type Alert = Schemas['Alert']
+export type AlertLevel = Alert['level']
+export type AlertType = Alert['type']
+export type AlertStatus = Alert['status']
+export type AlertResolution = Alert['resolution']
+export type AlertListParams = Query<'list-alerts'>
+export type AlertStatusFilter = NonNullable<Exclude<AlertListParams['status'], ''>>
+export type ActiveAlerts = Schemas['ActiveAlerts']
+export type OpenAlertCounts = Schemas['OpenAlertCounts']
+export type AlertRule = Schemas['AlertRule']
+export type AlertRuleInput = Schemas['AlertRuleInput']

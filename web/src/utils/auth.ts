@@ -22,6 +22,13 @@ export const tokenStorage: TokenStore = {
   },
 }
 
+/** When the stored access token expires (ms since the epoch), or null when unknown. */
+export function accessExpiresAt(): number | null {
+  const raw = localStorage.getItem(EXPIRES_KEY)
+  const n = raw === null ? NaN : Number(raw)
+  return Number.isFinite(n) ? n : null
+}
+
 export function hasSession(): boolean {
   return !!(tokenStorage.getAccess() || tokenStorage.getRefresh())
 }
