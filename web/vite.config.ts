@@ -38,6 +38,14 @@ export default defineConfig({
     outDir: 'dist',
     emptyOutDir: true,
     chunkSizeWarningLimit: 1024,
+    rollupOptions: {
+      output: {
+        // ECharts (only the pieces src/utils/echarts.ts registers) in a chunk of its own, loaded by the pages with charts
+        manualChunks(id: string) {
+          if (/node_modules\/(echarts|zrender)\//.test(id)) return 'echarts'
+        },
+      },
+    },
   },
   test: {
     environment: 'happy-dom',

@@ -5,10 +5,18 @@ import { createPinia, setActivePinia } from 'pinia'
 import { createMemoryHistory, createRouter } from 'vue-router'
 import type { Component } from 'vue'
 import { i18n } from '@/locales'
+import type { Me } from '@/api/types'
+import { tokenStorage } from '@/utils/auth'
 import { stubRoutes } from './stubRoutes'
 
-export async function mountPage(page: Component, path: string) {
+/** A stored session (for pages that open a WebSocket with the access token). */
+export function storeSession() {
+  tokenStorage.set({ accessToken: 'test-access', refreshToken: 'test-refresh', expiresIn: 900, user: {} as Me })
+}
+
+export async function mountPage(page: Component, path: string, options: { session?: boolean } = {}) {
   localStorage.clear()
+  if (options.session) storeSession()
   i18n.global.locale.value = 'zh-CN'
   const pinia = createPinia()
   setActivePinia(pinia)

@@ -1,0 +1,107 @@
+import { getCurrentInstance, onBeforeUnmount, readonly, ref, toValue, watch, type MaybeRefOrGetter } from 'vue'
+import { sessionEnded } from '@/api/http'
+import { wsUrl } from '@/api/ws'
+import { useUserStore } from '@/store/modules/user'
+import { LiveSocket, type EndReason, type LiveStatus, type SocketLike } from '@/utils/liveSocket'
+
+export interface UseLiveSocketOptions<T> {
+  /** The socket's path (`/ws/...`); null: not connected (no machine chosen). A change reconnects. */
+  path: MaybeRefOrGetter<string | null>
+  onFrame(frame: T): void
+  /** 4403: the machine is no longer leased (the page says so; the socket stays closed). */
+  onLeaseEnded?(): void
+  /** Close the socket after the page has been hidden this long; reconnect when it shows again. */
+  hiddenPauseMs?: number
+  minDelayMs?: number
+  maxDelayMs?: number
+  /** test hook */
+  createSocket?(url: string): SocketLike
+}
+
+/**
+ * A live WebSocket for a page: connected with the user's access token
+ * (refreshed first when it is about to expire), reconnected with backoff,
+ * paused while the tab is hidden, closed when the page goes. A 4401 close
+ * ends the session (to the login page); a 4403 close stops it with
+ * `endReason` 'lease'. `status` drives the page's LiveBadge.
+ */
+export function useLiveSocket<T>(options: UseLiveSocketOptions<T>) {
+  const user = useUserStore()
+  const status = ref<LiveStatus>('idle')
+  const endReason = ref<EndReason | null>(null)
+  const retryInMs = ref(0)
+  /** when the last frame arrived (ms since the epoch) */
+  const lastFrameAt = ref<number | null>(null)
+
+  const socket = new LiveSocket<T>({
+    url: (token) => wsUrl(toValue(options.path) ?? '', token),
+    token: ({ force }) => user.freshAccessToken({ force }),
+    onFrame(frame) {
+      lastFrameAt.value = Date.now()
+      options.onFrame(frame)
+    },
+    onStatus(s, retry) {
+      status.value = s
+      retryInMs.value = retry
+    },
+    onEnd(reason, detail) {
+      endReason.value = reason
+      if (reason === 'lease') options.onLeaseEnded?.()
+      // a 4401 close: the session was revoked (a missing token was already handled by the HTTP layer)
+      else if (detail.code !== 0) sessionEnded()
+    },
+    minDelayMs: options.minDelayMs,
+    maxDelayMs: options.maxDelayMs,
+    createSocket: options.createSocket,
+  })
+
+  function start() {
+    if (!toValue(options.path)) return
+    endReason.value = null
+    socket.start()
+  }
+
+  function restart() {
+    socket.stop()
+    lastFrameAt.value = null
+    start()
+  }
+
+  // a hidden tab stops receiving after a while, and catches up when it shows again
+  const hiddenPauseMs = options.hiddenPauseMs ?? 10_000
+  let hiddenTimer: ReturnType<typeof setTimeout> | null = null
+  function onVisibility() {
+    if (hiddenTimer) clearTimeout(hiddenTimer)
+    hiddenTimer = null
+    if (document.visibilityState === 'hidden') {
+      hiddenTimer = setTimeout(() => socket.pause(), hiddenPauseMs)
+    } else {
+      socket.resume()
+    }
+  }
+  document.addEventListener('visibilitychange', onVisibility)
+
+  watch(
+    () => toValue(options.path),
+    () => restart(),
+  )
+
+  function dispose() {
+    document.removeEventListener('visibilitychange', onVisibility)
+    if (hiddenTimer) clearTimeout(hiddenTimer)
+    socket.stop()
+  }
+  if (getCurrentInstance()) onBeforeUnmount(dispose)
+
+  start()
+
+  return {
+    status: readonly(status),
+    endReason: readonly(endReason),
+    retryInMs: readonly(retryInMs),
+    lastFrameAt: readonly(lastFrameAt),
+    restart,
+    reconnectNow: () => socket.reconnectNow(),
+    stop: dispose,
+  }
+}
