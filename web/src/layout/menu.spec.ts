@@ -7,13 +7,14 @@ const shape = (items: MenuItem[]) => items.map((g) => [g.title, g.children.map((
 describe('sidebar', () => {
   it('shows admins the pages that exist in the order of 2.2, hidden pages left out', () => {
     expect(shape(buildMenu(moduleRoutes, 'admin'))).toEqual([
-      ['menu.adminHome', ['/admin/dashboard']],
+      ['menu.adminHome', ['/admin/dashboard', '/admin/dashboard/realtime', '/admin/dashboard/alerts']],
       [
         'menu.machines',
         ['/admin/machines/list', '/admin/machines/add', '/admin/machines/import', '/admin/machines/maintenance'],
       ],
       ['menu.customers', ['/admin/customers/list', '/admin/customers/add']],
       ['menu.allocations', ['/admin/allocations', '/admin/allocations/quick', '/admin/allocations/expiring']],
+      ['menu.monitoring', ['/admin/monitoring/realtime', '/admin/monitoring/alerts']],
       ['menu.system', ['/admin/system/audit-logs', '/admin/system/announcements']],
     ])
   })
@@ -22,6 +23,7 @@ describe('sidebar', () => {
     expect(shape(buildMenu(moduleRoutes, role))).toEqual([
       ['menu.customerHome', ['/customer/dashboard']],
       ['menu.myMachines', ['/customer/machines/list', '/customer/machines/connect', '/customer/machines/history']],
+      ['menu.customerMonitoring', ['/customer/monitoring/realtime']],
       ['menu.settings', ['/customer/settings/profile', '/customer/settings/ssh-keys', '/customer/settings/notifications']],
     ])
   })

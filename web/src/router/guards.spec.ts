@@ -94,6 +94,8 @@ describe('access guard', () => {
     '/admin/allocations',
     '/admin/allocations/expiring',
     '/admin/allocations/quick?tenantId=x',
+    '/admin/monitoring/realtime',
+    '/admin/monitoring/alerts?status=open',
   ])('shows the 403 page to a member who opens %s', async (path) => {
     const { router } = setup({ tokens: true, apiRole: 'member' })
     const to = await go(router, path)
@@ -116,6 +118,7 @@ describe('access guard', () => {
     '/customer/machines/connect',
     '/customer/machines/history',
     '/customer/machines/3f0c2a52-0d47-4f0e-9a3a-1f0b2c3d4e5f',
+    '/customer/monitoring/realtime',
   ])(
     'lets owners and members open %s',
     async (path) => {
@@ -144,6 +147,18 @@ describe('access guard', () => {
     expect((await go(router, '/admin/allocations?tab=history')).name).toBe('AdminAllocationList')
     expect((await go(router, '/admin/allocations/expiring')).name).toBe('AdminAllocationsExpiring')
     expect((await go(router, '/admin/allocations/quick')).name).toBe('AdminQuickAllocation')
+  })
+
+  it('leads the home group\'s 实时监控 and 告警中心 entries to the pages of 监控中心', async () => {
+    const { router } = setup({ tokens: true, apiRole: 'admin', loaded: true })
+    expect((await go(router, '/admin/dashboard/realtime')).name).toBe('AdminMonitoringRealtime')
+    const alerts = await go(router, '/admin/dashboard/alerts')
+    expect(alerts.name).toBe('AdminAlerts')
+    expect(alerts.query.status).toBe('open')
+    expect((await go(router, '/admin/monitoring')).path).toBe('/admin/monitoring/realtime')
+    expect((await go(setup({ tokens: true, apiRole: 'member', loaded: true }).router, '/customer/monitoring')).path).toBe(
+      '/customer/monitoring/realtime',
+    )
   })
 
   it('sends /admin and /customer to the homes of the consoles', async () => {
