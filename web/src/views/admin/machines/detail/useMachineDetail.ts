@@ -1,8 +1,19 @@
 import { computed, ref, shallowRef } from 'vue'
 import { useRoute, useRouter } from 'vue-router'
-import type { Machine } from '@/api/types'
-import { getMachine } from '@/api/machines'
+import type { InventoryDifference, Machine, MachineInventory } from '@/api/types'
+import { getMachine, getMachineInventory } from '@/api/machines'
 import { useMachineActions } from '../useMachineActions'
+
+/** The machine fields the agent's report is compared with, and their labels. */
+export const DIFF_FIELDS = {
+  gpuModel: 'machine.gpuModel',
+  gpuCount: 'machine.gpuCount',
+  gpuMemoryGb: 'machine.gpuMemory',
+  cudaVersion: 'machine.cudaVersion',
+  driverVersion: 'machine.driverVersion',
+  cpuCores: 'machine.cpuCores',
+  memoryGb: 'machine.memory',
+} as const
 
 export function useMachineDetail() {
   const route = useRoute()
@@ -15,8 +26,29 @@ export function useMachineDetail() {
   /** bumped after a change, so the history tabs reload */
   const version = ref(0)
 
+  const inventory = shallowRef<MachineInventory | null>(null)
+  const inventoryLoading = ref(false)
+  /** where the agent's report differs from the record, by field */
+  const differences = computed(() => {
+    const out: Partial<Record<string, InventoryDifference>> = {}
+    for (const d of inventory.value?.differences ?? []) out[d.field] = d
+    return out
+  })
+
+  async function loadInventory() {
+    inventoryLoading.value = true
+    try {
+      inventory.value = await getMachineInventory(id.value)
+    } catch {
+      // reported by the HTTP layer; the rest of the page stands
+    } finally {
+      inventoryLoading.value = false
+    }
+  }
+
   async function load() {
     loading.value = true
+    void loadInventory()
     try {
       machine.value = await getMachine(id.value)
       loadFailed.value = false
@@ -35,5 +67,5 @@ export function useMachineDetail() {
 
   const actions = useMachineActions(changed)
 
-  return { id, machine, loading, loadFailed, version, load, changed, actions }
+  return { id, machine, loading, loadFailed, version, load, changed, actions, inventory, inventoryLoading, differences }
 }
