@@ -2,6 +2,7 @@ import { computed, ref, shallowRef } from 'vue'
 import { useRoute } from 'vue-router'
 import { getMyMachine } from '@/api/myMachines'
 import type { CustomerMachine } from '@/api/types'
+import { useMachineLive } from '../../monitoring/useMachineLive'
 
 export function useMyMachineDetail() {
   const route = useRoute()
@@ -26,5 +27,8 @@ export function useMyMachineDetail() {
     }
   }
 
-  return { id, machine, loading, notFound, loadFailed, load }
+  // live charts and processes; the id stays while the page shows (the layout keys pages by path)
+  const monitoring = useMachineLive(computed(() => (notFound.value ? null : id.value)))
+
+  return { id, machine, loading, notFound, loadFailed, load, monitoring }
 }
