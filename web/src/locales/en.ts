@@ -749,8 +749,9 @@ const en: typeof zhCN = {
   },
   monitoring: {
     heatmap: 'GPU utilisation heat map',
+    heatmapLabel: 'Utilisation of {gpus} GPUs on {machines} machines',
     heatmapHint:
-      'Each cell is a GPU, coloured by utilisation; grey means offline or no data. Hover for temperature, power and memory; click to open the machine.',
+      'A column per machine, a cell per GPU, coloured by utilisation; grey means offline or no data. Hover for temperature, power and memory; click to open the machine.',
     onlineState: 'State',
     gpuUtil: 'GPU',
     cpu: 'CPU',

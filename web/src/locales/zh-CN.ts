@@ -745,7 +745,8 @@ export default {
   },
   monitoring: {
     heatmap: 'GPU 使用率热力图',
-    heatmapHint: '每格是一张 GPU，颜色表示使用率，灰色表示离线或暂无数据；悬停查看温度、功耗和显存，点击进入机器详情。',
+    heatmapLabel: '{machines} 台机器、{gpus} 张 GPU 的使用率热力图',
+    heatmapHint: '每台机器一列、每格一张 GPU，颜色表示使用率，灰色表示离线或暂无数据；悬停查看温度、功耗和显存，点击进入机器详情。',
     onlineState: '在线状态',
     gpuUtil: 'GPU使用率',
     cpu: 'CPU使用率',

@@ -1,37 +1,41 @@
 // The real-time page with a fleet of 1,000 machines × 8 GPUs: live frames
-// are applied at most once per interval, into the same chart (never a new
-// one), and the 8,000 figures are handed over as plain data, not Vue proxies.
+// are applied at most once per interval, repainting the same canvas (never a
+// new chart or an element per cell), from plain data rather than Vue proxies.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { isProxy } from 'vue'
 import { flushPromises, mountPage } from '@/test/mountPage'
 import { FakeWebSocket, installFakeWebSocket } from '@/test/fakeWebSocket'
-import type { ChartOption } from '@/utils/echarts'
 import { syntheticFleet } from '@/test/syntheticFleet'
+import { heatColour } from '../components/heatmapLayout'
 
-const chart = vi.hoisted(() => ({
-  setOption: vi.fn(),
-  on: vi.fn(),
-  resize: vi.fn(),
-  dispose: vi.fn(),
-  showLoading: vi.fn(),
-  hideLoading: vi.fn(),
-}))
-vi.mock('@/utils/echarts', () => ({ echarts: { init: vi.fn(() => chart) } }))
 vi.mock('@/api/monitoring', () => ({ getAdminRealtime: vi.fn() }))
 vi.mock('@/api/machines', () => ({
   getMachineOptions: vi.fn(async () => ({ regions: [{ code: 'beijing', name: '北京' }], gpuModels: [], statuses: [], allocationStatuses: [] })),
 }))
-const { echarts } = await import('@/utils/echarts')
 const api = await import('@/api/monitoring')
 const { default: RealtimePage } = await import('./index.vue')
 
 const MACHINES = 1000
 const GPUS = 8
 
-/** The heat map's setOption calls (the page draws no other chart). */
-const heatmapCalls = () =>
-  chart.setOption.mock.calls.map(([o]) => o as ChartOption).filter((o) => (o.series as { id?: string }[] | undefined)?.[0]?.id === 'gpus')
-const lastCells = () => (heatmapCalls().at(-1)!.series as { data: [number, number, number][] }[])[0]!.data
+/** A 2D context that counts what is painted (happy-dom has no canvas). */
+function fakeContext() {
+  const painted: { fill: string }[][] = []
+  let current: { fill: string }[] = []
+  const ctx = {
+    fillStyle: '',
+    font: '',
+    textBaseline: '',
+    setTransform: vi.fn(),
+    clearRect: vi.fn(() => {
+      current = []
+      painted.push(current)
+    }),
+    fillRect: vi.fn(() => current.push({ fill: ctx.fillStyle })),
+    fillText: vi.fn(),
+  }
+  return { ctx, painted }
+}
 
 const frame = (seed: number) => ({
   type: 'snapshot',
@@ -43,8 +47,13 @@ const frame = (seed: number) => ({
 })
 
 describe('real-time monitoring page', () => {
+  let paint: ReturnType<typeof fakeContext>
+  let getContext: ReturnType<typeof vi.fn>
   beforeEach(() => {
     installFakeWebSocket()
+    paint = fakeContext()
+    getContext = vi.fn(() => paint.ctx)
+    vi.spyOn(HTMLCanvasElement.prototype, 'getContext').mockImplementation(getContext as never)
     vi.mocked(api.getAdminRealtime).mockResolvedValue({ list: syntheticFleet(MACHINES, GPUS, 0), total: MACHINES, page: 1, pageSize: 5000 })
   })
   afterEach(() => {
@@ -52,45 +61,47 @@ describe('real-time monitoring page', () => {
     vi.clearAllMocks()
   })
 
-  it('takes 1,000 × 8 live figures into one chart, throttled, without re-creating it', async () => {
+  it('paints 1,000 × 8 live figures on one canvas, throttled, never re-creating it', async () => {
     const { wrapper } = await mountPage(RealtimePage, '/admin/monitoring/realtime', { session: true })
     await flushPromises()
 
     expect(api.getAdminRealtime).toHaveBeenCalledWith({ page: 1, pageSize: 5000 })
-    expect(echarts.init).toHaveBeenCalledTimes(1)
-    expect(lastCells()).toHaveLength(MACHINES * GPUS)
-    // plain data for the canvas: no reactive proxies around 8,000 cells
-    expect(isProxy(lastCells())).toBe(false)
-    expect(isProxy(lastCells()[0])).toBe(false)
+    const canvas = wrapper.find('[data-testid="gpu-heatmap"] canvas').element
+    expect(wrapper.find('[data-testid="gpu-heatmap"]').attributes('data-cells')).toBe(String(MACHINES * GPUS))
+    expect(paint.painted.at(-1)).toHaveLength(MACHINES * GPUS)
     expect(wrapper.find('[data-testid="rt-count"]').text()).toContain('1000 / 1000')
 
-    // the socket carries the access token; frames arrive faster than they are drawn
+    // the socket carries the access token; frames arrive faster than they are painted
     const socket = FakeWebSocket.last()!
     expect(socket.url).toMatch(/\/ws\/admin\/monitoring\?token=test-access$/)
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'requestAnimationFrame', 'cancelAnimationFrame', 'Date'] })
     socket.open()
-    const drawnBefore = heatmapCalls().length
+    const before = paint.painted.length
     for (let seed = 1; seed <= 5; seed++) socket.send(frame(seed))
     await vi.advanceTimersByTimeAsync(100)
     await flushPromises()
-    expect(heatmapCalls().length).toBe(drawnBefore + 1)
+    expect(paint.painted.length).toBe(before + 1)
     for (let seed = 6; seed <= 10; seed++) socket.send(frame(seed))
     await vi.advanceTimersByTimeAsync(3000)
     await flushPromises()
-    // five frames in a burst: one more draw, with the newest figures
-    expect(heatmapCalls().length).toBe(drawnBefore + 2)
+    // a burst of five frames: one more paint, of the newest figures
+    expect(paint.painted.length).toBe(before + 2)
     const newest = syntheticFleet(MACHINES, GPUS, 10)
-    expect(lastCells()[0]).toEqual([0, 0, newest[0]!.gpus![0]!.utilization])
-    expect(lastCells()).toHaveLength(MACHINES * GPUS)
+    expect(paint.painted.at(-1)).toHaveLength(MACHINES * GPUS)
+    expect(paint.painted.at(-1)![0]!.fill).toBe(heatColour(newest[0]!.gpus![0]!.utilization))
 
-    // the same chart all along
-    expect(echarts.init).toHaveBeenCalledTimes(1)
-    expect(chart.dispose).not.toHaveBeenCalled()
+    // the same canvas and context all along; the snapshot is plain data
+    expect(wrapper.find('[data-testid="gpu-heatmap"] canvas').element).toBe(canvas)
+    expect(getContext).toHaveBeenCalledTimes(1)
+    const vm = wrapper.findComponent({ name: 'GpuHeatmap' })
+    const model = vm.props('model') as { machines: unknown[]; cells: unknown[] }
+    expect(isProxy(model.machines)).toBe(false)
+    expect(isProxy(model.machines[0])).toBe(false)
+    expect(isProxy(model.cells)).toBe(false)
+
     expect(wrapper.find('[data-testid="live-badge"]').attributes('data-status')).toBe('live')
     expect(wrapper.find('[data-testid="rt-stat-openAlerts"]').text()).toContain('100')
-
     wrapper.unmount()
-    expect(chart.dispose).toHaveBeenCalledTimes(1)
     expect(socket.closed).toBe(true)
   })
 
@@ -99,7 +110,7 @@ describe('real-time monitoring page', () => {
     await flushPromises()
     // every tenth machine has an alert; the even ones are in 北京
     expect(wrapper.find('[data-testid="rt-count"]').text()).toContain('100 / 1000')
-    expect(lastCells()).toHaveLength(100 * GPUS)
+    expect(paint.painted.at(-1)).toHaveLength(100 * GPUS)
     wrapper.unmount()
   })
 })
