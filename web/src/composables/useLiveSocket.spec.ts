@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { defineComponent, h, nextTick, ref } from 'vue'
+import { defineComponent, h, nextTick, ref, type Ref } from 'vue'
 import { mount } from '@vue/test-utils'
 import { createPinia, setActivePinia } from 'pinia'
 import { storeSession } from '@/test/mountPage'
@@ -11,7 +11,7 @@ function setVisibility(state: 'visible' | 'hidden') {
   document.dispatchEvent(new Event('visibilitychange'))
 }
 
-function host(path: ReturnType<typeof ref<string | null>>) {
+function host(path: Ref<string | null>) {
   const frames: unknown[] = []
   let live!: ReturnType<typeof useLiveSocket>
   const Host = defineComponent({
