@@ -25,6 +25,7 @@ type CustomerMachine struct {
 	Region           string     `json:"region"`
 	Status           string     `json:"status" enum:"online,offline,maintenance"`
 	AllocationStatus string     `json:"allocationStatus" enum:"allocated,expiring"`
+	GPUUtil          *float64   `json:"gpuUtil" doc:"Average GPU utilisation of the latest sample (%); null before the agent reports"`
 	GPUModel         string     `json:"gpuModel"`
 	GPUMemoryGB      int        `json:"gpuMemoryGb"`
 	GPUCount         int        `json:"gpuCount"`
@@ -49,7 +50,7 @@ type SSHInfo struct {
 }
 
 func customerMachine(m *store.Machine) CustomerMachine {
-	c := CustomerMachine{ID: m.ID, Name: m.Name, Region: m.Region, Status: m.Status, AllocationStatus: m.AllocationStatus,
+	c := CustomerMachine{ID: m.ID, Name: m.Name, Region: m.Region, Status: m.Status, AllocationStatus: m.AllocationStatus, GPUUtil: m.GPUUtil,
 		GPUModel: m.GPUModel, GPUMemoryGB: m.GPUMemoryGB, GPUCount: m.GPUCount, CPUModel: m.CPUModel, CPUCores: m.CPUCores,
 		MemoryGB: m.MemoryGB, DiskGB: m.DiskGB, CUDAVersion: m.CUDAVersion, DriverVersion: m.DriverVersion,
 		SSH: SSHInfo{Host: m.SSHHost, Port: m.SSHPort, User: m.SSHUser, Password: store.MaskedPassword, Command: fleet.SSHCommand(m.SSHUser, m.SSHHost, m.SSHPort)}}
@@ -75,6 +76,7 @@ type MachineSummary struct {
 	Status   string     `json:"status"`
 	GPUModel string     `json:"gpuModel"`
 	GPUCount int        `json:"gpuCount"`
+	GPUUtil  *float64   `json:"gpuUtil" doc:"Average GPU utilisation of the latest sample (%)"`
 	EndAt    *time.Time `json:"endAt"`
 	Command  string     `json:"command" doc:"Quick connect"`
 }
@@ -161,7 +163,7 @@ func (h *customerMachinesHandler) summary(ctx context.Context, _ *struct{}) (*Re
 	}
 	out := make([]MachineSummary, len(list))
 	for i, m := range list {
-		out[i] = MachineSummary{ID: m.ID, Name: m.Name, Status: m.Status, GPUModel: m.GPUModel, GPUCount: m.GPUCount,
+		out[i] = MachineSummary{ID: m.ID, Name: m.Name, Status: m.Status, GPUModel: m.GPUModel, GPUCount: m.GPUCount, GPUUtil: m.GPUUtil,
 			Command: fleet.SSHCommand(m.SSHUser, m.SSHHost, m.SSHPort)}
 		if m.Allocation != nil {
 			out[i].EndAt = m.Allocation.EndAt

@@ -147,6 +147,19 @@ func TestCustomerMonitoring(t *testing.T) {
 		}
 	}
 	owner := e.login("owner-a")
+	// the machine cards and the dashboard overview carry the latest GPU utilisation
+	var cards struct {
+		List []api.CustomerMachine `json:"list"`
+	}
+	owner.must(200, "GET", "/api/customer/machines", nil).decode(t, &cards)
+	if len(cards.List) != 1 || cards.List[0].GPUUtil == nil || *cards.List[0].GPUUtil != 33.5 {
+		t.Fatalf("machine cards %+v", cards.List)
+	}
+	var summary []api.MachineSummary
+	owner.must(200, "GET", "/api/customer/machines/summary", nil).decode(t, &summary)
+	if len(summary) != 1 || summary[0].GPUUtil == nil || *summary[0].GPUUtil != 33.5 {
+		t.Fatalf("summary %+v", summary)
+	}
 	// history from the raw samples, never before the lease began
 	var h api.MachineHistory
 	owner.must(200, "GET", "/api/customer/machines/"+a.machineID+"/monitoring?range=1h", nil).decode(t, &h)

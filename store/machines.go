@@ -30,6 +30,7 @@ type Machine struct {
 	SSHPassword           string          `json:"sshPassword" doc:"Always masked; reveal it with the reveal-password operation"`
 	Status                string          `json:"status" enum:"online,offline,maintenance"`
 	AllocationStatus      string          `json:"allocationStatus" enum:"allocated,unallocated,expiring"`
+	GPUUtil               *float64        `json:"gpuUtil" doc:"Average GPU utilisation of the latest sample (%); null before the agent reports"`
 	Allocation            *LiveAllocation `json:"allocation,omitempty"`
 	AgentTokenIssued      bool            `json:"agentTokenIssued"`
 	CreatedAt             time.Time       `json:"createdAt"`
@@ -56,13 +57,14 @@ const MaskedPassword = "********"
 const machineSelect = `SELECT m.id, m.name, m.region, m.room, m.gpu_model, m.gpu_memory_gb, m.gpu_count, m.cuda_version,
 	m.driver_version, m.cpu_model, m.cpu_cores, m.memory_gb, m.disk_gb, m.internal_ip, m.ssh_host, m.ssh_port,
 	m.container_domain_prefix, m.ssh_user, m.ssh_password_enc, m.status, m.agent_token_hash IS NOT NULL, m.created_at, m.updated_at,
-	a.id, a.tenant_id, t.company, a.status, a.start_at, a.end_at,
+	a.id, a.tenant_id, t.company, a.status, a.start_at, a.end_at, l.gpu_util_avg,
 	CASE WHEN a.id IS NULL THEN 'unallocated'
 	     WHEN a.status = 'active' AND a.end_at < now() + $1::interval THEN 'expiring'
 	     ELSE 'allocated' END AS allocation_status
 	FROM machines m
 	LEFT JOIN allocations a ON a.machine_id = m.id AND a.status IN ('pending', 'active')
-	LEFT JOIN tenants t ON t.id = a.tenant_id`
+	LEFT JOIN tenants t ON t.id = a.tenant_id
+	LEFT JOIN machine_latest l ON l.machine_id = m.id`
 
 // machineLive limits machineSelect to machines that are not deleted.
 const machineLive = " WHERE m.deleted_at IS NULL"
@@ -71,14 +73,19 @@ func scanMachine(row pgx.Row) (*Machine, error) {
 	var m Machine
 	var aID, aTenant, aCustomer, aStatus *string
 	var aStart, aEnd *time.Time
+	var util *float32
 	err := row.Scan(&m.ID, &m.Name, &m.Region, &m.Room, &m.GPUModel, &m.GPUMemoryGB, &m.GPUCount, &m.CUDAVersion,
 		&m.DriverVersion, &m.CPUModel, &m.CPUCores, &m.MemoryGB, &m.DiskGB, &m.InternalIP, &m.SSHHost, &m.SSHPort,
 		&m.ContainerDomainPrefix, &m.SSHUser, &m.SSHPasswordEnc, &m.Status, &m.AgentTokenIssued, &m.CreatedAt, &m.UpdatedAt,
-		&aID, &aTenant, &aCustomer, &aStatus, &aStart, &aEnd, &m.AllocationStatus)
+		&aID, &aTenant, &aCustomer, &aStatus, &aStart, &aEnd, &util, &m.AllocationStatus)
 	if err != nil {
 		return nil, notFound(err)
 	}
 	m.SSHPassword = MaskedPassword
+	if util != nil {
+		v := float64(*util)
+		m.GPUUtil = &v
+	}
 	if aID != nil {
 		m.Allocation = &LiveAllocation{ID: *aID, TenantID: *aTenant, Customer: deref(aCustomer), Status: *aStatus, StartAt: aStart, EndAt: aEnd}
 	}

@@ -1901,6 +1901,11 @@ export interface components {
             /** Format: int64 */
             gpuMemoryGb: number;
             gpuModel: string;
+            /**
+             * Format: double
+             * @description Average GPU utilisation of the latest sample (%); null before the agent reports
+             */
+            gpuUtil: number | null;
             /** Format: uuid */
             id: string;
             /** Format: int64 */
@@ -2840,6 +2845,11 @@ export interface components {
             /** Format: int64 */
             gpuMemoryGb: number;
             gpuModel: string;
+            /**
+             * Format: double
+             * @description Average GPU utilisation of the latest sample (%); null before the agent reports
+             */
+            gpuUtil: number | null;
             /** Format: uuid */
             id: string;
             internalIp: string;
@@ -3087,6 +3097,11 @@ export interface components {
             /** Format: int64 */
             gpuCount: number;
             gpuModel: string;
+            /**
+             * Format: double
+             * @description Average GPU utilisation of the latest sample (%)
+             */
+            gpuUtil: number | null;
             /** Format: uuid */
             id: string;
             name: string;

@@ -27,6 +27,7 @@ const api = await import('@/api/machines')
 const machine: Machine = {
   id: '3f0c2a52-0d47-4f0e-9a3a-1f0b2c3d4e5f',
   name: 'gpu-bj-001',
+  gpuUtil: null,
   region: '北京',
   room: '',
   gpuModel: 'RTX 4090',

@@ -38,8 +38,8 @@ describe('customer real-time monitoring', () => {
   beforeEach(() => {
     installFakeWebSocket()
     vi.mocked(getMyMachinesSummary).mockResolvedValue([
-      { id: A, name: 'gpu-a', status: 'online', gpuCount: 1, gpuModel: 'A100', endAt: null, command: '' },
-      { id: B, name: 'gpu-b', status: 'online', gpuCount: 1, gpuModel: 'A100', endAt: null, command: '' },
+      { id: A, name: 'gpu-a', status: 'online', gpuCount: 1, gpuModel: 'A100', gpuUtil: null, endAt: null, command: '' },
+      { id: B, name: 'gpu-b', status: 'online', gpuCount: 1, gpuModel: 'A100', gpuUtil: null, endAt: null, command: '' },
     ])
     vi.mocked(api.getMyMachineMonitoring).mockImplementation(async (id) => ({
       machineId: id,
