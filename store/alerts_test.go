@@ -123,7 +123,9 @@ func TestApplyAlertActions(t *testing.T) {
 		t.Fatalf("changes %+v", ch)
 	}
 	al, _ = st.GetAlert(ctx, ch[0].ID)
-	if err := st.InTx(ctx, func(tx pgx.Tx) error { return store.ResolveAlert(ctx, tx, al, store.ResolutionIgnored, "", "admin1", "known") }); err != nil {
+	if err := st.InTx(ctx, func(tx pgx.Tx) error {
+		return store.ResolveAlert(ctx, tx, al, store.ResolutionIgnored, "", "admin1", "known")
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if ch := step(obs(55, 96, 96, 96, 96)); len(ch) != 0 {
