@@ -266,7 +266,9 @@ func (r *recorder) report(clients int) {
 	slices.Sort(all)
 	slices.Sort(slowest)
 	pct := func(d []time.Duration, p float64) time.Duration { return d[min(len(d)-1, int(float64(len(d))*p))] }
-	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) + " ms" }
+	ms := func(d time.Duration) string {
+		return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) + " ms"
+	}
 	what := "receipt of the whole frame"
 	if !r.whole {
 		what, size = "the frame's first bytes", 0
