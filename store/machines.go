@@ -226,7 +226,7 @@ func SetAgentToken(ctx context.Context, db DBTX, id string, hash []byte) error {
 
 // DeleteMachine hides the machine; its allocation history stays. The caller refuses while it is allocated.
 func DeleteMachine(ctx context.Context, db DBTX, id string) error {
-	tag, err := db.Exec(ctx, `UPDATE machines SET deleted_at = now(), agent_token_hash = NULL, import_key = NULL, updated_at = now()
+	tag, err := db.Exec(ctx, `UPDATE machines SET deleted_at = now(), agent_token_hash = NULL, agent_key_hash = NULL, import_key = NULL, updated_at = now()
 		WHERE id = $1 AND deleted_at IS NULL`, id)
 	if err != nil {
 		return err
