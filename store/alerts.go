@@ -157,19 +157,7 @@ func scanAlert(row pgx.Row) (*Alert, error) {
 }
 
 func scanAlerts(rows pgx.Rows, err error) ([]Alert, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	list := []Alert{}
-	for rows.Next() {
-		a, err := scanAlert(rows)
-		if err != nil {
-			return nil, err
-		}
-		list = append(list, *a)
-	}
-	return list, rows.Err()
+	return collect(rows, err, scanAlert)
 }
 
 // AlertFilter narrows the alert list; empty fields do not filter.

@@ -103,19 +103,8 @@ func (s *Store) ListAllocations(ctx context.Context, f AllocationFilter, p Page,
 		def = "a.end_at, a.id"
 	}
 	rows, err := s.Pool.Query(ctx, allocationSelect+w.sql()+p.orderBy(allocationSorts, def)+p.limitOffset(), w.args...)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
-	list := []Allocation{}
-	for rows.Next() {
-		a, err := scanAllocation(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		list = append(list, *a)
-	}
-	return list, total, rows.Err()
+	list, err := collect(rows, err, scanAllocation)
+	return list, total, err
 }
 
 func (s *Store) GetAllocation(ctx context.Context, id string, expiring time.Duration) (*Allocation, error) {

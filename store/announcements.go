@@ -38,19 +38,8 @@ func (s *Store) ListAnnouncements(ctx context.Context, publishedOnly bool, p Pag
 	}
 	rows, err := s.Pool.Query(ctx, "SELECT "+announcementColumns+" FROM announcements"+w.sql()+
 		p.orderBy(map[string]string{"createdAt": "created_at", "title": "title", "level": "level"}, "created_at DESC, id")+p.limitOffset(), w.args...)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
-	list := []Announcement{}
-	for rows.Next() {
-		a, err := scanAnnouncement(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		list = append(list, *a)
-	}
-	return list, total, rows.Err()
+	list, err := collect(rows, err, scanAnnouncement)
+	return list, total, err
 }
 
 func (s *Store) CreateAnnouncement(ctx context.Context, a *Announcement, by string) error {

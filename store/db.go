@@ -102,6 +102,24 @@ func notFound(err error) error {
 	return err
 }
 
+// collect reads every row of a query with scan (one of the scanX functions
+// of this package); err is the query's own error, so calls chain directly.
+func collect[T any](rows pgx.Rows, err error, scan func(pgx.Row) (*T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	list := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, *v)
+	}
+	return list, rows.Err()
+}
+
 // DBTX is satisfied by the pool and by a transaction, so store functions can run in either.
 type DBTX interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)

@@ -69,5 +69,3 @@ func likePattern(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 	return "%" + r.Replace(strings.TrimSpace(s)) + "%"
 }
-
-func toLower(s string) string { return strings.ToLower(s) }

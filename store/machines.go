@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -153,19 +154,8 @@ func (s *Store) ListMachines(ctx context.Context, f MachineFilter, p Page, expir
 	ids := "SELECT id FROM (" + inner + ") x" + w.sql() + p.orderBy(machineSorts, "created_at DESC, id") + p.limitOffset()
 	q := machineSelect + " JOIN (SELECT id, row_number() OVER () AS ord FROM (" + ids + ") page) pg ON pg.id = m.id ORDER BY pg.ord"
 	rows, err := s.Pool.Query(ctx, q, w.args...)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
-	list := []Machine{}
-	for rows.Next() {
-		m, err := scanMachine(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		list = append(list, *m)
-	}
-	return list, total, rows.Err()
+	list, err := collect(rows, err, scanMachine)
+	return list, total, err
 }
 
 func (s *Store) GetMachine(ctx context.Context, id string, expiring time.Duration) (*Machine, error) {
@@ -265,7 +255,7 @@ func (s *Store) MachineNamesTaken(ctx context.Context, names []string) (map[stri
 func lowerAll(in []string) []string {
 	out := make([]string, len(in))
 	for i, s := range in {
-		out[i] = toLower(s)
+		out[i] = strings.ToLower(s)
 	}
 	return out
 }

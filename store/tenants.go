@@ -60,19 +60,8 @@ func (s *Store) ListTenants(ctx context.Context, f TenantFilter, p Page) ([]Tena
 			"status": "t.status", "machineCount": "machine_count", "userCount": "user_count"}, "t.created_at DESC, t.id") +
 		p.limitOffset()
 	rows, err := s.Pool.Query(ctx, q, w.args...)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
-	list := []Tenant{}
-	for rows.Next() {
-		t, err := scanTenant(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		list = append(list, *t)
-	}
-	return list, total, rows.Err()
+	list, err := collect(rows, err, scanTenant)
+	return list, total, err
 }
 
 func (s *Store) GetTenant(ctx context.Context, id string) (*Tenant, error) {

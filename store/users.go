@@ -59,37 +59,13 @@ func (s *Store) FindUserByLogin(ctx context.Context, login string) (*User, error
 func (s *Store) ListTenantUsers(ctx context.Context, tenantID string) ([]User, error) {
 	rows, err := s.Pool.Query(ctx, "SELECT "+userColumns+` FROM users u WHERE u.tenant_id = $1
 		ORDER BY (u.role = 'owner') DESC, u.created_at`, tenantID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	list := []User{}
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		list = append(list, *u)
-	}
-	return list, rows.Err()
+	return collect(rows, err, scanUser)
 }
 
-// TenantEmails lists the addresses of a tenant's active users.
+// TenantRecipients lists a tenant's active users (who a notification goes to).
 func (s *Store) TenantRecipients(ctx context.Context, tenantID string) ([]User, error) {
 	rows, err := s.Pool.Query(ctx, "SELECT "+userColumns+` FROM users u WHERE u.tenant_id = $1 AND u.status = 'active' ORDER BY u.created_at`, tenantID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	list := []User{}
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		list = append(list, *u)
-	}
-	return list, rows.Err()
+	return collect(rows, err, scanUser)
 }
 
 func CreateUser(ctx context.Context, db DBTX, u *User) error {
