@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -185,13 +184,7 @@ func (h *customerMachinesHandler) reveal(ctx context.Context, in *CustomerMachin
 	if err != nil {
 		return nil, err
 	}
-	pw, err := h.s.Secrets.Open(m.SSHPasswordEnc)
-	if err != nil {
-		return nil, fmt.Errorf("unable to decrypt the SSH password of %s: %w", m.ID, err)
-	}
-	h.s.audit(ctx, nil, auditEntry{Action: "machine.reveal_password", TargetType: "machine", TargetID: m.ID, Success: true,
-		Detail: map[string]any{"machine": m.Name}})
-	return ok(ctx, RevealedPassword{Password: pw, User: m.SSHUser, Command: fleet.SSHCommand(m.SSHUser, m.SSHHost, m.SSHPort)})
+	return h.s.revealPassword(ctx, m)
 }
 
 func (h *customerMachinesHandler) event(ctx context.Context, in *ConnectionEventInput) (*Resp[Empty], error) {

@@ -351,11 +351,17 @@ func (h *machinesHandler) reveal(ctx context.Context, in *MachineIDInput) (*Resp
 	if err != nil {
 		return nil, machineNotFound(err)
 	}
-	pw, err := h.s.Secrets.Open(m.SSHPasswordEnc)
+	return h.s.revealPassword(ctx, m)
+}
+
+// revealPassword decrypts a machine's SSH password for the caller (admin or
+// the customer leasing it) and records the reveal in the audit log.
+func (s *Server) revealPassword(ctx context.Context, m *store.Machine) (*Resp[RevealedPassword], error) {
+	pw, err := s.Secrets.Open(m.SSHPasswordEnc)
 	if err != nil {
 		return nil, fmt.Errorf("unable to decrypt the SSH password of %s: %w", m.ID, err)
 	}
-	h.s.audit(ctx, nil, auditEntry{Action: "machine.reveal_password", TargetType: "machine", TargetID: m.ID, Success: true,
+	s.audit(ctx, nil, auditEntry{Action: "machine.reveal_password", TargetType: "machine", TargetID: m.ID, Success: true,
 		Detail: map[string]any{"machine": m.Name}})
 	return ok(ctx, RevealedPassword{Password: pw, User: m.SSHUser, Command: fleet.SSHCommand(m.SSHUser, m.SSHHost, m.SSHPort)})
 }

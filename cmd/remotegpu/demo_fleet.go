@@ -43,12 +43,12 @@ func seedDemoFleet(ctx context.Context, cfg config.Config, st *store.Store) erro
 	if err != nil {
 		return err
 	}
-	taken := map[string]bool{}
 	names := make([]string, len(demoMachines))
 	for i, m := range demoMachines {
 		names[i] = m.Name
 	}
-	if taken, err = st.MachineNamesTaken(ctx, names); err != nil {
+	taken, err := st.MachineNamesTaken(ctx, names)
+	if err != nil {
 		return err
 	}
 	for _, spec := range demoMachines {
