@@ -16,11 +16,12 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/remotegpu/remotegpu/activities"
 	"github.com/remotegpu/remotegpu/internal/agentproto"
 	"github.com/remotegpu/remotegpu/internal/apperr"
 	"github.com/remotegpu/remotegpu/internal/auth"
 	"github.com/remotegpu/remotegpu/internal/config"
+	"github.com/remotegpu/remotegpu/internal/hostchan"
+	"github.com/remotegpu/remotegpu/internal/logging"
 	"github.com/remotegpu/remotegpu/store"
 )
 
@@ -86,45 +87,46 @@ func (s *Server) OnIngest(h func(ctx context.Context, machineID string, samples 
 
 // agentKeyCache remembers which machine an agent key belongs to for a
 // minute, so 2,000 agents reporting every 5 s cost about 33 lookups a second
-// rather than 400. A key replaced by a new registration is dropped at once on
-// the replica that registered it and within agentKeyTTL on the others; so is
-// the key of a deleted machine.
+// rather than 400. Every change of a machine's keys (registration, rotation,
+// reinstall, deletion) is announced by a trigger on store.ChannelAgentKeys,
+// and every replica drops that machine's entries at once.
 type agentKeyCache struct {
 	mu      sync.Mutex
 	entries map[[32]byte]agentKeyEntry
 }
 
 type agentKeyEntry struct {
-	machineID string
-	expires   time.Time
+	key     store.AgentKey
+	expires time.Time
 }
 
 const agentKeyTTL = time.Minute
 
-func (c *agentKeyCache) get(k [32]byte, now time.Time) (string, bool) {
+func (c *agentKeyCache) get(k [32]byte, now time.Time) (store.AgentKey, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[k]
 	if !ok || now.After(e.expires) {
-		return "", false
+		return store.AgentKey{}, false
 	}
-	return e.machineID, true
+	return e.key, true
 }
 
-func (c *agentKeyCache) put(k [32]byte, machineID string, now time.Time) {
+func (c *agentKeyCache) put(k [32]byte, key store.AgentKey, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.entries == nil || len(c.entries) > 50000 {
 		c.entries = map[[32]byte]agentKeyEntry{}
 	}
-	c.entries[k] = agentKeyEntry{machineID: machineID, expires: now.Add(agentKeyTTL)}
+	c.entries[k] = agentKeyEntry{key: key, expires: now.Add(agentKeyTTL)}
 }
 
+// forgetMachine drops the machine's cached keys; "" drops every key.
 func (c *agentKeyCache) forgetMachine(machineID string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for k, e := range c.entries {
-		if e.machineID == machineID {
+		if machineID == "" || e.key.MachineID == machineID {
 			delete(c.entries, k)
 		}
 	}
@@ -134,8 +136,18 @@ type agentMachineKey struct{}
 
 // agentMachine is the machine of the calling agent (operations behind agentAuth).
 func agentMachine(ctx context.Context) string {
-	id, _ := ctx.Value(agentMachineKey{}).(string)
-	return id
+	return agentKey(ctx).MachineID
+}
+
+func agentKey(ctx context.Context) store.AgentKey {
+	k, _ := ctx.Value(agentMachineKey{}).(store.AgentKey)
+	return k
+}
+
+// agentCaller is the calling agent as the host channel sees it.
+func agentCaller(ctx context.Context) hostchan.Caller {
+	k := agentKey(ctx)
+	return hostchan.Caller{MachineID: k.MachineID, PendingKey: k.Pending, IP: reqInfo(ctx).IP, TraceID: logging.TraceID(ctx)}
 }
 
 // agentAuth authenticates an agent by its token; the machine goes into the context.
@@ -149,11 +161,12 @@ func (s *Server) agentAuth(api huma.API) func(huma.Context, func(huma.Context)) 
 		key := sha256.Sum256([]byte(token))
 		m := s.monitoring()
 		now := time.Now()
-		id, ok := m.agents.get(key, now)
+		k, ok := m.agents.get(key, now)
 		if !ok {
 			var err error
-			id, err = s.Store.MachineIDByAgentKey(ctx.Context(), key[:])
+			k, err = s.Store.AgentByKey(ctx.Context(), key[:])
 			if errors.Is(err, store.ErrNotFound) {
+				s.auditAgentRefusal(ctx.Context(), ctx.Operation().Path, key)
 				_ = huma.WriteErr(api, ctx, http.StatusUnauthorized, "", unauthorized("invalid agent token: register the agent again with a new bootstrap token"))
 				return
 			}
@@ -161,9 +174,21 @@ func (s *Server) agentAuth(api huma.API) func(huma.Context, func(huma.Context)) 
 				_ = huma.WriteErr(api, ctx, http.StatusInternalServerError, "", err)
 				return
 			}
-			m.agents.put(key, id, now)
+			m.agents.put(key, k, now)
 		}
-		next(huma.WithValue(ctx, agentMachineKey{}, id))
+		next(huma.WithValue(ctx, agentMachineKey{}, k))
+	}
+}
+
+// auditAgentRefusal records a call with an unknown, revoked or rotated-away
+// agent token: from a leased host that is someone trying. Only a prefix of
+// the token's hash is kept, enough to tell repeated tries apart.
+func (s *Server) auditAgentRefusal(ctx context.Context, path string, key [32]byte) {
+	err := store.InsertAudit(ctx, s.Store.Pool, &store.AuditLog{ActorName: "agent", ActorRole: "agent", Action: "agent.auth_refused",
+		TargetType: "agent_api", TargetID: path, IP: reqInfo(ctx).IP, TraceID: logging.TraceID(ctx),
+		Detail: map[string]any{"tokenSha256Prefix": fmt.Sprintf("%x", key[:6])}})
+	if err != nil {
+		slog.ErrorContext(ctx, "unable to audit a refused agent token", "err", err)
 	}
 }
 
@@ -212,8 +237,7 @@ func (h *agentHandler) register(api huma.API) {
 		"The agent reports one or more sampling rounds; answers once they are stored. Rounds older than the raw retention are not stored "+
 			"(not counted in accepted; resending them is useless); timestamps more than a minute ahead of the api's clock are set to it",
 		maxAgentSamplesBytes, http.StatusUnprocessableEntity), h.samples)
-	huma.Register(api, agentOp(http.MethodGet, agentproto.PathPassword, "get-agent-ssh-password",
-		"The machine's current SSH login, for the agent to apply (audited)", 0), h.password)
+	h.registerCommands(agentOp)
 	huma.Register(api, operation(http.MethodGet, "/api/admin/machines/{id}/inventory", "get-machine-inventory", "machines",
 		"What the machine's agent reported, and where it differs from what the admin entered", roleAdmin, http.StatusNotFound), h.machineInventory)
 }
@@ -242,20 +266,19 @@ func (h *agentHandler) registerAgent(ctx context.Context, in *AgentRegisterInput
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		slog.WarnContext(ctx, "agent registration refused", "machine", in.Body.MachineID, "ip", reqInfo(ctx).IP)
-		return nil, unauthorized("unknown machine or invalid bootstrap token (each token works once: issue a new one in the console)")
+		if err := s.audit(ctx, nil, auditEntry{Action: "machine.agent_register", TargetType: "machine", TargetID: in.Body.MachineID,
+			Detail: map[string]any{"reason": "unknown machine, or an invalid or expired bootstrap token", "hostname": in.Body.Inventory.Hostname}}); err != nil {
+			return nil, err
+		}
+		return nil, unauthorized("unknown machine, or an invalid or expired bootstrap token (each token works once, for a limited time: issue a new one in the console)")
 	}
 	if err != nil {
 		return nil, err
 	}
 	m := s.monitoring()
 	m.agents.forgetMachine(in.Body.MachineID)
-	temporal := s.Config.Monitoring.AgentTemporalAddress
-	if temporal == "" {
-		temporal = s.Config.TemporalAddress
-	}
 	return ok(ctx, agentproto.RegisterResponse{AgentToken: key, MachineID: in.Body.MachineID, MachineName: name,
-		SampleInterval: agentproto.Duration(m.mon.SampleInterval / time.Second), TemporalAddress: temporal,
-		TemporalNS: s.Config.TemporalNamespace, TaskQueue: activities.HostTaskQueue(in.Body.MachineID)})
+		SampleInterval: agentproto.Duration(m.mon.SampleInterval / time.Second)})
 }
 
 func (h *agentHandler) inventory(ctx context.Context, in *AgentInventoryInput) (*Resp[Empty], error) {
@@ -290,23 +313,6 @@ func (h *agentHandler) samples(ctx context.Context, in *AgentSamplesInput) (*Res
 		hook(hctx, id, in.Body.Samples)
 	}
 	return ok(ctx, agentproto.SamplesResponse{Accepted: stored})
-}
-
-func (h *agentHandler) password(ctx context.Context, _ *struct{}) (*Resp[agentproto.PasswordResponse], error) {
-	id := agentMachine(ctx)
-	l, err := h.s.Store.AgentLogin(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	pw, err := h.s.Secrets.Open(l.PasswordEnc)
-	if err != nil {
-		return nil, fmt.Errorf("unable to decrypt the SSH password of %s: %w", id, err)
-	}
-	if err := h.s.audit(ctx, nil, auditEntry{Action: "machine.agent_password_fetch", TargetType: "machine", TargetID: id, Success: true,
-		Detail: map[string]any{"machine": l.Name, "user": l.User}}); err != nil {
-		return nil, err // no audit record, no password
-	}
-	return ok(ctx, agentproto.PasswordResponse{User: l.User, Password: pw})
 }
 
 // MachineInventory is the admin's view of what the agent reported.

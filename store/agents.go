@@ -8,22 +8,40 @@ import (
 
 // RegisterAgent exchanges a machine's one-use bootstrap token (by its hash)
 // for the agent's own key (by its hash), in one statement: the bootstrap
-// token is cleared, so a second use finds nothing. The inventory is stored
-// with it. ErrNotFound when the machine or the token does not match.
+// token is cleared, so a second use finds nothing, and an expired one
+// matches nothing. The inventory is stored with it. ErrNotFound when the
+// machine or the token does not match.
 func RegisterAgent(ctx context.Context, db DBTX, machineID string, bootstrapHash, keyHash []byte, inventory json.RawMessage, gpuSource string, now time.Time) (string, error) {
 	var name string
-	err := db.QueryRow(ctx, `UPDATE machines SET agent_token_hash = NULL, agent_key_hash = $3, agent_registered_at = $4,
-		inventory = $5, inventory_at = $4, gpu_source = nullif($6, '')
-		WHERE id = $1 AND agent_token_hash = $2 AND deleted_at IS NULL RETURNING name`,
+	err := db.QueryRow(ctx, `UPDATE machines SET agent_token_hash = NULL, agent_token_expires_at = NULL, agent_key_hash = $3,
+		agent_key_pending_hash = NULL, agent_registered_at = $4, inventory = $5, inventory_at = $4, gpu_source = nullif($6, '')
+		WHERE id = $1 AND agent_token_hash = $2 AND deleted_at IS NULL
+		  AND (agent_token_expires_at IS NULL OR agent_token_expires_at > $4) RETURNING name`,
 		machineID, bootstrapHash, keyHash, now, inventory, gpuSource).Scan(&name)
 	return name, notFound(err)
 }
 
-// MachineIDByAgentKey finds the machine an agent key belongs to.
-func (s *Store) MachineIDByAgentKey(ctx context.Context, keyHash []byte) (string, error) {
-	var id string
-	err := s.Pool.QueryRow(ctx, `SELECT id FROM machines WHERE agent_key_hash = $1 AND deleted_at IS NULL`, keyHash).Scan(&id)
-	return id, notFound(err)
+// AgentKey is the machine an agent key belongs to; Pending tells the key is
+// the new one of a rotation that the agent has not confirmed yet.
+type AgentKey struct {
+	MachineID string
+	Pending   bool
+}
+
+// AgentByKey finds the machine an agent key (current or pending) belongs to.
+func (s *Store) AgentByKey(ctx context.Context, keyHash []byte) (AgentKey, error) {
+	var k AgentKey
+	err := s.Pool.QueryRow(ctx, `SELECT id, agent_key_hash IS DISTINCT FROM $1 FROM machines
+		WHERE (agent_key_hash = $1 OR agent_key_pending_hash = $1) AND deleted_at IS NULL`, keyHash).Scan(&k.MachineID, &k.Pending)
+	return k, notFound(err)
+}
+
+// ForgetAgent revokes the machine's agent keys (a reinstalled host needs a
+// fresh registration with a new bootstrap token).
+func ForgetAgent(ctx context.Context, db DBTX, machineID string) error {
+	_, err := db.Exec(ctx, `UPDATE machines SET agent_key_hash = NULL, agent_key_pending_hash = NULL, agent_token_hash = NULL,
+		agent_token_expires_at = NULL, updated_at = now() WHERE id = $1`, machineID)
+	return err
 }
 
 // SetInventory records what the machine's agent reports it has.
@@ -37,23 +55,6 @@ func (s *Store) SetInventory(ctx context.Context, machineID string, inventory js
 		return ErrNotFound
 	}
 	return nil
-}
-
-// AgentLogin is what the agent of a machine needs to apply its SSH password.
-type AgentLogin struct {
-	Name        string
-	User        string
-	PasswordEnc []byte
-}
-
-func (s *Store) AgentLogin(ctx context.Context, machineID string) (*AgentLogin, error) {
-	var l AgentLogin
-	err := s.Pool.QueryRow(ctx, `SELECT name, ssh_user, ssh_password_enc FROM machines WHERE id = $1 AND deleted_at IS NULL`, machineID).
-		Scan(&l.Name, &l.User, &l.PasswordEnc)
-	if err != nil {
-		return nil, notFound(err)
-	}
-	return &l, nil
 }
 
 // AgentState is what the machine's agent has told about it.

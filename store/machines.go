@@ -209,14 +209,15 @@ func SetMachineStatus(ctx context.Context, db DBTX, id, status string) error {
 	return err
 }
 
-func SetAgentToken(ctx context.Context, db DBTX, id string, hash []byte) error {
-	_, err := db.Exec(ctx, `UPDATE machines SET agent_token_hash = $2, agent_token_created_at = now() WHERE id = $1`, id, hash)
+func SetAgentToken(ctx context.Context, db DBTX, id string, hash []byte, expiresAt time.Time) error {
+	_, err := db.Exec(ctx, `UPDATE machines SET agent_token_hash = $2, agent_token_created_at = now(), agent_token_expires_at = $3
+		WHERE id = $1`, id, hash, expiresAt)
 	return err
 }
 
 // DeleteMachine hides the machine; its allocation history stays. The caller refuses while it is allocated.
 func DeleteMachine(ctx context.Context, db DBTX, id string) error {
-	tag, err := db.Exec(ctx, `UPDATE machines SET deleted_at = now(), agent_token_hash = NULL, agent_key_hash = NULL, import_key = NULL, updated_at = now()
+	tag, err := db.Exec(ctx, `UPDATE machines SET deleted_at = now(), agent_token_hash = NULL, agent_key_hash = NULL, agent_key_pending_hash = NULL, import_key = NULL, updated_at = now()
 		WHERE id = $1 AND deleted_at IS NULL`, id)
 	if err != nil {
 		return err

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 type SSHKey struct {
@@ -49,4 +51,46 @@ func (s *Store) DeleteSSHKey(ctx context.Context, tenantID, userID, id string) (
 		return nil, notFound(err)
 	}
 	return &k, nil
+}
+
+// MachineSSHKeys are the authorized_keys lines a leased machine should hold:
+// the keys of the active users of the tenant while the lease is active, none
+// otherwise; with the tenant's keys version they reflect.
+type MachineSSHKeys struct {
+	Active  bool
+	Lines   []string
+	Version int64
+}
+
+func (s *Store) MachineSSHKeys(ctx context.Context, allocationID string) (*MachineSSHKeys, error) {
+	var k MachineSSHKeys
+	var tenantID string
+	err := s.Pool.QueryRow(ctx, `SELECT a.tenant_id, a.status = 'active', t.ssh_keys_version FROM allocations a
+		JOIN tenants t ON t.id = a.tenant_id WHERE a.id = $1`, allocationID).Scan(&tenantID, &k.Active, &k.Version)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	k.Lines = []string{}
+	if !k.Active {
+		return &k, nil
+	}
+	// The comment names who the key belongs to, so the customer can tell
+	// the lines apart; it is built from names the platform checked.
+	rows, err := s.Pool.Query(ctx, `SELECT k.public_key || ' rgpu:' || regexp_replace(u.username, '[^A-Za-z0-9._@-]', '_', 'g')
+		FROM ssh_keys k JOIN users u ON u.id = k.user_id
+		WHERE k.tenant_id = $1 AND u.status = 'active' ORDER BY k.created_at, k.id`, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	if k.Lines, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		return nil, err
+	}
+	return &k, nil
+}
+
+// SetAllocationKeysVersion records the keys version the lease's machine
+// holds; an older version never overwrites a newer one.
+func SetAllocationKeysVersion(ctx context.Context, db DBTX, allocationID string, version int64) error {
+	_, err := db.Exec(ctx, `UPDATE allocations SET ssh_keys_version = greatest(ssh_keys_version, $2) WHERE id = $1`, allocationID, version)
+	return err
 }

@@ -24,7 +24,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/remotegpu/remotegpu/agent/pusher"
-	"github.com/remotegpu/remotegpu/internal/agentproto"
 )
 
 // LabelTenant marks every container the platform starts for a tenant.
@@ -40,7 +39,7 @@ type Docker interface {
 
 // PasswordSource gives the machine's current SSH login (the api client).
 type PasswordSource interface {
-	SSHPassword(ctx context.Context) (agentproto.PasswordResponse, error)
+	SSHPassword(ctx context.Context) (pusher.PasswordResponse, error)
 }
 
 // Ops holds what the host activities need.

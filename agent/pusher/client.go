@@ -109,10 +109,16 @@ func (c *Client) PostSamples(ctx context.Context, samples []agentproto.Sample) (
 	return resp.Accepted, err
 }
 
-// SSHPassword fetches the machine's current SSH login.
-func (c *Client) SSHPassword(ctx context.Context) (agentproto.PasswordResponse, error) {
-	var resp agentproto.PasswordResponse
-	err := c.do(ctx, "get SSH password", http.MethodGet, agentproto.PathPassword, true, nil, &resp)
+// PasswordResponse is a stand-in while the agent moves to host commands.
+type PasswordResponse struct {
+	User     string `json:"user"`
+	Password string `json:"password"`
+}
+
+// SSHPassword is going away with the host channel (the endpoint is gone).
+func (c *Client) SSHPassword(ctx context.Context) (PasswordResponse, error) {
+	var resp PasswordResponse
+	err := c.do(ctx, "get SSH password", http.MethodGet, "/api/agent/ssh-password", true, nil, &resp)
 	return resp, err
 }
 

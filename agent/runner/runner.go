@@ -196,9 +196,9 @@ func Run(ctx context.Context, cfg Config) error {
 			ops.Docker = dc
 		}
 		wc := workerConfig{
-			Address:   firstNonEmpty(cfg.TemporalAddress, reg.TemporalAddress),
-			Namespace: firstNonEmpty(cfg.TemporalNamespace, reg.TemporalNS, "default"),
-			TaskQueue: firstNonEmpty(reg.TaskQueue, hostops.TaskQueue(cfg.MachineID)),
+			Address:   cfg.TemporalAddress,
+			Namespace: firstNonEmpty(cfg.TemporalNamespace, "default"),
+			TaskQueue: hostops.TaskQueue(cfg.MachineID),
 			Identity:  identity(cfg.MachineID, inv.Hostname),
 			Ops:       ops,
 			Log:       log.With("component", "temporal"),
@@ -256,8 +256,7 @@ func (c *Config) credentials(ctx context.Context, api *pusher.Client, inv agentp
 			if err := saveState(c.StateDir, &state{MachineID: c.MachineID, BootstrapSHA256: hashToken(c.BootstrapToken), Register: reg}); err != nil {
 				return reg, true, err
 			}
-			log.Info("registered with the api", "machine", reg.MachineName, "temporal", reg.TemporalAddress,
-				"namespace", reg.TemporalNS, "task_queue", reg.TaskQueue, "interval_s", int(reg.SampleInterval))
+			log.Info("registered with the api", "machine", reg.MachineName, "interval_s", int(reg.SampleInterval))
 			return reg, true, nil
 		}
 		if !pusher.Retryable(err) {

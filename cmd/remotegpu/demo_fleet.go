@@ -116,7 +116,7 @@ func startDemoAgents(ctx context.Context, dataDir, binDir, url string) error {
 		if _, err := os.Stat(filepath.Join(stateDir, runner.StateFile)); err != nil {
 			token, _ := auth.NewRefreshToken()
 			token = "rga_" + token
-			if err := store.SetAgentToken(ctx, st.Pool, id, auth.HashToken(token)); err != nil {
+			if err := store.SetAgentToken(ctx, st.Pool, id, auth.HashToken(token), time.Now().Add(24*time.Hour)); err != nil {
 				return err
 			}
 			args = append(args, "--bootstrap-token", token)

@@ -6,8 +6,8 @@
 // exchanges them for a long-lived agent token (stored hashed, per machine;
 // registering again rotates it and needs a fresh bootstrap token). Every
 // later call carries "Authorization: Bearer <agent token>" and can only
-// read or write its own machine's data. The agent also runs a Temporal
-// worker on task queue "host.<machineID>" with the address it was given.
+// read or write its own machine's data. Work on the host reaches the agent
+// only as host commands (commands.go); the agent never talks to Temporal.
 package agentproto
 
 import "time"
@@ -16,7 +16,6 @@ const (
 	PathRegister  = "/api/agent/register"
 	PathInventory = "/api/agent/inventory"
 	PathSamples   = "/api/agent/samples"
-	PathPassword  = "/api/agent/ssh-password"
 
 	GPUSourceNVML      = "nvml"
 	GPUSourceSimulated = "simulated"
@@ -29,13 +28,10 @@ type RegisterRequest struct {
 }
 
 type RegisterResponse struct {
-	AgentToken      string   `json:"agentToken" doc:"Keep it; it authenticates every later call"`
-	MachineID       string   `json:"machineId" format:"uuid"`
-	MachineName     string   `json:"machineName"`
-	SampleInterval  Duration `json:"sampleIntervalSeconds" doc:"How often to sample, in seconds"`
-	TemporalAddress string   `json:"temporalAddress"`
-	TemporalNS      string   `json:"temporalNamespace"`
-	TaskQueue       string   `json:"taskQueue" doc:"host.<machineID>"`
+	AgentToken     string   `json:"agentToken" doc:"Keep it; it authenticates every later call"`
+	MachineID      string   `json:"machineId" format:"uuid"`
+	MachineName    string   `json:"machineName"`
+	SampleInterval Duration `json:"sampleIntervalSeconds" doc:"How often to sample, in seconds"`
 }
 
 // Duration is whole seconds on the wire.
@@ -123,11 +119,4 @@ type DiskSample struct {
 	TotalGiB float64 `json:"totalGib"`
 	ReadBps  float64 `json:"readBps"`
 	WriteBps float64 `json:"writeBps"`
-}
-
-// PasswordResponse is the machine's current SSH login, for the host activity
-// that applies a rotated password (so the password never travels through Temporal).
-type PasswordResponse struct {
-	User     string `json:"user"`
-	Password string `json:"password"`
 }
