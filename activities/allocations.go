@@ -70,11 +70,30 @@ func (a *Allocations) ActivateAllocation(ctx context.Context, in ActivateAllocat
 	return ActivateAllocationResult{StartAt: start.UTC(), EndAt: end.UTC(), MachineID: al.MachineID, TenantID: al.TenantID}, nil
 }
 
+// Actor is who asked for a change, for the audit record the activity
+// writes with it (so the change and its record commit together).
+type Actor struct {
+	UserID  string
+	Name    string
+	Role    string
+	IP      string
+	TraceID string
+}
+
+func (a Actor) audit(action string, detail map[string]any) *store.AuditLog {
+	l := &store.AuditLog{Action: action, ActorName: a.Name, ActorRole: a.Role, IP: a.IP, TraceID: a.TraceID, Success: true, Detail: detail}
+	if a.UserID != "" {
+		l.ActorID = &a.UserID
+	}
+	return l
+}
+
 type ExtendAllocationInput struct {
 	AllocationID string
 	Months       int
 	NewEnd       time.Time
 	By           string
+	Actor        Actor
 }
 
 type ExtendAllocationResult struct {
@@ -89,7 +108,11 @@ func (a *Allocations) ExtendAllocation(ctx context.Context, in ExtendAllocationI
 	if in.Months < 1 {
 		return ExtendAllocationResult{}, temporal.NewNonRetryableApplicationError("months must be at least 1", ErrTypeInvalid, nil)
 	}
-	err := a.Store.ExtendAllocation(ctx, in.AllocationID, in.Months, in.NewEnd)
+	actor := in.Actor
+	if actor.Name == "" {
+		actor.Name = in.By
+	}
+	err := a.Store.ExtendAllocation(ctx, in.AllocationID, in.Months, in.NewEnd, actor.audit("allocation.extend", nil))
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return ExtendAllocationResult{}, fmt.Errorf("unable to extend the allocation: %w", err)
 	}
@@ -241,6 +264,12 @@ type EndAllocationInput struct {
 	Reason       string
 	By           string // actor name: "system" for an expiry
 	HostSteps    []store.HostStep
+	Actor        Actor // who reclaimed (empty for an expiry)
+	// DecidedAt is when the end was decided: the lease ended then.
+	DecidedAt time.Time
+	// StartCleanup takes the machine out of service until the host
+	// confirmed the end-of-lease steps (the LeaseCleanup workflow).
+	StartCleanup bool
 }
 
 type EndAllocationResult struct {
@@ -253,6 +282,9 @@ type EndAllocationResult struct {
 // transaction; a repeated call finds it closed and changes nothing.
 func (a *Allocations) EndAllocation(ctx context.Context, in EndAllocationInput) (EndAllocationResult, error) {
 	audit := &store.AuditLog{ActorName: in.By, Success: true, Detail: map[string]any{"machineId": in.MachineID, "reason": in.Reason}}
+	if in.Actor.Name != "" {
+		audit = in.Actor.audit("", audit.Detail)
+	}
 	switch in.Status {
 	case "expired":
 		audit.Action, audit.ActorRole = "allocation.expire", "system"
@@ -261,7 +293,8 @@ func (a *Allocations) EndAllocation(ctx context.Context, in EndAllocationInput) 
 	default:
 		return EndAllocationResult{}, temporal.NewNonRetryableApplicationError("unknown end status "+in.Status, ErrTypeInvalid, nil)
 	}
-	res, err := a.Store.EndAllocationAudited(ctx, in.AllocationID, in.Status, in.Reason, in.By, in.HostSteps, audit)
+	res, err := a.Store.EndAllocationWith(ctx, store.EndAllocationOptions{ID: in.AllocationID, Status: in.Status, Reason: in.Reason,
+		ByName: in.By, Steps: in.HostSteps, Audit: audit, DecidedAt: in.DecidedAt, Cleanup: in.StartCleanup})
 	if errors.Is(err, store.ErrNotFound) {
 		return EndAllocationResult{}, temporal.NewNonRetryableApplicationError("allocation not found", ErrTypeNotFound, err)
 	}

@@ -9,13 +9,17 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/remotegpu/remotegpu/activities"
 	"github.com/remotegpu/remotegpu/internal/apperr"
+	"github.com/remotegpu/remotegpu/internal/failpoint"
+	"github.com/remotegpu/remotegpu/internal/logging"
 	"github.com/remotegpu/remotegpu/store"
 	"github.com/remotegpu/remotegpu/workflows"
 )
@@ -56,8 +60,9 @@ type AllocationIDInput struct {
 }
 
 type ExtendAllocationInput struct {
-	ID   string `path:"id" format:"uuid"`
-	Body struct {
+	ID             string `path:"id" format:"uuid"`
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"100" doc:"A retried request with the same key renews once and answers as the first did"`
+	Body           struct {
 		Months int `json:"months" minimum:"1" maximum:"36"`
 	}
 }
@@ -66,6 +71,7 @@ type ReclaimInput struct {
 	ID   string `path:"id" format:"uuid"`
 	Body *ReclaimBody
 }
+
 
 type ReclaimBody struct {
 	Reason string `json:"reason,omitempty" maxLength:"500"`
@@ -94,15 +100,20 @@ func (h *allocationsHandler) register(api huma.API) {
 		http.StatusNotFound), h.get)
 	huma.Register(api, operation(http.MethodPost, "/api/admin/allocations/{id}/extend", "extend-allocation", tag,
 		"Renew: move the end by N months", roleAdmin, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusServiceUnavailable), h.extend)
-	huma.Register(api, operation(http.MethodPost, "/api/admin/allocations/{id}/reclaim", "reclaim-allocation", tag,
-		"End the lease now: stop the customer's tasks, rotate the SSH password, free the machine", roleAdmin,
-		http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable), h.reclaim)
+	rop := operation(http.MethodPost, "/api/admin/allocations/{id}/reclaim", "reclaim-allocation", tag,
+		"End the lease now. Answers 202 once the lease accepted it: the lease ends at once, and the machine stays in maintenance "+
+			"until its host confirmed the end-of-lease steps (tasks stopped, keys removed, password and agent key rotated)", roleAdmin,
+		http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable)
+	rop.DefaultStatus = http.StatusAccepted
+	huma.Register(api, rop, h.reclaim)
 	mop := operation(http.MethodPost, "/api/admin/machines/{id}/allocate", "allocate-machine", "machines",
 		"Allocate one machine to a customer", roleAdmin, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusServiceUnavailable)
 	mop.DefaultStatus = http.StatusCreated
 	huma.Register(api, mop, h.allocateMachine)
-	huma.Register(api, operation(http.MethodPost, "/api/admin/machines/{id}/reclaim", "reclaim-machine", "machines",
-		"Reclaim a machine from its customer now", roleAdmin, http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable), h.reclaimMachine)
+	mrop := operation(http.MethodPost, "/api/admin/machines/{id}/reclaim", "reclaim-machine", "machines",
+		"Reclaim a machine from its customer now (202, as reclaim-allocation)", roleAdmin, http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable)
+	mrop.DefaultStatus = http.StatusAccepted
+	huma.Register(api, mrop, h.reclaimMachine)
 }
 
 func (h *allocationsHandler) expiring() time.Duration { return h.s.Config.Fleet.ExpiringNotice }
@@ -173,6 +184,9 @@ func (h *allocationsHandler) allocate(ctx context.Context, tenantID string, mach
 			return nil, machineNotFound(err)
 		}
 		switch {
+		case m.Cleanup != nil:
+			return nil, apperr.Conflictf("机器 %s 上一租期的清理尚未被主机确认，不能分配 / machine %s is still being cleaned after its last lease and cannot be allocated",
+				m.Name, m.Name)
 		case m.Allocation != nil:
 			return nil, apperr.Conflictf("机器 %s 已分配给 %s / machine %s is already allocated to %s", m.Name, m.Allocation.Customer, m.Name, m.Allocation.Customer)
 		case m.Status == "maintenance":
@@ -205,6 +219,7 @@ func (h *allocationsHandler) allocate(ctx context.Context, tenantID string, mach
 	if err != nil {
 		return nil, err
 	}
+	failpoint.Hit("allocation-before-workflow-start") // the reconciler's test kills the api here
 	var failed []string
 	for i, id := range ids {
 		_, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
@@ -235,16 +250,20 @@ func (h *allocationsHandler) allocate(ctx context.Context, tenantID string, mach
 }
 
 func (h *allocationsHandler) extend(ctx context.Context, in *ExtendAllocationInput) (*Resp[store.Allocation], error) {
-	before, err := h.live(ctx, in.ID)
-	if err != nil {
+	if _, err := h.live(ctx, in.ID); err != nil {
 		return nil, err
+	}
+	// A retried request with the same key is the same update: Temporal
+	// runs it once and answers again with its outcome.
+	updateID := "extend:" + uuid.NewString()
+	if k := strings.TrimSpace(in.IdempotencyKey); k != "" {
+		updateID = "extend:" + principal(ctx).UserID + ":" + k
 	}
 	var res workflows.ExtendResult
-	if err := h.update(ctx, in.ID, workflows.AllocationExtendUpdate, workflows.ExtendRequest{Months: in.Body.Months, By: principal(ctx).Username}, &res); err != nil {
+	req := workflows.ExtendRequest{Months: in.Body.Months, By: principal(ctx).Username, Actor: actorOf(ctx)}
+	if err := h.update(ctx, in.ID, workflows.AllocationExtendUpdate, updateID, client.WorkflowUpdateStageCompleted, req, &res); err != nil {
 		return nil, err
 	}
-	h.s.audit(ctx, nil, auditEntry{Action: "allocation.extend", TargetType: "allocation", TargetID: in.ID, TenantID: before.TenantID, Success: true,
-		Detail: map[string]any{"machine": before.MachineName, "months": in.Body.Months, "before": before.EndAt, "after": res.EndAt}})
 	return h.get(ctx, &AllocationIDInput{ID: in.ID})
 }
 
@@ -271,17 +290,32 @@ func (h *allocationsHandler) reclaimMachine(ctx context.Context, in *ReclaimInpu
 	return h.doReclaim(ctx, before, in.reason())
 }
 
+// doReclaim records the request (no record, no reclaim) and hands it to the
+// lease, answering as soon as the lease accepted it. The update ID is the
+// same for every reclaim of a lease, so a retried request is one reclaim.
 func (h *allocationsHandler) doReclaim(ctx context.Context, before *store.Allocation, reason string) (*Resp[store.Allocation], error) {
 	if strings.TrimSpace(reason) == "" {
 		reason = "提前回收 / early reclaim"
 	}
-	var res workflows.ReclaimResult
-	if err := h.update(ctx, before.ID, workflows.AllocationReclaimUpdate, workflows.ReclaimRequest{Reason: reason, By: principal(ctx).Username}, &res); err != nil {
+	if err := h.s.audit(ctx, nil, auditEntry{Action: "allocation.reclaim", TargetType: "allocation", TargetID: before.ID, TenantID: before.TenantID,
+		Success: true, Detail: map[string]any{"machine": before.MachineName, "reason": reason, "before": before.Status}}); err != nil {
 		return nil, err
 	}
-	h.s.audit(ctx, nil, auditEntry{Action: "allocation.reclaim", TargetType: "allocation", TargetID: before.ID, TenantID: before.TenantID, Success: true,
-		Detail: map[string]any{"machine": before.MachineName, "reason": reason, "before": before.Status, "after": res.Status}})
-	return h.get(ctx, &AllocationIDInput{ID: before.ID})
+	req := workflows.ReclaimRequest{Reason: reason, By: principal(ctx).Username, Actor: actorOf(ctx)}
+	if err := h.update(ctx, before.ID, workflows.AllocationReclaimUpdate, "reclaim", client.WorkflowUpdateStageAccepted, req, nil); err != nil {
+		return nil, err
+	}
+	a, err := h.s.Store.GetAllocation(ctx, before.ID, h.expiring())
+	if err != nil {
+		return nil, err
+	}
+	return ok(ctx, *a) // 202: the lease as it is now; the cleanup follows
+}
+
+// actorOf is the caller, for audit records written by activities.
+func actorOf(ctx context.Context) activities.Actor {
+	p := principal(ctx)
+	return activities.Actor{UserID: p.UserID, Name: p.Username, Role: p.Role, IP: reqInfo(ctx).IP, TraceID: logging.TraceID(ctx)}
 }
 
 // live returns an allocation that can still be extended or reclaimed.
@@ -296,13 +330,14 @@ func (h *allocationsHandler) live(ctx context.Context, id string) (*store.Alloca
 	return a, nil
 }
 
-// update sends an update to the allocation's workflow and waits for its result.
-func (h *allocationsHandler) update(ctx context.Context, id, name string, arg, result any) error {
+// update sends an update to the allocation's workflow and waits until it
+// reaches stage; with the completed stage the result goes into result.
+func (h *allocationsHandler) update(ctx context.Context, id, name, updateID string, stage client.WorkflowUpdateStage, arg, result any) error {
 	handle, err := h.s.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: workflows.AllocationWorkflowID(id), UpdateName: name, Args: []any{arg},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
+		WorkflowID: workflows.AllocationWorkflowID(id), UpdateName: name, UpdateID: updateID, Args: []any{arg},
+		WaitForStage: stage,
 	})
-	if err == nil {
+	if err == nil && stage == client.WorkflowUpdateStageCompleted {
 		err = handle.Get(ctx, result)
 	}
 	if err == nil {

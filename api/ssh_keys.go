@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/remotegpu/remotegpu/internal/apperr"
 	"github.com/remotegpu/remotegpu/internal/sshkey"
 	"github.com/remotegpu/remotegpu/store"
+	"github.com/remotegpu/remotegpu/workflows"
 )
 
 // sshKeysHandler manages the caller's SSH public keys (requirements 3.1.10.2).
@@ -71,6 +73,7 @@ func (h *sshKeysHandler) create(ctx context.Context, in *CreateSSHKeyInput) (*Re
 	}
 	h.s.audit(ctx, nil, auditEntry{Action: "ssh_key.create", TargetType: "ssh_key", TargetID: key.ID, Success: true,
 		Detail: map[string]any{"name": key.Name, "fingerprint": key.Fingerprint}})
+	h.s.keysChanged(ctx, p.TenantID)
 	return ok(ctx, key)
 }
 
@@ -85,5 +88,25 @@ func (h *sshKeysHandler) delete(ctx context.Context, in *SSHKeyIDInput) (*Resp[E
 	}
 	h.s.audit(ctx, nil, auditEntry{Action: "ssh_key.delete", TargetType: "ssh_key", TargetID: k.ID, Success: true,
 		Detail: map[string]any{"name": k.Name, "fingerprint": k.Fingerprint}})
+	h.s.keysChanged(ctx, p.TenantID)
 	return ok(ctx, Empty{})
+}
+
+// keysChanged tells the tenant's leases to sync their machines' SSH keys. A
+// lease that misses the signal is found by the reconciler (its machine's
+// keys version lags behind the tenant's), so a failure here is only logged.
+func (s *Server) keysChanged(ctx context.Context, tenantID string) {
+	if s.Temporal == nil {
+		return
+	}
+	ids, err := s.Store.ActiveAllocationIDs(ctx, tenantID)
+	if err != nil {
+		slog.WarnContext(ctx, "unable to list the leases whose keys changed", "tenant", tenantID, "err", err)
+		return
+	}
+	for _, id := range ids {
+		if err := s.Temporal.SignalWorkflow(ctx, workflows.AllocationWorkflowID(id), "", workflows.AllocationKeysChangedSignal, nil); err != nil {
+			slog.WarnContext(ctx, "unable to tell a lease that the SSH keys changed; the reconciler will", "allocation", id, "err", err)
+		}
+	}
 }

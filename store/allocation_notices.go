@@ -77,6 +77,29 @@ type AllocationEnd struct {
 // is and no second audit entry is written, so a retried activity is safe.
 // ErrNotFound when there is no such allocation.
 func (s *Store) EndAllocationAudited(ctx context.Context, id, status, reason, byName string, steps []HostStep, a *AuditLog) (AllocationEnd, error) {
+	return s.EndAllocationWith(ctx, EndAllocationOptions{ID: id, Status: status, Reason: reason, ByName: byName, Steps: steps, Audit: a})
+}
+
+// EndAllocationOptions say how a lease ends.
+type EndAllocationOptions struct {
+	ID, Status, Reason, ByName string
+	Steps                      []HostStep
+	Audit                      *AuditLog
+	// DecidedAt is when the end was decided (zero: now): the lease ended
+	// then, whenever the host answers.
+	DecidedAt time.Time
+	// Cleanup takes the machine out of service in the same transaction
+	// until the host confirmed the end-of-lease steps (BeginLeaseCleanup).
+	Cleanup bool
+}
+
+// EndAllocationWith is EndAllocationAudited with the options of the lease cleanup.
+func (s *Store) EndAllocationWith(ctx context.Context, o EndAllocationOptions) (AllocationEnd, error) {
+	id, status, reason, byName, steps, a := o.ID, o.Status, o.Reason, o.ByName, o.Steps, o.Audit
+	var decided *time.Time
+	if !o.DecidedAt.IsZero() {
+		decided = &o.DecidedAt
+	}
 	var res AllocationEnd
 	if steps == nil {
 		steps = []HostStep{}
@@ -86,10 +109,10 @@ func (s *Store) EndAllocationAudited(ctx context.Context, id, status, reason, by
 		return res, err
 	}
 	err = s.InTx(ctx, func(tx pgx.Tx) error {
-		var tenantID, cur string
+		var tenantID, machineID, cur string
 		var startAt, endAt, endedAt *time.Time
-		err := tx.QueryRow(ctx, `SELECT tenant_id, status, start_at, end_at, ended_at FROM allocations WHERE id = $1 FOR UPDATE`, id).
-			Scan(&tenantID, &cur, &startAt, &endAt, &endedAt)
+		err := tx.QueryRow(ctx, `SELECT tenant_id, machine_id, status, start_at, end_at, ended_at FROM allocations WHERE id = $1 FOR UPDATE`, id).
+			Scan(&tenantID, &machineID, &cur, &startAt, &endAt, &endedAt)
 		if err != nil {
 			return notFound(err)
 		}
@@ -102,11 +125,17 @@ func (s *Store) EndAllocationAudited(ctx context.Context, id, status, reason, by
 		}
 		var newEnd *time.Time
 		if err := tx.QueryRow(ctx, `UPDATE allocations SET status = $2, end_reason = $3, ended_by_name = $4, host_steps = $5,
-			ended_at = now(), end_at = CASE WHEN $2 = 'reclaimed' THEN least(coalesce(end_at, now()), now()) ELSE end_at END, updated_at = now()
-			WHERE id = $1 RETURNING ended_at, end_at`, id, status, reason, byName, b).Scan(&res.EndedAt, &newEnd); err != nil {
+			ended_at = coalesce($6, now()),
+			end_at = CASE WHEN $2 = 'reclaimed' THEN least(coalesce(end_at, $6, now()), coalesce($6, now())) ELSE end_at END, updated_at = now()
+			WHERE id = $1 RETURNING ended_at, end_at`, id, status, reason, byName, b, decided).Scan(&res.EndedAt, &newEnd); err != nil {
 			return err
 		}
 		res.Status, res.Ended = status, true
+		if o.Cleanup {
+			if err := BeginLeaseCleanup(ctx, tx, id, machineID); err != nil {
+				return err
+			}
+		}
 		if a == nil {
 			return nil
 		}

@@ -33,19 +33,21 @@ type Allocation struct {
 	EndedByName   string     `json:"endedByName"`
 	EndReason     string     `json:"endReason"`
 	HostSteps     []HostStep `json:"hostSteps" doc:"What was done on the host when the lease ended"`
+	CleanupStatus string     `json:"cleanupStatus" enum:"none,running,done,reinstalled" doc:"The end-of-lease steps on the host: running until the host confirmed them all"`
 }
 
 // HostStep records one host-side action at the end of a lease and whether an agent confirmed it.
 type HostStep struct {
-	Step      string    `json:"step" doc:"e.g. stop_tasks, rotate_password"`
+	Step      string    `json:"step" doc:"stop_tenant, remove_ssh_keys, rotate_password, rotate_agent_key (before the host channel: stop_tasks, rotate_password)"`
 	Confirmed bool      `json:"confirmed" doc:"An agent on the host confirmed it"`
+	State     string    `json:"state,omitempty" enum:"pending,confirmed,failed,skipped," doc:"pending: waiting for the host; failed: the host reported an error (it is tried again); skipped: the machine was reinstalled instead"`
 	Detail    string    `json:"detail"`
 	At        time.Time `json:"at"`
 }
 
 const allocationSelect = `SELECT a.id, a.tenant_id, t.company, t.name, a.machine_id, m.name, m.gpu_model, m.gpu_count, m.region, a.status,
 	a.status = 'active' AND a.end_at < now() + $1::interval, a.months, a.extensions, a.remark, a.start_at, a.end_at, a.created_at,
-	a.created_by_name, a.expiring_notified_at, a.ended_at, a.ended_by_name, a.end_reason, a.host_steps
+	a.created_by_name, a.expiring_notified_at, a.ended_at, a.ended_by_name, a.end_reason, a.host_steps, a.cleanup_status
 	FROM allocations a JOIN tenants t ON t.id = a.tenant_id JOIN machines m ON m.id = a.machine_id`
 
 func scanAllocation(row pgx.Row) (*Allocation, error) {
@@ -53,7 +55,7 @@ func scanAllocation(row pgx.Row) (*Allocation, error) {
 	var steps []byte
 	err := row.Scan(&a.ID, &a.TenantID, &a.Customer, &a.CustomerName, &a.MachineID, &a.MachineName, &a.GPUModel, &a.GPUCount, &a.Region,
 		&a.Status, &a.Expiring, &a.Months, &a.Extensions, &a.Remark, &a.StartAt, &a.EndAt, &a.CreatedAt, &a.CreatedByName,
-		&a.NotifiedAt, &a.EndedAt, &a.EndedByName, &a.EndReason, &steps)
+		&a.NotifiedAt, &a.EndedAt, &a.EndedByName, &a.EndReason, &steps, &a.CleanupStatus)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -129,16 +131,29 @@ func (s *Store) ActivateAllocation(ctx context.Context, id string, start, end ti
 
 // ExtendAllocation moves the end of an active lease to newEnd; a retry with
 // the same newEnd changes nothing (ErrNotFound), which the caller treats as done.
-func (s *Store) ExtendAllocation(ctx context.Context, id string, months int, newEnd time.Time) error {
-	tag, err := s.Pool.Exec(ctx, `UPDATE allocations SET end_at = $3, months = months + $2, extensions = extensions + 1,
-		expiring_notified_at = NULL, updated_at = now() WHERE id = $1 AND status = 'active' AND end_at < $3`, id, months, newEnd)
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() == 0 {
-		return ErrNotFound
-	}
-	return nil
+// With a, the audit entry is written in the same transaction (its Detail
+// gets the before and after ends): no record, no renewal.
+func (s *Store) ExtendAllocation(ctx context.Context, id string, months int, newEnd time.Time, a *AuditLog) error {
+	return s.InTx(ctx, func(tx pgx.Tx) error {
+		var before time.Time
+		var tenantID string
+		err := tx.QueryRow(ctx, `UPDATE allocations n SET end_at = $3, months = n.months + $2, extensions = n.extensions + 1,
+			expiring_notified_at = NULL, updated_at = now() FROM allocations o
+			WHERE n.id = $1 AND o.id = n.id AND n.status = 'active' AND n.end_at < $3 RETURNING o.end_at, n.tenant_id`, id, months, newEnd).
+			Scan(&before, &tenantID)
+		if err != nil {
+			return notFound(err)
+		}
+		if a == nil {
+			return nil
+		}
+		a.TenantID, a.TargetType, a.TargetID = &tenantID, "allocation", id
+		if a.Detail == nil {
+			a.Detail = map[string]any{}
+		}
+		a.Detail["months"], a.Detail["before"], a.Detail["after"] = months, before, newEnd
+		return InsertAudit(ctx, tx, a)
+	})
 }
 
 func (s *Store) MarkExpiringNotified(ctx context.Context, id string) error {
@@ -169,4 +184,13 @@ func (s *Store) TenantUsageHours(ctx context.Context, tenantID string, from, to 
 		h = 0
 	}
 	return h, err
+}
+
+// ActiveAllocationIDs lists the tenant's active leases.
+func (s *Store) ActiveAllocationIDs(ctx context.Context, tenantID string) ([]string, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT id::text FROM allocations WHERE tenant_id = $1 AND status = 'active'`, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }

@@ -154,12 +154,6 @@ func GetHostCommand(ctx context.Context, db DBTX, machineID, id string, forUpdat
 	return scanHostCommand(db.QueryRow(ctx, q, id, machineID))
 }
 
-// LatestHostCommand is the newest command of a workflow (a password reset's, say).
-func (s *Store) LatestHostCommand(ctx context.Context, workflowID string) (*HostCommand, error) {
-	return scanHostCommand(s.Pool.QueryRow(ctx, `SELECT `+hostCommandCols+` FROM host_commands WHERE workflow_id = $1
-		ORDER BY created_at DESC LIMIT 1`, workflowID))
-}
-
 // ErrSecretUnavailable: the command has no secret, or it was handed out already, or the command ended.
 var ErrSecretUnavailable = errors.New("secret unavailable")
 
@@ -233,4 +227,10 @@ func PromotePendingAgentKey(ctx context.Context, db DBTX, machineID string) erro
 func DropPendingAgentKey(ctx context.Context, db DBTX, machineID string) error {
 	_, err := db.Exec(ctx, `UPDATE machines SET agent_key_pending_hash = NULL WHERE id = $1`, machineID)
 	return err
+}
+
+// RunHostCommand is the newest command of one workflow run (ErrNotFound before its activity started).
+func (s *Store) RunHostCommand(ctx context.Context, workflowID, runID string) (*HostCommand, error) {
+	return scanHostCommand(s.Pool.QueryRow(ctx, `SELECT `+hostCommandCols+` FROM host_commands WHERE workflow_id = $1 AND run_id = $2
+		ORDER BY created_at DESC LIMIT 1`, workflowID, runID))
 }

@@ -34,6 +34,7 @@ type Machine struct {
 	GPUUtil               *float64        `json:"gpuUtil" doc:"Average GPU utilisation of the latest sample (%); null before the agent reports"`
 	Allocation            *LiveAllocation `json:"allocation,omitempty"`
 	AgentTokenIssued      bool            `json:"agentTokenIssued"`
+	Cleanup               *MachineCleanup `json:"cleanup,omitempty" doc:"Set while the host has not confirmed the end-of-lease steps of its last lease"`
 	CreatedAt             time.Time       `json:"createdAt"`
 	UpdatedAt             time.Time       `json:"updatedAt"`
 
@@ -50,6 +51,12 @@ type LiveAllocation struct {
 	EndAt    *time.Time `json:"endAt"`
 }
 
+// MachineCleanup is the lease whose end-of-lease steps the machine waits for.
+type MachineCleanup struct {
+	AllocationID string    `json:"allocationId" format:"uuid"`
+	Since        time.Time `json:"since"`
+}
+
 // MaskedPassword is what every response shows instead of a password.
 const MaskedPassword = "********"
 
@@ -61,7 +68,7 @@ const machineSelect = `SELECT m.id, m.name, m.region, m.room, m.gpu_model, m.gpu
 	a.id, a.tenant_id, t.company, a.status, a.start_at, a.end_at, l.gpu_util_avg,
 	CASE WHEN a.id IS NULL THEN 'unallocated'
 	     WHEN a.status = 'active' AND a.end_at < now() + $1::interval THEN 'expiring'
-	     ELSE 'allocated' END AS allocation_status
+	     ELSE 'allocated' END AS allocation_status, m.cleanup_allocation_id, m.cleanup_since
 	FROM machines m
 	LEFT JOIN allocations a ON a.machine_id = m.id AND a.status IN ('pending', 'active')
 	LEFT JOIN tenants t ON t.id = a.tenant_id
@@ -75,10 +82,12 @@ func scanMachine(row pgx.Row) (*Machine, error) {
 	var aID, aTenant, aCustomer, aStatus *string
 	var aStart, aEnd *time.Time
 	var util *float32
+	var cleanupID *string
+	var cleanupSince *time.Time
 	err := row.Scan(&m.ID, &m.Name, &m.Region, &m.Room, &m.GPUModel, &m.GPUMemoryGB, &m.GPUCount, &m.CUDAVersion,
 		&m.DriverVersion, &m.CPUModel, &m.CPUCores, &m.MemoryGB, &m.DiskGB, &m.InternalIP, &m.SSHHost, &m.SSHPort,
 		&m.ContainerDomainPrefix, &m.SSHUser, &m.SSHPasswordEnc, &m.Status, &m.AgentTokenIssued, &m.CreatedAt, &m.UpdatedAt,
-		&aID, &aTenant, &aCustomer, &aStatus, &aStart, &aEnd, &util, &m.AllocationStatus)
+		&aID, &aTenant, &aCustomer, &aStatus, &aStart, &aEnd, &util, &m.AllocationStatus, &cleanupID, &cleanupSince)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -86,6 +95,9 @@ func scanMachine(row pgx.Row) (*Machine, error) {
 	if util != nil {
 		v := float64(*util)
 		m.GPUUtil = &v
+	}
+	if cleanupID != nil && cleanupSince != nil {
+		m.Cleanup = &MachineCleanup{AllocationID: *cleanupID, Since: *cleanupSince}
 	}
 	if aID != nil {
 		m.Allocation = &LiveAllocation{ID: *aID, TenantID: *aTenant, Customer: deref(aCustomer), Status: *aStatus, StartAt: aStart, EndAt: aEnd}

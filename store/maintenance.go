@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // MaintenanceRecord is one period a machine was taken out of service (维护记录).
@@ -35,12 +38,24 @@ func StartMaintenance(ctx context.Context, db DBTX, machineID, reason string, un
 	return &r, nil
 }
 
+// ErrCleanupMaintenance: the open maintenance is the platform's lease
+// cleanup, which ends when the host confirmed the steps (or the machine is
+// marked reinstalled), not by hand.
+var ErrCleanupMaintenance = errors.New("the maintenance is a lease cleanup")
+
 // EndMaintenance closes the open record and restores the status the machine had before.
 func EndMaintenance(ctx context.Context, db DBTX, machineID, byID, byName string) (*MaintenanceRecord, error) {
 	var r MaintenanceRecord
 	err := db.QueryRow(ctx, `UPDATE maintenance_records SET ended_at = now(), ended_by = $2, ended_by_name = $3
-		WHERE machine_id = $1 AND ended_at IS NULL RETURNING id, machine_id, reason, started_at, ended_at, previous_status`,
+		WHERE machine_id = $1 AND ended_at IS NULL AND kind = 'manual' RETURNING id, machine_id, reason, started_at, ended_at, previous_status`,
 		machineID, nullable(byID), byName).Scan(&r.ID, &r.MachineID, &r.Reason, &r.StartedAt, &r.EndedAt, &r.PreviousStatus)
+	if errors.Is(err, pgx.ErrNoRows) {
+		var cleanup bool
+		if db.QueryRow(ctx, `SELECT true FROM maintenance_records WHERE machine_id = $1 AND ended_at IS NULL AND kind = 'lease_cleanup'`,
+			machineID).Scan(&cleanup) == nil && cleanup {
+			return nil, ErrCleanupMaintenance
+		}
+	}
 	if err != nil {
 		return nil, notFound(err)
 	}

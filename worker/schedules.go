@@ -32,7 +32,12 @@ const (
 	ScheduleRollup1m           = "monitoring-rollup-1m"
 	ScheduleRollup1h           = "monitoring-rollup-1h"
 	ScheduleMetricsMaintenance = "monitoring-maintenance"
+	ScheduleReconcile          = "reconcile"
 )
+
+// ReconcileGrace leaves rows younger than this to the request that is
+// starting their workflow.
+const ReconcileGrace = time.Minute
 
 // OfflineDetectionEvery is how often silent machines are looked for; a
 // machine is offline 3 intervals after its last sample, plus up to this.
@@ -61,6 +66,8 @@ func monitoringSchedules(m config.Monitoring) []monitoringSchedule {
 		{id: ScheduleMetricsMaintenance, every: time.Hour, offset: 7 * time.Minute, workflow: workflows.MetricsMaintenance, immediate: true,
 			arg:     workflows.MetricsMaintenanceInput{RetentionRaw: m.RetentionRaw, Retention1m: m.Retention1m, Retention1h: m.Retention1h},
 			timeout: time.Hour},
+		{id: ScheduleReconcile, every: workflows.ReconcileEvery, offset: 30 * time.Second, workflow: workflows.Reconcile,
+			arg: activities.ReconcileInput{Grace: ReconcileGrace}, timeout: 10 * time.Minute},
 	}
 }
 

@@ -3,11 +3,15 @@
 package worker
 
 import (
+	"time"
+
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/remotegpu/remotegpu/activities"
+	"github.com/remotegpu/remotegpu/internal/hostchan"
 	"github.com/remotegpu/remotegpu/internal/mail"
+	"github.com/remotegpu/remotegpu/internal/reconcile"
 	"github.com/remotegpu/remotegpu/internal/secrets"
 	"github.com/remotegpu/remotegpu/store"
 	"github.com/remotegpu/remotegpu/workflows"
@@ -18,8 +22,10 @@ type Deps struct {
 	Mail  mail.Sender
 	// AlertWebhookURL receives a JSON POST for every new critical alert (empty: none).
 	AlertWebhookURL string
-	// Secrets seals the SSH passwords the Allocation workflow rotates.
+	// Secrets seals the secrets of host commands (passwords, agent keys).
 	Secrets *secrets.Box
+	// ExpiringNotice is the notice window of leases the reconciler restarts.
+	ExpiringNotice time.Duration
 }
 
 // New builds the worker; the caller runs it with Start/Stop or Run.
@@ -31,6 +37,12 @@ func New(c client.Client, taskQueue string, d Deps) worker.Worker {
 	w.RegisterActivity(&activities.MachineImports{Store: d.Store})
 	w.RegisterWorkflow(workflows.Allocation)
 	w.RegisterActivity(&activities.Allocations{Store: d.Store, Secrets: d.Secrets, Client: c})
+	w.RegisterWorkflow(workflows.LeaseCleanup)
+	w.RegisterActivity(&activities.Cleanups{Store: d.Store})
+	w.RegisterWorkflow(workflows.MachinePassword)
+	w.RegisterActivity(&activities.Host{Store: d.Store, Issuer: &hostchan.Issuer{Store: d.Store, Secrets: d.Secrets}})
+	w.RegisterWorkflow(workflows.Reconcile)
+	(&reconcile.Reconciler{Store: d.Store, Client: c, TaskQueue: taskQueue, ExpiringNotice: d.ExpiringNotice}).Register(w)
 	registerMonitoring(w, d)
 	workflows.RegisterAlertNotify(w, &activities.Alerts{Store: d.Store, Mail: d.Mail, WebhookURL: d.AlertWebhookURL})
 	return w

@@ -49,6 +49,8 @@ const AllocationExtendUpdate = "extend"
 type ExtendRequest struct {
 	Months int    // 1..MaxExtendMonths
 	By     string // actor name for the record
+	// Actor is who asked, for the audit record written with the change.
+	Actor activities.Actor
 }
 
 type ExtendResult struct {
@@ -63,6 +65,7 @@ const AllocationReclaimUpdate = "reclaim"
 type ReclaimRequest struct {
 	Reason string
 	By     string
+	Actor  activities.Actor
 }
 
 type ReclaimResult struct {
@@ -70,6 +73,10 @@ type ReclaimResult struct {
 	EndedAt   time.Time
 	HostSteps []store.HostStep
 }
+
+// AllocationKeysChangedSignal tells the lease that the tenant's SSH keys
+// changed: the machine's authorized_keys is synced again (no payload).
+const AllocationKeysChangedSignal = "ssh-keys-changed"
 
 // AllocationStateQuery returns the lease as the workflow sees it.
 const AllocationStateQuery = "state"
@@ -96,7 +103,18 @@ const (
 	ErrTypeLeaseEnding   = "LeaseEnding"
 )
 
-// Host steps recorded when a lease ends, in the order they run.
+// Versions of the workflow's command sequence (workflow.GetVersion): leases
+// run for months, so a change never alters what a running lease replays.
+const (
+	// versionLeaseCleanup 1: the end closes the record at once and hands the
+	// host steps to a LeaseCleanup workflow (0: host steps inline).
+	versionLeaseCleanup = "lease-cleanup"
+	// versionSSHKeys 1: the tenant's SSH keys are synced to the machine
+	// when the lease starts and whenever they change.
+	versionSSHKeys = "ssh-keys-sync"
+)
+
+// Host steps recorded when a lease ended under version 0, in the order they ran.
 const (
 	HostStepStopTasks      = "stop_tasks"
 	HostStepRotatePassword = "rotate_password"
@@ -143,6 +161,9 @@ type allocation struct {
 	result        *AllocationResult
 	endErr        error
 
+	keySync     workflow.CancelFunc // stops the key sync; nil when it does not run
+	keySyncDone bool
+
 	logger log.Logger
 }
 
@@ -188,6 +209,9 @@ func (w *allocation) run(ctx workflow.Context) (AllocationResult, error) {
 		return AllocationResult{}, err
 	}
 	w.unlock()
+	if workflow.GetVersion(ctx, versionSSHKeys, workflow.DefaultVersion, 1) == 1 {
+		w.startKeySync(ctx)
+	}
 	for {
 		if err := w.lock(ctx); err != nil {
 			return AllocationResult{}, err
@@ -219,6 +243,7 @@ func (w *allocation) run(ctx workflow.Context) (AllocationResult, error) {
 			if w.reclaim != nil {
 				continue
 			}
+			w.stopKeySync(ctx) // the next run syncs again at its start
 			return AllocationResult{}, workflow.NewContinueAsNewError(ctx, Allocation, w.carry())
 		}
 
@@ -316,7 +341,7 @@ func (w *allocation) extend(ctx workflow.Context, req ExtendRequest) (ExtendResu
 	var a *activities.Allocations
 	var res activities.ExtendAllocationResult
 	if err := workflow.ExecuteActivity(controlOptions(ctx, 5), a.ExtendAllocation, activities.ExtendAllocationInput{
-		AllocationID: w.id, Months: req.Months, NewEnd: w.endAt.AddDate(0, req.Months, 0), By: req.By}).Get(ctx, &res); err != nil {
+		AllocationID: w.id, Months: req.Months, NewEnd: w.endAt.AddDate(0, req.Months, 0), By: req.By, Actor: req.Actor}).Get(ctx, &res); err != nil {
 		return ExtendResult{}, fmt.Errorf("unable to extend the lease: %w", err)
 	}
 	w.endAt, w.months, w.extensions = res.EndAt.UTC(), res.Months, res.Extensions
@@ -390,19 +415,60 @@ func (w *allocation) mailNotice(ctx workflow.Context, res activities.NotifyExpir
 	}
 }
 
-// end runs the end steps and closes the record; the caller holds the lock.
+// end closes the record and starts the cleanup of the host; the caller
+// holds the lock. The lease ends when it was decided: the host steps
+// (stop the tenant's work, remove its keys, rotate the password and the
+// agent key) run in the LeaseCleanup workflow, which keeps the machine out
+// of service until the host confirmed them all.
 func (w *allocation) end(ctx workflow.Context, status, reason, by string) (AllocationResult, error) {
 	w.closing = true
+	w.stopKeySync(ctx)
+	if workflow.GetVersion(ctx, versionLeaseCleanup, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return w.endInline(ctx, status, reason, by)
+	}
+	decided := workflow.Now(ctx).UTC()
+	var actor activities.Actor
+	if w.reclaim != nil {
+		actor = w.reclaim.Actor
+	}
+	var a *activities.Allocations
+	var res activities.EndAllocationResult
+	if err := workflow.ExecuteActivity(controlOptions(ctx, 0), a.EndAllocation, activities.EndAllocationInput{
+		AllocationID: w.id, MachineID: w.machineID, Status: status, Reason: reason, By: by, Actor: actor,
+		DecidedAt: decided, StartCleanup: true, HostSteps: PendingCleanupSteps(decided)}).Get(ctx, &res); err != nil {
+		return w.failEnd(ctx, fmt.Errorf("unable to end the allocation: %w", err))
+	}
+	child := workflow.ExecuteChildWorkflow(workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:        LeaseCleanupWorkflowID(w.id),
+		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON, // the cleanup outlives the lease
+	}), LeaseCleanup, LeaseCleanupInput{AllocationID: w.id, MachineID: w.machineID, TenantID: w.tenantID, EndedAt: res.EndedAt})
+	if err := child.GetChildWorkflowExecution().Get(ctx, nil); err != nil && !temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+		// The record says the machine awaits its cleanup: the reconciler starts it.
+		w.logger.Error("unable to start the lease cleanup", "AllocationID", w.id, "Error", err)
+	}
+	return w.finishEnd(ctx, res, by, nil)
+}
+
+// endInline is the end of version 0: host steps inline, then the record.
+func (w *allocation) endInline(ctx workflow.Context, status, reason, by string) (AllocationResult, error) {
 	steps := w.hostSteps(ctx)
 	var a *activities.Allocations
 	var res activities.EndAllocationResult
 	if err := workflow.ExecuteActivity(controlOptions(ctx, 0), a.EndAllocation, activities.EndAllocationInput{
 		AllocationID: w.id, MachineID: w.machineID, Status: status, Reason: reason, By: by, HostSteps: steps}).Get(ctx, &res); err != nil {
-		w.endErr = fmt.Errorf("unable to end the allocation: %w", err)
-		w.unlock()
-		_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
-		return AllocationResult{}, w.endErr
+		return w.failEnd(ctx, fmt.Errorf("unable to end the allocation: %w", err))
 	}
+	return w.finishEnd(ctx, res, by, steps)
+}
+
+func (w *allocation) failEnd(ctx workflow.Context, err error) (AllocationResult, error) {
+	w.endErr = err
+	w.unlock()
+	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	return AllocationResult{}, w.endErr
+}
+
+func (w *allocation) finishEnd(ctx workflow.Context, res activities.EndAllocationResult, by string, steps []store.HostStep) (AllocationResult, error) {
 	w.status = res.Status
 	w.result = &AllocationResult{Status: res.Status, EndedAt: res.EndedAt.UTC(), HostSteps: steps}
 	w.logger.Info("lease ended", "AllocationID", w.id, "Status", res.Status, "By", by)
@@ -413,7 +479,52 @@ func (w *allocation) end(ctx workflow.Context, status, reason, by string) (Alloc
 	return *w.result, nil
 }
 
-// hostSteps stops the customer's tasks and rotates the SSH password. The
+// startKeySync syncs the tenant's SSH keys to the machine now and after
+// every change signal, until the lease ends. A failed sync is tried again
+// a minute later; host activities themselves retry while the agent is away.
+func (w *allocation) startKeySync(ctx workflow.Context) {
+	changed := workflow.GetSignalChannel(ctx, AllocationKeysChangedSignal)
+	syncCtx, cancel := workflow.WithCancel(ctx)
+	w.keySync = cancel
+	workflow.Go(syncCtx, func(ctx workflow.Context) {
+		defer func() { w.keySyncDone = true }()
+		dirty := true // at the start of every run: the keys may have changed meanwhile
+		for ctx.Err() == nil {
+			for changed.ReceiveAsync(nil) {
+				dirty = true
+			}
+			if !dirty {
+				sel := workflow.NewSelector(ctx)
+				sel.AddReceive(changed, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); dirty = true })
+				sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+				sel.Select(ctx)
+				continue
+			}
+			dirty = false
+			var h *activities.Host
+			err := workflow.ExecuteActivity(hostOptions(ctx), h.SyncSSHKeys, activities.SyncSSHKeysInput{
+				MachineID: w.machineID, AllocationID: w.id}).Get(ctx, nil)
+			if err != nil && ctx.Err() == nil {
+				w.logger.Warn("unable to sync the SSH keys; trying again", "AllocationID", w.id, "Error", err)
+				dirty = true
+				_ = workflow.Sleep(ctx, time.Minute)
+			}
+		}
+	})
+}
+
+// stopKeySync stops the key sync and waits until it has: nothing may add
+// keys once the end has begun.
+func (w *allocation) stopKeySync(ctx workflow.Context) {
+	if w.keySync == nil {
+		return
+	}
+	w.keySync()
+	_ = workflow.Await(ctx, func() bool { return w.keySyncDone })
+	w.keySync = nil
+}
+
+// hostSteps (version 0) stops the customer's tasks and rotates the SSH password. The
 // control plane always stores a new password; what has to happen on the host
 // runs on the machine's task queue when an agent polls it, and is recorded
 // as not confirmed otherwise.
@@ -489,6 +600,20 @@ func rootMessage(err error) string {
 		return te.Message()
 	}
 	return err.Error()
+}
+
+// HostCommandTimeout bounds one attempt of a host activity: the command
+// waits that long for the agent, then the attempt is retried (the command
+// stays the same) for as long as the workflow waits.
+const HostCommandTimeout = 10 * time.Minute
+
+// hostOptions are the options of the host activities: retried until the
+// host answers, backing off to every 5 minutes while the agent is away.
+func hostOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: HostCommandTimeout,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute},
+	})
 }
 
 // controlOptions are the options of the control-plane activities; attempts 0 retries until it works.

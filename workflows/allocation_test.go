@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -17,7 +18,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/remotegpu/remotegpu/activities"
-	"github.com/remotegpu/remotegpu/store"
+	"github.com/remotegpu/remotegpu/internal/agentproto"
 )
 
 const (
@@ -59,6 +60,8 @@ type lease struct {
 	agentErr  error            // or fails with this
 	hostFails map[string]error // host activity name -> error
 	endDelay  time.Duration    // how long closing the record takes
+	syncs     []time.Time      // when the SSH keys were synced
+	cleanups  []LeaseCleanupInput
 }
 
 func newLease(t *testing.T) *lease {
@@ -88,6 +91,25 @@ func newLease(t *testing.T) *lease {
 		}
 		return activities.HostSetSSHPasswordResult{User: in.User}, nil
 	}, activity.RegisterOptions{Name: activities.HostSetSSHPassword})
+	var h *activities.Host
+	env.RegisterActivity(h)
+	env.OnActivity(h.SyncSSHKeys, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.SyncSSHKeysInput) (agentproto.SyncSSHKeysResult, error) {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			if in.MachineID != testMachine || in.AllocationID != testAllocation {
+				return agentproto.SyncSSHKeysResult{}, temporal.NewNonRetryableApplicationError("wrong input", "Invalid", nil)
+			}
+			l.syncs = append(l.syncs, env.Now().UTC())
+			return agentproto.SyncSSHKeysResult{User: "root", Keys: 2}, nil
+		}).Maybe()
+	env.RegisterWorkflow(LeaseCleanup)
+	env.OnWorkflow(LeaseCleanup, mock.Anything, mock.Anything).Return(func(_ workflow.Context, in LeaseCleanupInput) (LeaseCleanupResult, error) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.cleanups = append(l.cleanups, in)
+		return LeaseCleanupResult{Outcome: CleanupDone}, nil
+	}).Maybe()
 	env.OnActivity(a.ActivateAllocation, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.ActivateAllocationInput) (activities.ActivateAllocationResult, error) {
 			l.mu.Lock()
@@ -234,15 +256,32 @@ func (l *lease) update(name string, res any, arg any) *updateOutcome {
 	return o
 }
 
-func wantUnconfirmed(t *testing.T, steps []store.HostStep) {
+// wantCleanup checks the end: the record closed once, at the moment the end
+// was decided, with the machine handed to its cleanup and every step
+// pending; the LeaseCleanup workflow started for it.
+func (l *lease) wantCleanup(t *testing.T, status, by string, at time.Time) {
 	t.Helper()
-	if len(steps) != 2 || steps[0].Step != HostStepStopTasks || steps[1].Step != HostStepRotatePassword {
-		t.Fatalf("host steps %+v", steps)
+	if len(l.ends) != 1 {
+		t.Fatalf("ends %+v", l.ends)
 	}
-	for _, s := range steps {
-		if s.Confirmed || s.Detail != NoAgentDetail || s.At.IsZero() {
-			t.Fatalf("step %+v: want unconfirmed with %q", s, NoAgentDetail)
+	e := l.ends[0]
+	if e.Status != status || e.By != by || e.MachineID != testMachine || !e.StartCleanup || !e.DecidedAt.Equal(at) {
+		t.Fatalf("end %+v, want %s by %s at %v with the cleanup", e, status, by, at)
+	}
+	if len(e.HostSteps) != len(CleanupSteps) {
+		t.Fatalf("end steps %+v", e.HostSteps)
+	}
+	for i, st := range e.HostSteps {
+		if st.Step != CleanupSteps[i] || st.Confirmed || st.State != StepPending {
+			t.Fatalf("end step %d %+v, want %s pending", i, st, CleanupSteps[i])
 		}
+	}
+	if len(l.cleanups) != 1 || !reflect.DeepEqual(l.cleanups[0], LeaseCleanupInput{AllocationID: testAllocation, MachineID: testMachine,
+		TenantID: testTenant, EndedAt: at}) {
+		t.Fatalf("cleanups %+v", l.cleanups)
+	}
+	if len(l.hostCalls) != 0 || l.rotations != 0 {
+		t.Fatalf("the lease ran host steps itself: %v, rotations %d", l.hostCalls, l.rotations)
 	}
 }
 
@@ -258,7 +297,7 @@ func TestAllocationLeaseToExpiry(t *testing.T) {
 	if res.Status != "expired" || !res.EndedAt.Equal(end) {
 		t.Fatalf("result %+v, want expired at %v", res, end)
 	}
-	wantUnconfirmed(t, res.HostSteps)
+ 	l.wantCleanup(t, "expired", "system", end)
 	if early.Status != "active" || !early.StartAt.Equal(leaseStart) || !early.EndAt.Equal(end) || early.Notified {
 		t.Fatalf("state after a day %+v", early)
 	}
@@ -275,12 +314,9 @@ func TestAllocationLeaseToExpiry(t *testing.T) {
 	if l.mails != 1 || len(l.finished) != 1 || l.finished[0].Status != "sent" || l.finished[0].Recipients != 2 {
 		t.Fatalf("mails %d, finished %+v", l.mails, l.finished)
 	}
-	// The end: the password rotated in the control plane, nothing asked of an absent agent, the record closed by "system".
-	if l.rotations != 1 || len(l.hostCalls) != 0 {
-		t.Fatalf("rotations %d, host calls %v", l.rotations, l.hostCalls)
-	}
-	if len(l.ends) != 1 || l.ends[0].Status != "expired" || l.ends[0].By != "system" || l.ends[0].MachineID != testMachine {
-		t.Fatalf("ends %+v", l.ends)
+	// The keys went onto the machine when the lease started.
+	if len(l.syncs) != 1 || !l.syncs[0].Equal(leaseStart) {
+		t.Fatalf("key syncs %v", l.syncs)
 	}
 }
 
@@ -378,7 +414,7 @@ func TestAllocationEarlyReclaim(t *testing.T) {
 	var got ReclaimResult
 	var o *updateOutcome
 	l.at(5*day, func() {
-		o = l.update(AllocationReclaimUpdate, &got, ReclaimRequest{Reason: "customer left", By: "alice"})
+		o = l.update(AllocationReclaimUpdate, &got, ReclaimRequest{Reason: "customer left", By: "alice", Actor: activities.Actor{Name: "alice"}})
 	})
 	l.run(AllocationInput{AllocationID: testAllocation, Months: 3})
 	res := l.result()
@@ -390,15 +426,15 @@ func TestAllocationEarlyReclaim(t *testing.T) {
 	if got.Status != "reclaimed" || !got.EndedAt.Equal(when) {
 		t.Fatalf("reclaim returned %+v", got)
 	}
-	wantUnconfirmed(t, got.HostSteps)
-	if res.Status != "reclaimed" || !res.EndedAt.Equal(when) || len(res.HostSteps) != 2 {
+	if res.Status != "reclaimed" || !res.EndedAt.Equal(when) || len(res.HostSteps) != 0 {
 		t.Fatalf("workflow result %+v", res)
 	}
-	if len(l.ends) != 1 || l.ends[0].Status != "reclaimed" || l.ends[0].By != "alice" || l.ends[0].Reason != "customer left" {
-		t.Fatalf("ends %+v", l.ends)
+	l.wantCleanup(t, "reclaimed", "alice", when)
+	if l.ends[0].Reason != "customer left" || l.ends[0].Actor.Name != "alice" {
+		t.Fatalf("end %+v", l.ends[0])
 	}
-	if len(l.notices) != 0 || l.rotations != 1 {
-		t.Fatalf("notices %+v, rotations %d", l.notices, l.rotations)
+	if len(l.notices) != 0 {
+		t.Fatalf("notices %+v", l.notices)
 	}
 }
 
@@ -489,56 +525,30 @@ func TestAllocationValidators(t *testing.T) {
 	}
 }
 
-func TestAllocationHostSteps(t *testing.T) {
-	cases := []struct {
-		name      string
-		agent     bool
-		agentErr  error
-		hostFails map[string]error
-		want      []store.HostStep // At is not compared
-		hostCalls int
-	}{
-		{name: "agent connected", agent: true, hostCalls: 2, want: []store.HostStep{
-			{Step: HostStepStopTasks, Confirmed: true, Detail: "stopped 3 containers"},
-			{Step: HostStepRotatePassword, Confirmed: true, Detail: "new password set for root"}}},
-		{name: "agent fails to stop containers", agent: true, hostCalls: 2,
-			hostFails: map[string]error{activities.HostStopTenantContainers: temporal.NewNonRetryableApplicationError("docker is down", "Docker", nil)},
-			want: []store.HostStep{
-				{Step: HostStepStopTasks, Detail: "no agent confirmed: the host agent failed: docker is down"},
-				{Step: HostStepRotatePassword, Confirmed: true, Detail: "new password set for root"}}},
-		{name: "no agent", want: []store.HostStep{
-			{Step: HostStepStopTasks, Detail: NoAgentDetail}, {Step: HostStepRotatePassword, Detail: NoAgentDetail}}},
-		{name: "Temporal cannot say", agentErr: temporal.NewNonRetryableApplicationError("unavailable", "X", nil), want: []store.HostStep{
-			{Step: HostStepStopTasks, Detail: "no agent confirmed: unable to tell whether the host agent is connected: unavailable"},
-			{Step: HostStepRotatePassword, Detail: "no agent confirmed: unable to tell whether the host agent is connected: unavailable"}}},
+func TestAllocationKeySync(t *testing.T) {
+	// Synced at the start and after each change signal (changes close
+	// together are one sync); none once the end has begun.
+	l := newLease(t)
+	signal := func(d time.Duration) {
+		l.at(d, func() { l.env.SignalWorkflow(AllocationKeysChangedSignal, nil) })
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			l := newLease(t)
-			l.agent, l.agentErr = c.agent, c.agentErr
-			for k, v := range c.hostFails {
-				l.hostFails[k] = v
-			}
-			var got ReclaimResult
-			l.at(day, func() { l.update(AllocationReclaimUpdate, &got, ReclaimRequest{By: "alice"}) })
-			l.run(AllocationInput{AllocationID: testAllocation, Months: 1})
-			res := l.result()
-			if len(res.HostSteps) != len(c.want) || len(got.HostSteps) != len(c.want) {
-				t.Fatalf("steps %+v / %+v", res.HostSteps, got.HostSteps)
-			}
-			for i, w := range c.want {
-				s := res.HostSteps[i]
-				if s.Step != w.Step || s.Confirmed != w.Confirmed || s.Detail != w.Detail || s.At.IsZero() {
-					t.Errorf("step %d %+v, want %+v", i, s, w)
-				}
-			}
-			if len(l.hostCalls) != c.hostCalls || l.rotations != 1 {
-				t.Fatalf("host calls %v, rotations %d", l.hostCalls, l.rotations)
-			}
-			if len(l.ends) != 1 || len(l.ends[0].HostSteps) != len(c.want) {
-				t.Fatalf("ends %+v", l.ends)
-			}
-		})
+	signal(day)
+	signal(2 * day)
+	signal(2*day + time.Millisecond)
+	var got ReclaimResult
+	l.at(3*day, func() { l.update(AllocationReclaimUpdate, &got, ReclaimRequest{By: "alice"}) })
+	signal(3*day + time.Hour)
+	l.run(AllocationInput{AllocationID: testAllocation, Months: 1})
+	if res := l.result(); res.Status != "reclaimed" {
+		t.Fatalf("result %+v", res)
+	}
+	if len(l.syncs) < 3 || len(l.syncs) > 4 || !l.syncs[0].Equal(leaseStart) || !l.syncs[1].Equal(leaseStart.Add(day)) {
+		t.Fatalf("syncs %v", l.syncs)
+	}
+	for _, at := range l.syncs {
+		if !at.Before(leaseStart.Add(3 * day)) {
+			t.Fatalf("synced at %v, after the end began", at)
+		}
 	}
 }
 

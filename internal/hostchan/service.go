@@ -99,6 +99,9 @@ func (s *Service) Poll(ctx context.Context, c Caller, running []string, wait tim
 // heartbeat timeout's clock. When Temporal cannot be asked, the command is
 // delivered: its result settles it either way.
 func (s *Service) awaited(ctx context.Context, cmd *store.HostCommand) bool {
+	if s.Temporal == nil {
+		return true
+	}
 	err := s.Temporal.RecordActivityHeartbeat(ctx, cmd.TaskToken)
 	if !gone(err) && !cancelled(err) {
 		if err != nil {
@@ -160,6 +163,9 @@ func (s *Service) Heartbeat(ctx context.Context, c Caller, id string, progress j
 	}
 	if !cmd.Open() {
 		return true, nil // it ended: nothing is waiting for more work on it
+	}
+	if s.Temporal == nil {
+		return false, unavailable(errors.New("no Temporal client"))
 	}
 	var details []any
 	if len(progress) > 0 {
@@ -287,6 +293,9 @@ func (s *Service) effects(ctx context.Context, tx pgx.Tx, c Caller, cmd *store.H
 // longer exists (timed out, its workflow ended) counts as settled: its
 // next attempt, if any, finds the answer in the row.
 func (s *Service) settle(ctx context.Context, cmd *store.HostCommand) error {
+	if s.Temporal == nil {
+		return unavailable(errors.New("no Temporal client"))
+	}
 	var err error
 	switch cmd.Status {
 	case agentproto.ResultSucceeded:
