@@ -92,32 +92,40 @@ func TestAllocationLifecycle(t *testing.T) {
 		t.Fatalf("customer stats %+v", st)
 	}
 
-	// renew twice
+	// renew twice; a retried request with the same Idempotency-Key renews once
 	end0 := *a.EndAt
-	admin.must(200, "POST", "/api/admin/allocations/"+a.ID+"/extend", map[string]any{"months": 2}).decode(t, &a)
+	key := map[string]string{"Idempotency-Key": "renew-2-months"}
+	admin.mustWith(200, "POST", "/api/admin/allocations/"+a.ID+"/extend", map[string]any{"months": 2}, key).decode(t, &a)
+	admin.mustWith(200, "POST", "/api/admin/allocations/"+a.ID+"/extend", map[string]any{"months": 2}, key).decode(t, &a)
+	if a.Months != 5 || a.Extensions != 1 {
+		t.Fatalf("a retried renewal renewed again: %+v", a)
+	}
 	admin.must(200, "POST", "/api/admin/allocations/"+a.ID+"/extend", map[string]any{"months": 1}).decode(t, &a)
 	if a.Months != 6 || a.Extensions != 2 || !a.EndAt.Equal(end0.AddDate(0, 3, 0)) {
 		t.Fatalf("after renewals %+v (end0 %s)", a, end0)
 	}
 	admin.must(422, "POST", "/api/admin/allocations/"+a.ID+"/extend", map[string]any{"months": 99})
 
-	// early reclaim through the machine action
+	// early reclaim through the machine action: accepted at once (202); the
+	// lease ends when decided, and with no agent on the host the machine
+	// waits in maintenance for its cleanup, its password unchanged
 	var m2before api.RevealedPassword
 	admin.must(200, "POST", "/api/admin/machines/"+m2.ID+"/reveal-password", nil).decode(t, &m2before)
 	var rec store.Allocation
-	admin.must(200, "POST", "/api/admin/machines/"+m2.ID+"/reclaim", map[string]any{"reason": "客户要求"}).decode(t, &rec)
-	if rec.Status != "reclaimed" || rec.EndReason != "客户要求" || len(rec.HostSteps) != 2 || rec.HostSteps[0].Confirmed {
+	admin.must(202, "POST", "/api/admin/machines/"+m2.ID+"/reclaim", map[string]any{"reason": "客户要求"}).decode(t, &rec)
+	waitFor(t, "the lease reclaimed", func() bool {
+		admin.must(200, "GET", "/api/admin/allocations/"+rec.ID, nil).decode(t, &rec)
+		return rec.Status == "reclaimed"
+	})
+	if rec.EndReason != "客户要求" || rec.CleanupStatus != "running" || len(rec.HostSteps) != 4 || rec.HostSteps[0].Confirmed ||
+		rec.HostSteps[0].State != "pending" {
 		t.Fatalf("reclaimed %+v", rec)
 	}
-	for _, s := range rec.HostSteps {
-		if !strings.Contains(s.Detail, "no agent confirmed") {
-			t.Fatalf("host step without the no-agent note: %+v", s)
-		}
-	}
+	// a retried reclaim is the same reclaim; the lease is over for both
 	admin.must(409, "POST", "/api/admin/allocations/"+rec.ID+"/reclaim", nil)
 	admin.must(409, "POST", "/api/admin/allocations/"+rec.ID+"/extend", map[string]any{"months": 1})
 
-	// the customer no longer sees the machine or its password; the password was rotated
+	// the customer no longer sees the machine or its password
 	owner.must(200, "GET", "/api/customer/machines", nil).decode(t, &mine)
 	if mine.Total != 1 || mine.List[0].ID != m1.ID {
 		t.Fatalf("after reclaim %+v", mine)
@@ -126,14 +134,19 @@ func TestAllocationLifecycle(t *testing.T) {
 	owner.must(404, "POST", "/api/customer/machines/"+m2.ID+"/reveal-password", nil)
 	var m2pw api.RevealedPassword
 	admin.must(200, "POST", "/api/admin/machines/"+m2.ID+"/reveal-password", nil).decode(t, &m2pw)
-	if m2pw.Password == m2before.Password {
-		t.Fatal("the SSH password was not rotated at reclaim")
+	if m2pw.Password != m2before.Password {
+		t.Fatal("the recorded password changed although no host applied a new one")
 	}
 	var machine store.Machine
 	admin.must(200, "GET", "/api/admin/machines/"+m2.ID, nil).decode(t, &machine)
-	if machine.AllocationStatus != "unallocated" {
+	if machine.AllocationStatus != "unallocated" || machine.Status != "maintenance" || machine.Cleanup == nil || machine.Cleanup.AllocationID != rec.ID {
 		t.Fatalf("machine after reclaim %+v", machine)
 	}
+	r = admin.must(409, "POST", "/api/admin/machines/"+m2.ID+"/allocate", map[string]any{"tenantId": e.fx.tenantB.ID, "months": 1})
+	if !strings.Contains(r.Message, "cleaned") {
+		t.Fatalf("allocating a machine awaiting its cleanup: %q", r.Message)
+	}
+	admin.must(409, "POST", "/api/admin/machines/"+m2.ID+"/maintenance/end", nil)
 
 	// lists and tabs
 	var page struct {
