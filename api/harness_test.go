@@ -24,6 +24,7 @@ import (
 	"github.com/remotegpu/remotegpu/internal/mail"
 	"github.com/remotegpu/remotegpu/internal/mailsink"
 	"github.com/remotegpu/remotegpu/internal/objstore"
+	"github.com/remotegpu/remotegpu/internal/payloadcodec"
 	"github.com/remotegpu/remotegpu/internal/secrets"
 	"github.com/remotegpu/remotegpu/internal/testdb"
 	"github.com/remotegpu/remotegpu/store"
@@ -76,6 +77,10 @@ func newEnv(t *testing.T, o options) *env {
 		TemporalTaskQueue: "test-" + strings.ReplaceAll(t.Name(), "/", "-") + "-" + fmt.Sprint(time.Now().UnixNano()),
 		WebDir:            t.TempDir(),
 	}
+	// Every test's workflows are sealed with a key of its own: a client
+	// without the codec could not read them.
+	e.cfg.TemporalPayloadKey = make([]byte, 32)
+	_, _ = rand.Read(e.cfg.TemporalPayloadKey)
 	if o.ldap != nil {
 		e.cfg.LDAP.PasswordResetURL = o.ldap.PasswordResetURL
 	}
@@ -89,11 +94,17 @@ func newEnv(t *testing.T, o options) *env {
 		if addr == "" {
 			t.Fatal("TEMPORAL_ADDRESS is not set: run the tests with `make test` (or `bin/remotegpu testenv -- go test ./...`)")
 		}
-		c, err := client.Dial(client.Options{HostPort: addr, Namespace: envOr("TEMPORAL_NAMESPACE", "default")})
+		e.cfg.TemporalAddress, e.cfg.TemporalNamespace = addr, envOr("TEMPORAL_NAMESPACE", "default")
+		copts, err := payloadcodec.ClientOptions(e.cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := client.Dial(copts)
 		if err != nil {
 			t.Fatalf("unable to reach Temporal at %s: %v", addr, err)
 		}
 		t.Cleanup(c.Close)
+		deps.Config = e.cfg
 		w := worker.New(c, e.cfg.TemporalTaskQueue, worker.Deps{Store: st, Mail: sender, Secrets: box, AlertWebhookURL: o.webhook})
 		if err := w.Start(); err != nil {
 			t.Fatal(err)

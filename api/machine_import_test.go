@@ -25,6 +25,7 @@ import (
 	"github.com/remotegpu/remotegpu/internal/fleet"
 	"github.com/remotegpu/remotegpu/internal/machineimport"
 	"github.com/remotegpu/remotegpu/internal/objstore"
+	"github.com/remotegpu/remotegpu/internal/payloadcodec"
 	"github.com/remotegpu/remotegpu/internal/secrets"
 	"github.com/remotegpu/remotegpu/internal/testdb"
 	"github.com/remotegpu/remotegpu/store"
@@ -413,14 +414,21 @@ func benchServer(b *testing.B) (*httptest.Server, string) {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	box, _ := secrets.New(key)
-	cfg := config.Config{SecretsKey: key, JWTSecret: []byte("bench-secret-bench-secret-bench-secret"), AccessTokenTTL: time.Hour, RefreshTokenTTL: time.Hour,
+	payloadKey := make([]byte, 32)
+	_, _ = rand.Read(payloadKey)
+	cfg := config.Config{SecretsKey: key, TemporalPayloadKey: payloadKey, JWTSecret: []byte("bench-secret-bench-secret-bench-secret"), AccessTokenTTL: time.Hour, RefreshTokenTTL: time.Hour,
 		TemporalTaskQueue: fmt.Sprintf("bench-import-%d", time.Now().UnixNano()), WebDir: b.TempDir(),
 		Fleet: config.Fleet{Regions: fleet.DefaultCatalog.Regions, GPUModels: fleet.DefaultCatalog.GPUModels, SSHBaseDomain: "gpu.test"}}
 	addr := os.Getenv("TEMPORAL_ADDRESS")
 	if addr == "" || os.Getenv("S3_ENDPOINT") == "" {
 		b.Fatal("TEMPORAL_ADDRESS and S3_ENDPOINT are not set: run with `bin/remotegpu testenv -- go test ./api/ -run '^$' -bench MachineImport1000`")
 	}
-	c, err := client.Dial(client.Options{HostPort: addr, Namespace: envOr("TEMPORAL_NAMESPACE", "default")})
+	cfg.TemporalAddress, cfg.TemporalNamespace = addr, envOr("TEMPORAL_NAMESPACE", "default")
+	copts, err := payloadcodec.ClientOptions(cfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := client.Dial(copts)
 	if err != nil {
 		b.Fatal(err)
 	}

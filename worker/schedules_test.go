@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"os"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/remotegpu/remotegpu/internal/config"
+	"github.com/remotegpu/remotegpu/internal/payloadcodec"
 	"github.com/remotegpu/remotegpu/internal/testdb"
 	"github.com/remotegpu/remotegpu/store"
 	"github.com/remotegpu/remotegpu/worker"
@@ -28,7 +30,13 @@ func TestEnsureSchedules(t *testing.T) {
 	}
 	st, _ := testdb.New(t)
 	ctx := context.Background()
-	c, err := client.Dial(client.Options{HostPort: addr, Namespace: "default"})
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	copts, err := payloadcodec.ClientOptions(config.Config{TemporalAddress: addr, TemporalNamespace: "default", TemporalPayloadKey: key}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.Dial(copts)
 	if err != nil {
 		t.Fatalf("unable to reach Temporal at %s: %v", addr, err)
 	}
@@ -63,7 +71,11 @@ func TestEnsureSchedules(t *testing.T) {
 	}
 	action := desc.Schedule.Action.(*client.ScheduleWorkflowAction)
 	var in workflows.OfflineDetectionInput
-	if err := converter.GetDefaultDataConverter().FromPayload(action.Args[0].(*commonpb.Payload), &in); err != nil {
+	arg := action.Args[0].(*commonpb.Payload)
+	if string(arg.Metadata[converter.MetadataEncoding]) != payloadcodec.Encoding {
+		t.Fatalf("the schedule's argument is not encrypted: %s", arg.Metadata)
+	}
+	if err := copts.DataConverter.FromPayload(arg, &in); err != nil {
 		t.Fatal(err)
 	}
 	if in.OfflineAfter != 30*time.Second || action.TaskQueue != queue {

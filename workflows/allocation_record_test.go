@@ -10,6 +10,7 @@ package workflows
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"os"
 	"path/filepath"
@@ -18,8 +19,10 @@ import (
 	"testing"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/proxy"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/sdk/activity"
@@ -27,6 +30,8 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/remotegpu/remotegpu/activities"
+	"github.com/remotegpu/remotegpu/internal/config"
+	"github.com/remotegpu/remotegpu/internal/payloadcodec"
 )
 
 // TestRecordAllocationHistory writes the history TestAllocationReplay replays.
@@ -46,7 +51,14 @@ func TestRecordAllocationHistory(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c, err := client.Dial(client.Options{HostPort: addr})
+	// The control plane's client, payloads encrypted; the file is written decrypted (below).
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	copts, err := payloadcodec.ClientOptions(config.Config{TemporalAddress: addr, TemporalNamespace: "default", TemporalPayloadKey: key}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.Dial(copts)
 	if err != nil {
 		t.Fatalf("unable to reach Temporal at %s: %v", addr, err)
 	}
@@ -194,6 +206,18 @@ func TestRecordAllocationHistory(t *testing.T) {
 			t.Fatal(err)
 		}
 		hist.Events = append(hist.Events, ev)
+	}
+	// Decrypted, so the recorded history is readable and its replay needs no key.
+	codec, err := payloadcodec.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = proxy.VisitPayloads(ctx, hist, proxy.VisitPayloadsOptions{
+		Visitor: func(_ *proxy.VisitPayloadsContext, p []*commonpb.Payload) ([]*commonpb.Payload, error) {
+			return codec.Decode(p)
+		}})
+	if err != nil {
+		t.Fatal(err)
 	}
 	b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(hist)
 	if err != nil {

@@ -27,6 +27,7 @@ func TestRotateSecrets(t *testing.T) {
 	t.Setenv("JWT_SECRET", "0123456789abcdef0123456789abcdef")
 	t.Setenv("SECRETS_KEY", base64.StdEncoding.EncodeToString(newKey))
 	t.Setenv("SECRETS_KEY_PREVIOUS", base64.StdEncoding.EncodeToString(oldKey))
+	t.Setenv("TEMPORAL_PAYLOAD_KEY", base64.StdEncoding.EncodeToString(newKey)) // required of every server command
 	if err := rotateSecrets(ctx); err != nil {
 		t.Fatal(err)
 	}

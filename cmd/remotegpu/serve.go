@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
 
 	"github.com/remotegpu/remotegpu/api"
 	"github.com/remotegpu/remotegpu/internal/config"
@@ -20,6 +19,7 @@ import (
 	"github.com/remotegpu/remotegpu/internal/mail"
 	"github.com/remotegpu/remotegpu/internal/mailsink"
 	"github.com/remotegpu/remotegpu/internal/objstore"
+	"github.com/remotegpu/remotegpu/internal/payloadcodec"
 	"github.com/remotegpu/remotegpu/internal/secrets"
 	"github.com/remotegpu/remotegpu/store"
 	"github.com/remotegpu/remotegpu/worker"
@@ -65,8 +65,10 @@ func serve(ctx context.Context, mode string) error {
 	}
 	sender := mail.New(mailCfg)
 
-	copts := client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace,
-		Logger: tlog.NewStructuredLogger(logger.With("component", "temporal"))}
+	copts, err := payloadcodec.ClientOptions(cfg, logger.With("component", "temporal"))
+	if err != nil {
+		return err
+	}
 	errc := make(chan error, 2)
 
 	if mode == "worker" || mode == "all" {

@@ -26,6 +26,10 @@ type Config struct {
 	TemporalNamespace string
 	TemporalTaskQueue string
 	TemporalUIURL     string
+	// TemporalPayloadKey encrypts workflow payloads (internal/payloadcodec);
+	// the previous keys still decrypt histories written before a rotation.
+	TemporalPayloadKey         []byte
+	TemporalPayloadKeyPrevious [][]byte
 
 	S3Endpoint     string
 	S3AccessKey    string
@@ -191,6 +195,14 @@ func Load() (Config, error) {
 		}
 		c.SecretsKeyPrevious = append(c.SecretsKeyPrevious, b)
 	}
+	c.TemporalPayloadKey = parseKey("TEMPORAL_PAYLOAD_KEY", os.Getenv("TEMPORAL_PAYLOAD_KEY"), &errs)
+	for i, k := range strings.Split(os.Getenv("TEMPORAL_PAYLOAD_KEY_PREVIOUS"), ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			if b := parseKey(fmt.Sprintf("TEMPORAL_PAYLOAD_KEY_PREVIOUS: key %d", i+1), k, &errs); b != nil {
+				c.TemporalPayloadKeyPrevious = append(c.TemporalPayloadKeyPrevious, b)
+			}
+		}
+	}
 	switch c.SMTPTLS {
 	case "none", "starttls", "tls":
 	default:
@@ -214,10 +226,26 @@ func (c Config) RequireServer() error {
 	if len(c.SecretsKey) != 32 {
 		missing = append(missing, "SECRETS_KEY (32 bytes, base64)")
 	}
+	if len(c.TemporalPayloadKey) != 32 {
+		missing = append(missing, "TEMPORAL_PAYLOAD_KEY (32 bytes, base64)")
+	}
 	if len(missing) > 0 {
 		return fmt.Errorf("missing configuration: %s", strings.Join(missing, ", "))
 	}
 	return nil
+}
+
+// parseKey decodes a 32-byte base64 key; empty is nil, anything else malformed is an error.
+func parseKey(name, v string, errs *[]string) []byte {
+	if v == "" {
+		return nil
+	}
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))
+	if err != nil || len(b) != 32 {
+		*errs = append(*errs, name+" must be 32 bytes, base64-encoded")
+		return nil
+	}
+	return b
 }
 
 func env(key, def string) string {

@@ -25,6 +25,7 @@ import (
 var EnvNames = []string{
 	"DATABASE_URL",
 	"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_TASK_QUEUE", "TEMPORAL_UI_URL",
+	"TEMPORAL_PAYLOAD_KEY", "TEMPORAL_PAYLOAD_KEY_PREVIOUS",
 	"S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_USE_SSL", "S3_BUCKET_PREFIX",
 	"SMTP_HOST", "SMTP_PORT", "SMTP_USERNAME", "SMTP_PASSWORD", "SMTP_FROM", "SMTP_TLS", "DEV_MAIL_SINK",
 	"LDAP_URL", "LDAP_BIND_DN", "LDAP_BIND_PASSWORD", "LDAP_BASE_DN", "LDAP_USER_FILTER",
@@ -321,7 +322,7 @@ func (s *Stack) ServiceEnv() map[string]string {
 
 // Env is ServiceEnv plus development values for the other settings the
 // application reads: the dev mail sink as SMTP server, LDAP off, the HTTP
-// address, and JWT_SECRET and SECRETS_KEY kept in <Dir>/secrets.env.
+// address, and JWT_SECRET, SECRETS_KEY and TEMPORAL_PAYLOAD_KEY kept in <Dir>/secrets.env.
 func (s *Stack) Env() map[string]string {
 	env := s.ServiceEnv()
 	level := "info"
@@ -351,5 +352,6 @@ func (s *Stack) Env() map[string]string {
 	} {
 		env[k] = v
 	}
+	env["TEMPORAL_PAYLOAD_KEY"] = s.secrets["TEMPORAL_PAYLOAD_KEY"]
 	return env
 }

@@ -129,7 +129,7 @@ func checkStack(t *testing.T, s *Stack) {
 		}
 	}
 	for _, k := range []string{"DATABASE_URL", "TEMPORAL_ADDRESS", "S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY",
-		"SMTP_HOST", "SMTP_PORT", "DEV_MAIL_SINK", "LISTEN_ADDR", "PUBLIC_URL", "JWT_SECRET", "SECRETS_KEY"} {
+		"SMTP_HOST", "SMTP_PORT", "DEV_MAIL_SINK", "LISTEN_ADDR", "PUBLIC_URL", "JWT_SECRET", "SECRETS_KEY", "TEMPORAL_PAYLOAD_KEY"} {
 		if env[k] == "" {
 			t.Errorf("Env[%s] is empty", k)
 		}
@@ -209,7 +209,7 @@ func TestRestartKeepsData(t *testing.T) {
 	if got := query(t, s2.DatabaseURL(), "SELECT v FROM kept"); got != "still here" {
 		t.Errorf("after restart: %q", got)
 	}
-	for _, k := range []string{"JWT_SECRET", "SECRETS_KEY"} {
+	for _, k := range []string{"JWT_SECRET", "SECRETS_KEY", "TEMPORAL_PAYLOAD_KEY"} {
 		if s2.Env()[k] != env[k] {
 			t.Errorf("%s changed across restarts", k)
 		}
@@ -311,7 +311,11 @@ func TestSecretsPersist(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if second["SECRETS_KEY"] != first["SECRETS_KEY"] || second["JWT_SECRET"] != "keep-me" {
+	if len(first["TEMPORAL_PAYLOAD_KEY"]) != 44 {
+		t.Errorf("TEMPORAL_PAYLOAD_KEY = %q, want base64 of 32 bytes", first["TEMPORAL_PAYLOAD_KEY"])
+	}
+	if second["SECRETS_KEY"] != first["SECRETS_KEY"] || second["TEMPORAL_PAYLOAD_KEY"] != first["TEMPORAL_PAYLOAD_KEY"] ||
+		second["JWT_SECRET"] != "keep-me" {
 		t.Errorf("secrets changed on reload: %v then %v", first, second)
 	}
 	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {

@@ -13,7 +13,7 @@ import (
 )
 
 // loadSecrets reads KEY=value lines from path and adds a fresh random value
-// for each of JWT_SECRET and SECRETS_KEY that is missing, writing the file
+// for each of JWT_SECRET, SECRETS_KEY and TEMPORAL_PAYLOAD_KEY that is missing, writing the file
 // back (mode 0600) when it added one. Keeping them on disk lets a restarted
 // dev server accept old sessions and decrypt what it stored.
 func loadSecrets(path string) (map[string]string, error) {
@@ -41,7 +41,7 @@ func loadSecrets(path string) (map[string]string, error) {
 	}
 
 	changed := false
-	for _, k := range []string{"JWT_SECRET", "SECRETS_KEY"} {
+	for _, k := range []string{"JWT_SECRET", "SECRETS_KEY", "TEMPORAL_PAYLOAD_KEY"} {
 		if vals[k] != "" {
 			continue
 		}
