@@ -81,6 +81,7 @@ func newEnv(t *testing.T, o options) *env {
 	// without the codec could not read them.
 	e.cfg.TemporalPayloadKey = make([]byte, 32)
 	_, _ = rand.Read(e.cfg.TemporalPayloadKey)
+	e.cfg.TemporalUIURL = testTemporalUI
 	if o.ldap != nil {
 		e.cfg.LDAP.PasswordResetURL = o.ldap.PasswordResetURL
 	}

@@ -114,6 +114,7 @@ func New(d Deps) *Server {
 	(&allocationsHandler{s}).register(api)
 	s.registerMonitoring(api)
 	s.registerLive(r, api) // monitoring WebSockets and alerts: ws.go, alerts.go
+	s.registerTemporalCodec(r, api)
 
 	for prefix, h := range d.Mounts {
 		r.Mount(prefix, h)

@@ -75,6 +75,7 @@ func runDev(ctx context.Context, args []string) error {
 			"API docs      " + public + "/docs",
 			"Dev mailbox   " + public + "/dev/mail",
 			"Temporal UI   " + os.Getenv("TEMPORAL_UI_URL"),
+			"Codec server  " + public + devstack.TemporalCodecPath + " (for the Temporal UI: see README)",
 			"Service logs  " + filepath.Join(st.Dir(), "logs"),
 			"Demo fleet    5 machines with simulated GPU agents (labelled simulated)",
 		}

@@ -18,6 +18,9 @@ import (
 // TemporalNamespace is the namespace the dev server creates and the stack uses.
 const TemporalNamespace = "default"
 
+// TemporalCodecPath is where the api serves the Temporal UI's remote codec.
+const TemporalCodecPath = "/api/temporal-codec"
+
 // startTemporal runs `temporal server start-dev` and waits until the
 // frontend answers and the namespace exists.
 func (s *Stack) startTemporal(ctx context.Context) error {
@@ -35,6 +38,9 @@ func (s *Stack) startTemporal(ctx context.Context) error {
 		"--port", strconv.Itoa(o.TemporalPort),
 		"--ui-port", strconv.Itoa(o.TemporalUIPort),
 		"--log-level", "warn",
+		// The UI decodes payloads through the api (api/temporal_codec.go); the
+		// dev server cannot tell it to send cookies: see README, "Temporal payload encryption".
+		"--ui-codec-endpoint", s.PublicURL() + TemporalCodecPath,
 	}
 	if !o.Ephemeral {
 		// A throwaway stack keeps its history in memory, which is faster.

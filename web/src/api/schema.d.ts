@@ -912,6 +912,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/temporal-codec/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Let this browser decode workflow payloads in the Temporal UI for an hour (audited): sets an HttpOnly cookie for /api/temporal-codec and says where the UI and the codec endpoint are
+         * @description Roles: admin.
+         */
+        post: operations["create-temporal-codec-session"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/agent/inventory": {
         parameters: {
             query?: never;
@@ -2453,6 +2473,16 @@ export interface components {
             message: string;
             traceId: string;
         };
+        EnvelopeTemporalCodecSession: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["TemporalCodecSession"];
+            message: string;
+            traceId: string;
+        };
         EnvelopeTenant: {
             /**
              * Format: int64
@@ -3536,6 +3566,17 @@ export interface components {
              * @description Planned end
              */
             until?: string;
+        };
+        TemporalCodecSession: {
+            /** @description The codec endpoint to give the Temporal UI (Codec Server settings) or temporal --codec-endpoint */
+            codecEndpoint: string;
+            /**
+             * Format: date-time
+             * @description When the cookie stops working; ask again for a new one
+             */
+            expiresAt: string;
+            /** @description The Temporal Web UI (TEMPORAL_UI_URL); empty when not configured */
+            temporalUiUrl: string;
         };
         Tenant: {
             /** @description Short code; the LDAP tenant attribute maps to it */
@@ -7685,6 +7726,54 @@ export interface operations {
             };
             /** @description Unprocessable Entity */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "create-temporal-codec-session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeTemporalCodecSession"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
