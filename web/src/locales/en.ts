@@ -83,6 +83,8 @@ const en: typeof zhCN = {
   },
   layout: {
     toggleSidebar: 'Toggle sidebar',
+    temporalUi: 'Temporal workflows',
+    temporalUiMissing: 'TEMPORAL_UI_URL is not configured',
   },
   role: {
     admin: 'Admin',

@@ -82,6 +82,8 @@ export default {
   },
   layout: {
     toggleSidebar: '展开/收起侧边栏',
+    temporalUi: 'Temporal 工作流',
+    temporalUiMissing: '未配置 TEMPORAL_UI_URL',
   },
   role: {
     admin: '管理员',
