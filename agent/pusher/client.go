@@ -1,5 +1,5 @@
 // Package pusher talks to the api: the HTTP client of the agent endpoints
-// (register, inventory, samples, SSH password), and the Pusher that keeps
+// (register, inventory, samples, host commands), and the Pusher that keeps
 // samples in a bounded buffer while the api is unreachable and sends the
 // backlog, oldest first, when it is back.
 package pusher
@@ -31,6 +31,9 @@ type StatusError struct {
 	Op      string
 	Status  int
 	Message string // the envelope's message, when there is one
+	// Stale: a 401 to a call that carried a token the client has since
+	// replaced; trying again with the current one may work.
+	Stale bool
 }
 
 func (e *StatusError) Error() string {
@@ -50,7 +53,7 @@ func Retryable(err error) bool {
 	}
 	var se *StatusError
 	if errors.As(err, &se) {
-		return se.Status >= 500 || se.Status == http.StatusTooManyRequests || se.Status == http.StatusRequestTimeout
+		return se.Status >= 500 || se.Status == http.StatusTooManyRequests || se.Status == http.StatusRequestTimeout || se.Stale
 	}
 	return !errors.Is(err, ErrUnauthorized) && !errors.Is(err, ErrBootstrapRejected) && !errors.Is(err, context.Canceled)
 }
@@ -123,10 +126,17 @@ func (c *Client) SSHPassword(ctx context.Context) (PasswordResponse, error) {
 }
 
 func (c *Client) do(ctx context.Context, op, method, path string, auth bool, in, out any) error {
-	timeout := c.Timeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
+	return c.doWithin(ctx, c.timeout(), op, method, path, auth, in, out)
+}
+
+func (c *Client) timeout() time.Duration {
+	if c.Timeout <= 0 {
+		return 10 * time.Second
 	}
+	return c.Timeout
+}
+
+func (c *Client) doWithin(ctx context.Context, timeout time.Duration, op, method, path string, auth bool, in, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var body io.Reader
@@ -148,8 +158,10 @@ func (c *Client) do(ctx context.Context, op, method, path string, auth bool, in,
 	if c.UserAgent != "" {
 		req.Header.Set("User-Agent", c.UserAgent)
 	}
+	var token string
 	if auth {
-		req.Header.Set("Authorization", "Bearer "+c.bearer())
+		token = c.bearer()
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	hc := c.HTTP
 	if hc == nil {
@@ -166,6 +178,11 @@ func (c *Client) do(ctx context.Context, op, method, path string, auth bool, in,
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		if resp.StatusCode == http.StatusUnauthorized && auth {
+			if c.bearer() != token {
+				// The token was switched (a key rotation) while this call
+				// was on its way: the old one is refused, not the agent.
+				return &StatusError{Op: op, Status: resp.StatusCode, Message: "sent with the agent token it has since replaced", Stale: true}
+			}
 			return ErrUnauthorized
 		}
 		return &StatusError{Op: op, Status: resp.StatusCode, Message: errorMessage(raw)}

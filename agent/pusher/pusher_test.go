@@ -104,15 +104,31 @@ func (in *ingest) waitAccepted(n int) [][]int {
 	}
 }
 
-// eventually waits for a condition the code under test reaches on its own
-// goroutine just after the signal the test waited for.
-func eventually(t *testing.T, what string, cond func() bool) {
+// resetSignal is a fast backoff that signals every Reset: the Pusher
+// resets it right after a flush has sent (and acknowledged) everything.
+type resetSignal struct {
+	backoff.BackOff
+	reset chan struct{}
+}
+
+func (r *resetSignal) Reset() {
+	r.BackOff.Reset()
+	select {
+	case r.reset <- struct{}{}:
+	default:
+	}
+}
+
+// waitFor checks cond after every signal on ch until it holds.
+func waitFor(t *testing.T, what string, ch <-chan struct{}, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
+	deadline := time.After(10 * time.Second)
+	for !cond() {
+		select {
+		case <-ch:
+		case <-deadline:
 			t.Fatalf("timed out waiting until %s", what)
 		}
-		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -146,6 +162,8 @@ func TestPusherBatchesInOrder(t *testing.T) {
 	in := newIngest(t, nil)
 	p := New(in.client(), 100, quiet())
 	p.Chunk = 3
+	bo := &resetSignal{BackOff: fastBackOff(), reset: make(chan struct{}, 1)}
+	p.NewBackOff = func() backoff.BackOff { return bo }
 	for i := 1; i <= 10; i++ {
 		p.Add(sample(i))
 	}
@@ -165,7 +183,7 @@ func TestPusherBatchesInOrder(t *testing.T) {
 	if got := flat(in.waitAccepted(11)); got[10] != 11 {
 		t.Errorf("got %v", got)
 	}
-	eventually(t, "the buffer empties", func() bool { return p.Buffer.Len() == 0 })
+	waitFor(t, "the buffer empties", bo.reset, func() bool { return p.Buffer.Len() == 0 })
 }
 
 func TestPusherDefaultChunkIs500(t *testing.T) {
@@ -227,6 +245,7 @@ type recordingBackOff struct {
 	mu     sync.Mutex
 	next   int
 	resets int
+	reset  chan struct{}
 }
 
 func (b *recordingBackOff) NextBackOff() time.Duration {
@@ -240,6 +259,10 @@ func (b *recordingBackOff) Reset() {
 	b.mu.Lock()
 	b.resets++
 	b.mu.Unlock()
+	select {
+	case b.reset <- struct{}{}:
+	default:
+	}
 }
 
 func TestPusherBacksOffAndResets(t *testing.T) {
@@ -249,13 +272,13 @@ func TestPusherBacksOffAndResets(t *testing.T) {
 		}
 		return http.StatusOK
 	})
-	bo := &recordingBackOff{}
+	bo := &recordingBackOff{reset: make(chan struct{}, 1)}
 	p := New(in.client(), 10, quiet())
 	p.NewBackOff = func() backoff.BackOff { return bo }
 	p.Add(sample(1))
 	run(t, p)
 	in.waitAccepted(1)
-	eventually(t, "the backoff is reset after the success", func() bool {
+	waitFor(t, "the backoff is reset after the success", bo.reset, func() bool {
 		bo.mu.Lock()
 		defer bo.mu.Unlock()
 		return bo.resets == 1
