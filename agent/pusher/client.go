@@ -112,19 +112,6 @@ func (c *Client) PostSamples(ctx context.Context, samples []agentproto.Sample) (
 	return resp.Accepted, err
 }
 
-// PasswordResponse is a stand-in while the agent moves to host commands.
-type PasswordResponse struct {
-	User     string `json:"user"`
-	Password string `json:"password"`
-}
-
-// SSHPassword is going away with the host channel (the endpoint is gone).
-func (c *Client) SSHPassword(ctx context.Context) (PasswordResponse, error) {
-	var resp PasswordResponse
-	err := c.do(ctx, "get SSH password", http.MethodGet, "/api/agent/ssh-password", true, nil, &resp)
-	return resp, err
-}
-
 func (c *Client) do(ctx context.Context, op, method, path string, auth bool, in, out any) error {
 	return c.doWithin(ctx, c.timeout(), op, method, path, auth, in, out)
 }

@@ -1,7 +1,7 @@
 // Package runner wires the agent together: it registers with the api (or
 // reuses the stored agent token), samples on a ticker into the pusher,
-// reports the inventory when it changes, and runs the Temporal worker of the
-// machine's host task queue.
+// reports the inventory when it changes, and runs the host commands the api
+// hands out (agent/commands).
 package runner
 
 import (
@@ -12,11 +12,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"reflect"
+	"sync"
 	"time"
 
 	"github.com/remotegpu/remotegpu/agent/collect"
+	"github.com/remotegpu/remotegpu/agent/commands"
 	"github.com/remotegpu/remotegpu/agent/hostops"
 	"github.com/remotegpu/remotegpu/agent/pusher"
 	"github.com/remotegpu/remotegpu/internal/agentproto"
@@ -43,15 +44,16 @@ type Config struct {
 	// InventoryEvery is how often the inventory is checked for changes (1 min when zero).
 	InventoryEvery time.Duration
 
+	// HostOps is commands.ModeReal (the default), ModeSimulated or ModeOff.
+	HostOps     string
 	DockerHost  string
 	SSHUser     string
 	Chpasswd    string
 	StopTimeout time.Duration
-
-	NoTemporal bool
-	// TemporalAddress and TemporalNamespace override what the api gives.
-	TemporalAddress   string
-	TemporalNamespace string
+	// KillGrace is how long a login session's process has between SIGTERM and SIGKILL.
+	KillGrace time.Duration
+	// PollWait is how long a command poll may be held (commands.DefaultWait when zero).
+	PollWait time.Duration
 
 	Log *slog.Logger
 	// HTTPClient is used for the api (tests); http.DefaultClient when nil.
@@ -123,6 +125,12 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.URL == "" || cfg.MachineID == "" {
 		return errors.New("--url (REMOTEGPU_URL) and --machine-id (REMOTEGPU_MACHINE_ID) are required")
 	}
+	if cfg.HostOps == "" {
+		cfg.HostOps = commands.ModeReal
+	}
+	if err := commands.CheckMode(cfg.HostOps); err != nil {
+		return err
+	}
 	host, err := cfg.collectors()
 	if err != nil {
 		return err
@@ -134,10 +142,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	api := &pusher.Client{BaseURL: cfg.URL, HTTP: cfg.HTTPClient, Timeout: cfg.HTTPTimeout, UserAgent: "remotegpu-agent/" + Version}
 
-	reg, fresh, err := cfg.credentials(ctx, api, inv)
+	st, fresh, err := cfg.credentials(ctx, api, inv)
 	if err != nil {
 		return err
 	}
+	reg := st.Register
 	interval := cfg.Interval
 	if interval <= 0 {
 		interval = reg.SampleInterval.Std()
@@ -146,7 +155,12 @@ func Run(ctx context.Context, cfg Config) error {
 		interval = 5 * time.Second
 	}
 	log.Info("agent running", "machine", reg.MachineName, "machine_id", cfg.MachineID, "gpu_source", inv.GPUSource,
-		"gpus", len(inv.GPUs), "interval", interval, "buffer", cfg.Buffer, "version", Version)
+		"gpus", len(inv.GPUs), "interval", interval, "buffer", cfg.Buffer, "host_ops", cfg.HostOps, "version", Version)
+	loop, closeLoop, err := cfg.commandLoop(api, st)
+	if err != nil {
+		return err
+	}
+	defer closeLoop()
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -184,30 +198,12 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	})
 	start(func() { sampleLoop(ctx, host, p, interval, log) })
-	if cfg.NoTemporal {
-		log.Info("Temporal worker disabled (--no-temporal): metrics only")
-	} else {
-		ops := &hostops.Ops{MachineID: cfg.MachineID, DockerHost: cfg.DockerHost, Passwords: api, SSHUser: cfg.SSHUser,
-			Chpasswd: cfg.Chpasswd, StopTimeout: cfg.StopTimeout, Log: log.With("component", "hostops")}
-		if dc, err := hostops.NewDocker(cfg.DockerHost); err != nil {
-			log.Warn("no Docker client: container activities will fail", "error", err)
-		} else {
-			defer dc.Close()
-			ops.Docker = dc
-		}
-		wc := workerConfig{
-			Address:   cfg.TemporalAddress,
-			Namespace: firstNonEmpty(cfg.TemporalNamespace, "default"),
-			TaskQueue: hostops.TaskQueue(cfg.MachineID),
-			Identity:  identity(cfg.MachineID, inv.Hostname),
-			Ops:       ops,
-			Log:       log.With("component", "temporal"),
-		}
-		if wc.Address == "" {
-			log.Warn("the api gave no Temporal address and --temporal-address is not set: host activities will not run")
-		} else {
-			start(func() { runWorker(ctx, wc) })
-		}
+	if loop != nil {
+		start(func() {
+			if err := loop.Run(ctx); err != nil {
+				fail(err)
+			}
+		})
 	}
 	for range running {
 		<-done
@@ -218,24 +214,24 @@ func Run(ctx context.Context, cfg Config) error {
 	return nil
 }
 
-// credentials returns the stored registration, or registers with the
-// bootstrap token and stores the answer. fresh says it registered now.
-func (c *Config) credentials(ctx context.Context, api *pusher.Client, inv agentproto.Inventory) (agentproto.RegisterResponse, bool, error) {
+// credentials returns the stored state, or registers with the bootstrap
+// token and stores the answer. fresh says it registered now.
+func (c *Config) credentials(ctx context.Context, api *pusher.Client, inv agentproto.Inventory) (*state, bool, error) {
 	log := c.log()
 	st, err := loadState(c.StateDir)
 	if err != nil {
-		return agentproto.RegisterResponse{}, false, err
+		return nil, false, err
 	}
 	if st != nil && st.MachineID == c.MachineID && (c.BootstrapToken == "" || hashToken(c.BootstrapToken) == st.BootstrapSHA256) {
 		api.SetToken(st.Register.AgentToken)
 		log.Info("using the stored agent token", "state_dir", c.StateDir)
-		return st.Register, false, nil
+		return st, false, nil
 	}
 	if c.BootstrapToken == "" {
 		if st != nil {
-			return agentproto.RegisterResponse{}, false, fmt.Errorf("the agent state in %s belongs to machine %s, not %s, and no bootstrap token is given (REMOTEGPU_AGENT_TOKEN)", c.StateDir, st.MachineID, c.MachineID)
+			return nil, false, fmt.Errorf("the agent state in %s belongs to machine %s, not %s, and no bootstrap token is given (REMOTEGPU_AGENT_TOKEN)", c.StateDir, st.MachineID, c.MachineID)
 		}
-		return agentproto.RegisterResponse{}, false, fmt.Errorf("no agent token stored in %s and no bootstrap token given: set REMOTEGPU_AGENT_TOKEN (--bootstrap-token) to the token the console showed when the machine was added", c.StateDir)
+		return nil, false, fmt.Errorf("no agent token stored in %s and no bootstrap token given: set REMOTEGPU_AGENT_TOKEN (--bootstrap-token) to the token the console showed when the machine was added", c.StateDir)
 	}
 	if st != nil {
 		log.Info("a new bootstrap token is configured: registering again")
@@ -243,7 +239,7 @@ func (c *Config) credentials(ctx context.Context, api *pusher.Client, inv agentp
 	// The bootstrap token works once: make sure the answer can be kept
 	// before spending it.
 	if err := checkWritable(c.StateDir); err != nil {
-		return agentproto.RegisterResponse{}, false, err
+		return nil, false, err
 	}
 	req := agentproto.RegisterRequest{MachineID: c.MachineID, BootstrapToken: c.BootstrapToken, Inventory: inv}
 	bo := pusher.DefaultBackOff()
@@ -253,20 +249,21 @@ func (c *Config) credentials(ctx context.Context, api *pusher.Client, inv agentp
 			if reg.MachineID == "" {
 				reg.MachineID = c.MachineID
 			}
-			if err := saveState(c.StateDir, &state{MachineID: c.MachineID, BootstrapSHA256: hashToken(c.BootstrapToken), Register: reg}); err != nil {
-				return reg, true, err
+			st := &state{MachineID: c.MachineID, BootstrapSHA256: hashToken(c.BootstrapToken), Register: reg}
+			if err := saveState(c.StateDir, st); err != nil {
+				return nil, true, err
 			}
 			log.Info("registered with the api", "machine", reg.MachineName, "interval_s", int(reg.SampleInterval))
-			return reg, true, nil
+			return st, true, nil
 		}
 		if !pusher.Retryable(err) {
-			return reg, false, err
+			return nil, false, err
 		}
 		d := bo.NextBackOff()
 		log.Warn("unable to register; retrying", "in", d.Round(time.Millisecond), "attempt", attempt, "error", err)
 		select {
 		case <-ctx.Done():
-			return reg, false, ctx.Err()
+			return nil, false, ctx.Err()
 		case <-time.After(d):
 		}
 	}
@@ -345,18 +342,46 @@ func (c *Config) reportInventory(ctx context.Context, api *pusher.Client, host *
 	}
 }
 
-func identity(machineID, hostname string) string {
-	if hostname == "" {
-		hostname, _ = os.Hostname()
+// commandLoop builds the host command loop of the --host-ops mode (nil
+// when off); closeLoop releases what it holds.
+func (c *Config) commandLoop(api *pusher.Client, st *state) (loop *commands.Loop, closeLoop func(), err error) {
+	log := c.log()
+	closeLoop = func() {}
+	kinds := &commands.Kinds{SetToken: api.SetToken, SaveToken: c.tokenSaver(st), Log: log.With("component", "commands")}
+	switch c.HostOps {
+	case commands.ModeOff:
+		log.Info("host commands off (--host-ops=off): metrics only")
+		return nil, closeLoop, nil
+	case commands.ModeSimulated:
+		log.Warn("SIMULATED host ops (--host-ops=simulated): host commands are acknowledged without touching this machine " +
+			"(no container stopped, no process killed, no password or authorized_keys changed); the agent key is rotated for real")
+		kinds.Simulated = true
+	default:
+		ops := &hostops.Ops{SSHUser: c.SSHUser, Chpasswd: c.Chpasswd, StopTimeout: c.StopTimeout, KillGrace: c.KillGrace,
+			Log: log.With("component", "hostops")}
+		dc, err := hostops.NewDocker(c.DockerHost)
+		if err != nil {
+			return nil, closeLoop, fmt.Errorf("--docker-host: %w", err)
+		}
+		ops.Docker = dc
+		closeLoop = func() { _ = dc.Close() }
+		kinds.Ops = ops
 	}
-	return fmt.Sprintf("remotegpu-agent@%s/%s", hostname, machineID)
+	return &commands.Loop{API: api, Handlers: kinds.Handlers(), Wait: c.PollWait, Log: log.With("component", "commands")}, closeLoop, nil
 }
 
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
+// tokenSaver keeps a rotated agent token in the state file.
+func (c *Config) tokenSaver(st *state) func(string) error {
+	var mu sync.Mutex
+	return func(token string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		next := *st
+		next.Register.AgentToken = token
+		if err := saveState(c.StateDir, &next); err != nil {
+			return err
 		}
+		*st = next
+		return nil
 	}
-	return ""
 }

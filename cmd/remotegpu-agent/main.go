@@ -1,7 +1,9 @@
 // Command remotegpu-agent runs on each GPU host: it reports the host's
 // inventory and a sample of every GPU and of the host every interval to the
-// api, and runs the host activities (stop a tenant's containers, set the
-// SSH password) as a Temporal worker on the machine's task queue.
+// api, and runs the host commands the api hands it over HTTPS (stop a
+// tenant's containers and login sessions, set the login password, write the
+// platform's authorized_keys block, rotate its own key). It never talks to
+// Temporal.
 package main
 
 import (
@@ -16,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/remotegpu/remotegpu/agent/commands"
 	"github.com/remotegpu/remotegpu/agent/runner"
 	"github.com/remotegpu/remotegpu/internal/agentproto"
 	"github.com/remotegpu/remotegpu/internal/logging"
@@ -30,6 +33,10 @@ through REMOTEGPU_AGENT_TOKEN rather than the flag (flags show in ps).
 Check the collectors without an api:
   remotegpu-agent --once                          # NVML: needs an NVIDIA driver
   remotegpu-agent --once --gpu-source=simulated   # anywhere
+
+On a developer's machine (the dev stack's demo agents) run with
+--host-ops=simulated: host commands are then acknowledged without touching
+the machine, and their results say "simulated".
 
 Flags:
 `
@@ -68,10 +75,6 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*option
 		}
 		return def
 	}
-	envBool := func(key string) bool {
-		b, _ := strconv.ParseBool(getenv(key))
-		return b
-	}
 	o := &options{}
 	c := &o.cfg
 	fs := flag.NewFlagSet("remotegpu-agent", flag.ContinueOnError)
@@ -93,11 +96,10 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*option
 	fs.IntVar(&c.Buffer, "buffer", envInt("REMOTEGPU_BUFFER", 720), "samples kept while the api is unreachable, oldest dropped first (720 = 1 h at 5 s) (REMOTEGPU_BUFFER)")
 	fs.StringVar(&c.DockerHost, "docker-host", env("REMOTEGPU_DOCKER_HOST", ""), "Docker daemon address; empty uses DOCKER_HOST or the local socket (REMOTEGPU_DOCKER_HOST)")
 	fs.DurationVar(&c.StopTimeout, "stop-timeout", envDur("REMOTEGPU_STOP_TIMEOUT", 30*time.Second), "how long a container has to stop before it is killed (REMOTEGPU_STOP_TIMEOUT)")
-	fs.StringVar(&c.SSHUser, "ssh-user", env("REMOTEGPU_SSH_USER", ""), "the only account whose password the agent may set; empty: the one the api names, never root (REMOTEGPU_SSH_USER)")
-	fs.StringVar(&c.Chpasswd, "chpasswd", env("REMOTEGPU_CHPASSWD", "chpasswd"), "chpasswd command that sets the password (REMOTEGPU_CHPASSWD)")
-	fs.BoolVar(&c.NoTemporal, "no-temporal", envBool("REMOTEGPU_NO_TEMPORAL"), "metrics only: no Temporal worker, so no host activities (REMOTEGPU_NO_TEMPORAL)")
-	fs.StringVar(&c.TemporalAddress, "temporal-address", env("REMOTEGPU_TEMPORAL_ADDRESS", ""), "Temporal frontend host:port; empty takes the api's (REMOTEGPU_TEMPORAL_ADDRESS)")
-	fs.StringVar(&c.TemporalNamespace, "temporal-namespace", env("REMOTEGPU_TEMPORAL_NAMESPACE", ""), "Temporal namespace; empty takes the api's (REMOTEGPU_TEMPORAL_NAMESPACE)")
+	fs.StringVar(&c.HostOps, "host-ops", env("REMOTEGPU_HOST_OPS", commands.ModeReal), "host commands: real; simulated (acknowledged without touching this machine, for demo agents on a developer's machine); or off (metrics only, no command polling) (REMOTEGPU_HOST_OPS)")
+	fs.DurationVar(&c.KillGrace, "kill-grace", envDur("REMOTEGPU_KILL_GRACE", 10*time.Second), "how long a login session's process has to exit after SIGTERM before SIGKILL when a lease ends (REMOTEGPU_KILL_GRACE)")
+	fs.StringVar(&c.SSHUser, "ssh-user", env("REMOTEGPU_SSH_USER", ""), "when set, the only account whose password the agent sets (others are refused); empty: the login user the api names, root included (REMOTEGPU_SSH_USER)")
+	fs.StringVar(&c.Chpasswd, "chpasswd", env("REMOTEGPU_CHPASSWD", "chpasswd"), "chpasswd command that sets the password; reads user:password lines on stdin (REMOTEGPU_CHPASSWD)")
 	fs.DurationVar(&c.HTTPTimeout, "http-timeout", envDur("REMOTEGPU_HTTP_TIMEOUT", 10*time.Second), "timeout of each call to the api (REMOTEGPU_HTTP_TIMEOUT)")
 	fs.BoolVar(&o.once, "once", false, "print the inventory and one sample as JSON and exit (no api needed)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
@@ -126,6 +128,12 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*option
 	}
 	if c.Buffer < 1 {
 		return nil, errors.New("--buffer must be at least 1")
+	}
+	if err := commands.CheckMode(c.HostOps); err != nil {
+		return nil, err
+	}
+	if c.KillGrace <= 0 {
+		return nil, errors.New("--kill-grace must be positive")
 	}
 	return o, nil
 }

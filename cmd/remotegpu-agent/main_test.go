@@ -24,20 +24,20 @@ func TestParse(t *testing.T) {
 	}
 	c := o.cfg
 	if c.URL != "https://gpu.example.com" || c.MachineID != "m-1" || c.BootstrapToken != "rga_x" || c.Buffer != 100 ||
-		c.Interval != 10*time.Second || c.GPUSource != agentproto.GPUSourceNVML || c.StateDir != "/var/lib/remotegpu-agent" || c.NoTemporal {
+		c.Interval != 10*time.Second || c.GPUSource != agentproto.GPUSourceNVML || c.StateDir != "/var/lib/remotegpu-agent" || c.HostOps != "real" || c.KillGrace != 10*time.Second {
 		t.Errorf("from the environment: %+v", c)
 	}
 	// Flags win over the environment.
-	o, err = parse([]string{"--gpu-source=simulated", "--sim-gpus", "4", "--buffer=5", "--bootstrap-token=rga_flag", "--no-temporal", "--state-dir", "/tmp/x"},
-		envOf(map[string]string{"REMOTEGPU_AGENT_TOKEN": "rga_env", "REMOTEGPU_BUFFER": "100"}), &stderr)
+	o, err = parse([]string{"--gpu-source=simulated", "--sim-gpus", "4", "--buffer=5", "--bootstrap-token=rga_flag", "--host-ops=simulated", "--state-dir", "/tmp/x"},
+		envOf(map[string]string{"REMOTEGPU_AGENT_TOKEN": "rga_env", "REMOTEGPU_BUFFER": "100", "REMOTEGPU_HOST_OPS": "off", "REMOTEGPU_KILL_GRACE": "3s"}), &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c = o.cfg
-	if c.GPUSource != "simulated" || c.Sim.GPUs != 4 || c.Buffer != 5 || c.BootstrapToken != "rga_flag" || !c.NoTemporal || c.StateDir != "/tmp/x" {
+	if c.GPUSource != "simulated" || c.Sim.GPUs != 4 || c.Buffer != 5 || c.BootstrapToken != "rga_flag" || c.HostOps != "simulated" || c.KillGrace != 3*time.Second || c.StateDir != "/tmp/x" {
 		t.Errorf("flags: %+v", c)
 	}
-	for _, bad := range [][]string{{"--gpu-source=fake"}, {"--sim-gpus=0"}, {"--buffer=0"}, {"--interval=1ms"}, {"extra"}} {
+	for _, bad := range [][]string{{"--gpu-source=fake"}, {"--sim-gpus=0"}, {"--buffer=0"}, {"--interval=1ms"}, {"extra"}, {"--host-ops=pretend"}, {"--kill-grace=0s"}, {"--no-temporal"}} {
 		if _, err := parse(bad, envOf(nil), &stderr); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
@@ -45,7 +45,8 @@ func TestParse(t *testing.T) {
 	// The token never shows in the help.
 	stderr.Reset()
 	_, _ = parse([]string{"-h"}, envOf(map[string]string{"REMOTEGPU_AGENT_TOKEN": "rga_secret"}), &stderr)
-	if strings.Contains(stderr.String(), "rga_secret") || !strings.Contains(stderr.String(), "--gpu-source=simulated") {
+	if strings.Contains(stderr.String(), "rga_secret") || !strings.Contains(stderr.String(), "--gpu-source=simulated") ||
+		!strings.Contains(stderr.String(), "--host-ops=simulated") || strings.Contains(strings.ToLower(stderr.String()), "temporal") {
 		t.Errorf("help:\n%s", stderr.String())
 	}
 }

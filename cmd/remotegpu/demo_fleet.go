@@ -111,8 +111,9 @@ func startDemoAgents(ctx context.Context, dataDir, binDir, url string) error {
 		stateDir := filepath.Join(dataDir, "agents", spec.Name)
 		args := []string{"--url", url, "--machine-id", id, "--state-dir", stateDir, "--gpu-source=simulated",
 			"--sim-gpus", fmt.Sprint(spec.GPUCount), "--sim-model", nvmlNames[spec.GPUModel],
-			// no host activities: they would change a real account's password on this machine
-			"--no-temporal"}
+			// host commands acknowledged without touching this machine: they
+			// would change a real account's password and kill its sessions here
+			"--host-ops=simulated"}
 		if _, err := os.Stat(filepath.Join(stateDir, runner.StateFile)); err != nil {
 			token, _ := auth.NewRefreshToken()
 			token = "rga_" + token
