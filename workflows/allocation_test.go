@@ -683,19 +683,29 @@ func TestAllocationWorkflowID(t *testing.T) {
 	}
 }
 
-// TestAllocationReplay replays a history recorded against a real Temporal dev
-// server (see allocation_record_test.go): the lease was activated and renewed
-// by one worker, that worker stopped, the reclaim update was sent while no
-// worker ran, and a fresh worker (no cache) rebuilt the workflow from its
-// history and finished the reclaim with the host steps confirmed by an agent.
-// The current code must make the same decisions from the same history.
-func TestAllocationReplay(t *testing.T) {
-	r := worker.NewWorkflowReplayer()
-	r.RegisterWorkflow(Allocation)
-	if err := r.ReplayWorkflowHistoryFromJSONFile(nil, replayHistoryFile); err != nil {
-		t.Fatalf("replay: %v", err)
+// TestReplayCorpus replays histories recorded against a real Temporal dev
+// server (record_test.go writes them): the current code must make the same
+// decisions from the same history, so a change to a running workflow's
+// command sequence that forgot workflow.GetVersion fails here.
+//   - allocation_reclaim_restart: the first version (host steps inline, no
+//     key sync): activated, renewed, reclaimed while no worker ran, finished
+//     on a fresh worker.
+//   - allocation_expiry: a continued run that syncs the keys, gets a key
+//     change signal, sends the expiring notice and mails it, expires, and
+//     starts its cleanup.
+//   - lease_cleanup_absent_agent: a cleanup whose agent is away at first,
+//     whose host refuses the password once (retried after a timer), and
+//     that raises the overdue alert.
+//   - allocation_continue_as_new: a lease renewed 20 times that continues as new.
+func TestReplayCorpus(t *testing.T) {
+	for _, f := range []string{"allocation_reclaim_restart", "allocation_expiry", "lease_cleanup_absent_agent", "allocation_continue_as_new"} {
+		t.Run(f, func(t *testing.T) {
+			r := worker.NewWorkflowReplayer()
+			r.RegisterWorkflow(Allocation)
+			r.RegisterWorkflow(LeaseCleanup)
+			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, "testdata/"+f+".json"); err != nil {
+				t.Fatalf("replay: %v", err)
+			}
+		})
 	}
 }
-
-// replayHistoryFile is recorded by TestRecordAllocationHistory.
-const replayHistoryFile = "testdata/allocation_reclaim_restart.json"
