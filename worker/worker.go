@@ -40,6 +40,7 @@ func New(c client.Client, taskQueue string, d Deps) worker.Worker {
 	w.RegisterWorkflow(workflows.LeaseCleanup)
 	w.RegisterActivity(&activities.Cleanups{Store: d.Store})
 	w.RegisterWorkflow(workflows.MachinePassword)
+	w.RegisterWorkflow(workflows.HostPing)
 	w.RegisterActivity(&activities.Host{Store: d.Store, Issuer: &hostchan.Issuer{Store: d.Store, Secrets: d.Secrets}})
 	w.RegisterWorkflow(workflows.Reconcile)
 	(&reconcile.Reconciler{Store: d.Store, Client: c, TaskQueue: taskQueue, ExpiringNotice: d.ExpiringNotice}).Register(w)
