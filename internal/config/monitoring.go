@@ -12,9 +12,6 @@ type Monitoring struct {
 	// SampleInterval is how often agents sample (AGENT_SAMPLE_INTERVAL, 5s);
 	// a machine is offline after 3 missed intervals.
 	SampleInterval time.Duration
-	// AgentTemporalAddress is the Temporal frontend the agents are told to
-	// poll (AGENT_TEMPORAL_ADDRESS; TEMPORAL_ADDRESS when empty).
-	AgentTemporalAddress string
 	// Retention of raw samples and of the 1-minute and 1-hour roll-ups
 	// (METRICS_RETENTION_RAW 7d, METRICS_RETENTION_1M 30d, METRICS_RETENTION_1H 365d).
 	RetentionRaw time.Duration
@@ -63,8 +60,8 @@ func (m Monitoring) WithDefaults() Monitoring {
 }
 
 // loadMonitoring reads the monitoring variables, appending problems to errs.
-func loadMonitoring(temporalAddress string, errs *[]string) Monitoring {
-	m := Monitoring{AgentTemporalAddress: env("AGENT_TEMPORAL_ADDRESS", temporalAddress)}
+func loadMonitoring(errs *[]string) Monitoring {
+	var m Monitoring
 	dur := func(key, def string, min time.Duration, into *time.Duration) {
 		d, err := ParseDays(env(key, def))
 		if err != nil || d < min {

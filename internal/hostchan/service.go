@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/remotegpu/remotegpu/internal/agentproto"
@@ -23,6 +25,7 @@ import (
 type Temporal interface {
 	CompleteActivity(ctx context.Context, taskToken []byte, result any, err error) error
 	RecordActivityHeartbeat(ctx context.Context, taskToken []byte, details ...any) error
+	DescribeWorkflowExecution(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error)
 }
 
 // Service answers the agents (the api side of the channel).
@@ -109,10 +112,26 @@ func (s *Service) awaited(ctx context.Context, cmd *store.HostCommand) bool {
 		}
 		return true
 	}
+	if gone(err) && s.workflowRunning(ctx, cmd) {
+		return false // between two attempts: the next one takes the command over and it comes again
+	}
 	if err := store.SettleHostCommand(ctx, s.Store.Pool, cmd.ID); err != nil {
 		slog.WarnContext(ctx, "unable to close a host command no longer awaited", "command", cmd.ID, "err", err)
 	}
 	return false
+}
+
+// workflowRunning tells whether the command's workflow run still runs: an
+// activity attempt that timed out is gone while its workflow waits for the
+// next one, which takes the command over with the same secret. Closing the
+// command then would hand the next attempt a new secret while the host may
+// hold the old one (a new agent key it already switched to).
+func (s *Service) workflowRunning(ctx context.Context, cmd *store.HostCommand) bool {
+	d, err := s.Temporal.DescribeWorkflowExecution(ctx, cmd.WorkflowID, cmd.RunID)
+	if err != nil {
+		return !gone(err) // cannot tell: keep the command
+	}
+	return d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
 }
 
 // Secret hands out the secret of one of the caller's open commands, once;
@@ -173,6 +192,9 @@ func (s *Service) Heartbeat(ctx context.Context, c Caller, id string, progress j
 	}
 	err = s.Temporal.RecordActivityHeartbeat(ctx, cmd.TaskToken, details...)
 	switch {
+	case gone(err) && s.workflowRunning(ctx, cmd):
+		// Between two attempts: keep working, the result completes the next one.
+		return false, store.HeartbeatHostCommand(ctx, s.Store.Pool, cmd.ID, progress)
 	case gone(err):
 		if err := store.SettleHostCommand(ctx, s.Store.Pool, cmd.ID); err != nil {
 			return false, err

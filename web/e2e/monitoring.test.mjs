@@ -41,7 +41,7 @@ function startAgent() {
       bootstrapToken,
       '--state-dir',
       stateDir,
-      '--no-temporal',
+      '--host-ops=simulated',
       '--interval',
       '1s',
     ],
