@@ -35,7 +35,7 @@ type alertsHandler struct {
 type ListAlertsInput struct {
 	ListParams
 	Level      string    `query:"level" enum:"critical,warning,info,"`
-	Type       string    `query:"type" enum:"gpu_temperature,disk_usage,memory_usage,offline,"`
+	Type       string    `query:"type" enum:"gpu_temperature,disk_usage,memory_usage,offline,lease_cleanup,"`
 	Status     string    `query:"status" enum:"active,acknowledged,resolved,open," doc:"open = active + acknowledged (未处理); resolved = 已处理"`
 	Resolution string    `query:"resolution" enum:"auto,manual,ignored," doc:"How resolved alerts were resolved"`
 	MachineID  string    `query:"machineId"`
@@ -77,17 +77,17 @@ func (in *AlertActionInput) note() string {
 
 // AlertRuleInput is one line of the rules form.
 type AlertRuleInput struct {
-	Type            string   `json:"type" enum:"gpu_temperature,disk_usage,memory_usage,offline"`
+	Type            string   `json:"type" enum:"gpu_temperature,disk_usage,memory_usage,offline,lease_cleanup"`
 	Level           string   `json:"level" enum:"critical,warning,info"`
-	Threshold       *float64 `json:"threshold,omitempty" doc:"°C for gpu_temperature (30-130), % for disk_usage and memory_usage (1-100); ignored for offline"`
-	ClearMargin     *float64 `json:"clearMargin,omitempty" doc:"Hysteresis (0-50, below the threshold); unchanged when absent"`
-	DurationSeconds int      `json:"durationSeconds" minimum:"0" maximum:"86400" doc:"How long the condition must hold (offline: how long the machine has been silent)"`
+	Threshold       *float64 `json:"threshold,omitempty" doc:"°C for gpu_temperature (30-130), % for disk_usage and memory_usage (1-100); ignored for offline and lease_cleanup (they stay null)"`
+	ClearMargin     *float64 `json:"clearMargin,omitempty" doc:"Hysteresis (0-50, below the threshold); unchanged when absent; ignored for offline and lease_cleanup"`
+	DurationSeconds int      `json:"durationSeconds" minimum:"0" maximum:"86400" doc:"How long the condition must hold (offline: how long the machine has been silent; lease_cleanup: raise after the end-of-lease cleanup has run this long unconfirmed)"`
 	Enabled         bool     `json:"enabled"`
 }
 
 type UpdateAlertRulesInput struct {
 	Body struct {
-		Rules []AlertRuleInput `json:"rules" minItems:"1" maxItems:"4" doc:"The rules to change; types not listed stay as they are"`
+		Rules []AlertRuleInput `json:"rules" minItems:"1" maxItems:"5" doc:"The rules to change; types not listed stay as they are"`
 	}
 }
 
@@ -100,7 +100,7 @@ func (h *alertsHandler) register(api huma.API) {
 		"The alert centre: open alerts (active and acknowledged), most severe first, then newest, with counts by level", roleAdmin,
 		http.StatusUnprocessableEntity), h.active)
 	huma.Register(api, operation(http.MethodGet, "/api/admin/alerts/rules", "get-alert-rules", tag,
-		"The alert rules: GPU temperature, disk usage, memory usage, offline", roleAdmin), h.getRules)
+		"The alert rules: GPU temperature, disk usage, memory usage, offline, lease cleanup overdue", roleAdmin), h.getRules)
 	huma.Register(api, operation(http.MethodPut, "/api/admin/alerts/rules", "update-alert-rules", tag,
 		"Change alert rules (audited); returns every rule", roleAdmin, http.StatusUnprocessableEntity), h.updateRules)
 	huma.Register(api, operation(http.MethodGet, "/api/admin/alerts/{id}", "get-alert", tag, "An alert", roleAdmin, http.StatusNotFound), h.get)
@@ -206,12 +206,13 @@ func (h *alertsHandler) updateRules(ctx context.Context, in *UpdateAlertRulesInp
 		seen[ri.Type] = true
 		r := current[ri.Type]
 		r.Type, r.Level, r.DurationSeconds, r.Enabled = ri.Type, ri.Level, ri.DurationSeconds, ri.Enabled
-		if ri.ClearMargin != nil {
-			r.ClearMargin = *ri.ClearMargin
-		}
-		if ri.Type == string(alerting.TypeOffline) {
+		if !alerting.Type(ri.Type).HasThreshold() {
+			// offline, lease_cleanup: only a duration; a threshold or margin sent is ignored
 			r.Threshold = nil
 		} else {
+			if ri.ClearMargin != nil {
+				r.ClearMargin = *ri.ClearMargin
+			}
 			if ri.Threshold == nil {
 				return nil, apperr.New(apperr.Unprocessable, "请填写阈值 / threshold is required").AtField(at + "threshold")
 			}

@@ -163,9 +163,10 @@ func TestAlertRulesAPI(t *testing.T) {
 	admin := e.login("admin1")
 	var rules []store.AlertRule
 	admin.must(200, "GET", "/api/admin/alerts/rules", nil).decode(t, &rules)
-	if len(rules) != 4 || rules[0].Type != "gpu_temperature" || *rules[0].Threshold != 85 || rules[0].DurationSeconds != 60 || rules[0].Level != "critical" ||
+	if len(rules) != 5 || rules[0].Type != "gpu_temperature" || *rules[0].Threshold != 85 || rules[0].DurationSeconds != 60 || rules[0].Level != "critical" ||
 		rules[1].Type != "disk_usage" || *rules[1].Threshold != 90 || rules[2].Type != "memory_usage" || *rules[2].Threshold != 95 ||
-		rules[3].Type != "offline" || rules[3].Threshold != nil || rules[3].DurationSeconds != 30 || !rules[3].Enabled {
+		rules[3].Type != "offline" || rules[3].Threshold != nil || rules[3].DurationSeconds != 30 || !rules[3].Enabled ||
+		rules[4].Type != "lease_cleanup" || rules[4].Threshold != nil || rules[4].DurationSeconds != 1800 || rules[4].Level != "warning" || !rules[4].Enabled {
 		t.Fatalf("default rules %+v", rules)
 	}
 	for _, body := range []map[string]any{
@@ -176,6 +177,8 @@ func TestAlertRulesAPI(t *testing.T) {
 			{"type": "memory_usage", "level": "info", "threshold": 90, "durationSeconds": 1, "enabled": true}}},
 		{"rules": []map[string]any{{"type": "cpu", "level": "warning", "threshold": 90, "durationSeconds": 1, "enabled": true}}},
 		{"rules": []map[string]any{{"type": "offline", "level": "critical", "durationSeconds": 100000, "enabled": true}}},
+		{"rules": []map[string]any{{"type": "lease_cleanup", "level": "warning", "durationSeconds": 86401, "enabled": true}}},
+		{"rules": []map[string]any{{"type": "lease_cleanup", "level": "fatal", "durationSeconds": 600, "enabled": true}}},
 	} {
 		admin.must(422, "PUT", "/api/admin/alerts/rules", body)
 	}
@@ -202,6 +205,31 @@ func TestAlertRulesAPI(t *testing.T) {
 	e.login("owner-a").must(403, "GET", "/api/admin/alerts/rules", nil)
 	e.login("owner-a").must(403, "PUT", "/api/admin/alerts/rules", map[string]any{"rules": []map[string]any{
 		{"type": "offline", "level": "info", "durationSeconds": 120, "enabled": false}}})
+
+	// lease_cleanup has a duration ("raise after") and, like offline, no
+	// threshold: one sent is ignored and the rule keeps null
+	admin.must(200, "PUT", "/api/admin/alerts/rules", map[string]any{"rules": []map[string]any{
+		{"type": "lease_cleanup", "level": "critical", "threshold": 50, "clearMargin": 7, "durationSeconds": 7200, "enabled": true},
+		{"type": "offline", "level": "info", "threshold": 50, "clearMargin": 7, "durationSeconds": 90, "enabled": true},
+	}}).decode(t, &rules)
+	if len(rules) != 5 || rules[4].Type != "lease_cleanup" || rules[4].Threshold != nil || rules[4].ClearMargin != 0 || rules[4].DurationSeconds != 7200 ||
+		rules[4].Level != "critical" || rules[4].UpdatedBy != "admin1" || rules[3].Threshold != nil || rules[3].ClearMargin != 0 || rules[3].DurationSeconds != 90 {
+		t.Fatalf("lease cleanup rule %+v", rules)
+	}
+	// all five at once
+	all := []map[string]any{}
+	for _, r := range rules {
+		all = append(all, map[string]any{"type": r.Type, "level": r.Level, "threshold": r.Threshold, "durationSeconds": r.DurationSeconds, "enabled": r.Enabled})
+	}
+	admin.must(200, "PUT", "/api/admin/alerts/rules", map[string]any{"rules": all}).decode(t, &rules)
+	if len(rules) != 5 || rules[4].DurationSeconds != 7200 {
+		t.Fatalf("rules after a full save %+v", rules)
+	}
+	admin.must(200, "GET", "/api/admin/audit-logs?action=alert.rules_update", nil).decode(t, &logs)
+	if logs.Total != 3 || logs.List[0].TargetID != "gpu_temperature,disk_usage,memory_usage,offline,lease_cleanup" ||
+		logs.List[1].TargetID != "lease_cleanup,offline" {
+		t.Fatalf("audit %+v", logs.List)
+	}
 }
 
 func TestOfflineAlert(t *testing.T) {
@@ -286,4 +314,45 @@ func TestAlertNotifications(t *testing.T) {
 	if len(hooks) != 1 {
 		t.Fatalf("%d webhooks", len(hooks))
 	}
+}
+
+// A lease whose cleanup outlasts the lease_cleanup rule raises an alert of
+// that type (the LeaseCleanup workflow), which the list filters by type and
+// which marking the machine reinstalled resolves.
+func TestLeaseCleanupAlert(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{temporal: true})
+	admin := e.login("admin1")
+	// raise at once: no agent runs for the machine, so its cleanup never finishes
+	admin.must(200, "PUT", "/api/admin/alerts/rules", map[string]any{"rules": []map[string]any{
+		{"type": "lease_cleanup", "level": "warning", "durationSeconds": 0, "enabled": true}}})
+	m := addMachine(t, admin, "lc-alert-1", "北京", "H100").Machine
+	var created []store.Allocation
+	admin.must(201, "POST", "/api/admin/allocations", map[string]any{"tenantId": e.fx.tenantA.ID, "machineIds": []string{m.ID}, "months": 1}).decode(t, &created)
+	waitFor(t, "allocation active", func() bool {
+		var a store.Allocation
+		admin.must(200, "GET", "/api/admin/allocations/"+created[0].ID, nil).decode(t, &a)
+		return a.Status == "active"
+	})
+	admin.must(202, "POST", "/api/admin/allocations/"+created[0].ID+"/reclaim", map[string]any{"reason": "test"})
+	al := waitAlerts(t, admin, "type=lease_cleanup&status=open", 1)[0]
+	if al.MachineID != m.ID || al.Level != "warning" || al.Threshold != nil || al.GPUIndex != nil || !strings.Contains(al.Message, "stop_tenant") {
+		t.Fatalf("lease cleanup alert %+v", al)
+	}
+	// the same through filters, and the other types leave it out
+	if p := alertPage(t, admin, "filters="+url.QueryEscape(`{"type":"lease_cleanup"}`)); p.Total != 1 || p.List[0].ID != al.ID {
+		t.Fatalf("filtered by type %+v", p)
+	}
+	if p := alertPage(t, admin, "type=offline"); p.Total != 0 {
+		t.Fatalf("offline alerts %+v", p.List)
+	}
+	admin.must(422, "GET", "/api/admin/alerts?type=lease", nil)
+	var active api.ActiveAlerts
+	admin.must(200, "GET", "/api/admin/alerts/active", nil).decode(t, &active)
+	if active.Counts.Warning != 1 || len(active.List) != 1 || active.List[0].Type != "lease_cleanup" {
+		t.Fatalf("alert centre %+v", active)
+	}
+	// the admin marks the machine reinstalled: the cleanup ends, the alert is resolved by hand
+	admin.must(200, "POST", "/api/admin/machines/"+m.ID+"/reinstalled", map[string]any{"note": "reimaged"})
+	waitAlerts(t, admin, "type=lease_cleanup&status=resolved&resolution=manual", 1)
 }

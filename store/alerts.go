@@ -47,11 +47,11 @@ func init() {
 
 // AlertRule is the configuration of one alert type.
 type AlertRule struct {
-	Type            string    `json:"type" enum:"gpu_temperature,disk_usage,memory_usage,offline"`
+	Type            string    `json:"type" enum:"gpu_temperature,disk_usage,memory_usage,offline,lease_cleanup"`
 	Level           string    `json:"level" enum:"critical,warning,info"`
-	Threshold       *float64  `json:"threshold" doc:"Opens at value >= threshold: °C for gpu_temperature, % for disk_usage and memory_usage; null for offline"`
-	ClearMargin     float64   `json:"clearMargin" doc:"An open alert clears automatically once the value is below threshold - clearMargin (hysteresis)"`
-	DurationSeconds int       `json:"durationSeconds" doc:"How long the condition must hold before the alert opens (offline: how long the machine has sent nothing)"`
+	Threshold       *float64  `json:"threshold" doc:"Opens at value >= threshold: °C for gpu_temperature, % for disk_usage and memory_usage; null for offline and lease_cleanup"`
+	ClearMargin     float64   `json:"clearMargin" doc:"An open alert clears automatically once the value is below threshold - clearMargin (hysteresis); unused for offline and lease_cleanup"`
+	DurationSeconds int       `json:"durationSeconds" doc:"How long the condition must hold before the alert opens (offline: how long the machine has sent nothing; lease_cleanup: how long the end-of-lease cleanup may run unconfirmed)"`
 	Enabled         bool      `json:"enabled"`
 	UpdatedAt       time.Time `json:"updatedAt"`
 	UpdatedBy       string    `json:"updatedBy"`
@@ -70,7 +70,7 @@ func (r AlertRule) Rule() alerting.Rule {
 // AlertRules lists the rules in the order of the rules form.
 func (s *Store) AlertRules(ctx context.Context) ([]AlertRule, error) {
 	rows, err := s.Pool.Query(ctx, `SELECT type, level, threshold, clear_margin, duration_s, enabled, updated_at, updated_by_name FROM alert_rules
-		ORDER BY array_position(ARRAY['gpu_temperature', 'disk_usage', 'memory_usage', 'offline'], type)`)
+		ORDER BY array_position(ARRAY['gpu_temperature', 'disk_usage', 'memory_usage', 'offline', 'lease_cleanup'], type), type`)
 	if err != nil {
 		return nil, err
 	}
@@ -90,8 +90,10 @@ func (s *Store) AlertRules(ctx context.Context) ([]AlertRule, error) {
 }
 
 // UpdateAlertRule stores one rule (its type names it) and tells the replicas.
+// The types without a threshold (offline, lease_cleanup) keep it NULL
+// whatever r says.
 func UpdateAlertRule(ctx context.Context, db DBTX, r AlertRule, byName string) error {
-	tag, err := db.Exec(ctx, `UPDATE alert_rules SET level = $2, threshold = CASE WHEN type = 'offline' THEN NULL ELSE $3::real END,
+	tag, err := db.Exec(ctx, `UPDATE alert_rules SET level = $2, threshold = CASE WHEN type IN ('offline', 'lease_cleanup') THEN NULL ELSE $3::real END,
 		clear_margin = $4, duration_s = $5, enabled = $6, updated_at = now(), updated_by_name = $7 WHERE type = $1`,
 		r.Type, r.Level, r.Threshold, r.ClearMargin, r.DurationSeconds, r.Enabled, byName)
 	if err != nil {
@@ -111,7 +113,7 @@ type Alert struct {
 	MachineName        string     `json:"machineName"`
 	Region             string     `json:"region"`
 	GPUIndex           *int       `json:"gpuIndex" doc:"The GPU for gpu_temperature; null for machine-level alerts"`
-	Type               string     `json:"type" enum:"gpu_temperature,disk_usage,memory_usage,offline"`
+	Type               string     `json:"type" enum:"gpu_temperature,disk_usage,memory_usage,offline,lease_cleanup" doc:"lease_cleanup: the end-of-lease cleanup of the machine's former lease outlasted the rule's duration; resolved when the cleanup ends (auto) or the machine is marked reinstalled (manual)"`
 	Level              string     `json:"level" enum:"critical,warning,info"`
 	Status             string     `json:"status" enum:"active,acknowledged,resolved"`
 	Resolution         string     `json:"resolution" enum:"auto,manual,ignored," doc:"How a resolved alert was resolved: auto (the condition cleared), manual (marked handled), ignored; empty while open"`
@@ -120,7 +122,7 @@ type Alert struct {
 	Value              *float64   `json:"value" doc:"The value that opened it"`
 	Threshold          *float64   `json:"threshold"`
 	DurationSeconds    int        `json:"durationSeconds"`
-	StartedAt          time.Time  `json:"startedAt" doc:"Since when the condition held (offline: when the machine was last heard from)"`
+	StartedAt          time.Time  `json:"startedAt" doc:"Since when the condition held (offline: when the machine was last heard from; lease_cleanup: when the lease ended)"`
 	CreatedAt          time.Time  `json:"createdAt" doc:"When the alert opened (发生时间)"`
 	UpdatedAt          time.Time  `json:"updatedAt"`
 	AcknowledgedAt     *time.Time `json:"acknowledgedAt"`
@@ -289,6 +291,10 @@ func ResolveAlert(ctx context.Context, tx pgx.Tx, a *Alert, resolution, byID, by
 	event := AlertResolved
 	if resolution == ResolutionIgnored {
 		event = AlertIgnored
+	}
+	// ignoring suppresses a sampled condition until it clears; a lease
+	// cleanup alert is raised once per cleanup by its workflow: nothing to suppress
+	if resolution == ResolutionIgnored && alerting.Type(a.Type).Sampled() {
 		gpu := alerting.NoGPU
 		if a.GPUIndex != nil {
 			gpu = *a.GPUIndex

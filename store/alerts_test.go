@@ -48,6 +48,92 @@ func TestAlertRulesSeeded(t *testing.T) {
 	if rules, _ = st.AlertRules(ctx); rules[3].Threshold != nil {
 		t.Fatalf("offline rule %+v", rules[3])
 	}
+	// lease_cleanup: last in the form, a duration ("raise after") and no threshold, like offline
+	lc := rules[4]
+	if lc.Type != "lease_cleanup" || lc.Threshold != nil || lc.DurationSeconds != 1800 || lc.Level != "warning" || !lc.Enabled {
+		t.Fatalf("lease cleanup rule %+v", lc)
+	}
+	lc.Threshold, lc.DurationSeconds, lc.Level = &th, 3600, "critical"
+	if err := store.UpdateAlertRule(ctx, st.Pool, lc, "admin2"); err != nil {
+		t.Fatal(err)
+	}
+	rules, _ = st.AlertRules(ctx)
+	if r := rules[4]; r.Threshold != nil || r.DurationSeconds != 3600 || r.Level != "critical" || r.UpdatedBy != "admin2" {
+		t.Fatalf("updated lease cleanup rule %+v", r)
+	}
+	if r := rules[4].Rule(); r.Type != alerting.TypeLeaseCleanup || r.Duration != time.Hour {
+		t.Fatalf("lease cleanup rule for the evaluation %+v", r)
+	}
+}
+
+// A lease_cleanup alert is listed and filtered like the others; ignoring it
+// leaves no suppressed condition behind (the workflow raises it once per
+// cleanup, the samples never do).
+func TestLeaseCleanupAlert(t *testing.T) {
+	t.Parallel()
+	st, _ := testdb.New(t)
+	ctx := context.Background()
+	m := mkMachine(t, st, "lc-1", "北京", "maintenance")
+	other := mkMachine(t, st, "lc-2", "北京", "online")
+	var tenant, alloc string
+	if err := st.Pool.QueryRow(ctx, `INSERT INTO tenants (name, company, code) VALUES ('T', 'Lease Cleanup Co', 'lcco') RETURNING id`).Scan(&tenant); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Pool.QueryRow(ctx, `INSERT INTO allocations (tenant_id, machine_id, status, months, ended_at) VALUES ($1, $2, 'reclaimed', 1, now())
+		RETURNING id`, tenant, m).Scan(&alloc); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.BeginLeaseCleanup(ctx, st.Pool, alloc, m); err != nil {
+		t.Fatal(err)
+	}
+	since := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	opened, err := st.OpenCleanupAlert(ctx, m, alloc, "warning", "cleanup overdue", since, 30*time.Minute)
+	if err != nil || !opened {
+		t.Fatalf("opened %v %v", opened, err)
+	}
+	// a sampled alert on another machine, which the type filter leaves out
+	rule := alerting.Rule{Type: alerting.TypeMemory, Level: alerting.LevelWarning, Threshold: 90, ClearMargin: 5, Enabled: true}
+	mem := alerting.Observation{Key: alerting.Key{Type: alerting.TypeMemory, GPU: alerting.NoGPU}, At: since, Value: 99}
+	if ch, err := st.ApplyAlertActions(ctx, map[string]alerting.Actions{other: alerting.Evaluate(alerting.RulesOf([]alerting.Rule{rule}),
+		alerting.State{}, []alerting.Observation{mem}, alerting.Params{})}); err != nil || len(ch) != 1 {
+		t.Fatalf("memory alert %+v %v", ch, err)
+	}
+	list, total, err := st.ListAlerts(ctx, store.AlertFilter{Type: "lease_cleanup"}, store.Page{})
+	if err != nil || total != 1 || len(list) != 1 {
+		t.Fatalf("by type: %d %+v %v", total, list, err)
+	}
+	al := list[0]
+	if al.MachineID != m || al.Type != "lease_cleanup" || al.Status != "active" || al.Level != "warning" || al.GPUIndex != nil ||
+		al.Threshold != nil || al.Value != nil || al.DurationSeconds != 1800 || !al.StartedAt.Equal(since) {
+		t.Fatalf("lease cleanup alert %+v", al)
+	}
+	if _, total, _ := st.ListAlerts(ctx, store.AlertFilter{}, store.Page{}); total != 2 {
+		t.Fatalf("all alerts: %d", total)
+	}
+	if _, c, _ := st.ActiveAlerts(ctx, 10); c.Total != 2 || c.Warning != 2 {
+		t.Fatalf("counts %+v", c)
+	}
+	// the sample evaluation of the machine does not touch it
+	states, err := st.AlertStates(ctx, []string{m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := alerting.Evaluate(alerting.RulesOf(alerting.DefaultRules()), *states[m], []alerting.Observation{
+		{Key: alerting.Key{Type: alerting.TypeOffline, GPU: alerting.NoGPU}, At: time.Now()}}, alerting.Params{}); !a.Empty() {
+		t.Fatalf("evaluation actions %+v", a)
+	}
+	if err := st.InTx(ctx, func(tx pgx.Tx) error {
+		return store.ResolveAlert(ctx, tx, &al, store.ResolutionIgnored, "", "admin1", "known")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, st, `SELECT count(*) FROM alert_states WHERE machine_id = $1`, m); n != 0 {
+		t.Fatalf("%d alert states after ignoring a lease cleanup alert", n)
+	}
+	al2, _ := st.GetAlert(ctx, al.ID)
+	if al2.Status != "resolved" || al2.Resolution != "ignored" {
+		t.Fatalf("ignored %+v", al2)
+	}
 }
 
 func TestApplyAlertActions(t *testing.T) {

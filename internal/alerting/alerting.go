@@ -11,7 +11,10 @@
 // one open alert per machine, GPU and type (the store enforces it too, with
 // a unique partial index). An ignored alert suppresses the same condition
 // until it clears. Offline alerts are opened by the offline sweep
-// (OfflineDue) and resolved by the next sample of the machine.
+// (OfflineDue) and resolved by the next sample of the machine. Lease cleanup
+// alerts are raised by the LeaseCleanup workflow when the end-of-lease steps
+// outlast the rule's duration, and resolved when the cleanup ends; the
+// sample evaluation never touches them.
 package alerting
 
 import (
@@ -31,18 +34,36 @@ const (
 	TypeDisk    Type = "disk_usage"      // the fullest disk of the host, %
 	TypeMemory  Type = "memory_usage"    // host memory, %
 	TypeOffline Type = "offline"         // the machine is offline (no samples)
+	// the end-of-lease steps of the machine's former lease are not all
+	// confirmed by its host after the rule's duration (the LeaseCleanup workflow)
+	TypeLeaseCleanup Type = "lease_cleanup"
 )
 
 // Types in the order the rules form shows them.
-var Types = []Type{TypeGPUTemp, TypeDisk, TypeMemory, TypeOffline}
+var Types = []Type{TypeGPUTemp, TypeDisk, TypeMemory, TypeOffline, TypeLeaseCleanup}
 
 func (t Type) Valid() bool {
 	switch t {
-	case TypeGPUTemp, TypeDisk, TypeMemory, TypeOffline:
+	case TypeGPUTemp, TypeDisk, TypeMemory, TypeOffline, TypeLeaseCleanup:
 		return true
 	}
 	return false
 }
+
+// HasThreshold reports whether the type's rule compares a value with a
+// threshold; offline and lease_cleanup only have a duration (their
+// threshold is stored as NULL).
+func (t Type) HasThreshold() bool {
+	switch t {
+	case TypeGPUTemp, TypeDisk, TypeMemory:
+		return true
+	}
+	return false
+}
+
+// Sampled reports whether the type is evaluated on the agents' samples
+// (Evaluate): the thresholded types, and offline, which a sample resolves.
+func (t Type) Sampled() bool { return t.HasThreshold() || t == TypeOffline }
 
 // Level is how severe an alert is.
 type Level string
@@ -73,11 +94,13 @@ const NoGPU = -1
 type Rule struct {
 	Type  Type
 	Level Level
-	// Threshold opens the alert at value >= Threshold (unused for offline).
+	// Threshold opens the alert at value >= Threshold (unused for offline
+	// and lease_cleanup).
 	Threshold float64
 	// ClearMargin: an open alert clears below Threshold − ClearMargin.
 	ClearMargin float64
-	// Duration the condition must hold (offline: be silent) before the alert opens.
+	// Duration the condition must hold (offline: be silent; lease_cleanup:
+	// the cleanup be unfinished) before the alert opens.
 	Duration time.Duration
 	Enabled  bool
 }
@@ -89,6 +112,7 @@ func DefaultRules() []Rule {
 		{Type: TypeDisk, Level: LevelWarning, Threshold: 90, ClearMargin: 5, Duration: 300 * time.Second, Enabled: true},
 		{Type: TypeMemory, Level: LevelWarning, Threshold: 95, ClearMargin: 5, Duration: 300 * time.Second, Enabled: true},
 		{Type: TypeOffline, Level: LevelCritical, Duration: 30 * time.Second, Enabled: true},
+		{Type: TypeLeaseCleanup, Level: LevelWarning, Duration: 1800 * time.Second, Enabled: true},
 	}
 }
 
@@ -116,10 +140,11 @@ func (r Rule) Validate() (field, msg string) {
 	case r.Duration%time.Second != 0:
 		return "durationSeconds", "持续时间须为整秒 / duration must be whole seconds"
 	}
+	if !r.Type.HasThreshold() {
+		return "", "" // offline, lease_cleanup: the threshold is not used
+	}
 	lo, hi := 1.0, 100.0
 	switch r.Type {
-	case TypeOffline:
-		return "", ""
 	case TypeGPUTemp:
 		lo, hi = 30, 130
 	}
@@ -275,6 +300,9 @@ func Evaluate(rules Rules, st State, obs []Observation, p Params) Actions {
 			}
 			delete(pend, k)
 			continue
+		}
+		if !k.Type.HasThreshold() {
+			continue // not a sampled condition (lease_cleanup: the workflow's)
 		}
 		rule, ok := rules[k.Type]
 		if !ok {

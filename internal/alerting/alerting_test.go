@@ -243,10 +243,68 @@ func TestValidate(t *testing.T) {
 		{Rule{Type: TypeDisk, Level: LevelInfo, Threshold: 90, ClearMargin: -1}, "clearMargin"},
 		{Rule{Type: TypeMemory, Level: LevelInfo, Threshold: 90, Duration: -time.Second}, "durationSeconds"},
 		{Rule{Type: TypeOffline, Level: LevelInfo, Duration: 48 * time.Hour}, "durationSeconds"},
+		{DefaultRules()[4], ""},
+		// like offline, lease_cleanup has no threshold: whatever is there is not checked
+		{Rule{Type: TypeLeaseCleanup, Level: LevelWarning, Threshold: 500, ClearMargin: -3, Duration: time.Hour}, ""},
+		{Rule{Type: TypeLeaseCleanup, Level: "fatal", Duration: time.Hour}, "level"},
+		{Rule{Type: TypeLeaseCleanup, Level: LevelWarning, Duration: 48 * time.Hour}, "durationSeconds"},
+		{Rule{Type: TypeLeaseCleanup, Level: LevelWarning, Duration: 1500 * time.Millisecond}, "durationSeconds"},
 	}
 	for _, c := range cases {
 		if f, _ := c.r.Validate(); f != c.field {
 			t.Errorf("%+v: field %q, want %q", c.r, f, c.field)
+		}
+	}
+}
+
+func TestTypes(t *testing.T) {
+	want := []Type{TypeGPUTemp, TypeDisk, TypeMemory, TypeOffline, TypeLeaseCleanup}
+	if len(Types) != len(want) {
+		t.Fatalf("types %v", Types)
+	}
+	rules := DefaultRules()
+	for i, typ := range Types {
+		if typ != want[i] || !typ.Valid() || rules[i].Type != typ {
+			t.Errorf("type %d: %q (default rule %q)", i, typ, rules[i].Type)
+		}
+	}
+	for typ, th := range map[Type]bool{TypeGPUTemp: true, TypeDisk: true, TypeMemory: true, TypeOffline: false, TypeLeaseCleanup: false} {
+		if typ.HasThreshold() != th {
+			t.Errorf("%s: HasThreshold %v", typ, !th)
+		}
+		if typ.Sampled() != (typ != TypeLeaseCleanup) {
+			t.Errorf("%s: Sampled %v", typ, typ.Sampled())
+		}
+	}
+	if Type("cpu").Valid() || Type("").Valid() {
+		t.Error("unknown types are valid")
+	}
+	if r := DefaultRules()[4]; r.Level != LevelWarning || r.Duration != 30*time.Minute || !r.Enabled || r.Threshold != 0 {
+		t.Errorf("lease cleanup default %+v", r)
+	}
+}
+
+// The sample evaluation leaves lease_cleanup alone: its alert is the
+// LeaseCleanup workflow's, opened and resolved there, whatever the samples say.
+func TestEvaluateIgnoresLeaseCleanup(t *testing.T) {
+	lc := Key{TypeLeaseCleanup, NoGPU}
+	rules := RulesOf(append(DefaultRules(), Rule{Type: TypeLeaseCleanup, Level: LevelCritical, Duration: 0, Enabled: true}))
+	st := empty()
+	st.Open[lc] = OpenAlert{Key: lc, ID: "LC"}
+	samples := []agentproto.Sample{{At: at(0), Host: agentproto.HostSample{MemUsedMiB: 1, MemTotalMiB: 10}}}
+	obs := append(Observe(samples), Observation{Key: lc, At: at(1), Value: 1e6})
+	a := Evaluate(rules, st, obs, Params{})
+	if !a.Empty() {
+		t.Fatalf("an open lease cleanup alert was touched: %+v", a)
+	}
+	// and no observation of it opens one or leaves a pending condition
+	a = Evaluate(rules, empty(), []Observation{{Key: lc, At: at(0), Value: 1e6}, {Key: lc, At: at(60), Value: 1e6}}, Params{})
+	if !a.Empty() {
+		t.Fatalf("a lease cleanup observation was evaluated: %+v", a)
+	}
+	for _, o := range Observe(samples) {
+		if o.Key.Type == TypeLeaseCleanup {
+			t.Fatalf("samples observed a lease cleanup: %+v", o)
 		}
 	}
 }
