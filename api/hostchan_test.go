@@ -247,9 +247,7 @@ func TestHostChannelHostile(t *testing.T) {
 	// refused everywhere, and audited.
 	var created []store.Allocation
 	admin.must(201, "POST", "/api/admin/allocations", map[string]any{"tenantId": e.fx.tenantA.ID, "machineIds": []string{a.machineID}, "months": 1}).decode(t, &created)
-	a.next(agentproto.KindSyncSSHKeys) // the lease start puts the tenant's keys on the machine
-	sync := a.running[len(a.running)-1]
-	a.succeed(sync, agentproto.SyncSSHKeysResult{User: "root"})
+	startLease(t, a)
 	admin.must(202, "POST", "/api/admin/allocations/"+created[0].ID+"/reclaim", nil)
 	oldKey := finishCleanup(t, a)
 	var m store.Machine
@@ -298,6 +296,18 @@ func secOf(op *huma.Operation) []map[string][]string {
 		return nil
 	}
 	return op.Security
+}
+
+// startLease answers what a new lease asks of its host: a new password,
+// then the tenant's keys.
+func startLease(t *testing.T, a *hostAgent) {
+	t.Helper()
+	c := a.next(agentproto.KindSetPassword)
+	if status, _ := a.secret(c.ID); status != 200 {
+		t.Fatalf("start password secret: %d", status)
+	}
+	a.succeed(c.ID, agentproto.SetPasswordResult{User: "root"})
+	a.succeed(a.next(agentproto.KindSyncSSHKeys).ID, agentproto.SyncSSHKeysResult{User: "root"})
 }
 
 // finishCleanup answers every end-of-lease command as a healthy host would

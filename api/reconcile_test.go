@@ -203,7 +203,7 @@ func TestReconcilerRepairsAKilledAPI(t *testing.T) {
 		admin.must(200, "GET", "/api/admin/allocations/"+id, nil).decode(t, &al)
 		return al.Status == "active"
 	})
-	a.succeed(a.next(agentproto.KindSyncSSHKeys).ID, agentproto.SyncSSHKeysResult{User: "root"})
+	startLease(t, a)
 	if res := reconcile(t, e); res.AllocationsStarted != 0 || res.KeySyncsSignalled != 0 {
 		t.Fatalf("a second reconcile repaired again: %+v", res)
 	}

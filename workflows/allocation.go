@@ -112,6 +112,9 @@ const (
 	// versionSSHKeys 1: the tenant's SSH keys are synced to the machine
 	// when the lease starts and whenever they change.
 	versionSSHKeys = "ssh-keys-sync"
+	// versionStartPassword 1: a new lease first sets a new password on the
+	// host, so the password the customer is shown is the host's.
+	versionStartPassword = "lease-start-password"
 )
 
 // Host steps recorded when a lease ended under version 0, in the order they ran.
@@ -163,6 +166,7 @@ type allocation struct {
 
 	keySync     workflow.CancelFunc // stops the key sync; nil when it does not run
 	keySyncDone bool
+	firstRun    bool // not continued from an earlier run
 
 	logger log.Logger
 }
@@ -176,7 +180,7 @@ func newAllocation(ctx workflow.Context, in AllocationInput) (*allocation, error
 	}
 	w := &allocation{id: in.AllocationID, months: in.Months, notice: in.ExpiringNotice, status: "pending",
 		startAt: in.StartAt, endAt: in.EndAt, notified: in.Notified, extensions: in.Extensions,
-		machineID: in.MachineID, tenantID: in.TenantID, busy: true, logger: workflow.GetLogger(ctx)}
+		machineID: in.MachineID, tenantID: in.TenantID, busy: true, logger: workflow.GetLogger(ctx), firstRun: in.StartAt.IsZero()}
 	if w.notice <= 0 {
 		w.notice = DefaultExpiringNotice
 	}
@@ -479,8 +483,9 @@ func (w *allocation) finishEnd(ctx workflow.Context, res activities.EndAllocatio
 	return *w.result, nil
 }
 
-// startKeySync syncs the tenant's SSH keys to the machine now and after
-// every change signal, until the lease ends. A failed sync is tried again
+// startKeySync sets the password of a new lease, then syncs the tenant's
+// SSH keys to the machine now and after every change signal, until the
+// lease ends. A failed sync is tried again
 // a minute later; host activities themselves retry while the agent is away.
 func (w *allocation) startKeySync(ctx workflow.Context) {
 	changed := workflow.GetSignalChannel(ctx, AllocationKeysChangedSignal)
@@ -488,6 +493,9 @@ func (w *allocation) startKeySync(ctx workflow.Context) {
 	w.keySync = cancel
 	workflow.Go(syncCtx, func(ctx workflow.Context) {
 		defer func() { w.keySyncDone = true }()
+		if w.firstRun && workflow.GetVersion(ctx, versionStartPassword, workflow.DefaultVersion, 1) == 1 {
+			w.startPassword(ctx)
+		}
 		dirty := true // at the start of every run: the keys may have changed meanwhile
 		for ctx.Err() == nil {
 			for changed.ReceiveAsync(nil) {
@@ -511,6 +519,16 @@ func (w *allocation) startKeySync(ctx workflow.Context) {
 			}
 		}
 	})
+}
+
+// startPassword sets a new password on the host as the lease starts (its
+// record changes when the host confirmed it). A host that refuses is
+// logged; the lease goes on.
+func (w *allocation) startPassword(ctx workflow.Context) {
+	var h *activities.Host
+	if err := workflow.ExecuteActivity(hostOptions(ctx), h.SetPassword, activities.SetPasswordInput{MachineID: w.machineID}).Get(ctx, nil); err != nil && ctx.Err() == nil {
+		w.logger.Error("unable to set the password at the start of the lease", "AllocationID", w.id, "Error", err)
+	}
 }
 
 // stopKeySync stops the key sync and waits until it has: nothing may add

@@ -61,6 +61,7 @@ type lease struct {
 	hostFails map[string]error // host activity name -> error
 	endDelay  time.Duration    // how long closing the record takes
 	syncs     []time.Time      // when the SSH keys were synced
+	passwords []time.Time      // when a new password was set at the start
 	cleanups  []LeaseCleanupInput
 }
 
@@ -102,6 +103,13 @@ func newLease(t *testing.T) *lease {
 			}
 			l.syncs = append(l.syncs, env.Now().UTC())
 			return agentproto.SyncSSHKeysResult{User: "root", Keys: 2}, nil
+		}).Maybe()
+	env.OnActivity(h.SetPassword, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.SetPasswordInput) (agentproto.SetPasswordResult, error) {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			l.passwords = append(l.passwords, env.Now().UTC())
+			return agentproto.SetPasswordResult{User: "root"}, nil
 		}).Maybe()
 	env.RegisterWorkflow(LeaseCleanup)
 	env.OnWorkflow(LeaseCleanup, mock.Anything, mock.Anything).Return(func(_ workflow.Context, in LeaseCleanupInput) (LeaseCleanupResult, error) {
@@ -314,9 +322,9 @@ func TestAllocationLeaseToExpiry(t *testing.T) {
 	if l.mails != 1 || len(l.finished) != 1 || l.finished[0].Status != "sent" || l.finished[0].Recipients != 2 {
 		t.Fatalf("mails %d, finished %+v", l.mails, l.finished)
 	}
-	// The keys went onto the machine when the lease started.
-	if len(l.syncs) != 1 || !l.syncs[0].Equal(leaseStart) {
-		t.Fatalf("key syncs %v", l.syncs)
+	// A new password and the keys went onto the machine when the lease started.
+	if len(l.syncs) != 1 || !l.syncs[0].Equal(leaseStart) || len(l.passwords) != 1 || !l.passwords[0].Equal(leaseStart) {
+		t.Fatalf("key syncs %v, passwords %v", l.syncs, l.passwords)
 	}
 }
 
@@ -618,8 +626,8 @@ func TestAllocationContinueAsNew(t *testing.T) {
 			l.run(AllocationInput{AllocationID: testAllocation, Months: 5, StartAt: leaseStart.AddDate(0, -5, 0), EndAt: end,
 				Notified: c.notified, Extensions: 4, MachineID: testMachine, TenantID: testTenant})
 			res := l.result()
-			if res.Status != "expired" || !res.EndedAt.Equal(end) || l.activations != 0 {
-				t.Fatalf("result %+v, activations %d", res, l.activations)
+			if res.Status != "expired" || !res.EndedAt.Equal(end) || l.activations != 0 || len(l.passwords) != 0 {
+				t.Fatalf("result %+v, activations %d, start passwords %d (a continued run sets none)", res, l.activations, len(l.passwords))
 			}
 			if st.Status != "active" || st.Extensions != 4 || !st.StartAt.Equal(leaseStart.AddDate(0, -5, 0)) {
 				t.Fatalf("state %+v", st)
