@@ -11,6 +11,7 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -33,6 +34,9 @@ const (
 	resetResendAfter = 60 * time.Second
 	resetCodeTTL     = 10 * time.Minute
 	resetMaxAttempts = 5
+	// resetMaxPerDay caps the codes mailed to one account in 24 hours
+	// (README: password reset).
+	resetMaxPerDay = 5
 )
 
 const maintenanceMessage = "统一认证服务（LDAP/AD）暂不可用，系统维护中，请稍后再试或联系管理员 / The directory service is unavailable; login is under maintenance. Try again later or contact your administrator."
@@ -81,9 +85,13 @@ type ResetRequestInput struct {
 	}
 }
 
+// ResetRequestOutput is the same for every account, known or not.
 type ResetRequestOutput struct {
 	ResendAfter int `json:"resendAfter" doc:"Seconds before another code can be requested"`
 	ExpiresIn   int `json:"expiresIn" doc:"Seconds the code stays valid"`
+	// DirectoryResetURL is where directory (LDAP/AD) accounts reset their
+	// password; present whenever LDAP is configured, for every account.
+	DirectoryResetURL string `json:"directoryResetUrl,omitempty" doc:"The directory's own reset page (LDAP/AD accounts reset there); set whenever LDAP is configured"`
 }
 
 type ResetConfirmInput struct {
@@ -104,44 +112,19 @@ func (h *authHandler) register(api huma.API) {
 		http.StatusUnprocessableEntity), h.logout)
 	huma.Register(api, operation(http.MethodGet, "/api/auth/me", "get-me", "auth", "The caller's account", roleAny), h.me)
 	huma.Register(api, operation(http.MethodPost, "/api/auth/password-reset/request", "request-password-reset", "auth",
-		"Mail a 6-digit reset code", nil, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusTooManyRequests, http.StatusServiceUnavailable), h.resetRequest)
+		"Mail a 6-digit reset code (answers the same for every account; the mail goes out in the background)", nil,
+		http.StatusUnprocessableEntity), h.resetRequest)
 	huma.Register(api, operation(http.MethodPost, "/api/auth/password-reset/confirm", "confirm-password-reset", "auth",
 		"Set a new password with the mailed code; ends every session", nil, http.StatusBadRequest, http.StatusUnprocessableEntity), h.resetConfirm)
+	huma.Register(api, operation(http.MethodPost, "/api/auth/ws-ticket", "create-ws-ticket", "auth",
+		"A one-time ticket for a WebSocket handshake (/ws/**?ticket=), valid 30 s", roleAny), h.wsTicket)
 }
 
 func (h *authHandler) login(ctx context.Context, in *LoginInput) (*Resp[TokenPair], error) {
 	s := h.s
 	login := strings.TrimSpace(in.Body.Username)
-	ri := reqInfo(ctx)
-	accountKey, ipKey := "user:"+strings.ToLower(login), "ip:"+ri.IP
-	for _, key := range []string{accountKey, ipKey} {
-		until, err := s.Store.ThrottleLockedUntil(ctx, key)
-		if err != nil {
-			return nil, err
-		}
-		if !until.IsZero() {
-			return nil, tooManyAttempts(until, s.now())
-		}
-	}
-
-	user, err := s.verifyCredentials(ctx, login, in.Body.Password)
+	user, err := s.checkLogin(ctx, login, in.Body.Password)
 	if err != nil {
-		de, ok := apperr.As(err)
-		if !ok || de.Kind != apperr.Unauthorized {
-			return nil, err
-		}
-		s.audit(ctx, nil, auditEntry{Action: "auth.login", TargetType: "user", TargetID: login, Success: false,
-			Detail: map[string]any{"reason": "bad credentials", "login": login}, Actor: user})
-		until, terr := s.Store.ThrottleFailure(ctx, accountKey, accountMaxFailures, throttleWindow, throttleLock)
-		if terr != nil {
-			return nil, terr
-		}
-		if _, terr := s.Store.ThrottleFailure(ctx, ipKey, ipMaxFailures, throttleWindow, throttleLock); terr != nil {
-			return nil, terr
-		}
-		if !until.IsZero() {
-			return nil, tooManyAttempts(until, s.now())
-		}
 		return nil, err
 	}
 	if err := s.checkAccountUsable(ctx, user); err != nil {
@@ -149,7 +132,6 @@ func (h *authHandler) login(ctx context.Context, in *LoginInput) (*Resp[TokenPai
 			Detail: map[string]any{"reason": err.Error()}, Actor: user})
 		return nil, err
 	}
-	_ = s.Store.ThrottleReset(ctx, accountKey)
 	pair, err := s.startSession(ctx, user)
 	if err != nil {
 		return nil, err
@@ -159,23 +141,92 @@ func (h *authHandler) login(ctx context.Context, in *LoginInput) (*Resp[TokenPai
 	return ok(ctx, *pair)
 }
 
-var errBadCredentials = apperr.New(apperr.Unauthorized, "用户名或密码错误 / wrong username or password")
-
-// verifyCredentials checks the password locally or against the directory.
-// It returns the user when known (also on a wrong password, for the audit log).
-func (s *Server) verifyCredentials(ctx context.Context, login, password string) (*store.User, error) {
-	user, err := s.Store.FindUserByLogin(ctx, login)
+// checkLogin counts the attempt against the client's address and the
+// account before the password is checked (so parallel guesses cannot pass
+// the limits), then checks it. A right password forgets the account's
+// count and takes back the address's attempt.
+func (s *Server) checkLogin(ctx context.Context, login, password string) (*store.User, error) {
+	ipKey := "ip:" + reqInfo(ctx).IP
+	allowed, until, err := s.Store.ThrottleAttempt(ctx, ipKey, ipMaxFailures, throttleWindow, throttleLock)
+	if err != nil {
+		return nil, err
+	}
+	if !allowed {
+		return nil, tooManyAttempts(until, s.now())
+	}
+	known, err := s.Store.FindUserByLogin(ctx, login)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
+	// Keyed by the account, not by what was typed: username, e-mail and
+	// employee ID share one count.
+	accountKey := "login:" + strings.ToLower(login)
+	if known != nil {
+		accountKey = "user:" + known.ID
+	}
+	allowed, until, err = s.Store.ThrottleAttempt(ctx, accountKey, accountMaxFailures, throttleWindow, throttleLock)
+	if err != nil {
+		return nil, err
+	}
+	if !allowed {
+		return nil, tooManyAttempts(until, s.now())
+	}
+
+	user, err := s.verifyCredentials(ctx, known, login, password)
+	de, ok := apperr.As(err)
+	if ok && de.Kind == apperr.Unauthorized {
+		actor := user
+		if actor == nil {
+			actor = known
+		}
+		s.audit(ctx, nil, auditEntry{Action: "auth.login", TargetType: "user", TargetID: login, Success: false,
+			Detail: map[string]any{"reason": "bad credentials", "login": login}, Actor: actor})
+		if !until.IsZero() {
+			return nil, tooManyAttempts(until, s.now()) // that was the last try
+		}
+		return nil, err
+	}
+	if (ok && de.Kind == apperr.Unavailable) || errors.Is(err, errBusy) {
+		// The directory is down, or no password slot was free: not a guess.
+		_ = s.Store.ThrottleForgive(ctx, accountKey, accountMaxFailures)
+		_ = s.Store.ThrottleForgive(ctx, ipKey, ipMaxFailures)
+		return nil, err
+	}
+	if err != nil && (!ok || (de.Kind != apperr.Forbidden && de.Kind != apperr.Conflict)) {
+		return nil, err // internal: the attempt stays counted
+	}
+	// The password was right (the directory may still refuse the account).
+	if rerr := s.Store.ThrottleReset(ctx, accountKey); rerr != nil {
+		slog.WarnContext(ctx, "unable to reset the login throttle", "err", rerr)
+	}
+	if ferr := s.Store.ThrottleForgive(ctx, ipKey, ipMaxFailures); ferr != nil {
+		slog.WarnContext(ctx, "unable to reset the login throttle", "err", ferr)
+	}
+	return user, err
+}
+
+var errBadCredentials = apperr.New(apperr.Unauthorized, "用户名或密码错误 / wrong username or password")
+
+// verifyCredentials checks the password of known (the local record the
+// login names, or nil) locally or against the directory. It returns the
+// user when known (also on a wrong password, for the audit log). A
+// directory user gets the role and customer the directory says now.
+func (s *Server) verifyCredentials(ctx context.Context, user *store.User, login, password string) (*store.User, error) {
 	if user != nil && user.AuthSource == "local" {
-		if !auth.CheckPassword(password, user.PasswordHash) {
+		right, err := s.logins.check(ctx, password, user.PasswordHash)
+		if err != nil {
+			return user, err
+		}
+		if !right {
 			return user, errBadCredentials
 		}
 		return user, nil
 	}
 	if !s.LDAP.Enabled() {
-		auth.BurnPasswordCheck(password)
+		// As long as a real check, so the time does not tell whether the account exists.
+		if err := s.logins.do(ctx, func() { auth.BurnPasswordCheck(password) }); err != nil {
+			return user, err
+		}
 		return user, errBadCredentials
 	}
 	dirLogin := login
@@ -193,32 +244,95 @@ func (s *Server) verifyCredentials(ctx context.Context, login, password string) 
 		return user, err
 	}
 	if user != nil {
-		if err := s.Store.SyncLDAPUser(ctx, user.ID, id.Name, id.Email, id.Phone, id.EmployeeID); err != nil {
-			return nil, err
-		}
-		return s.Store.GetUser(ctx, user.ID)
+		return s.syncLDAPUser(ctx, user, id)
 	}
 	return s.provisionLDAPUser(ctx, id)
 }
 
-// provisionLDAPUser creates the local record of a directory user on first
-// login: admins by group; customers by the tenant attribute matching a customer's code.
-func (s *Server) provisionLDAPUser(ctx context.Context, id *ldapauth.Identity) (*store.User, error) {
-	u := &store.User{Username: id.Username, Email: id.Email, Name: id.Name, Phone: id.Phone, EmployeeID: id.EmployeeID,
-		Role: id.Role, AuthSource: "ldap"}
-	if u.Role != "admin" {
-		if id.TenantCode == "" {
-			return nil, apperr.Forbiddenf("该目录账号未开通 RemoteGPU，请联系管理员 / this directory account has no RemoteGPU access; ask your administrator")
+// ldapAccess is the role and customer the directory gives a user now:
+// admins by group, everyone else in the customer named by the tenant
+// attribute (a customer's code). A user the directory gives no access
+// gets a Forbidden error that says why.
+func (s *Server) ldapAccess(ctx context.Context, id *ldapauth.Identity) (role string, tenantID *string, err error) {
+	if id.Role == ldapauth.RoleAdmin {
+		return id.Role, nil, nil
+	}
+	if id.TenantCode == "" {
+		return "", nil, apperr.Forbiddenf("该目录账号未开通 RemoteGPU，请联系管理员 / this directory account has no RemoteGPU access; ask your administrator")
+	}
+	t, err := s.Store.GetTenantByCode(ctx, id.TenantCode)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil, apperr.Forbiddenf("目录中的客户 %q 不存在，请联系管理员 / customer %q is not set up; ask your administrator", id.TenantCode, id.TenantCode)
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	return id.Role, &t.ID, nil
+}
+
+// syncLDAPUser writes what the directory says at this login. When the role
+// or the customer changed (a group or the tenant attribute was edited), or
+// the user lost access, the user's other sessions end: they carry the old
+// rights.
+func (s *Server) syncLDAPUser(ctx context.Context, u *store.User, id *ldapauth.Identity) (*store.User, error) {
+	role, tenantID, accessErr := s.ldapAccess(ctx, id)
+	if accessErr != nil {
+		if _, ok := apperr.As(accessErr); !ok {
+			return nil, accessErr
 		}
-		t, err := s.Store.GetTenantByCode(ctx, id.TenantCode)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, apperr.Forbiddenf("目录中的客户 %q 不存在，请联系管理员 / customer %q is not set up; ask your administrator", id.TenantCode, id.TenantCode)
-		}
+		err := s.Store.InTx(ctx, func(tx pgx.Tx) error {
+			n, err := store.RevokeUserSessions(ctx, tx, u.ID, "", "directory access removed")
+			if err != nil {
+				return err
+			}
+			return s.audit(ctx, tx, auditEntry{Action: "user.ldap_sync", TargetType: "user", TargetID: u.ID, Success: false,
+				Detail: map[string]any{"reason": accessErr.Error(), "revokedSessions": n, "dn": id.DN}, Actor: u})
+		})
 		if err != nil {
 			return nil, err
 		}
-		u.TenantID = &t.ID
+		return nil, accessErr
 	}
+	changed := role != u.Role || derefOr(tenantID) != derefOr(u.TenantID)
+	err := s.Store.InTx(ctx, func(tx pgx.Tx) error {
+		err := store.SyncLDAPUser(ctx, tx, u.ID, store.LDAPSync{Name: id.Name, Email: id.Email, Phone: id.Phone,
+			EmployeeID: id.EmployeeID, Role: role, TenantID: tenantID})
+		if err != nil || !changed {
+			return err
+		}
+		n, err := store.RevokeUserSessions(ctx, tx, u.ID, "", "directory role changed")
+		if err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, auditEntry{Action: "user.ldap_sync", TargetType: "user", TargetID: u.ID, Success: true,
+			TenantID: derefOr(tenantID), Actor: u, Detail: map[string]any{"dn": id.DN, "revokedSessions": n,
+				"before": map[string]any{"role": u.Role, "tenantId": derefOr(u.TenantID)},
+				"after":  map[string]any{"role": role, "tenantId": derefOr(tenantID)}}})
+	})
+	if err != nil {
+		if store.IsUniqueViolation(err, "") {
+			return nil, apperr.Conflictf("目录账号与已有账号冲突（用户名/邮箱/工号），请联系管理员 / the directory account collides with an existing account")
+		}
+		return nil, fmt.Errorf("unable to sync ldap user: %w", err)
+	}
+	return s.Store.GetUser(ctx, u.ID)
+}
+
+func derefOr(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// provisionLDAPUser creates the local record of a directory user on first login.
+func (s *Server) provisionLDAPUser(ctx context.Context, id *ldapauth.Identity) (*store.User, error) {
+	role, tenantID, err := s.ldapAccess(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	u := &store.User{Username: id.Username, Email: id.Email, Name: id.Name, Phone: id.Phone, EmployeeID: id.EmployeeID,
+		Role: role, TenantID: tenantID, AuthSource: "ldap"}
 	if err := store.CreateUser(ctx, s.Store.Pool, u); err != nil {
 		if store.IsUniqueViolation(err, "") {
 			return nil, apperr.Conflictf("目录账号与已有账号冲突（用户名/邮箱/工号），请联系管理员 / the directory account collides with an existing account")
@@ -389,53 +503,88 @@ func (h *authHandler) me(ctx context.Context, _ *struct{}) (*Resp[Me], error) {
 	return ok(ctx, *m)
 }
 
+// resetJobs bounds the reset requests being worked on in the background;
+// beyond it a request is dropped (logged), never queued without end.
+var resetJobs = make(chan struct{}, 32)
+
+// resetRequest answers at once and the same for every account, known or not,
+// local or directory: the lookup, the limits and the mail happen after the
+// answer, so neither its status, its body nor its time tells whether the
+// account exists. The console shows the directory's reset page to everyone
+// when LDAP is configured.
 func (h *authHandler) resetRequest(ctx context.Context, in *ResetRequestInput) (*Resp[ResetRequestOutput], error) {
 	s := h.s
 	account := strings.TrimSpace(in.Body.Account)
 	out := ResetRequestOutput{ResendAfter: int(resetResendAfter.Seconds()), ExpiresIn: int(resetCodeTTL.Seconds())}
+	if s.LDAP.Enabled() {
+		out.DirectoryResetURL = s.Config.LDAP.PasswordResetURL
+	}
+	select {
+	case resetJobs <- struct{}{}:
+		bg := context.WithoutCancel(ctx) // keeps the trace ID and the caller's address for the audit
+		go func() {
+			defer func() { <-resetJobs }()
+			s.sendResetCode(bg, account)
+		}()
+	default:
+		slog.WarnContext(ctx, "password reset requests are piling up; one was dropped")
+	}
+	return ok(ctx, out)
+}
+
+// sendResetCode mails a code to a local, active account with an e-mail,
+// at most one per resetResendAfter and resetMaxPerDay a day.
+func (s *Server) sendResetCode(ctx context.Context, account string) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
 	user, err := s.Store.FindUserByLogin(ctx, account)
-	if errors.Is(err, store.ErrNotFound) {
-		if s.LDAP.Enabled() {
-			if _, lerr := s.LDAP.Lookup(ctx, account); lerr == nil {
-				return nil, ldapResetRefusal(s.Config.LDAP.PasswordResetURL)
-			}
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			slog.ErrorContext(ctx, "unable to look up a password reset account", "err", err)
 		}
-		// Same answer as for a real account, so the form tells nobody which accounts exist.
-		return ok(ctx, out)
+		return
 	}
-	if err != nil {
-		return nil, err
-	}
-	if user.AuthSource == "ldap" {
-		return nil, ldapResetRefusal(s.Config.LDAP.PasswordResetURL)
-	}
-	if user.Status != "active" || user.Email == "" {
-		return ok(ctx, out)
-	}
-	last, err := s.Store.LastPasswordResetAt(ctx, user.ID)
-	if err != nil {
-		return nil, err
-	}
-	if wait := resetResendAfter - s.now().Sub(last); !last.IsZero() && wait > 0 {
-		secs := int(math.Ceil(wait.Seconds()))
-		return nil, apperr.New(apperr.TooManyRequests, "请 %d 秒后再试 / try again in %d s", secs, secs).
-			WithData(map[string]any{"retryAfter": secs})
+	if user.AuthSource != "local" || user.Status != "active" || user.Email == "" {
+		return
 	}
 	code := auth.GenerateCode()
-	if err := store.CreatePasswordReset(ctx, s.Store.Pool, user.ID, s.codeHash(user.ID, code), s.now().Add(resetCodeTTL)); err != nil {
-		return nil, err
+	var refused string
+	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
+		last, today, err := store.PasswordResetsSince(ctx, tx, user.ID, s.now().Add(-24*time.Hour))
+		if err != nil {
+			return err
+		}
+		switch {
+		case !last.IsZero() && s.now().Sub(last) < resetResendAfter:
+			refused = "resend too soon"
+		case today >= resetMaxPerDay:
+			refused = "daily limit"
+		default:
+			return store.CreatePasswordReset(ctx, tx, user.ID, s.codeHash(user.ID, code), s.now().Add(resetCodeTTL))
+		}
+		return nil
+	})
+	if err != nil {
+		slog.ErrorContext(ctx, "unable to create a password reset", "user", user.ID, "err", err)
+		return
+	}
+	if refused != "" {
+		s.audit(ctx, nil, auditEntry{Action: "auth.password_reset_request", TargetType: "user", TargetID: user.ID, Success: false,
+			Actor: user, Detail: map[string]any{"reason": refused}})
+		return
 	}
 	subject, text, html, err := mail.Render("password_reset", map[string]any{"Name": user.Name, "Username": user.Username,
 		"Code": code, "Minutes": int(resetCodeTTL.Minutes())})
-	if err != nil {
-		return nil, err
+	if err == nil {
+		err = s.Mail.Send(ctx, mail.Message{To: []string{user.Email}, Subject: subject, Text: text, HTML: html})
 	}
-	if err := s.Mail.Send(ctx, mail.Message{To: []string{user.Email}, Subject: subject, Text: text, HTML: html}); err != nil {
+	if err != nil {
 		slog.ErrorContext(ctx, "unable to send reset mail", "user", user.ID, "err", err)
-		return nil, apperr.New(apperr.Unavailable, "邮件发送失败，请稍后重试 / the mail could not be sent; try again later")
+		s.audit(ctx, nil, auditEntry{Action: "auth.password_reset_request", TargetType: "user", TargetID: user.ID, Success: false,
+			Actor: user, Detail: map[string]any{"reason": "mail failed"}})
+		return
 	}
 	s.audit(ctx, nil, auditEntry{Action: "auth.password_reset_request", TargetType: "user", TargetID: user.ID, Success: true, Actor: user})
-	return ok(ctx, out)
 }
 
 func ldapResetRefusal(url string) error {
@@ -443,11 +592,22 @@ func ldapResetRefusal(url string) error {
 	return apperr.New(apperr.Conflict, "%s", msg).WithData(map[string]any{"resetUrl": url})
 }
 
+// resetHashes counts the new passwords hashed by resetConfirm (tests: only
+// a right code costs an argon2 hash).
+var resetHashes atomic.Int64
+
 var errBadCode = apperr.Invalidf("验证码错误或已过期 / the code is wrong or expired")
 
+// resetConfirm checks the code before anything costly: the new password is
+// hashed (argon2) only once the code is right.
 func (h *authHandler) resetConfirm(ctx context.Context, in *ResetConfirmInput) (*Resp[Empty], error) {
 	s := h.s
-	user, err := s.Store.FindUserByLogin(ctx, strings.TrimSpace(in.Body.Account))
+	account := strings.TrimSpace(in.Body.Account)
+	// The same rules for every account first, so a weak password says nothing about the account.
+	if err := auth.CheckPolicy(in.Body.NewPassword, account); err != nil {
+		return nil, apperr.New(apperr.Unprocessable, "%s", err.Error()).AtField("body.newPassword")
+	}
+	user, err := s.Store.FindUserByLogin(ctx, account)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errBadCode
 	}
@@ -455,14 +615,7 @@ func (h *authHandler) resetConfirm(ctx context.Context, in *ResetConfirmInput) (
 		return nil, err
 	}
 	if user.AuthSource != "local" {
-		return nil, ldapResetRefusal(s.Config.LDAP.PasswordResetURL)
-	}
-	if err := auth.CheckPolicy(in.Body.NewPassword, user.Username); err != nil {
-		return nil, apperr.New(apperr.Unprocessable, "%s", err.Error()).AtField("body.newPassword")
-	}
-	hash, err := auth.HashPassword(in.Body.NewPassword)
-	if err != nil {
-		return nil, err
+		return nil, errBadCode // no code was ever sent to it
 	}
 	var verdict error
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
@@ -485,6 +638,16 @@ func (h *authHandler) resetConfirm(ctx context.Context, in *ResetConfirmInput) (
 				return store.ConsumePasswordReset(ctx, tx, r.ID)
 			}
 			return store.IncrementResetAttempts(ctx, tx, r.ID)
+		}
+		// The code is right: now the rules that need the username, then the hash.
+		if err := auth.CheckPolicy(in.Body.NewPassword, user.Username); err != nil {
+			verdict = apperr.New(apperr.Unprocessable, "%s", err.Error()).AtField("body.newPassword")
+			return nil // the code stays usable
+		}
+		resetHashes.Add(1)
+		hash, err := auth.HashPassword(in.Body.NewPassword)
+		if err != nil {
+			return err
 		}
 		if err := store.ConsumePasswordReset(ctx, tx, r.ID); err != nil {
 			return err
@@ -520,8 +683,8 @@ func tooManyAttempts(until, now time.Time) error {
 		secs = 1
 	}
 	mins := (secs + 59) / 60
-	return apperr.New(apperr.TooManyRequests, "登录失败次数过多，请 %d 分钟后再试 / too many failed logins; try again in %d min", mins, mins).
-		WithData(map[string]any{"retryAfter": secs})
+	return retryLater(apperr.New(apperr.TooManyRequests, "登录失败次数过多，请 %d 分钟后再试 / too many failed logins; try again in %d min", mins, mins).
+		WithData(map[string]any{"retryAfter": secs}), time.Duration(secs)*time.Second)
 }
 
 func truncate(s string, n int) string {

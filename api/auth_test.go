@@ -2,7 +2,9 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -99,10 +101,17 @@ func TestPasswordReset(t *testing.T) {
 	if code == "" {
 		t.Fatalf("no code in mail: %q", msg.Text)
 	}
-	// a second request within 60 s is refused
-	e.anon().must(429, "POST", "/api/auth/password-reset/request", map[string]any{"account": "member-a"})
+	// a second request within 60 s gets the same answer, but no second code
+	known := e.anon().must(200, "POST", "/api/auth/password-reset/request", map[string]any{"account": "member-a"})
+	e.waitAudit("auth.password_reset_request", "resend too soon", 1)
+	if n := e.mailsTo("member-a@example.test"); n != 1 {
+		t.Fatalf("%d mails after a resend within 60 s, want 1", n)
+	}
 	// an unknown account gets the same answer as a real one
-	e.anon().must(200, "POST", "/api/auth/password-reset/request", map[string]any{"account": "nobody@example.test"})
+	unknown := e.anon().must(200, "POST", "/api/auth/password-reset/request", map[string]any{"account": "nobody@example.test"})
+	if string(known.Data) != string(unknown.Data) {
+		t.Fatalf("known %s, unknown %s", known.Data, unknown.Data)
+	}
 
 	wrong := "000000"
 	if code == wrong {
@@ -204,4 +213,142 @@ func TestDisabledAccounts(t *testing.T) {
 		}
 	}
 	_ = store.ErrNotFound
+}
+
+// waitAudit waits until n audit rows of action with detail.reason (any when empty) exist.
+func (e *env) waitAudit(action, reason string, n int) {
+	e.t.Helper()
+	waitFor(e.t, fmt.Sprintf("%d %s audit rows (%s)", n, action, reason), func() bool {
+		var got int
+		_ = e.st.Pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_logs WHERE action = $1 AND ($2 = '' OR detail->>'reason' = $2)`,
+			action, reason).Scan(&got)
+		return got >= n
+	})
+}
+
+// mailsTo counts the mails the sink holds for an address.
+func (e *env) mailsTo(addr string) int {
+	n := 0
+	for _, m := range e.sink.Messages() {
+		if slices.Contains(m.To, addr) {
+			n++
+		}
+	}
+	return n
+}
+
+// The reset request answers the same for every account: a local one, an
+// unknown one, a disabled one and one without e-mail; at most
+// resetMaxPerDay (5) codes go to one account in 24 hours.
+func TestPasswordResetSameAnswerAndDailyCap(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{})
+	ctx := context.Background()
+	if _, err := e.st.Pool.Exec(ctx, `UPDATE users SET status = 'disabled' WHERE id = $1`, e.fx.memberB.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.Pool.Exec(ctx, `UPDATE users SET email = '' WHERE id = $1`, e.fx.ownerB.ID); err != nil {
+		t.Fatal(err)
+	}
+	var first string
+	for _, account := range []string{"owner-a", "ghost@example.test", "member-b", "owner-b"} {
+		r := e.anon().must(200, "POST", "/api/auth/password-reset/request", map[string]any{"account": account})
+		if first == "" {
+			first = string(r.Data)
+		}
+		if string(r.Data) != first || strings.Contains(string(r.Data), "directoryResetUrl") {
+			t.Fatalf("%s: %s, want %s", account, r.Data, first)
+		}
+	}
+	if _, err := e.sink.WaitFor(ctx, "owner-a@example.test", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+
+	for i := 2; i <= 6; i++ {
+		e.offset += 61 * time.Second
+		e.anon().must(200, "POST", "/api/auth/password-reset/request", map[string]any{"account": "owner-a"})
+		if i <= 5 {
+			waitFor(t, fmt.Sprintf("mail %d", i), func() bool { return e.mailsTo("owner-a@example.test") == i })
+		}
+	}
+	e.waitAudit("auth.password_reset_request", "daily limit", 1)
+	if n := e.mailsTo("owner-a@example.test"); n != 5 {
+		t.Fatalf("%d codes in a day, want 5", n)
+	}
+	if n := e.mailsTo("member-b@example.test"); n != 0 {
+		t.Fatalf("a disabled account got %d mails", n)
+	}
+	// a day later codes flow again
+	e.offset += 24 * time.Hour
+	e.anon().must(200, "POST", "/api/auth/password-reset/request", map[string]any{"account": "owner-a"})
+	waitFor(t, "the next day's code", func() bool { return e.mailsTo("owner-a@example.test") == 6 })
+}
+
+// Only a right code makes the server hash the new password (argon2); a
+// weak password is refused before the account is even looked at.
+// Not parallel: it counts the hashes of the whole process.
+func TestPasswordResetHashesOnlyWithTheRightCode(t *testing.T) {
+	e := newEnv(t, options{})
+	since := time.Now()
+	e.anon().must(200, "POST", "/api/auth/password-reset/request", map[string]any{"account": "member-b"})
+	msg, err := e.sink.WaitFor(context.Background(), "member-b@example.test", since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := regexp.MustCompile(`\b\d{6}\b`).FindString(msg.Text)
+	wrong := "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	before := api.ResetHashes()
+	for range 3 {
+		e.anon().must(400, "POST", "/api/auth/password-reset/confirm", map[string]any{"account": "member-b", "code": wrong, "newPassword": "New-Passw0rd"})
+	}
+	e.anon().must(400, "POST", "/api/auth/password-reset/confirm", map[string]any{"account": "ghost", "code": code, "newPassword": "New-Passw0rd"})
+	// weak: the same answer for a known and an unknown account
+	e.anon().must(422, "POST", "/api/auth/password-reset/confirm", map[string]any{"account": "member-b", "code": wrong, "newPassword": "weak"})
+	e.anon().must(422, "POST", "/api/auth/password-reset/confirm", map[string]any{"account": "ghost", "code": wrong, "newPassword": "weak"})
+	if n := api.ResetHashes() - before; n != 0 {
+		t.Fatalf("%d hashes without a right code", n)
+	}
+	e.anon().must(200, "POST", "/api/auth/password-reset/confirm", map[string]any{"account": "member-b", "code": code, "newPassword": "New-Passw0rd"})
+	if n := api.ResetHashes() - before; n != 1 {
+		t.Fatalf("%d hashes for one right code", n)
+	}
+}
+
+// Changing the e-mail (where reset codes go) takes the current password.
+func TestEmailChangeNeedsPassword(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{})
+	s := e.login("member-a")
+	body := func(email, pw string) map[string]any {
+		return map[string]any{"name": "Member A", "email": email, "phone": "", "currentPassword": pw}
+	}
+	// name only, same e-mail (case aside): no password needed
+	s.must(200, "PUT", "/api/customer/profile", body("MEMBER-A@example.test", ""))
+	r := s.must(422, "PUT", "/api/customer/profile", body("new-a@example.test", ""))
+	if !strings.Contains(string(r.Data), "body.currentPassword") {
+		t.Fatalf("missing password not at its field: %s", r.Data)
+	}
+	r = s.must(400, "PUT", "/api/customer/profile", body("new-a@example.test", "wrong"))
+	if !strings.Contains(string(r.Data), "body.currentPassword") {
+		t.Fatalf("wrong password not at its field: %s", r.Data)
+	}
+	var me api.Me
+	s.must(200, "PUT", "/api/customer/profile", body("new-a@example.test", testPassword)).decode(t, &me)
+	if me.Email != "new-a@example.test" {
+		t.Fatalf("email %q", me.Email)
+	}
+	var n int
+	_ = e.st.Pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_logs WHERE action = 'profile.update' AND NOT success`).Scan(&n)
+	if n != 1 {
+		t.Fatalf("%d failed profile.update audit rows, want 1", n)
+	}
+	// guessing the password through this form locks like a login does
+	for range 4 {
+		s.must(400, "PUT", "/api/customer/profile", body("x@example.test", "wrong"))
+	}
+	s.must(429, "PUT", "/api/customer/profile", body("x@example.test", "wrong"))
+	e.anon().must(429, "POST", "/api/auth/login", map[string]any{"username": "member-a", "password": testPassword})
 }

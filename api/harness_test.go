@@ -36,6 +36,7 @@ import (
 type env struct {
 	t      *testing.T
 	st     *store.Store
+	api    *api.Server
 	srv    *httptest.Server
 	sink   *mailsink.Sink
 	box    *secrets.Box
@@ -50,6 +51,7 @@ type options struct {
 	objects  bool
 	ldap     *ldapauth.Config
 	webhook  string // ALERT_WEBHOOK_URL of the worker
+	config   func(*config.Config)
 }
 
 func newEnv(t *testing.T, o options) *env {
@@ -84,6 +86,9 @@ func newEnv(t *testing.T, o options) *env {
 	e.cfg.TemporalUIURL = testTemporalUI
 	if o.ldap != nil {
 		e.cfg.LDAP.PasswordResetURL = o.ldap.PasswordResetURL
+	}
+	if o.config != nil {
+		o.config(&e.cfg)
 	}
 	sender := mail.New(mail.Config{Host: sink.Host(), Port: sink.Port(), TLS: "none", From: "RemoteGPU <no-reply@remotegpu.test>"})
 	deps := api.Deps{Config: e.cfg, Store: st, Mail: sender, Secrets: box, Now: func() time.Time { return time.Now().Add(e.offset) }}
@@ -127,7 +132,8 @@ func newEnv(t *testing.T, o options) *env {
 		}
 		deps.Objects = obj
 	}
-	e.srv = httptest.NewServer(api.New(deps).Handler())
+	e.api = api.New(deps)
+	e.srv = httptest.NewServer(e.api.Handler())
 	t.Cleanup(e.srv.Close)
 	e.fx = seedFixture(t, st)
 	return e

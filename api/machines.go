@@ -361,8 +361,11 @@ func (s *Server) revealPassword(ctx context.Context, m *store.Machine) (*Resp[Re
 	if err != nil {
 		return nil, fmt.Errorf("unable to decrypt the SSH password of %s: %w", m.ID, err)
 	}
-	s.audit(ctx, nil, auditEntry{Action: "machine.reveal_password", TargetType: "machine", TargetID: m.ID, Success: true,
-		Detail: map[string]any{"machine": m.Name}})
+	// No record, no password: a reveal that cannot be audited does not happen.
+	if err := s.audit(ctx, nil, auditEntry{Action: "machine.reveal_password", TargetType: "machine", TargetID: m.ID, Success: true,
+		Detail: map[string]any{"machine": m.Name}}); err != nil {
+		return nil, fmt.Errorf("unable to audit the password reveal of %s: %w", m.ID, err)
+	}
 	return ok(ctx, RevealedPassword{Password: pw, User: m.SSHUser, Command: fleet.SSHCommand(m.SSHUser, m.SSHHost, m.SSHPort)})
 }
 

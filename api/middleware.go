@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -18,8 +19,13 @@ import (
 
 type requestInfoKey struct{}
 
-// requestInfo is what audit records and sessions keep about the caller's connection.
-type requestInfo struct{ IP, UserAgent string }
+// requestInfo is what audit records and sessions keep about the caller's
+// connection. HTTPS: the client reached us over TLS, directly or through a
+// trusted proxy that says so.
+type requestInfo struct {
+	IP, UserAgent string
+	HTTPS         bool
+}
 
 func reqInfo(ctx context.Context) requestInfo {
 	ri, _ := ctx.Value(requestInfoKey{}).(requestInfo)
@@ -29,18 +35,24 @@ func reqInfo(ctx context.Context) requestInfo {
 var validTraceID = regexp.MustCompile(`^[A-Za-z0-9-]{8,64}$`)
 
 // traceMiddleware gives every request a trace ID (the caller's X-Trace-Id
-// when it is sane), puts it in the context for logs and envelopes, and echoes it.
-func traceMiddleware(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Trace-Id")
-		if !validTraceID.MatchString(id) {
-			id = logging.NewTraceID()
-		}
-		w.Header().Set("X-Trace-Id", id)
-		ctx := logging.WithTraceID(r.Context(), id)
-		ctx = context.WithValue(ctx, requestInfoKey{}, requestInfo{IP: clientIP(r), UserAgent: r.UserAgent()})
-		next.ServeHTTP(w, r.WithContext(ctx))
-	})
+// when it is sane), puts it in the context for logs and envelopes, and echoes
+// it; it also records the client's address and whether it used TLS, taking
+// X-Forwarded-For and X-Forwarded-Proto only from trusted proxies.
+func traceMiddleware(trusted []netip.Prefix) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			id := r.Header.Get("X-Trace-Id")
+			if !validTraceID.MatchString(id) {
+				id = logging.NewTraceID()
+			}
+			w.Header().Set("X-Trace-Id", id)
+			ip, viaProxy := clientIP(r, trusted)
+			https := r.TLS != nil || (viaProxy && strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")), "https"))
+			ctx := logging.WithTraceID(r.Context(), id)
+			ctx = context.WithValue(ctx, requestInfoKey{}, requestInfo{IP: ip, UserAgent: r.UserAgent(), HTTPS: https})
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
 }
 
 type statusRecorder struct {
@@ -110,7 +122,7 @@ func (m *httpMetrics) observe(next http.Handler) http.Handler {
 			level = slog.LevelDebug
 		}
 		slog.Log(r.Context(), level, "http request", "method", r.Method, "path", r.URL.Path, "route", route,
-			"status", rec.status, "bytes", rec.bytes, "duration_ms", float64(d.Microseconds())/1000, "ip", clientIP(r))
+			"status", rec.status, "bytes", rec.bytes, "duration_ms", float64(d.Microseconds())/1000, "ip", reqInfo(r.Context()).IP)
 	})
 }
 
@@ -130,20 +142,57 @@ func recoverMiddleware(next http.Handler) http.Handler {
 	})
 }
 
-// clientIP is the peer address; X-Forwarded-For is not trusted since the
-// api may face the internet directly (put a proxy's address rewriting in front if needed).
-func clientIP(r *http.Request) string {
-	host := r.RemoteAddr
-	for i := len(host) - 1; i >= 0; i-- {
-		if host[i] == ':' {
-			host = host[:i]
+// clientIP is the client's address. The peer is the client unless it is a
+// trusted proxy (TRUSTED_PROXIES); then X-Forwarded-For is read from the
+// right, skipping trusted hops, and the first address that is not a
+// trusted proxy is the client: what lies left of it is the client's own
+// word. An entry that is not an address stops the walk. viaProxy tells
+// that the peer was a trusted proxy.
+func clientIP(r *http.Request, trusted []netip.Prefix) (ip string, viaProxy bool) {
+	peer, ok := parseAddr(r.RemoteAddr)
+	if !ok {
+		return r.RemoteAddr, false
+	}
+	if !isTrusted(peer, trusted) {
+		return peer.String(), false
+	}
+	client := peer
+	var hops []string
+	for _, h := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(h, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, ok := parseAddr(strings.TrimSpace(hops[i]))
+		if !ok {
+			break
+		}
+		client = a
+		if !isTrusted(a, trusted) {
 			break
 		}
 	}
-	if len(host) > 1 && host[0] == '[' {
-		host = host[1 : len(host)-1]
+	return client.String(), true
+}
+
+// parseAddr reads "ip", "ip:port" or "[ipv6]:port"; IPv4-mapped IPv6 is unmapped.
+func parseAddr(s string) (netip.Addr, bool) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap(), true
 	}
-	return host
+	a, err := netip.ParseAddr(strings.Trim(s, "[]"))
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return a.Unmap(), true
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // uploadLimits caps multipart bodies by path (Huma's MaxBodyBytes does not

@@ -28,6 +28,8 @@ type UpdateProfileInput struct {
 		Name  string `json:"name" minLength:"1" maxLength:"100"`
 		Email string `json:"email" required:"false" maxLength:"254" pattern:"^$|^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$" patternDescription:"email"`
 		Phone string `json:"phone" required:"false" maxLength:"32" pattern:"^[0-9+\\-() ]*$"`
+		// The e-mail receives password reset codes: changing it takes the password.
+		CurrentPassword string `json:"currentPassword,omitempty" required:"false" maxLength:"256" doc:"The current password; required when the e-mail changes"`
 	}
 }
 
@@ -99,6 +101,19 @@ func (h *profileHandler) update(ctx context.Context, in *UpdateProfileInput) (*R
 	}
 	after := *before
 	after.Name, after.Email, after.Phone = strings.TrimSpace(in.Body.Name), strings.TrimSpace(in.Body.Email), in.Body.Phone
+	if !strings.EqualFold(after.Email, before.Email) {
+		if before.AuthSource != "local" {
+			return nil, apperr.New(apperr.Unprocessable, "邮箱由企业统一认证（LDAP/AD）管理，请在目录中修改 / the e-mail comes from the corporate directory; change it there").
+				AtField("body.email")
+		}
+		if in.Body.CurrentPassword == "" {
+			return nil, apperr.New(apperr.Unprocessable, "修改邮箱需要输入当前密码 / enter your current password to change the e-mail").
+				AtField("body.currentPassword")
+		}
+		if err := h.s.checkCurrentPassword(ctx, before, in.Body.CurrentPassword, "body.currentPassword", "profile.update"); err != nil {
+			return nil, err
+		}
+	}
 	err = h.s.Store.InTx(ctx, func(tx pgx.Tx) error {
 		if err := store.UpdateUser(ctx, tx, &after); err != nil {
 			return err
@@ -121,10 +136,8 @@ func (h *profileHandler) changePassword(ctx context.Context, in *ChangePasswordI
 	if u.AuthSource != "local" {
 		return nil, ldapResetRefusal(h.s.Config.LDAP.PasswordResetURL)
 	}
-	if !auth.CheckPassword(in.Body.OldPassword, u.PasswordHash) {
-		h.s.audit(ctx, nil, auditEntry{Action: "profile.change_password", TargetType: "user", TargetID: u.ID, Success: false,
-			Detail: map[string]any{"reason": "wrong current password"}})
-		return nil, apperr.Invalidf("当前密码错误 / the current password is wrong").AtField("body.oldPassword")
+	if err := h.s.checkCurrentPassword(ctx, u, in.Body.OldPassword, "body.oldPassword", "profile.change_password"); err != nil {
+		return nil, err
 	}
 	if in.Body.OldPassword == in.Body.NewPassword {
 		return nil, apperr.New(apperr.Unprocessable, "新密码不能与当前密码相同 / the new password must differ").AtField("body.newPassword")
@@ -218,4 +231,33 @@ func (h *profileHandler) getAvatar(ctx context.Context, _ *struct{}) (*AvatarOut
 		return nil, fmt.Errorf("unable to read avatar: %w", err)
 	}
 	return &AvatarOutput{ContentType: ct, CacheControl: "private, max-age=300", Body: data}, nil
+}
+
+// checkCurrentPassword confirms a signed-in user's password (changing the
+// password or the e-mail). Like a login it is counted against the account
+// before the check, runs in a password slot, and a wrong one is audited as
+// action; so a stolen session cannot guess the password at full speed.
+func (s *Server) checkCurrentPassword(ctx context.Context, u *store.User, password, field, action string) error {
+	key := "user:" + u.ID
+	allowed, until, err := s.Store.ThrottleAttempt(ctx, key, accountMaxFailures, throttleWindow, throttleLock)
+	if err != nil {
+		return err
+	}
+	if !allowed {
+		return tooManyAttempts(until, s.now())
+	}
+	right, err := s.logins.check(ctx, password, u.PasswordHash)
+	if err != nil {
+		_ = s.Store.ThrottleForgive(ctx, key, accountMaxFailures) // not a guess: no slot was free
+		return err
+	}
+	if right {
+		return s.Store.ThrottleReset(ctx, key)
+	}
+	s.audit(ctx, nil, auditEntry{Action: action, TargetType: "user", TargetID: u.ID, Success: false,
+		Detail: map[string]any{"reason": "wrong current password"}})
+	if !until.IsZero() {
+		return tooManyAttempts(until, s.now())
+	}
+	return apperr.Invalidf("当前密码错误 / the current password is wrong").AtField(field)
 }

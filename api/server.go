@@ -49,11 +49,16 @@ type Server struct {
 	api       huma.API
 	ldapProbe ldapProbe
 	handler   http.Handler
+	metrics   http.Handler // Prometheus, behind METRICS_TOKEN when set
+	logins    *passwordSlots
 	monitor   *monitorState // agents, ingest and its hooks: see OnIngest
 }
 
 func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) API() huma.API         { return s.api }
+
+// MetricsHandler serves Prometheus metrics, for the METRICS_ADDR listener.
+func (s *Server) MetricsHandler() http.Handler { return s.metrics }
 
 // Version is the API version in the OpenAPI document.
 const Version = "0.1.0"
@@ -65,13 +70,14 @@ func New(d Deps) *Server {
 	if d.LDAP == nil {
 		d.LDAP = ldapauth.New(ldapauth.Config{})
 	}
-	s := &Server{Deps: d, issuer: auth.NewIssuer(d.Config.JWTSecret, d.Config.AccessTokenTTL)}
+	s := &Server{Deps: d, issuer: auth.NewIssuer(d.Config.JWTSecret, d.Config.AccessTokenTTL),
+		logins: newPasswordSlots(d.Config.Security.LoginConcurrency)}
 
 	r := chi.NewRouter()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := newHTTPMetrics(reg)
-	r.Use(traceMiddleware, metrics.observe, recoverMiddleware, limitUploads)
+	r.Use(traceMiddleware(d.Config.Security.TrustedProxies), securityHeaders, metrics.observe, recoverMiddleware, limitUploads)
 
 	cfg := huma.DefaultConfig("RemoteGPU API", Version)
 	cfg.CreateHooks = nil // no $schema links: bodies are exactly the envelope
@@ -86,7 +92,16 @@ func New(d Deps) *Server {
 	s.api = api
 
 	(&health{s}).register(r)
-	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// /metrics is not public: on METRICS_ADDR only (serve.go listens there),
+	// or here behind METRICS_TOKEN; with neither it does not exist.
+	s.metrics = metricsGate(d.Config.Security.MetricsToken, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if d.Config.Security.MetricsAddr == "" && d.Config.Security.MetricsToken != "" {
+		r.Handle("/metrics", s.metrics)
+	} else {
+		r.Handle("/metrics", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			writeJSONError(w, req, http.StatusNotFound, "not found")
+		}))
+	}
 	r.Get("/openapi.yaml", func(w http.ResponseWriter, req *http.Request) {
 		b, err := api.OpenAPI().YAML()
 		if err != nil {

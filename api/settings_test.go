@@ -66,11 +66,11 @@ func TestProfileAndAvatar(t *testing.T) {
 	e := newEnv(t, options{objects: true})
 	s := e.login("owner-a")
 	var me api.Me
-	s.must(200, "PUT", "/api/customer/profile", map[string]any{"name": "新名字", "email": "new-a@example.test", "phone": "13900000000"}).decode(t, &me)
+	s.must(200, "PUT", "/api/customer/profile", map[string]any{"name": "新名字", "email": "new-a@example.test", "phone": "13900000000", "currentPassword": testPassword}).decode(t, &me)
 	if me.Name != "新名字" || me.Email != "new-a@example.test" || me.Phone != "13900000000" {
 		t.Fatalf("profile %+v", me)
 	}
-	s.must(409, "PUT", "/api/customer/profile", map[string]any{"name": "x", "email": "owner-b@example.test", "phone": ""})
+	s.must(409, "PUT", "/api/customer/profile", map[string]any{"name": "x", "email": "owner-b@example.test", "phone": "", "currentPassword": testPassword})
 	s.must(422, "PUT", "/api/customer/profile", map[string]any{"name": "x", "email": "not-mail", "phone": ""})
 
 	s.must(404, "GET", "/api/customer/profile/avatar", nil)

@@ -155,7 +155,6 @@ func newHub(s *Server) *hub {
 		ReadBufferSize:    512, // clients only send control frames
 		WriteBufferSize:   4096,
 		WriteBufferPool:   &sync.Pool{},
-		Subprotocols:      []string{"bearer"},
 		EnableCompression: true,
 		CheckOrigin:       h.checkOrigin,
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
@@ -577,25 +576,8 @@ func (h *hub) checkSessions() error {
 
 // ---- handshakes ----------------------------------------------------------
 
-// bearerToken takes the access token from ?token=, from the subprotocols
-// ("bearer, <token>": browsers cannot set headers on a WebSocket) or from
-// the Authorization header, in this order.
-func bearerToken(r *http.Request) string {
-	if t := r.URL.Query().Get("token"); t != "" {
-		return t
-	}
-	protos := websocket.Subprotocols(r)
-	for i, p := range protos {
-		if p == "bearer" && i+1 < len(protos) {
-			return protos[i+1]
-		}
-	}
-	t, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return t
-}
-
-// authenticate checks the token exactly as the operations do (session still
-// live, account active) and the role; it answers the refusal itself.
+// authenticate checks the ticket or token (wsPrincipal: session still live,
+// account active) and the role; it answers the refusal itself.
 func (h *hub) authenticate(w http.ResponseWriter, r *http.Request, roles []string) *Principal {
 	if !websocket.IsWebSocketUpgrade(r) {
 		writeJSONError(w, r, http.StatusBadRequest, "a WebSocket upgrade is required")
@@ -605,7 +587,7 @@ func (h *hub) authenticate(w http.ResponseWriter, r *http.Request, roles []strin
 		writeJSONError(w, r, http.StatusForbidden, "origin not allowed")
 		return nil
 	}
-	p, err := h.s.authenticate(r.Context(), "Bearer "+bearerToken(r))
+	p, err := h.s.wsPrincipal(r)
 	if err != nil {
 		if de, ok := apperr.As(err); ok {
 			writeJSONError(w, r, http.StatusUnauthorized, de.Message)

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -47,18 +48,44 @@ func (e *env) replica(t *testing.T, every time.Duration) *httptest.Server {
 	return srv
 }
 
-func wsURL(base, path, token string) string {
+// wsURL is the socket's URL with a ticket (none when empty).
+func wsURL(base, path, ticket string) string {
 	u := "ws" + strings.TrimPrefix(base, "http") + path
-	if token != "" {
-		u += "?token=" + url.QueryEscape(token)
+	if ticket != "" {
+		u += "?ticket=" + url.QueryEscape(ticket)
 	}
 	return u
 }
 
-// dialWS connects, failing the test unless the upgrade succeeds.
-func dialWS(t *testing.T, base, path, token string) *websocket.Conn {
+// wsTicket asks the api at base for a one-time WebSocket ticket of the access token's session.
+func wsTicket(t *testing.T, base, access string) string {
 	t.Helper()
-	c, resp, err := websocket.DefaultDialer.Dial(wsURL(base, path, token), nil)
+	req, _ := http.NewRequest("POST", base+"/api/auth/ws-ticket", nil)
+	req.Header.Set("Authorization", "Bearer "+access)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var env struct {
+		Data api.WSTicket `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil || resp.StatusCode != 200 || env.Data.Ticket == "" || env.Data.ExpiresIn != 30 {
+		t.Fatalf("ws-ticket: %d %+v %v", resp.StatusCode, env.Data, err)
+	}
+	return env.Data.Ticket
+}
+
+// ticketURL is the socket's URL with a fresh ticket of access.
+func ticketURL(t *testing.T, base, path, access string) string {
+	t.Helper()
+	return wsURL(base, path, wsTicket(t, base, access))
+}
+
+// dialWS connects with a fresh ticket, failing the test unless the upgrade succeeds.
+func dialWS(t *testing.T, base, path, access string) *websocket.Conn {
+	t.Helper()
+	c, resp, err := websocket.DefaultDialer.Dial(ticketURL(t, base, path, access), nil)
 	if err != nil {
 		status := 0
 		if resp != nil {
@@ -155,46 +182,74 @@ func TestWSAuth(t *testing.T) {
 	d := websocket.DefaultDialer
 	base := e.srv.URL
 
+	tk := func(s *session) string { return wsTicket(t, base, s.access) }
 	cases := []struct {
 		name   string
 		url    string
 		header http.Header
 		want   int
 	}{
-		{"no token", wsURL(base, adminPath, ""), nil, 401},
-		{"bad token", wsURL(base, adminPath, "not-a-token"), nil, 401},
-		{"customer on the admin socket", wsURL(base, adminPath, owner.access), nil, 403},
-		{"admin on the customer socket", wsURL(base, custPath, admin.access), nil, 403},
-		{"another customer's machine", wsURL(base, custPath, ownerB.access), nil, 404},
-		{"malformed machine id", wsURL(base, "/ws/customer/monitoring/nope", owner.access), nil, 400},
-		{"foreign origin", wsURL(base, adminPath, admin.access), http.Header{"Origin": {"https://evil.example"}}, 403},
+		{"no ticket", wsURL(base, adminPath, ""), nil, 401},
+		{"bad ticket", wsURL(base, adminPath, "not-a-ticket"), nil, 401},
+		{"an access token in the URL (no longer taken)", base2ws(base) + adminPath + "?token=" + url.QueryEscape(admin.access), nil, 401},
+		{"an access token as a subprotocol (no longer taken)", wsURL(base, adminPath, ""),
+			http.Header{"Sec-WebSocket-Protocol": {"bearer, " + admin.access}}, 401},
+		{"customer on the admin socket", wsURL(base, adminPath, tk(owner)), nil, 403},
+		{"admin on the customer socket", wsURL(base, custPath, tk(admin)), nil, 403},
+		{"another customer's machine", wsURL(base, custPath, tk(ownerB)), nil, 404},
+		{"malformed machine id", wsURL(base, "/ws/customer/monitoring/nope", tk(owner)), nil, 400},
+		{"foreign origin", wsURL(base, adminPath, tk(admin)), http.Header{"Origin": {"https://evil.example"}}, 403},
 	}
 	for _, c := range cases {
 		if got := refused(t, d, c.url, c.header); got != c.want {
 			t.Errorf("%s: status %d, want %d", c.name, got, c.want)
 		}
 	}
-	// the console's own origin, and the token as a subprotocol (what browsers can send)
-	sd := &websocket.Dialer{Subprotocols: []string{"bearer", admin.access}}
-	c, resp, err := sd.Dial(wsURL(base, adminPath, ""), http.Header{"Origin": {base}})
+	e.anon().must(401, "POST", "/api/auth/ws-ticket", nil)
+
+	// the console's own origin with a ticket from another replica (tickets live in Postgres)
+	other := e.replica(t, time.Second)
+	ticket := wsTicket(t, other.URL, admin.access)
+	c, _, err := d.Dial(wsURL(base, adminPath, ticket), http.Header{"Origin": {base}})
 	if err != nil {
-		t.Fatalf("subprotocol token: %v", err)
+		t.Fatalf("ticket: %v", err)
 	}
 	defer c.Close()
-	if resp.Header.Get("Sec-WebSocket-Protocol") != "bearer" {
-		t.Fatalf("negotiated subprotocol %q", resp.Header.Get("Sec-WebSocket-Protocol"))
-	}
 	first := waitFrame(t, c, "the first snapshot", func(f api.AdminFrame) bool { return true })
 	if first.Type != api.FrameSnapshot || findMachine(first, a.machineID) == nil || first.At.IsZero() {
 		t.Fatalf("first frame %+v", first)
 	}
-	// a session that ended is refused like on the REST operations
+	// a ticket opens one socket, once
+	if got := refused(t, d, wsURL(base, adminPath, ticket), nil); got != 401 {
+		t.Fatalf("spent ticket: %d", got)
+	}
+	// and only for 30 s
+	late := wsTicket(t, base, admin.access)
+	if _, err := e.st.Pool.Exec(context.Background(), `UPDATE ws_tickets SET expires_at = now() - interval '1 second'`); err != nil {
+		t.Fatal(err)
+	}
+	if got := refused(t, d, wsURL(base, adminPath, late), nil); got != 401 {
+		t.Fatalf("expired ticket: %d", got)
+	}
+	// other clients may send the access token in the Authorization header
+	hc, _, err := d.Dial(wsURL(base, adminPath, ""), http.Header{"Authorization": {"Bearer " + admin.access}})
+	if err != nil {
+		t.Fatalf("Authorization header: %v", err)
+	}
+	hc.Close()
+	// a session that ended is refused like on the REST operations, also with a ticket taken before
 	gone := e.login("owner-a")
+	goneTicket := wsTicket(t, base, gone.access)
 	gone.must(200, "POST", "/api/auth/logout", map[string]any{"refreshToken": gone.refresh})
-	if got := refused(t, d, wsURL(base, custPath, gone.access), nil); got != 401 {
+	if got := refused(t, d, wsURL(base, custPath, goneTicket), nil); got != 401 {
+		t.Fatalf("ticket of a logged-out session: %d", got)
+	}
+	if got := refused(t, d, wsURL(base, custPath, ""), http.Header{"Authorization": {"Bearer " + gone.access}}); got != 401 {
 		t.Fatalf("logged-out token: %d", got)
 	}
 }
+
+func base2ws(base string) string { return "ws" + strings.TrimPrefix(base, "http") }
 
 // hot is n rounds 5 s apart from start with GPU gpu at tempC.
 func hot(start time.Time, n, gpu int, tempC float64) []agentproto.Sample {
@@ -293,7 +348,7 @@ func TestWSCustomer(t *testing.T) {
 	if code := closeCode(t, c, 10*time.Second); code != api.CloseAllocationEnded {
 		t.Fatalf("close code %d, want %d", code, api.CloseAllocationEnded)
 	}
-	if got := refused(t, websocket.DefaultDialer, wsURL(other.URL, "/ws/customer/monitoring/"+a.machineID, member.access), nil); got != 404 {
+	if got := refused(t, websocket.DefaultDialer, ticketURL(t, other.URL, "/ws/customer/monitoring/"+a.machineID, member.access), nil); got != 404 {
 		t.Fatalf("after the lease: %d", got)
 	}
 
@@ -328,7 +383,7 @@ func TestWSSlowConsumerDropped(t *testing.T) {
 		err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
 		return errors.Join(err, serr)
 	}}).DialContext}
-	slow, _, err := slowDialer.Dial(wsURL(other.URL, "/ws/admin/monitoring", admin.access), nil)
+	slow, _, err := slowDialer.Dial(ticketURL(t, other.URL, "/ws/admin/monitoring", admin.access), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

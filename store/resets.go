@@ -3,8 +3,6 @@ package store
 import (
 	"context"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 type PasswordReset struct {
@@ -31,14 +29,24 @@ func LatestPasswordReset(ctx context.Context, db DBTX, userID string, lock bool)
 	return &r, nil
 }
 
-// LastPasswordResetAt is when the user last asked for a code (any state), for the resend limit.
-func (s *Store) LastPasswordResetAt(ctx context.Context, userID string) (time.Time, error) {
-	var t time.Time
-	err := s.Pool.QueryRow(ctx, `SELECT created_at FROM password_resets WHERE user_id = $1 ORDER BY created_at DESC LIMIT 1`, userID).Scan(&t)
-	if err == pgx.ErrNoRows {
-		return time.Time{}, nil
+// PasswordResetsSince locks the user's reset requests for this
+// transaction (parallel requests are counted one after the other) and
+// returns when the newest was made and how many were made after since: the
+// resend interval and the daily cap.
+func PasswordResetsSince(ctx context.Context, db DBTX, userID string, since time.Time) (last time.Time, n int, err error) {
+	if _, err := db.Exec(ctx, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, userID); err != nil {
+		return time.Time{}, 0, err
 	}
-	return t, err
+	var newest *time.Time
+	err = db.QueryRow(ctx, `SELECT max(created_at), count(*) FILTER (WHERE created_at > $2) FROM password_resets WHERE user_id = $1`,
+		userID, since).Scan(&newest, &n)
+	if err != nil {
+		return time.Time{}, 0, err
+	}
+	if newest != nil {
+		last = *newest
+	}
+	return last, n, nil
 }
 
 // CreatePasswordReset replaces any open request of the user with a new one.

@@ -114,15 +114,25 @@ func (s *Store) TouchLogin(ctx context.Context, userID string) error {
 	return err
 }
 
-// SyncLDAPUser refreshes the directory-owned fields after an LDAP login.
-func (s *Store) SyncLDAPUser(ctx context.Context, id, name, email, phone, employeeID string) error {
+// LDAPSync is what the directory says about a user at login.
+type LDAPSync struct {
+	Name, Email, Phone, EmployeeID string
+	Role                           string
+	TenantID                       *string // nil for admins
+}
+
+// SyncLDAPUser writes what the directory owns after an LDAP login: the
+// contact fields (an empty one keeps the stored value), the role and the
+// customer, both recomputed from the directory every time.
+func SyncLDAPUser(ctx context.Context, db DBTX, id string, d LDAPSync) error {
 	var emp *string
-	if employeeID != "" {
-		emp = &employeeID
+	if d.EmployeeID != "" {
+		emp = &d.EmployeeID
 	}
-	_, err := s.Pool.Exec(ctx, `UPDATE users SET name = coalesce(nullif($2, ''), name), email = coalesce(nullif($3, ''), email),
-		phone = coalesce(nullif($4, ''), phone), employee_id = coalesce($5, employee_id), updated_at = now() WHERE id = $1`,
-		id, name, email, phone, emp)
+	_, err := db.Exec(ctx, `UPDATE users SET name = coalesce(nullif($2, ''), name), email = coalesce(nullif($3, ''), email),
+		phone = coalesce(nullif($4, ''), phone), employee_id = coalesce($5, employee_id), role = $6, tenant_id = $7,
+		updated_at = now() WHERE id = $1`,
+		id, d.Name, d.Email, d.Phone, emp, d.Role, d.TenantID)
 	return err
 }
 

@@ -73,6 +73,7 @@ func runDev(ctx context.Context, args []string) error {
 			"",
 			"Console       " + public + "/",
 			"API docs      " + public + "/docs",
+			"Metrics       http://" + os.Getenv("METRICS_ADDR") + "/metrics",
 			"Dev mailbox   " + public + "/dev/mail",
 			"Temporal UI   " + os.Getenv("TEMPORAL_UI_URL"),
 			"Codec server  " + public + devstack.TemporalCodecPath + " (for the Temporal UI: see README)",

@@ -122,6 +122,18 @@ func serve(ctx context.Context, mode string) error {
 			defer cancel()
 			_ = hs.Shutdown(sctx)
 		}()
+		if addr := cfg.Security.MetricsAddr; addr != "" {
+			mux := http.NewServeMux()
+			mux.Handle("/metrics", srv.MetricsHandler())
+			ms := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+			go func() {
+				slog.Info("metrics listening", "addr", addr)
+				if err := ms.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					errc <- fmt.Errorf("metrics server: %w", err)
+				}
+			}()
+			defer ms.Close()
+		}
 	}
 
 	select {

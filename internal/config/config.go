@@ -50,6 +50,7 @@ type Config struct {
 	LDAP       LDAP
 	Fleet      Fleet
 	Monitoring Monitoring
+	Security   Security
 
 	JWTSecret  []byte
 	SecretsKey []byte
@@ -166,6 +167,7 @@ func Load() (Config, error) {
 		c.Fleet.ExpiringNotice = time.Duration(days) * 24 * time.Hour
 	}
 	c.Monitoring = loadMonitoring(c.TemporalAddress, &errs)
+	c.Security = loadSecurity(&errs)
 	if c.SMTPPort, err = strconv.Atoi(env("SMTP_PORT", "25")); err != nil {
 		errs = append(errs, "SMTP_PORT: "+err.Error())
 	}

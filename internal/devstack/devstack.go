@@ -34,6 +34,7 @@ var EnvNames = []string{
 	"LDAP_PASSWORD_RESET_URL",
 	"LISTEN_ADDR", "PUBLIC_URL", "JWT_SECRET", "SECRETS_KEY", "ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL",
 	"WEB_DIR", "LOG_LEVEL", "LOG_FORMAT",
+	"TRUSTED_PROXIES", "LOGIN_CONCURRENCY", "METRICS_ADDR", "METRICS_TOKEN",
 }
 
 // Default ports of a development stack.
@@ -45,6 +46,7 @@ const (
 	DefaultMinioConsolePort = 9101
 	DefaultMailPort         = 2525
 	DefaultHTTPPort         = 8080
+	DefaultMetricsPort      = 9464
 )
 
 // Options configure a stack. Zero ports take the defaults above, or free
@@ -59,10 +61,11 @@ type Options struct {
 	DatabaseURL string
 
 	PostgresPort, TemporalPort, TemporalUIPort, MinioPort, MinioConsolePort int
-	// MailPort and HTTPPort are not services of the stack: they are where
-	// the application's dev mail sink and HTTP server listen, put in Env.
-	MailPort, HTTPPort int
-	FreePorts          bool
+	// MailPort, HTTPPort and MetricsPort are not services of the stack:
+	// they are where the application's dev mail sink, HTTP server and
+	// /metrics listen, put in Env.
+	MailPort, HTTPPort, MetricsPort int
+	FreePorts                       bool
 
 	// Ephemeral marks a throwaway stack (tests): faster, crash-unsafe
 	// settings, Temporal history in memory, a database of its own on an
@@ -183,6 +186,7 @@ func (o *Options) setDefaults() error {
 		{&o.MinioConsolePort, DefaultMinioConsolePort},
 		{&o.MailPort, DefaultMailPort},
 		{&o.HTTPPort, DefaultHTTPPort},
+		{&o.MetricsPort, DefaultMetricsPort},
 	} {
 		switch {
 		case *p.port != 0:
@@ -301,6 +305,9 @@ func (s *Stack) ListenAddr() string { return hostPort(s.opts.HTTPPort) }
 // PublicURL is the base URL of the application's HTTP server.
 func (s *Stack) PublicURL() string { return "http://" + s.ListenAddr() }
 
+// MetricsAddr is where the application serves /metrics (METRICS_ADDR).
+func (s *Stack) MetricsAddr() string { return hostPort(s.opts.MetricsPort) }
+
 // MailSinkAddr is where the application's dev SMTP sink should listen.
 func (s *Stack) MailSinkAddr() string { return hostPort(s.opts.MailPort) }
 
@@ -341,6 +348,7 @@ func (s *Stack) Env() map[string]string {
 		"DEV_MAIL_SINK":       s.MailSinkAddr(),
 		"LDAP_URL":            "",
 		"LISTEN_ADDR":         s.ListenAddr(),
+		"METRICS_ADDR":        s.MetricsAddr(),
 		"PUBLIC_URL":          s.PublicURL(),
 		"JWT_SECRET":          s.secrets["JWT_SECRET"],
 		"SECRETS_KEY":         s.secrets["SECRETS_KEY"],

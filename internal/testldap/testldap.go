@@ -361,6 +361,25 @@ func (s *Server) Stop() {
 	})
 }
 
+// Modify changes an entry as the directory manager (an admin editing the
+// directory: group membership, attributes), failing the test on error.
+func (s *Server) Modify(t testing.TB, dn string, edit func(*ldap.ModifyRequest)) {
+	t.Helper()
+	conn, err := ldap.DialURL(s.URL, ldap.DialWithDialer(&net.Dialer{Timeout: time.Second}))
+	if err != nil {
+		t.Fatalf("testldap: dial: %v", err)
+	}
+	defer conn.Close()
+	if err := conn.Bind(s.RootDN, s.RootPassword); err != nil {
+		t.Fatalf("testldap: root bind: %v", err)
+	}
+	req := ldap.NewModifyRequest(dn, nil)
+	edit(req)
+	if err := conn.Modify(req); err != nil {
+		t.Fatalf("testldap: modify %s: %v", dn, err)
+	}
+}
+
 // Done is closed when slapd has exited.
 func (s *Server) Done() <-chan struct{} { return s.done }
 

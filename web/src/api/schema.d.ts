@@ -1080,7 +1080,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Mail a 6-digit reset code */
+        /** Mail a 6-digit reset code (answers the same for every account; the mail goes out in the background) */
         post: operations["request-password-reset"];
         delete?: never;
         options?: never;
@@ -1099,6 +1099,26 @@ export interface paths {
         put?: never;
         /** Rotate the refresh token and get a new access token */
         post: operations["refresh-token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/ws-ticket": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A one-time ticket for a WebSocket handshake (/ws/**?ticket=), valid 30 s
+         * @description Roles: admin, owner, member.
+         */
+        post: operations["create-ws-ticket"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2513,6 +2533,16 @@ export interface components {
             message: string;
             traceId: string;
         };
+        EnvelopeWSTicket: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["WSTicket"];
+            message: string;
+            traceId: string;
+        };
         ErrorBody: {
             /**
              * Format: int64
@@ -3485,6 +3515,8 @@ export interface components {
             account: string;
         };
         ResetRequestOutput: {
+            /** @description The directory's own reset page (LDAP/AD accounts reset there); set whenever LDAP is configured */
+            directoryResetUrl?: string;
             /**
              * Format: int64
              * @description Seconds the code stays valid
@@ -3691,6 +3723,8 @@ export interface components {
             status?: "online" | "offline" | "";
         };
         UpdateProfileInputBody: {
+            /** @description The current password; required when the e-mail changes */
+            currentPassword?: string;
             email?: string;
             name: string;
             phone?: string;
@@ -3717,6 +3751,14 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
             username: string;
+        };
+        WSTicket: {
+            /**
+             * Format: int64
+             * @description Seconds the ticket can be redeemed
+             */
+            expiresIn: number;
+            ticket: string;
         };
     };
     responses: never;
@@ -8223,15 +8265,6 @@ export interface operations {
                     "application/json": components["schemas"]["EnvelopeResetRequestOutput"];
                 };
             };
-            /** @description Conflict */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
             /** @description Unprocessable Entity */
             422: {
                 headers: {
@@ -8241,26 +8274,8 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Too Many Requests */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
             /** @description Internal Server Error */
             500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Service Unavailable */
-            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8303,6 +8318,53 @@ export interface operations {
             };
             /** @description Unprocessable Entity */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "create-ws-ticket": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeWSTicket"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
