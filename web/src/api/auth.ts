@@ -16,13 +16,9 @@ export const logout = (refreshToken: string) =>
 
 export const getMe = () => http.get<Me>('/api/auth/me')
 
-/** 409 (LDAP user, data.resetUrl) and 429 (data.retryAfter) are handled by the page. */
+/** The same answer for every account; a 422 is shown at the field by the page. */
 export const requestPasswordReset = (account: string) =>
-  http.post<PasswordResetRequestResult>(
-    '/api/auth/password-reset/request',
-    { account },
-    { skipAuth: true, silent: [409, 429] },
-  )
+  http.post<PasswordResetRequestResult>('/api/auth/password-reset/request', { account }, { skipAuth: true, silent: [422] })
 
 /** 400/422 are shown at the form fields by the page. */
 export const confirmPasswordReset = (input: PasswordResetConfirmInput) =>

@@ -1,7 +1,8 @@
 // The monitoring WebSockets (api/ws.go). They are chi routes, not Huma
 // operations, so openapi.yaml does not describe them: their frames are typed
 // here from the schema's pieces.
-import type { Alert, MachineRealtime, MachineStatus, OpenAlertCounts, RealtimeMachine } from './types'
+import { http } from './http'
+import type { Alert, MachineRealtime, MachineStatus, OpenAlertCounts, RealtimeMachine, WsTicket } from './types'
 
 export const WS_ADMIN_MONITORING = '/ws/admin/monitoring'
 export const wsCustomerMonitoring = (machineId: string) => `/ws/customer/monitoring/${encodeURIComponent(machineId)}`
@@ -41,11 +42,18 @@ export interface CustomerFrame {
   data: MachineRealtime
 }
 
-/** The socket's URL on the console's own origin, with the access token (browsers cannot set headers on a WebSocket). */
-export function wsUrl(path: string, token: string, origin: string = window.location.origin): string {
+/**
+ * A one-time ticket for one handshake (valid 30 s). Browsers cannot set
+ * headers on a WebSocket, and the access token must not travel in a URL
+ * (logs keep URLs); a ticket is spent by its handshake.
+ */
+export const createWsTicket = () => http.post<WsTicket>('/api/auth/ws-ticket', undefined, { silent: true })
+
+/** The socket's URL on the console's own origin, with a ticket from createWsTicket. */
+export function wsUrl(path: string, ticket: string, origin: string = window.location.origin): string {
   const u = new URL(path, origin)
   u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:'
-  u.searchParams.set('token', token)
+  u.searchParams.set('ticket', ticket)
   return u.toString()
 }
 

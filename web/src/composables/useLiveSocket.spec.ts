@@ -4,7 +4,14 @@ import { mount } from '@vue/test-utils'
 import { createPinia, setActivePinia } from 'pinia'
 import { storeSession } from '@/test/mountPage'
 import { FakeWebSocket, installFakeWebSocket } from '@/test/fakeWebSocket'
-import { useLiveSocket } from './useLiveSocket'
+import { ApiError } from '@/api/core'
+
+vi.mock('@/api/ws', async (original) => ({
+  ...(await original<typeof import('@/api/ws')>()),
+  createWsTicket: vi.fn(async () => ({ ticket: 'test-ticket', expiresIn: 30 })),
+}))
+const { createWsTicket } = await import('@/api/ws')
+const { useLiveSocket } = await import('./useLiveSocket')
 
 function setVisibility(state: 'visible' | 'hidden') {
   Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => state })
@@ -79,7 +86,8 @@ describe('useLiveSocket', () => {
     const path = ref<string | null>('/ws/customer/monitoring/a')
     const { wrapper, live } = host(path)
     await settle()
-    expect(FakeWebSocket.last()!.url).toContain('/ws/customer/monitoring/a?token=test-access')
+    expect(FakeWebSocket.last()!.url).toContain('/ws/customer/monitoring/a?ticket=test-ticket')
+    expect(FakeWebSocket.last()!.url).not.toContain('test-access')
     path.value = '/ws/customer/monitoring/b'
     await nextTick()
     await settle()
@@ -90,6 +98,16 @@ describe('useLiveSocket', () => {
     await settle()
     expect(FakeWebSocket.last()!.closed).toBe(true)
     expect(live().status.value).toBe('idle')
+    wrapper.unmount()
+  })
+
+  it('ends without a socket when the ticket is refused (the session is over)', async () => {
+    vi.mocked(createWsTicket).mockRejectedValueOnce(new ApiError({ status: 401, message: 'session ended' }))
+    const { wrapper, live } = host(ref('/ws/admin/monitoring'))
+    await settle()
+    expect(FakeWebSocket.sockets).toHaveLength(0)
+    expect(live().status.value).toBe('ended')
+    expect(live().endReason.value).toBe('session')
     wrapper.unmount()
   })
 })

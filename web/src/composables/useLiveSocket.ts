@@ -1,7 +1,6 @@
 import { getCurrentInstance, onBeforeUnmount, readonly, ref, toValue, watch, type MaybeRefOrGetter } from 'vue'
-import { sessionEnded } from '@/api/http'
-import { wsUrl } from '@/api/ws'
-import { useUserStore } from '@/store/modules/user'
+import { isApiError, sessionEnded } from '@/api/http'
+import { createWsTicket, wsUrl } from '@/api/ws'
 import { LiveSocket, type EndReason, type LiveStatus, type SocketLike } from '@/utils/liveSocket'
 
 export interface UseLiveSocketOptions<T> {
@@ -19,14 +18,13 @@ export interface UseLiveSocketOptions<T> {
 }
 
 /**
- * A live WebSocket for a page: connected with the user's access token
- * (refreshed first when it is about to expire), reconnected with backoff,
+ * A live WebSocket for a page: connected with a one-time ticket (the HTTP
+ * layer refreshes the access token it is asked with), reconnected with backoff,
  * paused while the tab is hidden, closed when the page goes. A 4401 close
  * ends the session (to the login page); a 4403 close stops it with
  * `endReason` 'lease'. `status` drives the page's LiveBadge.
  */
 export function useLiveSocket<T>(options: UseLiveSocketOptions<T>) {
-  const user = useUserStore()
   const status = ref<LiveStatus>('idle')
   const endReason = ref<EndReason | null>(null)
   const retryInMs = ref(0)
@@ -34,8 +32,16 @@ export function useLiveSocket<T>(options: UseLiveSocketOptions<T>) {
   const lastFrameAt = ref<number | null>(null)
 
   const socket = new LiveSocket<T>({
-    url: (token) => wsUrl(toValue(options.path) ?? '', token),
-    token: ({ force }) => user.freshAccessToken({ force }),
+    url: (ticket) => wsUrl(toValue(options.path) ?? '', ticket),
+    async ticket() {
+      try {
+        return (await createWsTicket()).ticket
+      } catch (e) {
+        // 401: the session is over (the HTTP layer has sent the user to the login page)
+        if (isApiError(e) && e.status === 401) return null
+        throw e
+      }
+    },
     onFrame(frame) {
       lastFrameAt.value = Date.now()
       options.onFrame(frame)

@@ -204,7 +204,7 @@ const en: typeof zhCN = {
     sendCode: 'Send code',
     resend: 'Send again',
     resendIn: 'Again in {n} s',
-    codeSent: 'Code sent; it is valid for {minutes} minutes',
+    codeSent: 'If the account exists and has an e-mail address, a code is on its way; it is valid for {minutes} minutes',
     code: 'Verification code',
     codePlaceholder: 'The code from the e-mail',
     newPassword: 'New password',
@@ -212,7 +212,7 @@ const en: typeof zhCN = {
     submit: 'Reset password',
     done: 'Your password has been reset; please sign in with the new one',
     backToLogin: 'Back to sign in',
-    ldapTitle: 'This account is managed by the company directory (LDAP/AD); reset its password there.',
+    ldapTitle: 'Accounts of the company directory (LDAP/AD) get no code: reset their password there.',
     ldapLink: 'Go to the company password reset',
   },
   error: {
@@ -706,6 +706,8 @@ const en: typeof zhCN = {
     revokeHint: 'Your sessions on other devices are signed out after the change',
     passwordChanged: 'Password changed; {n} other session(s) signed out',
     ldapPassword: 'Your account is managed by the company directory (LDAP/AD); change its password there.',
+    ldapEmail: 'Your e-mail comes from the company directory (LDAP/AD); change it there.',
+    emailNeedsPassword: 'Password reset codes go to this address: confirm the change with your current password.',
   },
   sshKey: {
     add: 'Add key',

@@ -203,7 +203,7 @@ export default {
     sendCode: '发送验证码',
     resend: '重新发送',
     resendIn: '{n} 秒后重发',
-    codeSent: '验证码已发送，{minutes} 分钟内有效',
+    codeSent: '如账号存在且有邮箱，验证码已发送，{minutes} 分钟内有效',
     code: '验证码',
     codePlaceholder: '请输入邮件中的验证码',
     newPassword: '新密码',
@@ -211,7 +211,7 @@ export default {
     submit: '重置密码',
     done: '密码已重置，请使用新密码登录',
     backToLogin: '返回登录',
-    ldapTitle: '该账号由企业统一认证（LDAP/AD）管理，请在统一认证平台重置密码。',
+    ldapTitle: '企业统一认证（LDAP/AD）账号不会收到验证码，请在统一认证平台重置密码。',
     ldapLink: '前往统一认证重置密码',
   },
   error: {
@@ -702,6 +702,8 @@ export default {
     revokeHint: '修改后，其他设备上的登录会话将被注销',
     passwordChanged: '密码已修改，已注销其他 {n} 个登录会话',
     ldapPassword: '您的账号由企业统一认证（LDAP/AD）管理，请在企业统一认证平台修改密码。',
+    ldapEmail: '邮箱来自企业统一认证（LDAP/AD），请在统一认证平台修改。',
+    emailNeedsPassword: '找回密码的验证码会发到此邮箱：修改邮箱需输入当前密码确认。',
   },
   sshKey: {
     add: '添加密钥',

@@ -27,11 +27,12 @@ function setup(over: Partial<LiveSocketOptions<{ n: number }>> = {}) {
   const sockets: FakeSocket[] = []
   const frames: { n: number }[] = []
   const statuses: LiveStatus[] = []
-  const token = vi.fn(async (_: { force: boolean }) => 'tok')
+  let issued = 0
+  const ticket = vi.fn(async (): Promise<string | null> => `tk${++issued}`)
   const onEnd = vi.fn()
   const live = new LiveSocket<{ n: number }>({
-    url: (t) => `ws://h/ws/admin/monitoring?token=${t}`,
-    token,
+    url: (t) => `ws://h/ws/admin/monitoring?ticket=${t}`,
+    ticket,
     onFrame: (f) => frames.push(f),
     onStatus: (s) => statuses.push(s),
     onEnd,
@@ -44,10 +45,10 @@ function setup(over: Partial<LiveSocketOptions<{ n: number }>> = {}) {
     ...over,
   })
   const last = () => sockets[sockets.length - 1]!
-  return { live, sockets, frames, statuses, token, onEnd, last }
+  return { live, sockets, frames, statuses, ticket, onEnd, last }
 }
 
-/** Let the token promise settle. */
+/** Let the ticket promise settle. */
 const tick = () => vi.advanceTimersByTimeAsync(0)
 
 beforeEach(() => {
@@ -70,12 +71,12 @@ describe('backoffDelay', () => {
 })
 
 describe('LiveSocket', () => {
-  it('connects with the access token, goes live and hands over frames', async () => {
+  it('connects with a ticket, goes live and hands over frames', async () => {
     const { live, last, frames, statuses } = setup()
     live.start()
     expect(live.status).toBe('connecting')
     await tick()
-    expect(last().url).toBe('ws://h/ws/admin/monitoring?token=tok')
+    expect(last().url).toBe('ws://h/ws/admin/monitoring?ticket=tk1')
     last().open()
     last().send({ n: 1 })
     last().send({ n: 2 })
@@ -116,15 +117,29 @@ describe('LiveSocket', () => {
     expect(live.retryInMs).toBe(1000)
   })
 
-  it('asks for a refreshed token after handshakes that never opened', async () => {
-    const { live, last, token } = setup()
+  it('takes a new ticket for every handshake (a ticket is spent by its handshake)', async () => {
+    const { live, last, sockets, ticket } = setup()
     live.start()
     await tick()
     last().drop(1006)
     await vi.advanceTimersByTimeAsync(1000)
     last().drop(1006)
     await vi.advanceTimersByTimeAsync(2000)
-    expect(token.mock.calls.map(([o]) => o.force)).toEqual([false, false, true])
+    expect(ticket).toHaveBeenCalledTimes(3)
+    expect(sockets.map((s) => s.url.split('=')[1])).toEqual(['tk1', 'tk2', 'tk3'])
+  })
+
+  it('retries with backoff when no ticket can be had (API unreachable), without a socket', async () => {
+    const ticket = vi.fn<() => Promise<string | null>>().mockRejectedValueOnce(new Error('Network Error')).mockResolvedValue('tk')
+    const { live, sockets } = setup({ ticket })
+    live.start()
+    await tick()
+    expect(sockets).toHaveLength(0)
+    expect(live.status).toBe('reconnecting')
+    expect(live.retryInMs).toBe(1000)
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(sockets).toHaveLength(1)
+    expect(sockets[0]!.url).toContain('ticket=tk')
   })
 
   it('stops for good when the session ended (4401)', async () => {
@@ -154,7 +169,7 @@ describe('LiveSocket', () => {
   })
 
   it('ends without a socket when there is no session left', async () => {
-    const { live, sockets, onEnd } = setup({ token: async () => null })
+    const { live, sockets, onEnd } = setup({ ticket: async () => null })
     live.start()
     await tick()
     expect(sockets).toHaveLength(0)

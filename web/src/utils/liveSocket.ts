@@ -1,5 +1,5 @@
-// A WebSocket that stays connected: it takes a fresh access token for every
-// handshake, reconnects with exponential backoff and jitter, stops for good
+// A WebSocket that stays connected: it takes a fresh one-time ticket for
+// every handshake, reconnects with exponential backoff and jitter, stops for good
 // when the server says the session (4401) or the lease (4403) ended, and can
 // be paused (a hidden tab) and resumed. No Vue in here: useLiveSocket wraps
 // it for pages, tests drive it with a fake socket.
@@ -26,14 +26,13 @@ export interface SocketLike {
 }
 
 export interface LiveSocketOptions<T> {
-  /** The socket's URL for an access token. */
-  url(token: string): string
+  /** The socket's URL for a ticket. */
+  url(ticket: string): string
   /**
-   * The access token for the next handshake; `force` after handshakes that
-   * failed before opening (the token may have been refused). Null: the
-   * session is over.
+   * A one-time ticket for the next handshake. Null: the session is over.
+   * A rejection (network, server) is retried like a dropped connection.
    */
-  token(opts: { force: boolean }): Promise<string | null>
+  ticket(): Promise<string | null>
   onFrame(frame: T): void
   /** The status, or the wait before the next reconnect, changed. */
   onStatus?(status: LiveStatus, retryInMs: number): void
@@ -41,8 +40,6 @@ export interface LiveSocketOptions<T> {
   /** Delays of the reconnects: min·2ⁿ, at most max, each with jitter (half of it random). */
   minDelayMs?: number
   maxDelayMs?: number
-  /** Handshakes failing before opening in a row after which the token is refreshed. */
-  refreshAfterFailures?: number
   createSocket?(url: string): SocketLike
   random?(): number
 }
@@ -64,7 +61,6 @@ export class LiveSocket<T> {
   private socket: SocketLike | null = null
   private timer: ReturnType<typeof setTimeout> | null = null
   private attempt = 0
-  private failedBeforeOpen = 0
   private everLive = false
   /** bumped by every connect/stop/pause, so that a late token or event of an older socket is ignored */
   private generation = 0
@@ -74,7 +70,6 @@ export class LiveSocket<T> {
       ...options,
       minDelayMs: options.minDelayMs ?? 1000,
       maxDelayMs: options.maxDelayMs ?? 30_000,
-      refreshAfterFailures: options.refreshAfterFailures ?? 2,
       createSocket: options.createSocket ?? ((url) => new WebSocket(url)),
       random: options.random ?? Math.random,
     }
@@ -85,7 +80,6 @@ export class LiveSocket<T> {
     if (this.status !== 'idle' && this.status !== 'ended') return
     this.endReason = null
     this.attempt = 0
-    this.failedBeforeOpen = 0
     this.everLive = false
     void this.connect()
   }
@@ -157,25 +151,24 @@ export class LiveSocket<T> {
   private async connect() {
     const gen = ++this.generation
     this.setStatus(this.everLive || this.attempt > 0 ? 'reconnecting' : 'connecting')
-    let token: string | null
+    let ticket: string | null
     try {
-      token = await this.opts.token({ force: this.failedBeforeOpen >= this.opts.refreshAfterFailures })
+      ticket = await this.opts.ticket()
     } catch {
-      token = null
+      if (gen === this.generation) this.scheduleReconnect(gen)
+      return
     }
     if (gen !== this.generation) return
-    if (!token) return this.end('session', 0, 'no session')
+    if (!ticket) return this.end('session', 0, 'no session')
     let socket: SocketLike
     try {
-      socket = this.opts.createSocket(this.opts.url(token))
+      socket = this.opts.createSocket(this.opts.url(ticket))
     } catch {
-      return this.scheduleReconnect(gen, false)
+      return this.scheduleReconnect(gen)
     }
     this.socket = socket
-    let opened = false
     socket.onopen = () => {
       if (gen !== this.generation) return
-      opened = true
       this.everLive = true
       this.setStatus('live')
     }
@@ -189,7 +182,6 @@ export class LiveSocket<T> {
       }
       // a frame arrived: the connection works, the next drop starts the backoff afresh
       this.attempt = 0
-      this.failedBeforeOpen = 0
       this.opts.onFrame(frame)
     }
     socket.onclose = (ev) => {
@@ -197,16 +189,15 @@ export class LiveSocket<T> {
       this.socket = null
       if (ev.code === CLOSE_SESSION_ENDED) return this.end('session', ev.code, ev.reason)
       if (ev.code === CLOSE_LEASE_ENDED) return this.end('lease', ev.code, ev.reason)
-      this.scheduleReconnect(gen, opened)
+      this.scheduleReconnect(gen)
     }
     socket.onerror = () => {
       // onclose follows and decides
     }
   }
 
-  private scheduleReconnect(gen: number, opened: boolean) {
+  private scheduleReconnect(gen: number) {
     if (gen !== this.generation) return
-    if (!opened) this.failedBeforeOpen++
     const delay = backoffDelay(this.attempt, this.opts.minDelayMs, this.opts.maxDelayMs, this.opts.random)
     this.attempt++
     this.setStatus('reconnecting', delay)

@@ -54,24 +54,23 @@ describe('forgot password page', () => {
     expect(wrapper.get('[data-testid="forgot-resend"]').attributes('disabled')).toBeUndefined()
   })
 
-  it('shows the directory link instead for an LDAP account (409)', async () => {
-    vi.mocked(authApi.requestPasswordReset).mockRejectedValue(
-      new ApiError({ status: 409, message: 'LDAP', data: { resetUrl: 'https://sso.example.com/reset' } }),
-    )
+  it('shows the directory reset link next to the code when the platform has a directory', async () => {
+    vi.mocked(authApi.requestPasswordReset).mockResolvedValue({
+      resendAfter: 60,
+      expiresIn: 600,
+      directoryResetUrl: 'https://sso.example.com/reset',
+    })
     const { wrapper } = await mountPage(ForgotPasswordPage, '/forgot-password')
     await requestCode(wrapper)
     expect(wrapper.get('[data-testid="ldap-reset-link"]').attributes('href')).toBe('https://sso.example.com/reset')
-    expect(wrapper.find('input[data-testid="forgot-code"]').exists()).toBe(false)
+    expect(wrapper.find('input[data-testid="forgot-code"]').exists()).toBe(true)
   })
 
-  it('waits as long as the API says after a 429, and lets the code already sent be used', async () => {
-    vi.mocked(authApi.requestPasswordReset).mockRejectedValue(
-      new ApiError({ status: 429, message: '请 42 秒后再试', data: { retryAfter: 42 } }),
-    )
+  it('shows no directory link without a directory', async () => {
+    vi.mocked(authApi.requestPasswordReset).mockResolvedValue({ resendAfter: 60, expiresIn: 600 })
     const { wrapper } = await mountPage(ForgotPasswordPage, '/forgot-password')
     await requestCode(wrapper)
-    expect(wrapper.find('input[data-testid="forgot-code"]').exists()).toBe(true)
-    expect(wrapper.get('[data-testid="forgot-resend"]').text()).toContain('42')
+    expect(wrapper.find('[data-testid="ldap-reset"]').exists()).toBe(false)
   })
 
   it('checks the password rules before asking the API', async () => {

@@ -28,33 +28,25 @@ export function useForgotPassword() {
   const countdown = useCountdown()
   const sending = ref(false)
   const submitting = ref(false)
-  /** an LDAP account: its password is reset at the company's directory */
+  /** where directory (LDAP/AD) accounts reset their password, when the platform has a directory */
   const resetUrl = ref('')
   const server = useServerErrors(['account', 'code', 'newPassword'] as const)
 
   async function sendCode() {
     if (!(await formRef.value?.validateField('account').catch(() => false))) return
     sending.value = true
-    resetUrl.value = ''
     server.clear()
     try {
+      // The API answers the same for every account (it says nothing about
+      // which exist); the mail goes out if the account can take one.
       const res = await requestPasswordReset(form.account.trim())
+      resetUrl.value = res.directoryResetUrl ?? ''
       countdown.start(res.resendAfter || RESEND_SECONDS)
       step.value = 1
       ElMessage.success(t('forgot.codeSent', { minutes: Math.round((res.expiresIn || 600) / 60) }))
     } catch (e) {
       if (!isApiError(e)) throw e
-      const data = (e.data ?? {}) as { resetUrl?: string; retryAfter?: number }
-      if (e.status === 409 && data.resetUrl) {
-        resetUrl.value = data.resetUrl
-      } else if (e.status === 429) {
-        // A code was sent a moment ago: it can be used; the button waits.
-        countdown.start(data.retryAfter || RESEND_SECONDS)
-        step.value = 1
-        ElMessage.warning(e.message)
-      } else {
-        server.report(e, 'account')
-      }
+      server.report(e, 'account')
     } finally {
       sending.value = false
     }

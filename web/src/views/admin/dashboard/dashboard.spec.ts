@@ -11,6 +11,10 @@ vi.mock('@/api/dashboard', () => ({ getAdminDashboardStats: vi.fn(), getGpuTrend
 vi.mock('@/api/allocations', () => ({ recentAllocations: vi.fn(async () => []) }))
 vi.mock('@/api/alerts', () => ({ listActiveAlerts: vi.fn(), acknowledgeAlert: vi.fn(), resolveAlert: vi.fn(), ignoreAlert: vi.fn() }))
 vi.mock('@/utils/confirm', () => ({ confirmAction: vi.fn(async () => true) }))
+vi.mock('@/api/ws', async (original) => ({
+  ...(await original<typeof import('@/api/ws')>()),
+  createWsTicket: vi.fn(async () => ({ ticket: 'test-ticket', expiresIn: 30 })),
+}))
 const dashboard = await import('@/api/dashboard')
 const alertsApi = await import('@/api/alerts')
 const { default: Page } = await import('./index.vue')

@@ -12,6 +12,10 @@ vi.mock('@/api/monitoring', () => ({ getAdminRealtime: vi.fn() }))
 vi.mock('@/api/machines', () => ({
   getMachineOptions: vi.fn(async () => ({ regions: [{ code: 'beijing', name: '北京' }], gpuModels: [], statuses: [], allocationStatuses: [] })),
 }))
+vi.mock('@/api/ws', async (original) => ({
+  ...(await original<typeof import('@/api/ws')>()),
+  createWsTicket: vi.fn(async () => ({ ticket: 'test-ticket', expiresIn: 30 })),
+}))
 const api = await import('@/api/monitoring')
 const { default: RealtimePage } = await import('./index.vue')
 
@@ -73,7 +77,7 @@ describe('real-time monitoring page', () => {
 
     // the socket carries the access token; frames arrive faster than they are painted
     const socket = FakeWebSocket.last()!
-    expect(socket.url).toMatch(/\/ws\/admin\/monitoring\?token=test-access$/)
+    expect(socket.url).toMatch(/\/ws\/admin\/monitoring\?ticket=test-ticket$/)
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'requestAnimationFrame', 'cancelAnimationFrame', 'Date'] })
     socket.open()
     const before = paint.painted.length

@@ -12,6 +12,10 @@ vi.mock('@/api/monitoring', () => ({
 }))
 vi.mock('@/api/myMachines', () => ({ getMyMachinesSummary: vi.fn() }))
 vi.mock('@/api/http', async (original) => ({ ...(await original<typeof import('@/api/http')>()), sessionEnded: vi.fn() }))
+vi.mock('@/api/ws', async (original) => ({
+  ...(await original<typeof import('@/api/ws')>()),
+  createWsTicket: vi.fn(async () => ({ ticket: 'test-ticket', expiresIn: 30 })),
+}))
 const api = await import('@/api/monitoring')
 const { getMyMachinesSummary } = await import('@/api/myMachines')
 const { sessionEnded } = await import('@/api/http')
@@ -63,7 +67,7 @@ describe('customer real-time monitoring', () => {
     await flushPromises()
     expect(api.getMyMachineMonitoring).toHaveBeenCalledWith(B, { range: '1h' })
     const socket = FakeWebSocket.last()!
-    expect(socket.url).toContain(`/ws/customer/monitoring/${B}?token=test-access`)
+    expect(socket.url).toContain(`/ws/customer/monitoring/${B}?ticket=test-ticket`)
     expect(wrapper.find('[data-testid="process-table"]').text()).toContain('python train-100.py')
     expect(wrapper.findAll('[data-testid="simulated-tag"]').length).toBeGreaterThan(0)
 

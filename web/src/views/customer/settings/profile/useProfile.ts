@@ -18,17 +18,22 @@ export function useProfile() {
 
   /* ---- basic information ---- */
   const infoRef = useTemplateRef<FormInstance>('infoRef')
-  const info = reactive({ name: '', email: '', phone: '' })
+  const info = reactive({ name: '', email: '', phone: '', currentPassword: '' })
+  /** The e-mail receives password reset codes: changing it takes the current password (local accounts). */
+  const emailChanged = computed(
+    () => !!me.value && info.email.trim().toLowerCase() !== (me.value.email ?? '').toLowerCase(),
+  )
   const infoRules: FormRules<typeof info> = {
     name: [required('profile.name'), maxLength(100)],
     email: [required('profile.email'), emailRule()],
     phone: [phoneRule()],
+    currentPassword: [required('profile.oldPassword')],
   }
-  const infoServer = useServerErrors(['name', 'email', 'phone'] as const)
+  const infoServer = useServerErrors(['name', 'email', 'phone', 'currentPassword'] as const)
   const savingInfo = ref(false)
 
   function fill(m: Me) {
-    Object.assign(info, { name: m.name, email: m.email, phone: m.phone })
+    Object.assign(info, { name: m.name, email: m.email, phone: m.phone, currentPassword: '' })
   }
 
   async function load(): Promise<Me | null> {
@@ -51,7 +56,12 @@ export function useProfile() {
     savingInfo.value = true
     infoServer.clear()
     try {
-      const m = await updateProfile({ name: info.name.trim(), email: info.email.trim(), phone: info.phone.trim() })
+      const m = await updateProfile({
+        name: info.name.trim(),
+        email: info.email.trim(),
+        phone: info.phone.trim(),
+        ...(emailChanged.value ? { currentPassword: info.currentPassword } : {}),
+      })
       user.setMe(m)
       fill(m)
       ElMessage.success(t('common.saved'))
@@ -96,6 +106,7 @@ export function useProfile() {
     loading,
     load,
     info,
+    emailChanged,
     infoRules,
     infoErrors: infoServer.errors,
     savingInfo,
