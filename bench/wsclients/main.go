@@ -3,7 +3,11 @@
 // the frame's server timestamp ("at") to its complete receipt by each
 // client (p50/p99/max over all deliveries, and the slowest client per
 // update), and the api's memory per connection from its /metrics before
-// and after connecting (RSS, Go heap in use, goroutines).
+// and after connecting (RSS, Go heap in use, goroutines). /metrics is not
+// public: -metrics names where it is (default http://$METRICS_ADDR/metrics,
+// as make run and testenv set it) and -metrics-token its bearer token
+// (default $METRICS_TOKEN). Each client connects with a one-time ticket
+// (POST /api/auth/ws-ticket), as the console does.
 //
 // With DATABASE_URL set and -machines M it first creates M machines named
 // wsbench-NNNNN with 8 GPUs (if missing) and, while it measures, stores one
@@ -54,7 +58,12 @@ func main() {
 	machines := flag.Int("machines", 0, "create this many wsbench-* machines and feed them samples (needs DATABASE_URL)")
 	interval := flag.Duration("interval", 5*time.Second, "how often the feeder stores a round per machine")
 	cleanup := flag.Bool("cleanup", false, "delete the wsbench-* machines at the end")
+	flag.StringVar(&metricsURL, "metrics", defaultMetricsURL(), "the api's /metrics (on METRICS_ADDR, or on the api with -metrics-token)")
+	flag.StringVar(&metricsToken, "metrics-token", os.Getenv("METRICS_TOKEN"), "bearer token for /metrics (METRICS_TOKEN)")
 	flag.Parse()
+	if metricsURL == "" {
+		metricsURL = *base + "/metrics"
+	}
 	if !strings.HasPrefix(*base, "http://127.") && !strings.HasPrefix(*base, "http://localhost") && !strings.HasPrefix(*base, "http://[::1]") {
 		fail("wsclients only targets a local api (127.0.0.0/8, localhost, [::1])")
 	}
@@ -98,7 +107,7 @@ func main() {
 	token := login(*base, *user, *pass)
 
 	r := &recorder{byUpdate: map[string]*update{}, whole: !*compress || *inflate}
-	wsURL := "ws" + strings.TrimPrefix(*base, "http") + "/ws/admin/monitoring?token=" + url.QueryEscape(token)
+	wsURL := "ws" + strings.TrimPrefix(*base, "http") + "/ws/admin/monitoring?ticket="
 	dialer := &websocket.Dialer{EnableCompression: *compress, HandshakeTimeout: 30 * time.Second}
 	conns := make([]*websocket.Conn, *n)
 	var firstFrames sync.WaitGroup
@@ -106,13 +115,19 @@ func main() {
 	var wg sync.WaitGroup
 	var connErr atomic.Int64
 	open := func(i int) {
-		c, _, err := dialer.DialContext(ctx, wsURL, nil)
+		ticket, err := wsTicket(*base, token)
+		if err == nil {
+			var c *websocket.Conn
+			if c, _, err = dialer.DialContext(ctx, wsURL+url.QueryEscape(ticket), nil); err == nil {
+				conns[i] = c
+			}
+		}
 		if err != nil {
 			connErr.Add(1)
 			firstFrames.Done()
 			return
 		}
-		conns[i] = c
+		c := conns[i]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -123,7 +138,7 @@ func main() {
 	// the difference is then what the other connections cost
 	open(0)
 	time.Sleep(2 * *interval)
-	before := scrapeSettled(*base)
+	before := scrapeSettled()
 	start := time.Now()
 	for i := 1; i < len(conns); i++ {
 		open(i)
@@ -133,14 +148,14 @@ func main() {
 	waitTimeout(&firstFrames, time.Minute)
 	r.reset() // the first frames came at connect time, not on the 5 s beat
 	time.Sleep(2 * *interval)
-	after := scrapeSettled(*base)
+	after := scrapeSettled()
 
-	cpuFrom, cpuAt := scrape(*base)["process_cpu_seconds_total"], time.Now()
+	cpuFrom, cpuAt := scrape()["process_cpu_seconds_total"], time.Now()
 	measureEnd := time.Now().Add(*dur - 2**interval)
 	for time.Now().Before(measureEnd) && ctx.Err() == nil {
 		time.Sleep(time.Second)
 	}
-	cpu := (scrape(*base)["process_cpu_seconds_total"] - cpuFrom) / time.Since(cpuAt).Seconds()
+	cpu := (scrape()["process_cpu_seconds_total"] - cpuFrom) / time.Since(cpuAt).Seconds()
 	for _, c := range conns {
 		if c != nil {
 			_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
@@ -304,14 +319,53 @@ func login(base, user, pass string) string {
 	return env.Data.AccessToken
 }
 
+// wsTicket asks for a one-time WebSocket ticket with the access token.
+func wsTicket(base, token string) (string, error) {
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/auth/ws-ticket", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var env struct {
+		Message string `json:"message"`
+		Data    struct {
+			Ticket string `json:"ticket"`
+		} `json:"data"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&env)
+	if resp.StatusCode != 200 || env.Data.Ticket == "" {
+		return "", fmt.Errorf("ws-ticket: %d %s", resp.StatusCode, env.Message)
+	}
+	return env.Data.Ticket, nil
+}
+
+// Where /metrics is and its token (flags -metrics, -metrics-token).
+var metricsURL, metricsToken string
+
+func defaultMetricsURL() string {
+	if a := os.Getenv("METRICS_ADDR"); a != "" {
+		return "http://" + a + "/metrics"
+	}
+	return ""
+}
+
 var metricLine = regexp.MustCompile(`^(process_resident_memory_bytes|process_cpu_seconds_total|go_memstats_heap_inuse_bytes|go_goroutines) ([0-9.e+]+)$`)
 
-func scrape(base string) map[string]float64 {
-	resp, err := http.Get(base + "/metrics")
+func scrape() map[string]float64 {
+	req, _ := http.NewRequest(http.MethodGet, metricsURL, nil)
+	if metricsToken != "" {
+		req.Header.Set("Authorization", "Bearer "+metricsToken)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		fail("metrics: " + err.Error())
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		fail(fmt.Sprintf("metrics: %s answered %d (set -metrics to METRICS_ADDR's /metrics, or -metrics-token)", metricsURL, resp.StatusCode))
+	}
 	b, _ := io.ReadAll(resp.Body)
 	out := map[string]float64{}
 	for _, line := range strings.Split(string(b), "\n") {
@@ -323,11 +377,11 @@ func scrape(base string) map[string]float64 {
 }
 
 // scrapeSettled takes the smallest of a few readings a second apart (GC noise).
-func scrapeSettled(base string) map[string]float64 {
-	best := scrape(base)
+func scrapeSettled() map[string]float64 {
+	best := scrape()
 	for range 4 {
 		time.Sleep(time.Second)
-		for k, v := range scrape(base) {
+		for k, v := range scrape() {
 			if v < best[k] {
 				best[k] = v
 			}
