@@ -58,13 +58,26 @@ export function launch() {
 export async function withPage(browser, t, fn) {
   const context = await browser.newContext({ baseURL: BASE_URL, viewport: { width: 1440, height: 900 } })
   context.setDefaultTimeout(15_000)
+  // Whatever the Content-Security-Policy blocks is an error of the page too.
+  await context.addInitScript(() =>
+    document.addEventListener('securitypolicyviolation', (e) =>
+      console.error(`Content Security Policy violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'}`),
+    ),
+  )
   const page = await context.newPage()
   const consoleErrors = []
   page.on('pageerror', (e) => consoleErrors.push(String(e)))
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && /Content Security Policy/i.test(msg.text())) consoleErrors.push(msg.text())
+  })
+  // Sockets authenticate with a one-time ticket; an access token never travels in a URL.
+  page.on('websocket', (ws) => {
+    if (!/[?&]ticket=/.test(ws.url()) || /[?&]token=/.test(ws.url())) consoleErrors.push(`WebSocket without a ticket: ${ws.url()}`)
+  })
   try {
     await fn(page)
     // An uncaught error in the page fails the test even when the steps passed.
-    assert.deepEqual(consoleErrors, [], 'uncaught errors in the page')
+    assert.deepEqual(consoleErrors, [], 'uncaught errors (or blocked content) in the page')
   } catch (err) {
     mkdirSync(RESULTS_DIR, { recursive: true })
     const file = path.join(RESULTS_DIR, `${t.name.replace(/[^\w-]+/g, '_').slice(0, 100)}.png`)
