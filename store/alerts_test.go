@@ -73,7 +73,7 @@ func TestLeaseCleanupAlert(t *testing.T) {
 	t.Parallel()
 	st, _ := testdb.New(t)
 	ctx := context.Background()
-	m := mkMachine(t, st, "lc-1", "北京", "maintenance")
+	m := mkMachine(t, st, "lc-1", "北京", "online")
 	other := mkMachine(t, st, "lc-2", "北京", "online")
 	var tenant, alloc string
 	if err := st.Pool.QueryRow(ctx, `INSERT INTO tenants (name, company, code) VALUES ('T', 'Lease Cleanup Co', 'lcco') RETURNING id`).Scan(&tenant); err != nil {
@@ -85,6 +85,11 @@ func TestLeaseCleanupAlert(t *testing.T) {
 	}
 	if err := store.BeginLeaseCleanup(ctx, st.Pool, alloc, m); err != nil {
 		t.Fatal(err)
+	}
+	// the platform's maintenance says what it is, for the console (no "end maintenance" button)
+	recs, _, err := st.ListMaintenance(ctx, store.MaintenanceFilter{MachineID: m, OpenOnly: true}, store.Page{})
+	if err != nil || len(recs) != 1 || recs[0].Kind != "lease_cleanup" || recs[0].Reason != store.MaintenanceReasonLeaseCleanup {
+		t.Fatalf("maintenance %+v %v", recs, err)
 	}
 	since := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
 	opened, err := st.OpenCleanupAlert(ctx, m, alloc, "warning", "cleanup overdue", since, 30*time.Minute)

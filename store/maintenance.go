@@ -20,12 +20,13 @@ type MaintenanceRecord struct {
 	EndedByName    string     `json:"endedByName"`
 	EndedAt        *time.Time `json:"endedAt"`
 	PreviousStatus string     `json:"previousStatus"`
+	Kind           string     `json:"kind" enum:"manual,lease_cleanup" doc:"manual: opened by an admin; lease_cleanup: the platform's, while a former lease's host steps are unconfirmed (it ends with them or when the machine is marked reinstalled, not by hand)"`
 }
 
 // StartMaintenance opens a record and puts the machine into maintenance; a
 // machine already in maintenance violates the open-record index.
 func StartMaintenance(ctx context.Context, db DBTX, machineID, reason string, until *time.Time, byID, byName string) (*MaintenanceRecord, error) {
-	r := MaintenanceRecord{MachineID: machineID, Reason: reason, PlannedUntil: until, StartedByName: byName}
+	r := MaintenanceRecord{MachineID: machineID, Reason: reason, PlannedUntil: until, StartedByName: byName, Kind: "manual"}
 	err := db.QueryRow(ctx, `INSERT INTO maintenance_records (machine_id, reason, planned_until, started_by, started_by_name, previous_status)
 		SELECT id, $2, $3, $4, $5, status FROM machines WHERE id = $1 AND deleted_at IS NULL
 		RETURNING id, started_at, previous_status`, machineID, reason, until, nullable(byID), byName).Scan(&r.ID, &r.StartedAt, &r.PreviousStatus)
@@ -45,7 +46,7 @@ var ErrCleanupMaintenance = errors.New("the maintenance is a lease cleanup")
 
 // EndMaintenance closes the open record and restores the status the machine had before.
 func EndMaintenance(ctx context.Context, db DBTX, machineID, byID, byName string) (*MaintenanceRecord, error) {
-	var r MaintenanceRecord
+	r := MaintenanceRecord{Kind: "manual"}
 	err := db.QueryRow(ctx, `UPDATE maintenance_records SET ended_at = now(), ended_by = $2, ended_by_name = $3
 		WHERE machine_id = $1 AND ended_at IS NULL AND kind = 'manual' RETURNING id, machine_id, reason, started_at, ended_at, previous_status`,
 		machineID, nullable(byID), byName).Scan(&r.ID, &r.MachineID, &r.Reason, &r.StartedAt, &r.EndedAt, &r.PreviousStatus)
@@ -89,7 +90,7 @@ func (s *Store) ListMaintenance(ctx context.Context, f MaintenanceFilter, p Page
 		return nil, 0, err
 	}
 	rows, err := s.Pool.Query(ctx, `SELECT r.id, r.machine_id, m.name, r.reason, r.planned_until, r.started_by_name, r.started_at,
-		r.ended_by_name, r.ended_at, r.previous_status`+from+w.sql()+
+		r.ended_by_name, r.ended_at, r.previous_status, r.kind`+from+w.sql()+
 		p.orderBy(map[string]string{"startedAt": "r.started_at", "endedAt": "r.ended_at", "machineName": "m.name"}, "r.started_at DESC, r.id")+
 		p.limitOffset(), w.args...)
 	if err != nil {
@@ -100,7 +101,7 @@ func (s *Store) ListMaintenance(ctx context.Context, f MaintenanceFilter, p Page
 	for rows.Next() {
 		var r MaintenanceRecord
 		if err := rows.Scan(&r.ID, &r.MachineID, &r.MachineName, &r.Reason, &r.PlannedUntil, &r.StartedByName, &r.StartedAt,
-			&r.EndedByName, &r.EndedAt, &r.PreviousStatus); err != nil {
+			&r.EndedByName, &r.EndedAt, &r.PreviousStatus, &r.Kind); err != nil {
 			return nil, 0, err
 		}
 		list = append(list, r)
