@@ -349,10 +349,15 @@ func (h *allocationsHandler) update(ctx context.Context, id, name, updateID stri
 	}
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
-		if appErr.Type() == workflows.ErrTypeInvalidMonths {
+		switch appErr.Type() {
+		case workflows.ErrTypeInvalidMonths:
 			return apperr.New(apperr.Unprocessable, "%s", appErr.Message()).AtField("body.months")
+		case workflows.ErrTypeLeaseEnded, workflows.ErrTypeLeaseEnding:
+			return apperr.Conflictf("%s", appErr.Message())
 		}
-		return apperr.Conflictf("%s", appErr.Message())
+		// The change itself failed (its record could not be written, say): nothing changed.
+		slog.ErrorContext(ctx, "allocation update failed", "allocation", id, "update", name, "err", err)
+		return apperr.New(apperr.Unavailable, "操作未能完成，租约未改变，请稍后重试 / the change could not be made and the lease is unchanged; try again later")
 	}
 	if strings.Contains(err.Error(), "workflow execution already completed") {
 		return apperr.Conflictf("该分配已结束 / the allocation has already ended")
