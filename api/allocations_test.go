@@ -147,6 +147,7 @@ func TestAllocationLifecycle(t *testing.T) {
 		t.Fatalf("allocating a machine awaiting its cleanup: %q", r.Message)
 	}
 	admin.must(409, "POST", "/api/admin/machines/"+m2.ID+"/maintenance/end", nil)
+	admin.must(409, "DELETE", "/api/admin/machines/"+m2.ID, nil)
 
 	// lists and tabs
 	var page struct {

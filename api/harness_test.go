@@ -44,6 +44,8 @@ type env struct {
 	cfg    config.Config
 	now    time.Time
 	offset time.Duration
+	// temporal is the client of the test's worker (options.temporal).
+	temporal client.Client
 }
 
 type options struct {
@@ -117,6 +119,7 @@ func newEnv(t *testing.T, o options) *env {
 		}
 		t.Cleanup(w.Stop)
 		deps.Temporal = c
+		e.temporal = c
 	}
 	if o.objects {
 		endpoint := os.Getenv("S3_ENDPOINT")
@@ -231,6 +234,12 @@ func (e *env) loginWith(username, password string) *session {
 
 func (s *session) do(method, path string, body any) *reply {
 	s.e.t.Helper()
+	return s.doWith(method, path, body, nil)
+}
+
+// doWith is do with extra request headers.
+func (s *session) doWith(method, path string, body any, headers map[string]string) *reply {
+	s.e.t.Helper()
 	var rd io.Reader
 	ct := ""
 	switch b := body.(type) {
@@ -250,6 +259,9 @@ func (s *session) do(method, path string, body any) *reply {
 	}
 	if s.access != "" {
 		req.Header.Set("Authorization", "Bearer "+s.access)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -278,6 +290,16 @@ func (s *session) do(method, path string, body any) *reply {
 func (s *session) must(status int, method, path string, body any) *reply {
 	s.e.t.Helper()
 	r := s.do(method, path, body)
+	if r.Status != status {
+		s.e.t.Fatalf("%s %s: status %d (%s), want %d; data %s", method, path, r.Status, r.Message, status, r.Data)
+	}
+	return r
+}
+
+// mustWith is must with extra request headers.
+func (s *session) mustWith(status int, method, path string, body any, headers map[string]string) *reply {
+	s.e.t.Helper()
+	r := s.doWith(method, path, body, headers)
 	if r.Status != status {
 		s.e.t.Fatalf("%s %s: status %d (%s), want %d; data %s", method, path, r.Status, r.Message, status, r.Data)
 	}

@@ -80,8 +80,9 @@ type CreatedMachine struct {
 
 // AgentBootstrap is shown once: the token is stored hashed.
 type AgentBootstrap struct {
-	AgentToken     string `json:"agentToken" doc:"Shown once; the agent exchanges it for its own credentials"`
-	InstallCommand string `json:"installCommand" doc:"One line that installs and starts the agent on the host"`
+	AgentToken     string    `json:"agentToken" doc:"Shown once; the agent exchanges it for its own credentials"`
+	ExpiresAt      time.Time `json:"expiresAt" doc:"The token works once, until then (BOOTSTRAP_TOKEN_TTL)"`
+	InstallCommand string    `json:"installCommand" doc:"One line that installs and starts the agent on the host"`
 }
 
 type ListMachinesInput struct {
@@ -110,11 +111,6 @@ type RevealedPassword struct {
 	Password string `json:"password"`
 	User     string `json:"user"`
 	Command  string `json:"command"`
-}
-
-type ResetPasswordOutput struct {
-	Password      string `json:"password" doc:"The new password, shown once"`
-	AppliedOnHost bool   `json:"appliedOnHost" doc:"Whether a host agent applied it (the agent arrives with the monitoring issue)"`
 }
 
 type SSHCommand struct {
@@ -169,8 +165,6 @@ func (h *machinesHandler) register(api huma.API) {
 		"Delete a machine (refused while allocated); its allocation history stays", roleAdmin, http.StatusNotFound, http.StatusConflict), h.delete)
 	huma.Register(api, operation(http.MethodPost, "/api/admin/machines/{id}/reveal-password", "reveal-machine-password", tag,
 		"Reveal the SSH password for copying (audited)", roleAdmin, http.StatusNotFound), h.reveal)
-	huma.Register(api, operation(http.MethodPost, "/api/admin/machines/{id}/reset-password", "reset-machine-password", tag,
-		"Generate a new SSH password (audited); shown once", roleAdmin, http.StatusNotFound), h.resetPassword)
 	huma.Register(api, operation(http.MethodGet, "/api/admin/machines/{id}/ssh-command", "get-machine-ssh-command", tag,
 		"The ready SSH command (一键登录)", roleAdmin, http.StatusNotFound), h.sshCommand)
 	huma.Register(api, operation(http.MethodPost, "/api/admin/machines/{id}/agent-token", "rotate-machine-agent-token", tag,
@@ -223,7 +217,7 @@ func (h *machinesHandler) create(ctx context.Context, in *CreateMachineInput) (*
 		if err := store.CreateMachine(ctx, tx, &m, ""); err != nil {
 			return err
 		}
-		if err := store.SetAgentToken(ctx, tx, m.ID, auth.HashToken(boot.AgentToken)); err != nil {
+		if err := store.SetAgentToken(ctx, tx, m.ID, auth.HashToken(boot.AgentToken), boot.ExpiresAt); err != nil {
 			return err
 		}
 		return h.s.audit(ctx, tx, auditEntry{Action: "machine.create", TargetType: "machine", TargetID: m.ID, Success: true,
@@ -242,7 +236,7 @@ func (h *machinesHandler) create(ctx context.Context, in *CreateMachineInput) (*
 
 func (h *machinesHandler) newBootstrap() AgentBootstrap {
 	tok, _ := auth.NewRefreshToken()
-	return AgentBootstrap{AgentToken: "rga_" + tok}
+	return AgentBootstrap{AgentToken: "rga_" + tok, ExpiresAt: h.s.now().Add(h.s.Config.Fleet.BootstrapTTL()).UTC()}
 }
 
 // installCommand is the one line the admin runs on the host (the agent itself comes with the monitoring issue).
@@ -330,6 +324,10 @@ func (h *machinesHandler) delete(ctx context.Context, in *MachineIDInput) (*Resp
 	if m.Allocation != nil {
 		return nil, apperr.Conflictf("机器已分配给 %s，请先回收 / the machine is allocated to %s; reclaim it first", m.Allocation.Customer, m.Allocation.Customer)
 	}
+	if m.Cleanup != nil {
+		return nil, apperr.Conflictf("机器上一租期的清理尚未完成；主机已重装或不再使用时请先标记为已重装 / " +
+			"the machine's last lease is still being cleaned; if the host was reinstalled or is gone, mark it reinstalled first")
+	}
 	err = h.s.Store.InTx(ctx, func(tx pgx.Tx) error {
 		if err := store.DeleteMachine(ctx, tx, in.ID); err != nil {
 			return err
@@ -369,29 +367,6 @@ func (s *Server) revealPassword(ctx context.Context, m *store.Machine) (*Resp[Re
 	return ok(ctx, RevealedPassword{Password: pw, User: m.SSHUser, Command: fleet.SSHCommand(m.SSHUser, m.SSHHost, m.SSHPort)})
 }
 
-func (h *machinesHandler) resetPassword(ctx context.Context, in *MachineIDInput) (*Resp[ResetPasswordOutput], error) {
-	m, err := h.s.Store.GetMachine(ctx, in.ID, h.expiring())
-	if err != nil {
-		return nil, machineNotFound(err)
-	}
-	pw := auth.GeneratePassword()
-	enc, err := h.s.Secrets.Seal(pw)
-	if err != nil {
-		return nil, err
-	}
-	err = h.s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		if err := store.SetMachinePassword(ctx, tx, m.ID, enc); err != nil {
-			return err
-		}
-		return h.s.audit(ctx, tx, auditEntry{Action: "machine.reset_password", TargetType: "machine", TargetID: m.ID, Success: true,
-			Detail: map[string]any{"machine": m.Name, "appliedOnHost": false}})
-	})
-	if err != nil {
-		return nil, err
-	}
-	return ok(ctx, ResetPasswordOutput{Password: pw})
-}
-
 func (h *machinesHandler) sshCommand(ctx context.Context, in *MachineIDInput) (*Resp[SSHCommand], error) {
 	m, err := h.s.Store.GetMachine(ctx, in.ID, h.expiring())
 	if err != nil {
@@ -407,7 +382,7 @@ func (h *machinesHandler) agentToken(ctx context.Context, in *MachineIDInput) (*
 	}
 	boot := h.newBootstrap()
 	err = h.s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		if err := store.SetAgentToken(ctx, tx, m.ID, auth.HashToken(boot.AgentToken)); err != nil {
+		if err := store.SetAgentToken(ctx, tx, m.ID, auth.HashToken(boot.AgentToken), boot.ExpiresAt); err != nil {
 			return err
 		}
 		return h.s.audit(ctx, tx, auditEntry{Action: "machine.agent_token", TargetType: "machine", TargetID: m.ID, Success: true,
@@ -460,6 +435,10 @@ func (h *machinesHandler) endMaintenance(ctx context.Context, in *MachineIDInput
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, apperr.Conflictf("机器不在维护中 / the machine is not in maintenance")
+	}
+	if errors.Is(err, store.ErrCleanupMaintenance) {
+		return nil, apperr.Conflictf("该维护是租期结束后的清理，主机确认全部步骤后自动结束；主机已重装时请标记为已重装 / " +
+			"this maintenance is the cleanup after a lease: it ends when the host confirmed every step, or mark the machine reinstalled")
 	}
 	if err != nil {
 		return nil, err

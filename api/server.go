@@ -20,6 +20,7 @@ import (
 
 	"github.com/remotegpu/remotegpu/internal/auth"
 	"github.com/remotegpu/remotegpu/internal/config"
+	"github.com/remotegpu/remotegpu/internal/hostchan"
 	"github.com/remotegpu/remotegpu/internal/ldapauth"
 	"github.com/remotegpu/remotegpu/internal/logging"
 	"github.com/remotegpu/remotegpu/internal/mail"
@@ -52,6 +53,7 @@ type Server struct {
 	metrics   http.Handler // Prometheus, behind METRICS_TOKEN when set
 	logins    *passwordSlots
 	monitor   *monitorState // agents, ingest and its hooks: see OnIngest
+	hosts     *hostchan.Service
 }
 
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -72,6 +74,10 @@ func New(d Deps) *Server {
 	}
 	s := &Server{Deps: d, issuer: auth.NewIssuer(d.Config.JWTSecret, d.Config.AccessTokenTTL),
 		logins: newPasswordSlots(d.Config.Security.LoginConcurrency)}
+	s.hosts = &hostchan.Service{Store: d.Store, Secrets: d.Secrets, Temporal: d.Temporal}
+	if d.Store != nil {
+		s.hosts.Start(s.monitoring().agents.forgetMachine)
+	}
 
 	r := chi.NewRouter()
 	reg := prometheus.NewRegistry()
@@ -127,6 +133,7 @@ func New(d Deps) *Server {
 	(&customerMachinesHandler{s}).register(api)
 	(&dashboardHandler{s}).register(api)
 	(&allocationsHandler{s}).register(api)
+	(&machineHostHandler{s}).register(api)
 	s.registerMonitoring(api)
 	s.registerLive(r, api) // monitoring WebSockets and alerts: ws.go, alerts.go
 	s.registerTemporalCodec(r, api)

@@ -77,7 +77,8 @@ func serve(ctx context.Context, mode string) error {
 			return err
 		}
 		defer tc.Close()
-		w := worker.New(tc, cfg.TemporalTaskQueue, worker.Deps{Store: st, Mail: sender, Secrets: box, AlertWebhookURL: cfg.AlertWebhookURL})
+		w := worker.New(tc, cfg.TemporalTaskQueue, worker.Deps{Store: st, Mail: sender, Secrets: box, AlertWebhookURL: cfg.AlertWebhookURL,
+			ExpiringNotice: cfg.Fleet.ExpiringNotice})
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("unable to start the worker: %w", err)
 		}

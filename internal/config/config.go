@@ -73,6 +73,16 @@ type Fleet struct {
 	Regions          []fleet.Region
 	GPUModels        []string
 	ExpiringNotice   time.Duration
+	// BootstrapTokenTTL is how long an agent bootstrap token works (once).
+	BootstrapTokenTTL time.Duration
+}
+
+// BootstrapTTL is BootstrapTokenTTL, or its default of 24 h.
+func (f Fleet) BootstrapTTL() time.Duration {
+	if f.BootstrapTokenTTL <= 0 {
+		return 24 * time.Hour
+	}
+	return f.BootstrapTokenTTL
 }
 
 type LDAP struct {
@@ -166,7 +176,10 @@ func Load() (Config, error) {
 	} else {
 		c.Fleet.ExpiringNotice = time.Duration(days) * 24 * time.Hour
 	}
-	c.Monitoring = loadMonitoring(c.TemporalAddress, &errs)
+	if c.Fleet.BootstrapTokenTTL, err = time.ParseDuration(env("BOOTSTRAP_TOKEN_TTL", "24h")); err != nil || c.Fleet.BootstrapTokenTTL <= 0 {
+		errs = append(errs, "BOOTSTRAP_TOKEN_TTL: must be a positive duration such as 24h")
+	}
+	c.Monitoring = loadMonitoring(&errs)
 	c.Security = loadSecurity(&errs)
 	if c.SMTPPort, err = strconv.Atoi(env("SMTP_PORT", "25")); err != nil {
 		errs = append(errs, "SMTP_PORT: "+err.Error())
