@@ -341,3 +341,47 @@ func finishCleanup(t *testing.T, a *hostAgent) string {
 	}
 	return old
 }
+
+// A machine whose host cannot come back is marked reinstalled: the cleanup
+// ends with its steps skipped, the agent's keys are revoked (the old token
+// is refused) and the machine waits offline for a new registration.
+func TestMarkReinstalled(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{temporal: true})
+	admin := e.login("admin1")
+	a := newHostAgent(t, e, addAgent(t, e, admin, "reinstall-01", "北京"))
+	admin.must(409, "POST", "/api/admin/machines/"+a.machineID+"/reinstalled", nil) // nothing to end yet
+	var created []store.Allocation
+	admin.must(201, "POST", "/api/admin/allocations", map[string]any{"tenantId": e.fx.tenantA.ID, "machineIds": []string{a.machineID}, "months": 1}).decode(t, &created)
+	startLease(t, a)
+	admin.must(202, "POST", "/api/admin/allocations/"+created[0].ID+"/reclaim", nil)
+	a.next(agentproto.KindStopTenant) // the host got the first step and went silent
+
+	var m store.Machine
+	admin.must(200, "POST", "/api/admin/machines/"+a.machineID+"/reinstalled", map[string]any{"note": "disk replaced, OS reinstalled"}).decode(t, &m)
+	if m.Status != "offline" || m.Cleanup != nil {
+		t.Fatalf("machine after the reinstall mark %+v", m)
+	}
+	var al store.Allocation
+	admin.must(200, "GET", "/api/admin/allocations/"+created[0].ID, nil).decode(t, &al)
+	if al.CleanupStatus != "reinstalled" {
+		t.Fatalf("cleanup %s", al.CleanupStatus)
+	}
+	for _, s := range al.HostSteps {
+		if s.State != "skipped" || s.Confirmed {
+			t.Fatalf("step %+v, want skipped", s)
+		}
+	}
+	if status, _ := a.poll(0); status != 401 {
+		t.Fatalf("the reinstalled machine's old agent token: %d", status)
+	}
+	if n := auditCount(t, e, "machine.reinstalled", true); n != 1 {
+		t.Fatalf("%d reinstall audit entries", n)
+	}
+	admin.must(409, "POST", "/api/admin/machines/"+a.machineID+"/reinstalled", nil)
+	// a fresh registration brings it back, and it can be leased again
+	var boot api.AgentBootstrap
+	admin.must(200, "POST", "/api/admin/machines/"+a.machineID+"/agent-token", nil).decode(t, &boot)
+	e.anon().must(200, "POST", agentproto.PathRegister, agentproto.RegisterRequest{MachineID: a.machineID, BootstrapToken: boot.AgentToken,
+		Inventory: inventory4090()})
+}
