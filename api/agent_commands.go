@@ -54,10 +54,12 @@ func (h *agentHandler) registerCommands(agentOp func(method, path, id, summary s
 
 func (h *agentHandler) poll(ctx context.Context, in *AgentPollInput) (*Resp[agentproto.PollResponse], error) {
 	cmds, err := h.s.hosts.Poll(ctx, agentCaller(ctx), in.Body.Running, time.Duration(in.Body.WaitSeconds)*time.Second)
+	if err != nil && ctx.Err() != nil {
+		// The agent hung up (it restarts, or a proxy cut the long poll):
+		// nothing was delivered, and no one reads this answer.
+		return ok(ctx, agentproto.PollResponse{Commands: []agentproto.Command{}})
+	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, apperr.New(apperr.Unavailable, "the poll ended early; poll again")
-		}
 		return nil, err
 	}
 	return ok(ctx, agentproto.PollResponse{Commands: cmds})

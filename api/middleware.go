@@ -116,9 +116,12 @@ func (m *httpMetrics) observe(next http.Handler) http.Handler {
 		m.requests.WithLabelValues(r.Method, route, strconv.Itoa(rec.status)).Inc()
 		m.duration.WithLabelValues(r.Method, route).Observe(d.Seconds())
 		level := slog.LevelInfo
-		if rec.status >= 500 {
+		switch {
+		case rec.status >= 500 && r.Context().Err() == nil:
 			level = slog.LevelError
-		} else if route == "/healthz" || route == "/readyz" || route == "/metrics" {
+		case rec.status >= 400:
+		case route == "/healthz" || route == "/readyz" || route == "/metrics" || strings.HasPrefix(route, "/api/agent/"):
+			// probes, and thousands of agents polling and reporting every few seconds
 			level = slog.LevelDebug
 		}
 		slog.Log(r.Context(), level, "http request", "method", r.Method, "path", r.URL.Path, "route", route,
