@@ -13,10 +13,15 @@ export const createAllocations = (input: AllocationCreateInput) =>
 /** The latest five. */
 export const recentAllocations = () => http.get<Allocation[] | null>(`${base}/recent`)
 
+/** With its hostSteps and cleanupStatus (the lease cleanup's progress). */
 export const getAllocation = (id: string) => http.get<Allocation>(`${base}/${id}`)
 
 export const extendAllocation = (id: string, months: number) =>
   http.post<Allocation>(`${base}/${id}/extend`, { months })
 
+/**
+ * 202: the lease ends at once; the answer is the allocation as it is, with
+ * cleanupStatus running while the host's end-of-lease steps go on.
+ */
 export const reclaimAllocation = (id: string, reason: string) =>
   http.post<Allocation>(`${base}/${id}/reclaim`, { reason })

@@ -52,7 +52,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The alert rules: GPU temperature, disk usage, memory usage, offline
+         * The alert rules: GPU temperature, disk usage, memory usage, offline, lease cleanup overdue
          * @description Roles: admin.
          */
         get: operations["get-alert-rules"];
@@ -242,7 +242,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * End the lease now: stop the customer's tasks, rotate the SSH password, free the machine
+         * End the lease now. Answers 202 once the lease accepted it: the lease ends at once, and the machine stays in maintenance until its host confirmed the end-of-lease steps (tasks stopped, keys removed, password and agent key rotated)
          * @description Roles: admin.
          */
         post: operations["reclaim-allocation"];
@@ -812,6 +812,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/machines/{id}/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The latest password reset and whether the host applied it
+         * @description Roles: admin.
+         */
+        get: operations["get-machine-password-reset"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/machines/{id}/reclaim": {
         parameters: {
             query?: never;
@@ -822,10 +842,30 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Reclaim a machine from its customer now
+         * Reclaim a machine from its customer now (202, as reclaim-allocation)
          * @description Roles: admin.
          */
         post: operations["reclaim-machine"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/machines/{id}/reinstalled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * End an unfinished lease cleanup because the host was reinstalled (audited): the steps left are skipped, the agent's keys revoked; the machine is offline until its agent registers again with a new bootstrap token
+         * @description Roles: admin.
+         */
+        post: operations["mark-machine-reinstalled"];
         delete?: never;
         options?: never;
         head?: never;
@@ -842,7 +882,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Generate a new SSH password (audited); shown once
+         * Set a new generated SSH password on the host through its agent (audited). 202: the answer says whether the host applied it yet; the machine's password changes only once it did
          * @description Roles: admin.
          */
         post: operations["reset-machine-password"];
@@ -932,6 +972,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/agent/commands/poll": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Long-poll the machine's host commands that the agent is not running yet (a command it lost is delivered again) */
+        post: operations["poll-agent-commands"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/agent/commands/{id}/heartbeat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Progress on a command; the answer says when to stop (cancelled by its workflow, or no longer awaited) */
+        post: operations["heartbeat-agent-command"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/agent/commands/{id}/result": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** What the host did: recorded, then handed to the workflow; a second report of a completed command is refused */
+        post: operations["report-agent-command-result"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/agent/commands/{id}/secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The secret of one open command, handed out once (audited); any other request is refused and audited */
+        post: operations["get-agent-command-secret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/agent/inventory": {
         parameters: {
             query?: never;
@@ -977,23 +1085,6 @@ export interface paths {
         put?: never;
         /** The agent reports one or more sampling rounds; answers once they are stored. Rounds older than the raw retention are not stored (not counted in accepted; resending them is useless); timestamps more than a minute ahead of the api's clock are set to it */
         post: operations["report-agent-samples"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/agent/ssh-password": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** The machine's current SSH login, for the agent to apply (audited) */
-        get: operations["get-agent-ssh-password"];
-        put?: never;
-        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1543,6 +1634,11 @@ export interface components {
         AgentBootstrap: {
             /** @description Shown once; the agent exchanges it for its own credentials */
             agentToken: string;
+            /**
+             * Format: date-time
+             * @description The token works once, until then (BOOTSTRAP_TOKEN_TTL)
+             */
+            expiresAt: string;
             /** @description One line that installs and starts the agent on the host */
             installCommand: string;
         };
@@ -1593,15 +1689,18 @@ export interface components {
             resolvedValue: number | null;
             /**
              * Format: date-time
-             * @description Since when the condition held (offline: when the machine was last heard from)
+             * @description Since when the condition held (offline: when the machine was last heard from; lease_cleanup: when the lease ended)
              */
             startedAt: string;
             /** @enum {string} */
             status: "active" | "acknowledged" | "resolved";
             /** Format: double */
             threshold: number | null;
-            /** @enum {string} */
-            type: "gpu_temperature" | "disk_usage" | "memory_usage" | "offline";
+            /**
+             * @description lease_cleanup: the end-of-lease cleanup of the machine's former lease outlasted the rule's duration; resolved when the cleanup ends (auto) or the machine is marked reinstalled (manual)
+             * @enum {string}
+             */
+            type: "gpu_temperature" | "disk_usage" | "memory_usage" | "offline" | "lease_cleanup";
             /** Format: date-time */
             updatedAt: string;
             /**
@@ -1617,12 +1716,12 @@ export interface components {
         AlertRule: {
             /**
              * Format: double
-             * @description An open alert clears automatically once the value is below threshold - clearMargin (hysteresis)
+             * @description An open alert clears automatically once the value is below threshold - clearMargin (hysteresis); unused for offline and lease_cleanup
              */
             clearMargin: number;
             /**
              * Format: int64
-             * @description How long the condition must hold before the alert opens (offline: how long the machine has sent nothing)
+             * @description How long the condition must hold before the alert opens (offline: how long the machine has sent nothing; lease_cleanup: how long the end-of-lease cleanup may run unconfirmed)
              */
             durationSeconds: number;
             enabled: boolean;
@@ -1630,11 +1729,11 @@ export interface components {
             level: "critical" | "warning" | "info";
             /**
              * Format: double
-             * @description Opens at value >= threshold: °C for gpu_temperature, % for disk_usage and memory_usage; null for offline
+             * @description Opens at value >= threshold: °C for gpu_temperature, % for disk_usage and memory_usage; null for offline and lease_cleanup
              */
             threshold: number | null;
             /** @enum {string} */
-            type: "gpu_temperature" | "disk_usage" | "memory_usage" | "offline";
+            type: "gpu_temperature" | "disk_usage" | "memory_usage" | "offline" | "lease_cleanup";
             /** Format: date-time */
             updatedAt: string;
             updatedBy: string;
@@ -1642,12 +1741,12 @@ export interface components {
         AlertRuleInput: {
             /**
              * Format: double
-             * @description Hysteresis (0-50, below the threshold); unchanged when absent
+             * @description Hysteresis (0-50, below the threshold); unchanged when absent; ignored for offline and lease_cleanup
              */
             clearMargin?: number;
             /**
              * Format: int64
-             * @description How long the condition must hold (offline: how long the machine has been silent)
+             * @description How long the condition must hold (offline: how long the machine has been silent; lease_cleanup: raise after the end-of-lease cleanup has run this long unconfirmed)
              */
             durationSeconds: number;
             enabled: boolean;
@@ -1655,11 +1754,11 @@ export interface components {
             level: "critical" | "warning" | "info";
             /**
              * Format: double
-             * @description °C for gpu_temperature (30-130), % for disk_usage and memory_usage (1-100); ignored for offline
+             * @description °C for gpu_temperature (30-130), % for disk_usage and memory_usage (1-100); ignored for offline and lease_cleanup (they stay null)
              */
             threshold?: number;
             /** @enum {string} */
-            type: "gpu_temperature" | "disk_usage" | "memory_usage" | "offline";
+            type: "gpu_temperature" | "disk_usage" | "memory_usage" | "offline" | "lease_cleanup";
         };
         AllocateMachineInputBody: {
             /** Format: int64 */
@@ -1669,6 +1768,11 @@ export interface components {
             tenantId: string;
         };
         Allocation: {
+            /**
+             * @description The end-of-lease steps on the host: running until the host confirmed them all
+             * @enum {string}
+             */
+            cleanupStatus: "none" | "running" | "done" | "reinstalled";
             /** Format: date-time */
             createdAt: string;
             createdByName: string;
@@ -1761,6 +1865,21 @@ export interface components {
         ChangePasswordInputBody: {
             newPassword: string;
             oldPassword: string;
+        };
+        Command: {
+            args: unknown;
+            hasSecret: boolean;
+            /** Format: int64 */
+            heartbeatSeconds: number;
+            /** Format: uuid */
+            id: string;
+            kind: string;
+            serial?: string;
+        };
+        CommandError: {
+            message: string;
+            permanent?: boolean;
+            type?: string;
         };
         ConnectionEventInputBody: {
             /**
@@ -1862,6 +1981,11 @@ export interface components {
         CreatedMachine: {
             /** @description Shown once; the agent exchanges it for its own credentials */
             agentToken: string;
+            /**
+             * Format: date-time
+             * @description The token works once, until then (BOOTSTRAP_TOKEN_TTL)
+             */
+            expiresAt: string;
             /** @description One line that installs and starts the agent on the host */
             installCommand: string;
             machine: components["schemas"]["Machine"];
@@ -2110,6 +2234,16 @@ export interface components {
              */
             code: number;
             data: components["schemas"]["GPUTrend"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopeHeartbeatResponse: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["HeartbeatResponse"];
             message: string;
             traceId: string;
         };
@@ -2393,13 +2527,23 @@ export interface components {
             message: string;
             traceId: string;
         };
-        EnvelopePasswordResponse: {
+        EnvelopePasswordReset: {
             /**
              * Format: int64
              * @description 0 on success, else the HTTP status
              */
             code: number;
-            data: components["schemas"]["PasswordResponse"];
+            data: components["schemas"]["PasswordReset"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopePollResponse: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["PollResponse"];
             message: string;
             traceId: string;
         };
@@ -2420,16 +2564,6 @@ export interface components {
              */
             code: number;
             data: components["schemas"]["RegisterResponse"];
-            message: string;
-            traceId: string;
-        };
-        EnvelopeResetPasswordOutput: {
-            /**
-             * Format: int64
-             * @description 0 on success, else the HTTP status
-             */
-            code: number;
-            data: components["schemas"]["ResetPasswordOutput"];
             message: string;
             traceId: string;
         };
@@ -2480,6 +2614,16 @@ export interface components {
              */
             code: number;
             data: components["schemas"]["SamplesResponse"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopeSecretResponse: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["SecretResponse"];
             message: string;
             traceId: string;
         };
@@ -2716,6 +2860,12 @@ export interface components {
             /** Format: date-time */
             to: string;
         };
+        HeartbeatRequest: {
+            progress?: unknown;
+        };
+        HeartbeatResponse: {
+            cancel: boolean;
+        };
         HostNow: {
             /** Format: double */
             cpuPct: number;
@@ -2806,7 +2956,12 @@ export interface components {
             /** @description An agent on the host confirmed it */
             confirmed: boolean;
             detail: string;
-            /** @description e.g. stop_tasks, rotate_password */
+            /**
+             * @description pending: waiting for the host; failed: the host reported an error (it is tried again); skipped: the machine was reinstalled instead
+             * @enum {string}
+             */
+            state?: "pending" | "confirmed" | "failed" | "skipped" | "";
+            /** @description stop_tenant, remove_ssh_keys, rotate_password, rotate_agent_key (before the host channel: stop_tasks, rotate_password) */
             step: string;
         };
         ImportCellError: {
@@ -2890,6 +3045,8 @@ export interface components {
             allocation?: components["schemas"]["LiveAllocation"];
             /** @enum {string} */
             allocationStatus: "allocated" | "unallocated" | "expiring";
+            /** @description Set while the host has not confirmed the end-of-lease steps of its last lease */
+            cleanup?: components["schemas"]["MachineCleanup"];
             containerDomainPrefix: string;
             /** Format: int64 */
             cpuCores: number;
@@ -2928,6 +3085,12 @@ export interface components {
             status: "online" | "offline" | "maintenance";
             /** Format: date-time */
             updatedAt: string;
+        };
+        MachineCleanup: {
+            /** Format: uuid */
+            allocationId: string;
+            /** Format: date-time */
+            since: string;
         };
         MachineHistory: {
             /**
@@ -3173,6 +3336,11 @@ export interface components {
             endedByName: string;
             /** Format: uuid */
             id: string;
+            /**
+             * @description manual: opened by an admin; lease_cleanup: the platform's, while a former lease's host steps are unconfirmed (it ends with them or when the machine is marked reinstalled, not by hand)
+             * @enum {string}
+             */
+            kind: "manual" | "lease_cleanup";
             /** Format: uuid */
             machineId: string;
             machineName: string;
@@ -3383,9 +3551,28 @@ export interface components {
              */
             revokedSessions: number;
         };
-        PasswordResponse: {
-            password: string;
+        PasswordReset: {
+            /** Format: date-time */
+            appliedAt: string | null;
+            /** @description What the host reported, when it failed (a pending reset is tried again) */
+            error: string;
+            /** Format: date-time */
+            requestedAt: string | null;
+            /**
+             * @description pending: waiting for the host agent; applied: the host confirmed it (reveal the password to see it); failed: the host could not apply it
+             * @enum {string}
+             */
+            status: "none" | "pending" | "applied" | "failed";
+            /** @description The login account */
             user: string;
+        };
+        PollRequest: {
+            running: string[] | null;
+            /** Format: int64 */
+            waitSeconds: number;
+        };
+        PollResponse: {
+            commands: components["schemas"]["Command"][] | null;
         };
         PublicStatus: {
             ldap: components["schemas"]["LDAPStatus"];
@@ -3493,22 +3680,15 @@ export interface components {
              * @description How often to sample, in seconds
              */
             sampleIntervalSeconds: number;
-            /** @description host.<machineID> */
-            taskQueue: string;
-            temporalAddress: string;
-            temporalNamespace: string;
+        };
+        ReinstalledInputBody: {
+            note?: string;
         };
         ResetConfirmInputBody: {
             account: string;
             /** @description The 6-digit code from the mail */
             code: string;
             newPassword: string;
-        };
-        ResetPasswordOutput: {
-            /** @description Whether a host agent applied it (the agent arrives with the monitoring issue) */
-            appliedOnHost: boolean;
-            /** @description The new password, shown once */
-            password: string;
         };
         ResetRequestInputBody: {
             /** @description Enterprise email or employee ID (or username) */
@@ -3527,6 +3707,12 @@ export interface components {
              * @description Seconds before another code can be requested
              */
             resendAfter: number;
+        };
+        ResultRequest: {
+            error?: components["schemas"]["CommandError"];
+            result?: unknown;
+            /** @enum {string} */
+            status: "succeeded" | "failed" | "cancelled";
         };
         RevealedPassword: {
             command: string;
@@ -3574,6 +3760,9 @@ export interface components {
         SamplesResponse: {
             /** Format: int64 */
             accepted: number;
+        };
+        SecretResponse: {
+            secret: string;
         };
         SendNotificationInputBody: {
             content: string;
@@ -3782,7 +3971,7 @@ export interface operations {
                 /** @description JSON object of filters, same keys as the named query parameters, e.g. {"status":"active"} */
                 filters?: string;
                 level?: "critical" | "warning" | "info" | "";
-                type?: "gpu_temperature" | "disk_usage" | "memory_usage" | "offline" | "";
+                type?: "gpu_temperature" | "disk_usage" | "memory_usage" | "offline" | "lease_cleanup" | "";
                 /** @description open = active + acknowledged (未处理); resolved = 已处理 */
                 status?: "active" | "acknowledged" | "resolved" | "open" | "";
                 /** @description How resolved alerts were resolved */
@@ -4616,7 +4805,10 @@ export interface operations {
     "extend-allocation": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A retried request with the same key renews once and answers as the first did */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -4717,8 +4909,8 @@ export interface operations {
             };
         };
         responses: {
-            /** @description OK */
-            200: {
+            /** @description Accepted */
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7415,6 +7607,82 @@ export interface operations {
             };
         };
     };
+    "get-machine-password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopePasswordReset"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     "reclaim-machine": {
         parameters: {
             query?: never;
@@ -7430,13 +7698,102 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeAllocation"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "mark-machine-reinstalled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ReinstalledInputBody"];
+            };
+        };
+        responses: {
             /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["EnvelopeAllocation"];
+                    "application/json": components["schemas"]["EnvelopeMachine"];
                 };
             };
             /** @description Unauthorized */
@@ -7515,13 +7872,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description OK */
-            200: {
+            /** @description Accepted */
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["EnvelopeResetPasswordOutput"];
+                    "application/json": components["schemas"]["EnvelopePasswordReset"];
                 };
             };
             /** @description Unauthorized */
@@ -7562,6 +7919,15 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7834,6 +8200,284 @@ export interface operations {
             };
         };
     };
+    "poll-agent-commands": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PollRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopePollResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "heartbeat-agent-command": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HeartbeatRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeHeartbeatResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "report-agent-command-result": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResultRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeEmpty"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "get-agent-command-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeSecretResponse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     "report-agent-inventory": {
         parameters: {
             query?: never;
@@ -7969,44 +8613,6 @@ export interface operations {
             };
             /** @description Unprocessable Entity */
             422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Internal Server Error */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    "get-agent-ssh-password": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description OK */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["EnvelopePasswordResponse"];
-                };
-            };
-            /** @description Unauthorized */
-            401: {
                 headers: {
                     [name: string]: unknown;
                 };

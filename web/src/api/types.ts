@@ -107,10 +107,15 @@ export type MachineUpdateInput = Schemas['UpdateMachineInputBody']
 export type MachineCreateResult = Schemas['CreatedMachine']
 export type AgentBootstrap = Schemas['AgentBootstrap']
 export type RevealedPassword = Schemas['RevealedPassword']
-export type ResetPasswordResult = Schemas['ResetPasswordOutput']
+/** The latest password reset (重置密码) of a machine and whether its host applied it. */
+export type PasswordReset = Schemas['PasswordReset']
+export type PasswordResetStatus = PasswordReset['status']
+/** Set on a machine while the host has not confirmed its last lease's end-of-lease steps. */
+export type MachineCleanup = Schemas['MachineCleanup']
 export type SshCommand = Schemas['SSHCommand']
 export type MaintenanceInput = Schemas['StartMaintenanceInputBody']
 export type MaintenanceRecord = Schemas['MaintenanceRecord']
+export type MaintenanceKind = MaintenanceRecord['kind']
 export type MaintenanceListParams = Query<'list-maintenance-records'>
 export type FleetStats = Schemas['FleetStats']
 
@@ -128,6 +133,7 @@ export type CustomerDashboardStats = Schemas['CustomerDashboardStats']
 export type Allocation = Schemas['Allocation']
 export type LeaseStatus = Allocation['status']
 export type HostStep = Schemas['HostStep']
+export type CleanupStatus = Allocation['cleanupStatus']
 export type AllocationListParams = Query<'list-allocations'>
 export type AllocationTab = NonNullable<Exclude<AllocationListParams['tab'], ''>>
 export type AllocationCreateInput = Schemas['CreateAllocationsInputBody']

@@ -34,6 +34,7 @@ const en: typeof zhCN = {
     loading: 'Loading…',
     reasonPlaceholder: 'The reason (kept in the audit log)',
     reasonRequired: 'Please give a reason',
+    close: 'Close',
   },
   http: {
     network: 'Network error: the server cannot be reached. Please try again later.',
@@ -485,8 +486,8 @@ const en: typeof zhCN = {
     allocate: 'Allocate',
     allocateOnlineOnly: 'Only online machines can be allocated',
     reclaim: 'Reclaim',
-    reclaimed: 'Machine reclaimed',
-    confirmReclaim: 'Reclaim “{name}” from “{customer}”? The customer loses access at once and the SSH password is changed.',
+    confirmReclaim:
+      'Reclaim “{name}” from “{customer}”? The lease ends at once and the customer loses access; the host’s agent then stops the customer’s processes, removes their SSH keys and changes the login password and the agent key. The machine stays in maintenance until the host has confirmed every step.',
     sshLogin: 'SSH login',
     sshLoginTitle: 'SSH login: {name}',
     sshLoginHint: 'Run this command in a terminal and paste the password when asked.',
@@ -496,11 +497,8 @@ const en: typeof zhCN = {
     maintenanceEnded: 'Maintenance ended',
     confirmDelete: 'Delete the machine “{name}”? Its allocation history is kept.',
     resetPassword: 'Reset password',
-    confirmResetPassword: 'Generate a new SSH password for “{name}”? The old one stops working.',
-    newPasswordTitle: 'New SSH password of “{name}”',
-    newPasswordHint: 'The new password is shown only this once; copy it and keep it safe.',
-    newPasswordNotApplied:
-      'The new password is shown only this once. The machine’s agent is not connected yet, so it must still be set on the host before it works.',
+    confirmResetPassword:
+      'Reset the SSH password of “{name}”? The host’s agent sets a new password; the old one stops working only once the host has confirmed it.',
     agent: 'Agent',
     agentToken: 'Agent token',
     agentTokenIssued: 'Issued',
@@ -512,6 +510,49 @@ const en: typeof zhCN = {
       'The token is shown only this once and cannot be seen again after closing. Copy the install command and run it as root on the machine to install and start the agent.',
     installCommand: 'Install command',
     allocationHistory: 'Allocations',
+    reclaimAccepted: 'The lease has ended; the host is being cleaned',
+    passwordReset: {
+      title: 'Reset password: {name}',
+      status: {
+        none: 'Never reset',
+        pending: 'Waiting for the host agent…',
+        applied: 'Applied on the host',
+        failed: 'Not applied by the host',
+      },
+      pendingHint:
+        'The machine’s agent sets the new password on the host. Until it confirms, the old password still works and the new one is not shown; closing this window does not stop the reset, see the result on the machine’s page later.',
+      appliedHint: 'The host applied the new password; the old one no longer works. Showing or copying it is audited.',
+      failedHint: 'The host could not set the new password; the old one still works.',
+      hostError: 'The host reported: {error}',
+      retrying: 'The last try failed, trying again: {error}',
+      newPassword: 'New password',
+      user: 'Login',
+      latest: 'Latest reset',
+      requestedAt: 'requested {time}',
+      appliedAt: 'applied {time}',
+    },
+    cleaning: 'Cleaning',
+    cleaningSince: 'since {time}',
+    cleaningTip:
+      'The host has not confirmed the end-of-lease cleanup of the last lease yet (since {time}): until it has, the machine stays in maintenance and cannot be allocated.',
+    allocateCleaning: 'The end-of-lease cleanup is not finished; it cannot be allocated yet',
+    endMaintenanceCleaning:
+      'This is the maintenance of an end-of-lease cleanup and cannot be ended by hand: it ends when the host has confirmed every cleanup step, or when the machine is marked reinstalled on its page.',
+    cleanupTitle: 'End-of-lease cleanup',
+    cleanupHint:
+      'The host agent must confirm these steps. While the agent is away they are retried; past the duration of the “Lease cleanup overdue” alert rule an alert is raised.',
+    cleanupAllocation: 'Allocation',
+    markReinstalled: 'Mark reinstalled',
+    reinstalledTitle: 'Mark “{name}” reinstalled',
+    reinstalledExplain:
+      'Only when the host has been reinstalled, so that nothing of the last customer (data, processes, keys) is left. The steps not confirmed are recorded as skipped; the machine’s agent keys are revoked at once and the machine is offline until an agent registers again on the reinstalled host with a new agent token. The action is audited.',
+    reinstalledNote: 'Note (optional)',
+    reinstalledNotePlaceholder: 'e.g. reimaged with the standard image',
+    reinstalledDone: 'Marked reinstalled; the cleanup has ended',
+    reinstalledNext:
+      'Next: issue a new agent token and install the agent on the reinstalled host. The machine is back online once its agent has registered and reported.',
+    issueAgentToken: 'Issue agent token',
+    agentTokenExpires: 'The token works once, until {time}; after that, issue a new one.',
   },
   maintenance: {
     machine: 'Machine',
@@ -529,6 +570,10 @@ const en: typeof zhCN = {
     started: 'The machine is in maintenance',
     startTitle: 'Maintenance: {name}',
     allocatedWarning: 'This machine is allocated to “{customer}”; they may not be able to use it during the maintenance.',
+    kind: {
+      manual: 'Manual',
+      lease_cleanup: 'Lease cleanup',
+    },
   },
   allocation: {
     id: 'Allocation ID',
@@ -568,7 +613,8 @@ const en: typeof zhCN = {
     reclaim: 'Reclaim early',
     reclaimEarly: 'Reclaim',
     reclaimed: 'Reclaimed',
-    confirmReclaim: 'Reclaim “{machine}” from “{customer}” now? The customer loses access at once and the SSH password is changed.',
+    confirmReclaim:
+      'Reclaim “{machine}” from “{customer}” early? The lease ends at once and the customer loses access; the host’s agent then stops the customer’s processes, removes their SSH keys and changes the login password and the agent key. The machine stays in maintenance until the host has confirmed every step.',
     searchPlaceholder: 'Search customer or machine name',
     expiringHint: 'These allocations end within the notice window; the customer’s owner is told.',
     empty: 'No allocations',
@@ -584,13 +630,29 @@ const en: typeof zhCN = {
     },
     hostSteps: 'On the host',
     noHostSteps: 'When the allocation ends, what was done on the host is listed here',
-    agentConfirmed: 'Confirmed by the agent',
-    noAgentConfirmation: 'No agent confirmation',
     step: {
       stop_tasks: 'Stop the customer’s tasks',
       rotate_password: 'Change the SSH password',
       unmount_datasets: 'Unmount datasets',
       free_machine: 'Free the machine',
+      stop_tenant: 'Stop the customer’s containers and processes',
+      remove_ssh_keys: 'Remove the customer’s SSH keys',
+      rotate_agent_key: 'Rotate the agent key',
+    },
+    reclaimAccepted: 'The lease has ended; the host is being cleaned',
+    cleanupStatus: 'Host cleanup',
+    cleanup: {
+      none: 'None',
+      running: 'Cleaning',
+      done: 'Done',
+      reinstalled: 'Reinstalled (steps skipped)',
+    },
+    stepState: {
+      pending: 'Waiting for the host',
+      confirmed: 'Confirmed by the host',
+      failed: 'Failed, retrying',
+      skipped: 'Skipped',
+      unconfirmed: 'No agent confirmation',
     },
   },
   import: {
@@ -846,6 +908,7 @@ const en: typeof zhCN = {
     disk_usage: 'Disk space',
     memory_usage: 'Memory usage',
     offline: 'Offline',
+    lease_cleanup: 'Lease cleanup overdue',
   },
   alertStatusFilter: {
     open: 'Open (incl. acknowledged)',
@@ -873,6 +936,15 @@ const en: typeof zhCN = {
       disk_usage: 'Any disk at or above the threshold',
       memory_usage: 'Memory usage at or above the threshold',
       offline: 'The machine sent nothing for the duration',
+      lease_cleanup: 'After a lease ends (expiry or reclaim), the host agent has not confirmed every cleanup step within the duration',
+    },
+    noThreshold: 'No threshold, time only',
+    durationOf: {
+      gpu_temperature: 'Condition held for',
+      disk_usage: 'Condition held for',
+      memory_usage: 'Condition held for',
+      offline: 'Silent for',
+      lease_cleanup: 'Raise when the cleanup is not done after',
     },
   },
   inventory: {

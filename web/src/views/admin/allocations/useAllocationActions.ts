@@ -38,8 +38,9 @@ export function useAllocationActions(changed: () => unknown) {
     })
     if (reason === null) return
     try {
+      // 202: the lease has ended; the host's cleanup goes on (the drawer shows its steps)
       await reclaimAllocation(a.id, reason)
-      ElMessage.success(t('allocation.reclaimed'))
+      ElMessage.success(t('allocation.reclaimAccepted'))
       await changed()
     } catch {
       // reported by the HTTP layer

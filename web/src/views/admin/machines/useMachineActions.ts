@@ -12,15 +12,25 @@ import {
   revealMachinePassword,
   rotateAgentToken,
 } from '@/api/machines'
-import type { AgentBootstrap, Machine } from '@/api/types'
+import type { AgentBootstrap, Machine, PasswordReset } from '@/api/types'
 import type { OnceItem } from '@/components/SecretOnceDialog.vue'
 import { confirmAction, promptReason } from '@/utils/confirm'
+import { formatTime } from '@/utils/format'
 
 export interface MachineDialogs {
   allocate: { visible: boolean; machine: Machine | null }
   maintenance: { visible: boolean; machine: Machine | null }
   ssh: { visible: boolean; machine: Machine | null }
   once: { visible: boolean; title: string; hint: string; items: OnceItem[] }
+  /** 重置密码's answer: pending, applied or failed on the host (never the password itself) */
+  reset: { visible: boolean; machine: Machine | null; result: PasswordReset | null }
+  reinstalled: { visible: boolean; machine: Machine | null }
+}
+
+/** The one-time token dialog's hint: shown once, and until when it works (BOOTSTRAP_TOKEN_TTL). */
+export function bootstrapHint(t: (key: string, values?: Record<string, unknown>) => string, expiresAt: string | undefined) {
+  const hint = t('machine.agentTokenHint')
+  return expiresAt ? `${hint} ${t('machine.agentTokenExpires', { time: formatTime(expiresAt) })}` : hint
 }
 
 export function useMachineActions(changed: (what: 'deleted' | 'updated') => unknown) {
@@ -31,6 +41,8 @@ export function useMachineActions(changed: (what: 'deleted' | 'updated') => unkn
     maintenance: { visible: false, machine: null },
     ssh: { visible: false, machine: null },
     once: { visible: false, title: '', hint: '', items: [] },
+    reset: { visible: false, machine: null, result: null },
+    reinstalled: { visible: false, machine: null },
   })
 
   const open = (which: 'allocate' | 'maintenance' | 'ssh', m: Machine) => {
@@ -60,8 +72,9 @@ export function useMachineActions(changed: (what: 'deleted' | 'updated') => unkn
     )
     if (reason === null) return
     try {
+      // 202: the lease has ended; the machine stays in maintenance while its host is cleaned
       await reclaimMachine(m.id, reason)
-      ElMessage.success(t('machine.reclaimed'))
+      ElMessage.success(t('machine.reclaimAccepted'))
       await changed('updated')
     } catch {
       // reported by the HTTP layer
@@ -83,7 +96,7 @@ export function useMachineActions(changed: (what: 'deleted' | 'updated') => unkn
     Object.assign(dialogs.once, {
       visible: true,
       title: t('machine.agentTokenTitle', { name: m.name }),
-      hint: t('machine.agentTokenHint'),
+      hint: bootstrapHint(t, boot.expiresAt),
       items: [
         { label: t('machine.agentToken'), value: boot.agentToken, testid: 'agent-token' },
         { label: t('machine.installCommand'), value: boot.installCommand, testid: 'install-command' },
@@ -91,26 +104,31 @@ export function useMachineActions(changed: (what: 'deleted' | 'updated') => unkn
     })
   }
 
+  /**
+   * 重置密码 goes through the host's agent: the dialog shows whether the host
+   * applied it (and then lets the admin reveal it), or waits for it.
+   */
   async function resetPassword(m: Machine) {
     const ok = await confirmAction(t('machine.confirmResetPassword', { name: m.name }), { danger: true })
     if (!ok) return
     try {
       const result = await resetMachinePassword(m.id)
-      Object.assign(dialogs.once, {
-        visible: true,
-        title: t('machine.newPasswordTitle', { name: m.name }),
-        hint: result.appliedOnHost ? t('machine.newPasswordHint') : t('machine.newPasswordNotApplied'),
-        items: [{ label: t('machine.sshPassword'), value: result.password, testid: 'new-password' }],
-      })
+      Object.assign(dialogs.reset, { visible: true, machine: m, result })
       await changed('updated')
     } catch {
       // reported by the HTTP layer
     }
   }
 
-  async function reissueToken(m: Machine) {
-    const ok = await confirmAction(t('machine.confirmReissueToken', { name: m.name }), { danger: true })
-    if (!ok) return
+  /** 标记为已重装 (a machine whose lease cleanup runs). */
+  function openReinstalled(m: Machine) {
+    dialogs.reinstalled.machine = m
+    dialogs.reinstalled.visible = true
+  }
+
+  /** A new bootstrap token; `ask` false when the admin just chose it (after marking the machine reinstalled). */
+  async function reissueToken(m: Machine, ask = true) {
+    if (ask && !(await confirmAction(t('machine.confirmReissueToken', { name: m.name }), { danger: true }))) return
     try {
       showBootstrap(m, await rotateAgentToken(m.id))
       await changed('updated')
@@ -129,6 +147,7 @@ export function useMachineActions(changed: (what: 'deleted' | 'updated') => unkn
     reclaim,
     finishMaintenance,
     resetPassword,
+    openReinstalled,
     reissueToken,
     showBootstrap,
   }

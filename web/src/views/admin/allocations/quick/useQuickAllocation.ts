@@ -15,7 +15,10 @@ export interface QuickAllocationForm {
   remark: string
 }
 
-/** The machines that can be allocated: online and not allocated. */
+/**
+ * The machines that can be allocated: online and not allocated (a machine
+ * whose last lease is still being cleaned is shown disabled: machine.cleanup).
+ */
 export const ALLOCATABLE = { status: 'online', allocationStatus: 'unallocated' } as const
 
 export function useQuickAllocation() {

@@ -3,6 +3,7 @@ import { useRoute, useRouter } from 'vue-router'
 import type { InventoryDifference, Machine, MachineInventory } from '@/api/types'
 import { getMachine, getMachineInventory } from '@/api/machines'
 import { useMachineActions } from '../useMachineActions'
+import { usePasswordResetPoll } from '../usePasswordResetPoll'
 
 /** The machine fields the agent's report is compared with, and their labels. */
 export const DIFF_FIELDS = {
@@ -49,6 +50,7 @@ export function useMachineDetail() {
   async function load() {
     loading.value = true
     void loadInventory()
+    void passwordReset.load()
     try {
       machine.value = await getMachine(id.value)
       loadFailed.value = false
@@ -67,5 +69,21 @@ export function useMachineDetail() {
 
   const actions = useMachineActions(changed)
 
-  return { id, machine, loading, loadFailed, version, load, changed, actions, inventory, inventoryLoading, differences }
+  /** The latest password reset, shown by the SSH info; followed while pending (the reset dialog follows it while open). */
+  const passwordReset = usePasswordResetPoll({ machineId: () => id.value, active: () => !actions.dialogs.reset.visible })
+
+  return {
+    id,
+    machine,
+    loading,
+    loadFailed,
+    version,
+    load,
+    changed,
+    actions,
+    inventory,
+    inventoryLoading,
+    differences,
+    passwordReset: passwordReset.result,
+  }
 }

@@ -7,6 +7,7 @@ import type { Machine, MachineCreateInput } from '@/api/types'
 import type { OnceItem } from '@/components/SecretOnceDialog.vue'
 import { useServerErrors } from '@/composables/useServerErrors'
 import { useMachineOptions } from '../useMachineOptions'
+import { bootstrapHint } from '../useMachineActions'
 import { emptyMachineForm, machineRules, type MachineForm } from './rules'
 
 export const MACHINE_FIELDS = [
@@ -96,11 +97,13 @@ export function useMachineForm() {
   const loadFailed = ref(false)
   const saving = ref(false)
   /** shown once after adding: the agent's bootstrap token and install command */
-  const created = reactive<{ visible: boolean; machineId: string; name: string; items: OnceItem[] }>({
+  const created = reactive<{ visible: boolean; machineId: string; name: string; items: OnceItem[]; hint: string }>({
     visible: false,
     machineId: '',
     name: '',
     items: [],
+    /** shown once, and until when the token works */
+    hint: '',
   })
 
   async function load() {
@@ -140,6 +143,7 @@ export function useMachineForm() {
         visible: true,
         machineId: result.machine.id,
         name: result.machine.name,
+        hint: bootstrapHint(t, result.expiresAt),
         items: [
           { label: t('machine.agentToken'), value: result.agentToken, testid: 'agent-token' },
           { label: t('machine.installCommand'), value: result.installCommand, testid: 'install-command' },

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { ElMessage } from 'element-plus'
 import type { Machine } from '@/api/types'
 import { flushPromises, mountPage } from '@/test/mountPage'
 import MachineListPage from './index.vue'
@@ -21,7 +22,10 @@ vi.mock('@/api/machines', () => ({
   getMachineSshCommand: vi.fn(),
   allocateMachine: vi.fn(),
   startMaintenance: vi.fn(),
+  getPasswordReset: vi.fn(),
+  markMachineReinstalled: vi.fn(),
 }))
+vi.mock('@/utils/confirm', () => ({ confirmAction: vi.fn(async () => true), promptReason: vi.fn(async () => 'customer asked') }))
 const api = await import('@/api/machines')
 
 const machine: Machine = {
@@ -100,6 +104,45 @@ describe('machine list page', () => {
     await flushPromises()
     expect(localStorage.getItem(VIEW_KEY)).toBe('card')
     expect(wrapper.find('[data-testid="machine-card-gpu-bj-001"]').exists()).toBe(true)
+    wrapper.unmount()
+  })
+
+  it('tags a machine whose lease cleanup runs, and does not offer to allocate it or end its maintenance', async () => {
+    const cleaning: Machine = {
+      ...machine,
+      status: 'maintenance',
+      allocationStatus: 'unallocated',
+      allocation: undefined,
+      cleanup: { allocationId: 'al-1', since: '2026-03-01T08:00:00Z' },
+    }
+    vi.mocked(api.listMachines).mockResolvedValue({ list: [cleaning], total: 1, page: 1, pageSize: 20 })
+    const { wrapper } = await mountPage(MachineListPage, '/admin/machines/list')
+    const table = wrapper.find('[data-testid="machine-table"]')
+    expect(table.text()).toContain('维护中')
+    expect(table.find('[data-testid="machine-cleaning"]').text()).toContain('清理中')
+    const allocate = table.find('[data-testid="machine-allocate"]')
+    expect(allocate.attributes('disabled')).toBeDefined()
+    expect(allocate.attributes('title')).toBe('租期结束后的清理尚未完成，暂不能分配')
+    await table.find('[data-testid="machine-more"]').trigger('click')
+    await flushPromises()
+    const blocked = document.querySelector('[data-testid="machine-end-maintenance-disabled"]')
+    expect(blocked?.getAttribute('aria-disabled')).toBe('true')
+    expect(blocked?.getAttribute('title')).toContain('不能手动结束')
+    expect(document.querySelector('[data-testid="machine-end-maintenance"]')).toBeNull()
+    expect(document.querySelector('[data-testid="machine-mark-reinstalled"]')).not.toBeNull()
+    wrapper.unmount()
+  })
+
+  it('says the lease ended and the host is being cleaned after a reclaim, and reloads', async () => {
+    const success = vi.spyOn(ElMessage, 'success')
+    vi.mocked(api.listMachines).mockResolvedValue({ list: [machine], total: 1, page: 1, pageSize: 20 })
+    vi.mocked(api.reclaimMachine).mockResolvedValue({} as never)
+    const { wrapper } = await mountPage(MachineListPage, '/admin/machines/list')
+    await wrapper.find('[data-testid="machine-reclaim"]').trigger('click')
+    await flushPromises()
+    expect(api.reclaimMachine).toHaveBeenCalledWith(machine.id, 'customer asked')
+    expect(success).toHaveBeenCalledWith('租期已结束，正在清理主机')
+    expect(api.listMachines).toHaveBeenCalledTimes(2)
     wrapper.unmount()
   })
 })

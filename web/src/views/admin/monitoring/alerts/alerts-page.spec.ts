@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { Alert, AlertRule } from '@/api/types'
 import { flushPromises, mountPage } from '@/test/mountPage'
 import AlertsPage from './index.vue'
-import { alertMessage } from './alertText'
+import { ALERT_TYPES, alertMessage, hasThreshold } from './alertText'
 import { rulesInput } from './useAlertRules'
 
 vi.mock('@/api/alerts', () => ({
@@ -54,7 +54,13 @@ const rule = (type: AlertRule['type'], threshold: number | null, durationSeconds
   updatedAt: '2026-01-01T00:00:00Z',
   updatedBy: '',
 })
-const rules = [rule('gpu_temperature', 85, 60), rule('disk_usage', 90, 300), rule('memory_usage', 95, 300), rule('offline', null, 30)]
+const rules = [
+  rule('gpu_temperature', 85, 60),
+  rule('disk_usage', 90, 300),
+  rule('memory_usage', 95, 300),
+  rule('offline', null, 30),
+  rule('lease_cleanup', null, 1800),
+]
 
 describe('alert management page', () => {
   afterEach(() => vi.clearAllMocks())
@@ -119,7 +125,7 @@ describe('alert management page', () => {
     wrapper.unmount()
   })
 
-  it('saves the rules form with every rule, no threshold for offline', async () => {
+  it('saves the rules form with every rule, no threshold for offline and lease cleanup', async () => {
     vi.mocked(api.listAlerts).mockResolvedValue({ list: [], total: 0, page: 1, pageSize: 20 })
     vi.mocked(api.getAlertRules).mockResolvedValue(rules)
     vi.mocked(api.updateAlertRules).mockImplementation(async (input) => input.map((r) => ({ ...rule(r.type, r.threshold ?? null, r.durationSeconds), ...r })))
@@ -127,9 +133,16 @@ describe('alert management page', () => {
     await wrapper.findAll('[data-testid="alert-tabs"] .el-tabs__item')[1]!.trigger('click')
     await flushPromises()
     const rows = wrapper.findAll('[data-testid="alert-rules-table"] .el-table__body-wrapper tr')
-    expect(rows).toHaveLength(4)
+    expect(rows).toHaveLength(5)
+    // lease cleanup overdue: a duration ("raise after"), no threshold field
+    expect(rows[4]!.text()).toContain('租期清理超时')
+    expect(wrapper.find('[data-testid="rule-threshold-lease_cleanup"]').exists()).toBe(false)
+    expect(wrapper.find('[data-testid="rule-no-threshold-lease_cleanup"]').exists()).toBe(true)
+    expect(wrapper.find('[data-testid="rule-duration-of-lease_cleanup"]').text()).toContain('清理开始后超过此时长')
     await wrapper.find('[data-testid="rule-threshold-gpu_temperature"] input').setValue('80')
     await wrapper.find('[data-testid="rule-threshold-gpu_temperature"] input').trigger('change')
+    await wrapper.find('[data-testid="rule-duration-lease_cleanup"] input').setValue('3600')
+    await wrapper.find('[data-testid="rule-duration-lease_cleanup"] input').trigger('change')
     await wrapper.find('[data-testid="alert-rules-save"]').trigger('click')
     await flushPromises()
     expect(api.updateAlertRules).toHaveBeenCalledWith([
@@ -137,7 +150,28 @@ describe('alert management page', () => {
       { type: 'disk_usage', level: 'warning', enabled: true, durationSeconds: 300, threshold: 90 },
       { type: 'memory_usage', level: 'warning', enabled: true, durationSeconds: 300, threshold: 95 },
       { type: 'offline', level: 'critical', enabled: true, durationSeconds: 30 },
+      { type: 'lease_cleanup', level: 'warning', enabled: true, durationSeconds: 3600 },
     ])
+    wrapper.unmount()
+    // five rows of Element Plus inputs: slow on a loaded 2-core machine
+  }, 20_000)
+
+  it('offers lease cleanup overdue as a type filter and names it in the list', async () => {
+    const overdue: Alert = {
+      ...alert,
+      id: 'a2',
+      type: 'lease_cleanup',
+      level: 'warning',
+      durationSeconds: 1800,
+      message: '租期结束后的清理超过 30m0s 仍未完成（待主机确认：[stop_tenant]）/ the end-of-lease cleanup is not done after 30m0s (waiting for the host: [stop_tenant])',
+    }
+    vi.mocked(api.listAlerts).mockResolvedValue({ list: [overdue], total: 1, page: 1, pageSize: 20 })
+    const { wrapper } = await mountPage(AlertsPage, '/admin/monitoring/alerts?type=lease_cleanup')
+    expect(api.listAlerts).toHaveBeenCalledWith(expect.objectContaining({ type: 'lease_cleanup' }))
+    const table = wrapper.find('[data-testid="alert-table"]')
+    expect(table.text()).toContain('租期清理超时')
+    expect(table.text()).toContain('租期结束后的清理超过 30m0s 仍未完成')
+    expect(table.text()).not.toContain('waiting for the host')
     wrapper.unmount()
   })
 })
@@ -147,11 +181,24 @@ describe('alert text', () => {
     expect(alertMessage('磁盘使用率 (/) 91.0% ≥ 90% / disk usage (/) 91.0% ≥ 90%', 'en')).toBe('disk usage (/) 91.0% ≥ 90%')
     expect(alertMessage('磁盘使用率 (/) 91.0% ≥ 90% / disk usage (/) 91.0% ≥ 90%', 'zh-CN')).toBe('磁盘使用率 (/) 91.0% ≥ 90%')
     expect(alertMessage('only one text', 'en')).toBe('only one text')
+    // no space before the slash after a full-width bracket
+    const overdue = '租期结束后的清理超过 30m0s 仍未完成（待主机确认：[stop_tenant]）/ the end-of-lease cleanup is not done after 30m0s (waiting for the host: [stop_tenant])'
+    expect(alertMessage(overdue, 'zh-CN')).toBe('租期结束后的清理超过 30m0s 仍未完成（待主机确认：[stop_tenant]）')
+    expect(alertMessage(overdue, 'en')).toBe('the end-of-lease cleanup is not done after 30m0s (waiting for the host: [stop_tenant])')
   })
 
-  it('leaves the threshold out of the offline rule', () => {
+  it('leaves the threshold out of the offline and lease cleanup rules', () => {
     expect(rulesInput([{ type: 'offline', enabled: false, level: 'warning', threshold: null, durationSeconds: 5, updatedAt: '', updatedBy: '' }])).toEqual([
       { type: 'offline', level: 'warning', enabled: false, durationSeconds: 5 },
     ])
+    // even with one in the row (the API would ignore it: it stays null)
+    expect(rulesInput([{ type: 'lease_cleanup', enabled: true, level: 'critical', threshold: 50, durationSeconds: 7200, updatedAt: '', updatedBy: '' }])).toEqual([
+      { type: 'lease_cleanup', level: 'critical', enabled: true, durationSeconds: 7200 },
+    ])
+  })
+
+  it('has a type for every alert type, lease cleanup last', () => {
+    expect(ALERT_TYPES).toEqual(['gpu_temperature', 'disk_usage', 'memory_usage', 'offline', 'lease_cleanup'])
+    expect(ALERT_TYPES.filter(hasThreshold)).toEqual(['gpu_temperature', 'disk_usage', 'memory_usage'])
   })
 })

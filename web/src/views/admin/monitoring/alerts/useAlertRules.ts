@@ -4,14 +4,14 @@ import { ElMessage } from 'element-plus'
 import { getAlertRules, updateAlertRules } from '@/api/alerts'
 import type { AlertLevel, AlertRule, AlertRuleInput, AlertType } from '@/api/types'
 import { describeError, isApiError } from '@/api/http'
-import { ALERT_TYPES } from './alertText'
+import { ALERT_TYPES, hasThreshold, type ThresholdType } from './alertText'
 
 /** One line of the form. */
 export interface RuleRow {
   type: AlertType
   enabled: boolean
   level: AlertLevel
-  /** °C or %; null for offline */
+  /** °C or %; null for offline and lease_cleanup */
   threshold: number | null
   durationSeconds: number
   updatedBy: string
@@ -19,7 +19,7 @@ export interface RuleRow {
 }
 
 /** The threshold's bounds and unit by type (as the API checks them). */
-export const THRESHOLDS: Record<Exclude<AlertType, 'offline'>, { min: number; max: number; unit: string }> = {
+export const THRESHOLDS: Record<ThresholdType, { min: number; max: number; unit: string }> = {
   gpu_temperature: { min: 30, max: 130, unit: '°C' },
   disk_usage: { min: 1, max: 100, unit: '%' },
   memory_usage: { min: 1, max: 100, unit: '%' },
@@ -36,18 +36,22 @@ const toRow = (r: AlertRule): RuleRow => ({
   updatedAt: r.updatedAt,
 })
 
-/** The PUT body's rules: every line, the threshold left out for offline. */
+/** The PUT body's rules: every line, the threshold left out for offline and lease_cleanup (the API keeps theirs null). */
 export function rulesInput(rows: RuleRow[]): AlertRuleInput[] {
   return rows.map((r) => ({
     type: r.type,
     level: r.level,
     enabled: r.enabled,
     durationSeconds: r.durationSeconds,
-    ...(r.type === 'offline' || r.threshold === null ? {} : { threshold: r.threshold }),
+    ...(!hasThreshold(r.type) || r.threshold === null ? {} : { threshold: r.threshold }),
   }))
 }
 
-/** The 告警规则配置 form (2.1.5.2): GPU temperature, disk usage, memory usage, offline. */
+/**
+ * The 告警规则配置 form (2.1.5.2): GPU temperature, disk usage, memory usage,
+ * offline, and lease cleanup overdue (raised after the duration when a
+ * lease's end-of-lease cleanup is still unconfirmed by the host).
+ */
 export function useAlertRules() {
   const { t } = useI18n()
   const rows = ref<RuleRow[]>([])
@@ -80,7 +84,7 @@ export function useAlertRules() {
   function validate(): boolean {
     for (const k of Object.keys(errors)) delete errors[k]
     for (const r of rows.value) {
-      if (r.type !== 'offline') {
+      if (hasThreshold(r.type)) {
         const b = THRESHOLDS[r.type]
         if (r.threshold === null || r.threshold < b.min || r.threshold > b.max) {
           errors[`${r.type}.threshold`] = t('validation.between', { min: b.min, max: b.max })
