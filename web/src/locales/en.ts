@@ -774,7 +774,8 @@ const en: typeof zhCN = {
   sshKey: {
     add: 'Add key',
     added: 'SSH key added',
-    hint: 'Your public keys let you sign in with SSH on the machines allocated to you.',
+    hint:
+      'Your public keys are written to the authorized_keys of the login user (the SSH user, e.g. root) on every machine your company leases: only the platform’s block of that file, the rest is left alone. That usually takes under a minute; when a machine’s agent is offline, it happens once the agent is back. The keys of every active member of your company are written there. They are removed from the machines when deleted, when the account is disabled, or when the lease ends.',
     name: 'Name',
     fingerprint: 'Fingerprint',
     createdAt: 'Added',
@@ -782,7 +783,8 @@ const en: typeof zhCN = {
     publicKeyPlaceholder: 'Starts with ssh-ed25519, ssh-rsa or ecdsa-sha2-nistp256, e.g. the content of ~/.ssh/id_ed25519.pub',
     badShape: 'This does not look like an OpenSSH public key: "type base64 [comment]"',
     empty: 'No SSH keys yet',
-    confirmDelete: 'Delete the key "{name}"? Connections using it can no longer sign in.',
+    confirmDelete:
+      'Delete the key “{name}”? It is removed from your company’s leased machines within about a minute; after that it can no longer sign in (sessions already open are not closed).',
   },
   notification: {
     unread: 'Unread',

@@ -762,7 +762,8 @@ export default {
   sshKey: {
     add: '添加密钥',
     added: 'SSH 密钥已添加',
-    hint: '添加的公钥会在分配给您的机器上用于 SSH 登录。',
+    hint:
+      '您的公钥会写入贵公司当前租用的每台机器上登录用户（即 SSH 用户名，如 root）的 authorized_keys，只写平台管理的区块，不改动文件其余内容；通常一分钟内生效，机器的 Agent 离线时在其恢复连接后写入。公司内所有已启用成员的公钥都会写入。删除公钥、账号被停用或租期结束时，公钥会从机器上移除。',
     name: '密钥名称',
     fingerprint: '指纹',
     createdAt: '添加时间',
@@ -770,7 +771,7 @@ export default {
     publicKeyPlaceholder: '以 ssh-ed25519、ssh-rsa 或 ecdsa-sha2-nistp256 开头，例如 ~/.ssh/id_ed25519.pub 的内容',
     badShape: '这不像一个 OpenSSH 公钥：应为「类型 Base64内容 [注释]」',
     empty: '还没有 SSH 密钥',
-    confirmDelete: '确定删除密钥「{name}」吗？使用它的连接将无法再登录。',
+    confirmDelete: '确定删除密钥「{name}」吗？它会在约一分钟内从贵公司租用的机器上移除，之后不能再用它登录（已建立的连接不会被断开）。',
   },
   notification: {
     unread: '未读',
