@@ -290,8 +290,8 @@ describe('fleet and leases', () => {
       const box = page.locator('.el-message-box')
       await box.locator('textarea').fill(`e2e reclaim ${id}`)
       await box.getByRole('button', { name: '提前回收' }).click()
-      // its own toast (the renewal's may still show): the reclaim has finished before the page reloads
-      await page.locator('.el-message--success', { hasText: '已回收' }).waitFor({ timeout: 30_000 })
+      // its own toast (the renewal's may still show): the lease has ended (202); the host's cleanup goes on
+      await page.locator('.el-message--success', { hasText: '租期已结束，正在清理主机' }).waitFor({ timeout: 30_000 })
       await eventually(
         async () => {
           await page.reload()
@@ -301,7 +301,7 @@ describe('fleet and leases', () => {
         { what: 'the reclaimed allocation to leave the current tab' },
       )
 
-      // history: reclaimed, and the host steps say that no agent confirmed them
+      // history: reclaimed, and the host steps wait for an agent that never comes
       await page.getByTestId('allocation-tabs').getByText('历史分配').click()
       await page.waitForURL((url) => url.searchParams.get('tab') === 'history')
       const row = rowWith(table, reclaimed)
@@ -310,7 +310,7 @@ describe('fleet and leases', () => {
       const drawer = page.getByTestId('allocation-drawer')
       await drawer.getByText(`e2e reclaim ${id}`).waitFor()
       await drawer.getByTestId('host-step-unconfirmed').first().waitFor()
-      assert.match(await drawer.getByTestId('host-steps').innerText(), /无 agent 确认/)
+      assert.match(await drawer.getByTestId('host-steps').innerText(), /等待主机确认/)
     })
   })
 
