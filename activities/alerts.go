@@ -65,7 +65,8 @@ var levelNames = map[string]string{"critical": "严重 / critical", "warning": "
 
 // typeNames are the alert types as the console shows them.
 var typeNames = map[string]string{"gpu_temperature": "GPU温度 / GPU temperature", "disk_usage": "磁盘空间 / disk usage",
-	"memory_usage": "内存使用率 / memory usage", "offline": "离线 / offline"}
+	"memory_usage": "内存使用率 / memory usage", "offline": "离线 / offline",
+	"lease_cleanup": "租期清理超时 / lease cleanup overdue"}
 
 func alertTitle(al *store.Alert) string {
 	return fmt.Sprintf("告警 %s：%s / alert on %s: %s", al.MachineName, typeNames[al.Type], al.MachineName, al.Type)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/remotegpu/remotegpu/store"
@@ -59,8 +60,10 @@ type RaiseCleanupAlertInput struct {
 
 // RaiseCleanupAlert opens the machine's overdue-cleanup alert.
 func (c *Cleanups) RaiseCleanupAlert(ctx context.Context, in RaiseCleanupAlertInput) error {
-	msg := fmt.Sprintf("租期结束后的清理超过 %s 仍未完成（待主机确认：%v）/ the end-of-lease cleanup is not done after %s (waiting for the host: %v)",
-		in.After, in.Pending, in.After, in.Pending)
+	mins := int(in.After.Round(time.Minute) / time.Minute)
+	steps := strings.Join(in.Pending, ", ")
+	msg := fmt.Sprintf("租期结束 %d 分钟后清理仍未完成，待主机确认：%s / the end-of-lease cleanup is not done after %d minutes; waiting for the host to confirm: %s",
+		mins, steps, mins, steps)
 	if _, err := c.Store.OpenCleanupAlert(ctx, in.MachineID, in.AllocationID, in.Level, msg, in.Since, in.After); err != nil {
 		return fmt.Errorf("unable to raise the cleanup alert: %w", err)
 	}
