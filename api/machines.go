@@ -82,7 +82,7 @@ type CreatedMachine struct {
 type AgentBootstrap struct {
 	AgentToken     string    `json:"agentToken" doc:"Shown once; the agent exchanges it for its own credentials"`
 	ExpiresAt      time.Time `json:"expiresAt" doc:"The token works once, until then (BOOTSTRAP_TOKEN_TTL)"`
-	InstallCommand string    `json:"installCommand" doc:"One line that installs and starts the agent on the host"`
+	InstallCommand string    `json:"installCommand" doc:"One line that configures the installed agent on the host and (re)starts it, which registers it"`
 }
 
 type ListMachinesInput struct {
@@ -239,14 +239,16 @@ func (h *machinesHandler) newBootstrap() AgentBootstrap {
 	return AgentBootstrap{AgentToken: "rga_" + tok, ExpiresAt: h.s.now().Add(h.s.Config.Fleet.BootstrapTTL()).UTC()}
 }
 
-// installCommand is the one line the admin runs on the host (the agent itself comes with the monitoring issue).
+// installCommand is the one line the admin runs on a host where the agent
+// and its systemd unit are installed (README, "The host agent"): it writes
+// the agent's configuration and (re)starts it, which registers it.
 func (h *machinesHandler) installCommand(machineID, token string) string {
 	base := strings.TrimRight(h.s.Config.PublicURL, "/")
 	if base == "" {
 		base = "https://<control-plane>"
 	}
-	return fmt.Sprintf("curl -fsSL %s/agent/install.sh | sudo REMOTEGPU_URL=%s REMOTEGPU_MACHINE_ID=%s REMOTEGPU_AGENT_TOKEN=%s sh",
-		base, base, machineID, token)
+	return fmt.Sprintf("sudo install -d -m 0700 /etc/remotegpu && printf 'REMOTEGPU_URL=%%s\\nREMOTEGPU_MACHINE_ID=%%s\\nREMOTEGPU_AGENT_TOKEN=%%s\\n' "+
+		"%s %s %s | sudo install -m 0600 /dev/stdin /etc/remotegpu/agent.env && sudo systemctl restart remotegpu-agent", base, machineID, token)
 }
 
 // machineAudit is what the audit log keeps of a machine: never the password.

@@ -1639,7 +1639,7 @@ export interface components {
              * @description The token works once, until then (BOOTSTRAP_TOKEN_TTL)
              */
             expiresAt: string;
-            /** @description One line that installs and starts the agent on the host */
+            /** @description One line that configures the installed agent on the host and (re)starts it, which registers it */
             installCommand: string;
         };
         Alert: {
@@ -1986,7 +1986,7 @@ export interface components {
              * @description The token works once, until then (BOOTSTRAP_TOKEN_TTL)
              */
             expiresAt: string;
-            /** @description One line that installs and starts the agent on the host */
+            /** @description One line that configures the installed agent on the host and (re)starts it, which registers it */
             installCommand: string;
             machine: components["schemas"]["Machine"];
         };

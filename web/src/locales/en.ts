@@ -508,7 +508,7 @@ const en: typeof zhCN = {
     agentTokenTitle: 'Agent token of “{name}”',
     agentTokenHint:
       'The token is shown only this once and cannot be seen again after closing. Copy the install command and run it as root on the machine to install and start the agent.',
-    installCommand: 'Install command',
+    installCommand: 'Registration command (run on the host once the agent is installed)',
     allocationHistory: 'Allocations',
     reclaimAccepted: 'The lease has ended; the host is being cleaned',
     passwordReset: {

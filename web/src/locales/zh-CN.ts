@@ -503,7 +503,7 @@ export default {
     confirmReissueToken: '确定为机器「{name}」重新签发 Agent 令牌吗？旧令牌将立即失效。',
     agentTokenTitle: '「{name}」的 Agent 令牌',
     agentTokenHint: '令牌只显示这一次，关闭后无法再次查看。请复制安装命令，在该机器上以 root 执行以安装并启动 Agent。',
-    installCommand: '安装命令',
+    installCommand: '注册命令（在已安装代理的主机上运行）',
     allocationHistory: '分配记录',
     reclaimAccepted: '租期已结束，正在清理主机',
     passwordReset: {
