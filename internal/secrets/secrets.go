@@ -86,6 +86,15 @@ func (b *Box) Open(sealed []byte) (string, error) {
 	return string(plain), nil
 }
 
+// KeyID names the current key (hex of the ID every ciphertext carries).
+func (b *Box) KeyID() string { return KeyID(b.current) }
+
+// KeyID is the short public name of a key, as its ciphertexts carry it.
+func KeyID(key []byte) string {
+	id := keyID(key)
+	return fmt.Sprintf("%x", id[:])
+}
+
 // Current reports whether sealed uses the current key (rotation skips those).
 func (b *Box) Current(sealed []byte) bool {
 	return len(sealed) >= 5 && [4]byte(sealed[1:5]) == b.id
