@@ -250,12 +250,7 @@ func TestHostChannelHostile(t *testing.T) {
 	startLease(t, a)
 	admin.must(202, "POST", "/api/admin/allocations/"+created[0].ID+"/reclaim", nil)
 	oldKey := finishCleanup(t, a)
-	var m store.Machine
-	waitFor(t, "the machine back online", func() bool {
-		m = store.Machine{}
-		admin.must(200, "GET", "/api/admin/machines/"+a.machineID, nil).decode(t, &m)
-		return m.Status == "online" && m.Cleanup == nil
-	})
+	waitCleaned(t, admin, a.machineID)
 	old := e.agentSession(oldKey)
 	denied := auditCount(t, e, "agent.auth_refused", false)
 	doc := api.New(api.Deps{}).API().OpenAPI()
@@ -296,6 +291,16 @@ func secOf(op *huma.Operation) []map[string][]string {
 		return nil
 	}
 	return op.Security
+}
+
+// waitCleaned waits until the machine's cleanup is over and it is back online.
+func waitCleaned(t *testing.T, admin *session, machineID string) {
+	t.Helper()
+	waitFor(t, "the machine back online", func() bool {
+		var m store.Machine // fresh each time: an absent cleanup leaves the field untouched
+		admin.must(200, "GET", "/api/admin/machines/"+machineID, nil).decode(t, &m)
+		return m.Status == "online" && m.Cleanup == nil
+	})
 }
 
 // startLease answers what a new lease asks of its host: a new password,

@@ -240,11 +240,7 @@ func TestLeaseEndsCleanOnARealHost(t *testing.T) {
 
 	// The agent comes back: every step runs and is confirmed.
 	host.startAgent(e.srv.URL, m.ID, "")
-	waitFor(t, "the machine back online", func() bool {
-		var got store.Machine
-		admin.must(200, "GET", "/api/admin/machines/"+m.ID, nil).decode(t, &got)
-		return got.Status == "online" && got.Cleanup == nil
-	})
+	waitCleaned(t, admin, m.ID)
 	admin.must(200, "GET", "/api/admin/allocations/"+created[0].ID, nil).decode(t, &al)
 	if al.CleanupStatus != "done" {
 		t.Fatalf("cleanup %s, steps %+v", al.CleanupStatus, al.HostSteps)

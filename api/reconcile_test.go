@@ -233,11 +233,7 @@ func TestReconcilerRepairsAKilledAPI(t *testing.T) {
 		t.Fatalf("reconcile after the cleanup was terminated %+v", res)
 	}
 	finishCleanupFrom(t, a)
-	waitFor(t, "the machine back online", func() bool {
-		var m store.Machine
-		admin.must(200, "GET", "/api/admin/machines/"+a.machineID, nil).decode(t, &m)
-		return m.Status == "online" && m.Cleanup == nil
-	})
+	waitCleaned(t, admin, a.machineID)
 }
 
 // finishCleanupFrom answers the cleanup's commands when the agent may
