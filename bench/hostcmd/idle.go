@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/remotegpu/remotegpu/bench/internal/benchfleet"
 )
 
 // idle holds -agents long polls with nothing to deliver for -d and reports
@@ -19,7 +21,7 @@ func idle(ctx context.Context, o options, pool *pgxpool.Pool, run string) error 
 	if _, err := scrape(o); err != nil {
 		return err // before creating anything
 	}
-	boots, err := addMachines(ctx, pool, run, o.agents)
+	boots, err := benchfleet.AddMachines(ctx, pool, run, o.agents, 8)
 	if err != nil {
 		return err
 	}

@@ -34,9 +34,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -56,12 +53,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/remotegpu/remotegpu/agent/commands"
 	"github.com/remotegpu/remotegpu/agent/pusher"
+	"github.com/remotegpu/remotegpu/bench/internal/benchfleet"
 	"github.com/remotegpu/remotegpu/internal/agentproto"
 )
 
@@ -148,34 +145,19 @@ func fail(err error) {
 func local(o options) error {
 	for name, raw := range map[string]string{"-url": o.base, "-metrics": o.metricsURL} {
 		u, err := url.Parse(raw)
-		if err != nil || u.Scheme != "http" || !loopback(u.Hostname()) {
+		if err != nil || u.Scheme != "http" || !benchfleet.Loopback(u.Hostname()) {
 			return fmt.Errorf("%s %s is not local: this bench only targets http://127.0.0.0/8, localhost or [::1]", name, raw)
 		}
 	}
-	if o.dsn == "" {
-		return errors.New("-db (or DATABASE_URL) is required: the api's database")
-	}
-	cfg, err := pgx.ParseConfig(o.dsn)
-	if err != nil {
-		return fmt.Errorf("-db: %w", err)
-	}
-	if !loopback(cfg.Host) && !strings.HasPrefix(cfg.Host, "/") {
-		return fmt.Errorf("-db host %s is not local", cfg.Host)
+	if err := benchfleet.LocalDB(o.dsn); err != nil {
+		return err
 	}
 	if a := os.Getenv("TEMPORAL_ADDRESS"); a != "" {
-		if h, _, err := net.SplitHostPort(a); err != nil || !loopback(h) {
+		if h, _, err := net.SplitHostPort(a); err != nil || !benchfleet.Loopback(h) {
 			return fmt.Errorf("TEMPORAL_ADDRESS %s is not local", a)
 		}
 	}
 	return nil
-}
-
-func loopback(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 // raiseFileLimit makes room for one connection per agent (plus the
@@ -242,33 +224,6 @@ func loadavg() string {
 
 // ---- machines and agents -----------------------------------------------------
 
-type boot struct{ id, token string }
-
-// addMachines inserts the machines with a bootstrap token each, as the
-// console would (COPY: 2,000 through the api would take the bench longer
-// than the measurement).
-func addMachines(ctx context.Context, pool *pgxpool.Pool, run string, n int) ([]boot, error) {
-	boots := make([]boot, n)
-	rows := make([][]any, n)
-	expires := time.Now().Add(time.Hour)
-	for i := range boots {
-		b := make([]byte, 32)
-		_, _ = rand.Read(b)
-		tok := "rga_" + base64.RawURLEncoding.EncodeToString(b)
-		h := sha256.Sum256([]byte(tok))
-		id := uuid.New()
-		boots[i] = boot{id: id.String(), token: tok}
-		name := fmt.Sprintf("%s-%05d", run, i)
-		rows[i] = []any{id, name, "北京", "H100", int32(80), int32(8), name + ".bench.local", []byte{0}, h[:], expires, "online"}
-	}
-	_, err := pool.CopyFrom(ctx, pgx.Identifier{"machines"}, []string{"id", "name", "region", "gpu_model", "gpu_memory_gb", "gpu_count",
-		"ssh_host", "ssh_password_enc", "agent_token_hash", "agent_token_expires_at", "status"}, pgx.CopyFromRows(rows))
-	if err != nil {
-		return nil, fmt.Errorf("unable to add the machines: %w", err)
-	}
-	return boots, nil
-}
-
 // cleanup removes the run's machines and their host commands (the rows
 // cascade with the machine; deleted first all the same, so a schema that
 // stops cascading does not leave them behind).
@@ -310,7 +265,7 @@ type agent struct {
 }
 
 // register exchanges every bootstrap token for an agent token, as the agent does at its first start.
-func register(ctx context.Context, hc *http.Client, base string, boots []boot) ([]agent, error) {
+func register(ctx context.Context, hc *http.Client, base string, boots []benchfleet.Boot) ([]agent, error) {
 	agents := make([]agent, len(boots))
 	var wg sync.WaitGroup
 	var firstErr atomic.Value
@@ -322,11 +277,11 @@ func register(ctx context.Context, hc *http.Client, base string, boots []boot) (
 			defer func() { <-sem; wg.Done() }()
 			c := &pusher.Client{BaseURL: base, HTTP: hc, Timeout: 30 * time.Second, UserAgent: "remotegpu-agent/bench-hostcmd"}
 			inv := agentproto.Inventory{Hostname: "bench", OS: "linux", GPUSource: agentproto.GPUSourceSimulated, CPUCores: 64, MemoryMiB: 512 << 10}
-			if _, err := c.Register(ctx, agentproto.RegisterRequest{MachineID: b.id, BootstrapToken: b.token, Inventory: inv}); err != nil {
+			if _, err := c.Register(ctx, agentproto.RegisterRequest{MachineID: b.ID, BootstrapToken: b.Token, Inventory: inv}); err != nil {
 				firstErr.CompareAndSwap(nil, err)
 				return
 			}
-			agents[i] = agent{machineID: b.id, api: c}
+			agents[i] = agent{machineID: b.ID, api: c}
 		}()
 	}
 	wg.Wait()

@@ -14,6 +14,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/remotegpu/remotegpu/bench/internal/benchfleet"
 	"github.com/remotegpu/remotegpu/internal/agentproto"
 	"github.com/remotegpu/remotegpu/internal/config"
 	"github.com/remotegpu/remotegpu/internal/payloadcodec"
@@ -120,7 +121,7 @@ func roundtrip(ctx context.Context, o options, pool *pgxpool.Pool, run string) e
 // it returns once every agent holds a poll (and settle more), so the first
 // command does not race an agent's first request.
 func connect(ctx context.Context, o options, pool *pgxpool.Pool, run string, ramp time.Duration) ([]agent, func(), *pollStats, error) {
-	boots, err := addMachines(ctx, pool, run, o.agents)
+	boots, err := benchfleet.AddMachines(ctx, pool, run, o.agents, 8)
 	if err != nil {
 		return nil, func() {}, nil, err
 	}

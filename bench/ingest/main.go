@@ -20,9 +20,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -45,6 +42,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/remotegpu/remotegpu/bench/internal/benchfleet"
 	"github.com/remotegpu/remotegpu/internal/agentproto"
 )
 
@@ -76,7 +74,7 @@ func main() {
 
 	run := fmt.Sprintf("bench-ingest-%d", time.Now().Unix())
 	fmt.Printf("run %s: %d machines × %d GPUs every %s against %s\n", run, *machines, *gpus, *interval, *base)
-	boots, err := addMachines(ctx, pool, run, *machines, *gpus)
+	boots, err := benchfleet.AddMachines(ctx, pool, run, *machines, *gpus)
 	if err != nil {
 		fail(err)
 	}
@@ -152,54 +150,10 @@ func local(base, dsn string) error {
 	if err != nil || u.Scheme != "http" {
 		return fmt.Errorf("-url must be http://127.x.x.x, localhost or [::1]")
 	}
-	if !loopback(u.Hostname()) {
+	if !benchfleet.Loopback(u.Hostname()) {
 		return fmt.Errorf("-url %s is not local: this bench only targets 127.0.0.0/8, localhost or [::1]", base)
 	}
-	if dsn == "" {
-		return fmt.Errorf("-db (or DATABASE_URL) is required: the api's database")
-	}
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		return fmt.Errorf("-db: %w", err)
-	}
-	if !loopback(cfg.Host) && !strings.HasPrefix(cfg.Host, "/") {
-		return fmt.Errorf("-db host %s is not local", cfg.Host)
-	}
-	return nil
-}
-
-func loopback(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
-}
-
-type boot struct {
-	id, token string
-}
-
-// addMachines inserts the machines with a bootstrap token each, as the console would.
-func addMachines(ctx context.Context, pool *pgxpool.Pool, run string, n, gpus int) ([]boot, error) {
-	boots := make([]boot, n)
-	rows := make([][]any, n)
-	for i := range boots {
-		b := make([]byte, 32)
-		_, _ = rand.Read(b)
-		tok := "rga_" + base64.RawURLEncoding.EncodeToString(b)
-		h := sha256.Sum256([]byte(tok))
-		id := uuid.New()
-		boots[i] = boot{id: id.String(), token: tok}
-		name := fmt.Sprintf("%s-%04d", run, i)
-		rows[i] = []any{id, name, "北京", "H100", int32(80), int32(gpus), name + ".bench.local", []byte{0}, h[:], "online"}
-	}
-	_, err := pool.CopyFrom(ctx, pgx.Identifier{"machines"}, []string{"id", "name", "region", "gpu_model", "gpu_memory_gb", "gpu_count",
-		"ssh_host", "ssh_password_enc", "agent_token_hash", "status"}, pgx.CopyFromRows(rows))
-	if err != nil {
-		return nil, fmt.Errorf("unable to add the machines: %w", err)
-	}
-	return boots, nil
+	return benchfleet.LocalDB(dsn)
 }
 
 func cleanup(pool *pgxpool.Pool, run string) {
@@ -222,7 +176,7 @@ type agent struct {
 	gpus      int
 }
 
-func register(client *http.Client, base string, boots []boot, gpus int) ([]agent, error) {
+func register(client *http.Client, base string, boots []benchfleet.Boot, gpus int) ([]agent, error) {
 	agents := make([]agent, len(boots))
 	var wg sync.WaitGroup
 	var firstErr atomic.Value
@@ -236,13 +190,13 @@ func register(client *http.Client, base string, boots []boot, gpus int) ([]agent
 			for g := range gpus {
 				inv.GPUs = append(inv.GPUs, agentproto.GPUInfo{Index: g, Model: "NVIDIA H100 80GB HBM3", MemoryMiB: 81559})
 			}
-			body, _ := json.Marshal(agentproto.RegisterRequest{MachineID: b.id, BootstrapToken: b.token, Inventory: inv})
+			body, _ := json.Marshal(agentproto.RegisterRequest{MachineID: b.ID, BootstrapToken: b.Token, Inventory: inv})
 			var rr agentproto.RegisterResponse
 			if err := call(client, base+agentproto.PathRegister, "", body, &rr); err != nil {
 				firstErr.CompareAndSwap(nil, err)
 				return
 			}
-			agents[i] = agent{id: b.id, token: rr.AgentToken, gpus: gpus}
+			agents[i] = agent{id: b.ID, token: rr.AgentToken, gpus: gpus}
 		}()
 	}
 	wg.Wait()
