@@ -72,7 +72,6 @@ type ReclaimInput struct {
 	Body *ReclaimBody
 }
 
-
 type ReclaimBody struct {
 	Reason string `json:"reason,omitempty" maxLength:"500"`
 }

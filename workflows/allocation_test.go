@@ -305,7 +305,7 @@ func TestAllocationLeaseToExpiry(t *testing.T) {
 	if res.Status != "expired" || !res.EndedAt.Equal(end) {
 		t.Fatalf("result %+v, want expired at %v", res, end)
 	}
- 	l.wantCleanup(t, "expired", "system", end)
+	l.wantCleanup(t, "expired", "system", end)
 	if early.Status != "active" || !early.StartAt.Equal(leaseStart) || !early.EndAt.Equal(end) || early.Notified {
 		t.Fatalf("state after a day %+v", early)
 	}

@@ -42,7 +42,7 @@ const (
 func PendingCleanupSteps(at time.Time) []store.HostStep {
 	steps := make([]store.HostStep, len(CleanupSteps))
 	for i, s := range CleanupSteps {
-		steps[i] = store.HostStep{Step: s, State: StepPending, Detail: "waiting for the host agent to confirm", At: at}
+		steps[i] = store.HostStep{Step: s, State: StepPending, Detail: "等待主机代理确认 / waiting for the host agent to confirm", At: at}
 	}
 	return steps
 }
@@ -201,7 +201,7 @@ func (w *cleanup) runStep(ctx workflow.Context, step string) error {
 			return nil
 		}
 		w.logger.Warn("cleanup step failed on the host; trying again later", "AllocationID", w.in.AllocationID, "Step", step, "Error", err)
-		w.record(ctx, store.HostStep{Step: step, State: StepFailed, Detail: "the host failed: " + rootMessage(err) + " (tried again)", At: at})
+		w.record(ctx, store.HostStep{Step: step, State: StepFailed, Detail: "主机执行失败，稍后重试：" + rootMessage(err) + " / the host failed (tried again): " + rootMessage(err), At: at})
 		wait := min(time.Minute<<min(failures, 5), cleanupRetryMax)
 		if _, err := workflow.AwaitWithTimeout(ctx, wait, func() bool { return w.reinstall != nil }); err != nil {
 			return err
@@ -213,30 +213,32 @@ func (w *cleanup) runStep(ctx workflow.Context, step string) error {
 func (w *cleanup) execute(ctx workflow.Context, step string) (string, error) {
 	var h *activities.Host
 	hctx := hostOptions(ctx)
-	simulated := func(s bool) string {
-		if s {
-			return " (simulated host: nothing changed on it)"
+	// both says what the host did in Chinese and English, like every stored text.
+	both := func(zh, en string, simulated bool) string {
+		if simulated {
+			zh, en = zh+"（模拟主机，未做改动）", en+" (simulated host: nothing changed on it)"
 		}
-		return ""
+		return zh + " / " + en
 	}
 	switch step {
 	case CleanupStepStopTenant:
 		var r agentproto.StopTenantResult
 		err := workflow.ExecuteActivity(hctx, h.StopTenant, activities.StopTenantInput{MachineID: w.in.MachineID, TenantID: w.in.TenantID,
 			AllocationID: w.in.AllocationID}).Get(ctx, &r)
-		return fmt.Sprintf("stopped %d containers and %d processes%s", r.Containers, r.Processes, simulated(r.Simulated)), err
+		return both(fmt.Sprintf("已停止 %d 个容器、%d 个进程", r.Containers, r.Processes),
+			fmt.Sprintf("stopped %d containers and %d processes", r.Containers, r.Processes), r.Simulated), err
 	case CleanupStepRemoveKeys:
 		var r agentproto.SyncSSHKeysResult
 		err := workflow.ExecuteActivity(hctx, h.SyncSSHKeys, activities.SyncSSHKeysInput{MachineID: w.in.MachineID,
 			AllocationID: w.in.AllocationID}).Get(ctx, &r)
-		return fmt.Sprintf("the tenant's keys removed from %s%s", r.File, simulated(r.Simulated)), err
+		return both("已从 "+r.File+" 移除客户的公钥", "the tenant's keys removed from "+r.File, r.Simulated), err
 	case CleanupStepRotatePassword:
 		var r agentproto.SetPasswordResult
 		err := workflow.ExecuteActivity(hctx, h.SetPassword, activities.SetPasswordInput{MachineID: w.in.MachineID}).Get(ctx, &r)
-		return fmt.Sprintf("new password set for %s%s", r.User, simulated(r.Simulated)), err
+		return both("已为 "+r.User+" 设置新密码", "new password set for "+r.User, r.Simulated), err
 	case CleanupStepRotateAgentKey:
 		err := workflow.ExecuteActivity(hctx, h.RotateAgentKey, activities.RotateAgentKeyInput{MachineID: w.in.MachineID}).Get(ctx, nil)
-		return "the agent switched to a new key; the old one no longer works", err
+		return both("代理已换用新密钥，旧密钥失效", "the agent switched to a new key; the old one no longer works", false), err
 	}
 	return "", temporal.NewNonRetryableApplicationError("unknown cleanup step "+step, "InvalidArgument", nil)
 }
@@ -304,7 +306,7 @@ func (w *cleanup) finish(ctx workflow.Context) (LeaseCleanupResult, error) {
 		at := workflow.Now(ctx).UTC()
 		for _, s := range CleanupSteps {
 			if !slices.Contains(w.confirmed, s) {
-				in.Skipped = append(in.Skipped, store.HostStep{Step: s, State: StepSkipped, Detail: "the machine was reinstalled", At: at})
+				in.Skipped = append(in.Skipped, store.HostStep{Step: s, State: StepSkipped, Detail: "机器已重装 / the machine was reinstalled", At: at})
 			}
 		}
 	}

@@ -205,7 +205,9 @@ func write(ctx context.Context, t *testing.T, c client.Client, codec *payloadcod
 		hist.Events = append(hist.Events, ev)
 	}
 	if err := proxy.VisitPayloads(ctx, hist, proxy.VisitPayloadsOptions{
-		Visitor: func(_ *proxy.VisitPayloadsContext, p []*commonpb.Payload) ([]*commonpb.Payload, error) { return codec.Decode(p) },
+		Visitor: func(_ *proxy.VisitPayloadsContext, p []*commonpb.Payload) ([]*commonpb.Payload, error) {
+			return codec.Decode(p)
+		},
 	}); err != nil {
 		t.Fatal(err)
 	}

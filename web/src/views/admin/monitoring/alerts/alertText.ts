@@ -1,5 +1,6 @@
 import type { Alert, AlertLevel, AlertStatusFilter, AlertType } from '@/api/types'
 import type { Locale } from '@/locales'
+import { pickLanguage } from '@/utils/bilingual'
 
 export const ALERT_LEVELS: AlertLevel[] = ['critical', 'warning', 'info']
 export const ALERT_TYPES: AlertType[] = ['gpu_temperature', 'disk_usage', 'memory_usage', 'offline', 'lease_cleanup']
@@ -14,15 +15,5 @@ export const ALERT_SORTS = ['createdAt', 'startedAt', 'resolvedAt', 'level', 'ty
 export const canAcknowledge = (a: Alert) => a.status === 'active'
 export const isOpen = (a: Alert) => a.status !== 'resolved'
 
-/**
- * The API writes an alert's text in both languages, `中文 / English`: show
- * the one of the console's language (the whole text when it is not split).
- */
-export function alertMessage(message: string, locale: Locale | string): string {
-  const at = message.lastIndexOf(' / ')
-  if (at >= 0) return locale === 'en' ? message.slice(at + 3) : message.slice(0, at)
-  // `…）/ English`: a full-width character right before the slash (the lease cleanup's text)
-  const m = /[\u3000-\u303f\uff00-\uffef]\/ (?!.*[\u3000-\u303f\uff00-\uffef]\/ )/.exec(message)
-  if (!m) return message
-  return locale === 'en' ? message.slice(m.index + 3) : message.slice(0, m.index + 1)
-}
+/** An alert's text in the console's language (the API writes both). */
+export const alertMessage = (message: string, locale: Locale | string): string => pickLanguage(message, locale)
