@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -32,6 +33,7 @@ type PasswordReset struct {
 	RequestedAt *time.Time `json:"requestedAt"`
 	AppliedAt   *time.Time `json:"appliedAt"`
 	Error       string     `json:"error" doc:"What the host reported, when it failed (a pending reset is tried again)"`
+	Simulated   bool       `json:"simulated" doc:"The agent runs with simulated host operations (a demo machine): it acknowledged the password without setting it anywhere"`
 }
 
 type ReinstalledInput struct {
@@ -127,6 +129,10 @@ func (h *machineHostHandler) status(ctx context.Context, m *store.Machine) (*Pas
 	switch {
 	case cmd != nil && cmd.Status == agentproto.ResultSucceeded:
 		r.Status, r.AppliedAt = "applied", cmd.FinishedAt
+		var res agentproto.SetPasswordResult
+		if json.Unmarshal(cmd.Result, &res) == nil {
+			r.Simulated = res.Simulated
+		}
 	case running:
 		r.Status = "pending"
 		if cmd != nil {

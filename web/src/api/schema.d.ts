@@ -3558,6 +3558,8 @@ export interface components {
             error: string;
             /** Format: date-time */
             requestedAt: string | null;
+            /** @description The agent runs with simulated host operations (a demo machine): it acknowledged the password without setting it anywhere */
+            simulated: boolean;
             /**
              * @description pending: waiting for the host agent; applied: the host confirmed it (reveal the password to see it); failed: the host could not apply it
              * @enum {string}

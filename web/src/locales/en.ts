@@ -522,6 +522,8 @@ const en: typeof zhCN = {
       pendingHint:
         'The machine’s agent sets the new password on the host. Until it confirms, the old password still works and the new one is not shown; closing this window does not stop the reset, see the result on the machine’s page later.',
       appliedHint: 'The host applied the new password; the old one no longer works. Showing or copying it is audited.',
+      simulated: 'Simulated host',
+      simulatedHint: "This machine's agent runs with simulated host operations (a demo machine): it acknowledged the new password without setting it on any host.",
       failedHint: 'The host could not set the new password; the old one still works.',
       hostError: 'The host reported: {error}',
       retrying: 'The last try failed, trying again: {error}',

@@ -516,6 +516,8 @@ export default {
       },
       pendingHint: '新密码由该机器的 Agent 在主机上设置。确认之前旧密码仍然有效，新密码不会显示；关闭此窗口不会中止重置，稍后可在机器详情中查看结果。',
       appliedHint: '主机已应用新密码，旧密码已失效。查看或复制新密码会记入审计日志。',
+      simulated: '模拟主机',
+      simulatedHint: '这台机器的 Agent 以模拟主机方式运行（演示机器）：它确认了新密码，但没有在任何主机上设置。',
       failedHint: '主机未能设置新密码，旧密码仍然有效。',
       hostError: '主机报告：{error}',
       retrying: '上次尝试失败，正在重试：{error}',

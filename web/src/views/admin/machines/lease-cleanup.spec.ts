@@ -59,7 +59,7 @@ const machine: Machine = {
 }
 const cleaning: Machine = { ...machine, cleanup: { allocationId: 'al-1', since: '2026-03-01T08:00:00Z' } }
 
-const pending: PasswordReset = { status: 'pending', user: 'root', requestedAt: '2026-03-01T08:00:00Z', appliedAt: null, error: '' }
+const pending: PasswordReset = { status: 'pending', user: 'root', requestedAt: '2026-03-01T08:00:00Z', appliedAt: null, error: '', simulated: false }
 const applied: PasswordReset = { ...pending, status: 'applied', appliedAt: '2026-03-01T08:00:03Z' }
 
 const steps = (state: HostStep['state']): HostStep[] =>
@@ -175,6 +175,17 @@ describe('password reset polling', () => {
     await flushPromises()
     expect(api.revealMachinePassword).toHaveBeenCalledWith(machine.id)
     expect(dialog().textContent).toContain('Applied-Pass-1')
+    expect(dialog().querySelector('[data-testid="reset-simulated"]')).toBeNull()
+    wrapper.unmount()
+  })
+
+  it('says so when a simulated host acknowledged the password without setting it', async () => {
+    const wrapper = mountIt(PasswordResetDialog, { modelValue: true, machine, result: { ...applied, simulated: true } })
+    await flushPromises()
+    const dialog = document.querySelector('[data-testid="password-reset-dialog"]')!
+    expect(dialog.querySelector('[data-testid="reset-simulated"]')?.textContent).toContain('模拟主机方式运行')
+    expect(dialog.querySelector('[data-testid="password-reset-simulated"]')?.textContent).toContain('模拟主机')
+    expect(dialog.textContent).not.toContain('旧密码已失效')
     wrapper.unmount()
   })
 
