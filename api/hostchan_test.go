@@ -245,10 +245,9 @@ func TestHostChannelHostile(t *testing.T) {
 	// A's lease ends: its cleanup rotates the agent key, after which the
 	// old token (which the tenant, root on the host, could have copied) is
 	// refused everywhere, and audited.
-	var created []store.Allocation
-	admin.must(201, "POST", "/api/admin/allocations", map[string]any{"tenantId": e.fx.tenantA.ID, "machineIds": []string{a.machineID}, "months": 1}).decode(t, &created)
+	lease := leaseOne(t, admin, e.fx.tenantA.ID, a.machineID)
 	startLease(t, a)
-	admin.must(202, "POST", "/api/admin/allocations/"+created[0].ID+"/reclaim", nil)
+	admin.must(202, "POST", "/api/admin/allocations/"+lease.ID+"/reclaim", nil)
 	oldKey := finishCleanup(t, a)
 	waitCleaned(t, admin, a.machineID)
 	old := e.agentSession(oldKey)
@@ -293,6 +292,14 @@ func secOf(op *huma.Operation) []map[string][]string {
 	return op.Security
 }
 
+// leaseOne leases one machine to a tenant for a month.
+func leaseOne(t *testing.T, admin *session, tenantID, machineID string) store.Allocation {
+	t.Helper()
+	var created []store.Allocation
+	admin.must(201, "POST", "/api/admin/allocations", map[string]any{"tenantId": tenantID, "machineIds": []string{machineID}, "months": 1}).decode(t, &created)
+	return created[0]
+}
+
 // waitCleaned waits until the machine's cleanup is over and it is back online.
 func waitCleaned(t *testing.T, admin *session, machineID string) {
 	t.Helper()
@@ -316,7 +323,9 @@ func startLease(t *testing.T, a *hostAgent) {
 }
 
 // finishCleanup answers every end-of-lease command as a healthy host would
-// and returns the agent key it had before the rotation.
+// and returns the agent key it had before the rotation. The key is rotated
+// right after the tenant's work stops, so the new password is handed out
+// only to the new key.
 func finishCleanup(t *testing.T, a *hostAgent) string {
 	t.Helper()
 	c := a.next(agentproto.KindStopTenant)
@@ -324,16 +333,6 @@ func finishCleanup(t *testing.T, a *hostAgent) string {
 		t.Fatalf("stop_tenant args %+v", st)
 	}
 	a.succeed(c.ID, agentproto.StopTenantResult{Containers: 1, Processes: 2})
-	c = a.next(agentproto.KindSyncSSHKeys)
-	if k := args[agentproto.SyncSSHKeysArgs](t, c); len(k.Keys) != 0 {
-		t.Fatalf("keys left on the machine at the end of the lease: %+v", k)
-	}
-	a.succeed(c.ID, agentproto.SyncSSHKeysResult{User: "root", File: "/root/.ssh/authorized_keys"})
-	c = a.next(agentproto.KindSetPassword)
-	if status, _ := a.secret(c.ID); status != 200 {
-		t.Fatalf("password secret: %d", status)
-	}
-	a.succeed(c.ID, agentproto.SetPasswordResult{User: "root"})
 	c = a.next(agentproto.KindRotateAgentKey)
 	status, key := a.secret(c.ID)
 	if status != 200 || !strings.HasPrefix(key, "rgk_") {
@@ -344,6 +343,19 @@ func finishCleanup(t *testing.T, a *hostAgent) string {
 	if status := a.succeed(c.ID, agentproto.RotateAgentKeyResult{}); status != 200 {
 		t.Fatalf("rotation result with the new key: %d", status)
 	}
+	c = a.next(agentproto.KindSyncSSHKeys)
+	if k := args[agentproto.SyncSSHKeysArgs](t, c); len(k.Keys) != 0 {
+		t.Fatalf("keys left on the machine at the end of the lease: %+v", k)
+	}
+	a.succeed(c.ID, agentproto.SyncSSHKeysResult{User: "root", File: "/root/.ssh/authorized_keys"})
+	c = a.next(agentproto.KindSetPassword)
+	if status, _ := (&hostAgent{t: t, e: a.e, key: old}).secret(c.ID); status != 401 {
+		t.Fatalf("the password secret with the rotated-away key: %d", status)
+	}
+	if status, _ := a.secret(c.ID); status != 200 {
+		t.Fatalf("password secret: %d", status)
+	}
+	a.succeed(c.ID, agentproto.SetPasswordResult{User: "root"})
 	return old
 }
 
@@ -356,10 +368,9 @@ func TestMarkReinstalled(t *testing.T) {
 	admin := e.login("admin1")
 	a := newHostAgent(t, e, addAgent(t, e, admin, "reinstall-01", "北京"))
 	admin.must(409, "POST", "/api/admin/machines/"+a.machineID+"/reinstalled", nil) // nothing to end yet
-	var created []store.Allocation
-	admin.must(201, "POST", "/api/admin/allocations", map[string]any{"tenantId": e.fx.tenantA.ID, "machineIds": []string{a.machineID}, "months": 1}).decode(t, &created)
+	lease := leaseOne(t, admin, e.fx.tenantA.ID, a.machineID)
 	startLease(t, a)
-	admin.must(202, "POST", "/api/admin/allocations/"+created[0].ID+"/reclaim", nil)
+	admin.must(202, "POST", "/api/admin/allocations/"+lease.ID+"/reclaim", nil)
 	a.next(agentproto.KindStopTenant) // the host got the first step and went silent
 
 	var m store.Machine
@@ -368,7 +379,7 @@ func TestMarkReinstalled(t *testing.T) {
 		t.Fatalf("machine after the reinstall mark %+v", m)
 	}
 	var al store.Allocation
-	admin.must(200, "GET", "/api/admin/allocations/"+created[0].ID, nil).decode(t, &al)
+	admin.must(200, "GET", "/api/admin/allocations/"+lease.ID, nil).decode(t, &al)
 	if al.CleanupStatus != "reinstalled" {
 		t.Fatalf("cleanup %s", al.CleanupStatus)
 	}

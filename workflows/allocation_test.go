@@ -703,10 +703,12 @@ func TestAllocationWorkflowID(t *testing.T) {
 //     starts its cleanup.
 //   - lease_cleanup_absent_agent: a cleanup whose agent is away at first,
 //     whose host refuses the password once (retried after a timer), and
-//     that raises the overdue alert.
+//     that raises the overdue alert; _v0 is the same before the agent's key
+//     moved up to second place (versionKeyFirst).
 //   - allocation_continue_as_new: a lease renewed 20 times that continues as new.
 func TestReplayCorpus(t *testing.T) {
-	for _, f := range []string{"allocation_reclaim_restart", "allocation_expiry", "lease_cleanup_absent_agent", "allocation_continue_as_new"} {
+	for _, f := range []string{"allocation_reclaim_restart", "allocation_expiry", "lease_cleanup_absent_agent", "lease_cleanup_absent_agent_v0",
+		"allocation_continue_as_new"} {
 		t.Run(f, func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflow(Allocation)

@@ -17,9 +17,11 @@ import (
 // LeaseCleanupWorkflowID is the cleanup after one lease.
 func LeaseCleanupWorkflowID(allocationID string) string { return "lease-cleanup:" + allocationID }
 
-// The end-of-lease steps, in the order they run: the tenant's work stops
-// first, then its ways in are closed, and the agent's key (which the
-// tenant, root on the host, could read) is replaced last.
+// The end-of-lease steps. The tenant's work stops first. The agent's key
+// is replaced next: the tenant, root on the host, may have copied it, and
+// with it could fetch any command's secret as the agent does, the new
+// login password included; once the agent has switched, a copy is worth
+// nothing. Then the tenant's ways in are closed.
 const (
 	CleanupStepStopTenant     = "stop_tenant"
 	CleanupStepRemoveKeys     = "remove_ssh_keys"
@@ -28,7 +30,14 @@ const (
 )
 
 // CleanupSteps are the steps in order.
-var CleanupSteps = []string{CleanupStepStopTenant, CleanupStepRemoveKeys, CleanupStepRotatePassword, CleanupStepRotateAgentKey}
+var CleanupSteps = []string{CleanupStepStopTenant, CleanupStepRotateAgentKey, CleanupStepRemoveKeys, CleanupStepRotatePassword}
+
+// cleanupStepsV0 is the order before versionKeyFirst: the agent's key last.
+var cleanupStepsV0 = []string{CleanupStepStopTenant, CleanupStepRemoveKeys, CleanupStepRotatePassword, CleanupStepRotateAgentKey}
+
+// versionKeyFirst 1: the agent's key is rotated right after the tenant's
+// work stops, before the password (0: last).
+const versionKeyFirst = "cleanup-agent-key-first"
 
 // Step states as the lease records them.
 const (
@@ -148,10 +157,14 @@ func (w *cleanup) setup(ctx workflow.Context) error {
 }
 
 func (w *cleanup) run(ctx workflow.Context) (LeaseCleanupResult, error) {
+	order := CleanupSteps
+	if workflow.GetVersion(ctx, versionKeyFirst, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		order = cleanupStepsV0
+	}
 	if !w.alerted {
 		workflow.Go(ctx, w.alertWhenOverdue)
 	}
-	for _, step := range CleanupSteps {
+	for _, step := range order {
 		if slices.Contains(w.confirmed, step) {
 			continue
 		}

@@ -151,7 +151,7 @@ func TestLeaseCleanupAllStepsInOrder(t *testing.T) {
 	if !slices.Equal(h.calls, CleanupSteps) || !slices.Equal(h.confirmed(), CleanupSteps) {
 		t.Fatalf("calls %v, confirmed %v", h.calls, h.confirmed())
 	}
-	if !strings.Contains(h.steps[0].Detail, "stopped 2 containers and 5 processes") || !strings.Contains(h.steps[2].Detail, "new password set for root") {
+	if !strings.Contains(h.steps[0].Detail, "stopped 2 containers and 5 processes") || !strings.Contains(h.steps[3].Detail, "new password set for root") {
 		t.Fatalf("details %+v", h.steps)
 	}
 	if len(h.finished) != 1 || h.finished[0].Reinstalled || h.finished[0].MachineID != testMachine || len(h.alerts) != 0 {
@@ -254,16 +254,13 @@ func TestLeaseCleanupReinstalled(t *testing.T) {
 	if updErr != nil || res.Outcome != CleanupReinstalled || outcome.Outcome != CleanupReinstalled {
 		t.Fatalf("update %v, outcome %+v / %+v", updErr, res, outcome)
 	}
-	if !slices.Equal(h.confirmed(), []string{CleanupStepStopTenant, CleanupStepRemoveKeys}) {
+	if !slices.Equal(h.confirmed(), []string{CleanupStepStopTenant, CleanupStepRotateAgentKey, CleanupStepRemoveKeys}) {
 		t.Fatalf("confirmed %v", h.confirmed())
 	}
 	f := h.finished
-	if len(f) != 1 || !f[0].Reinstalled || f[0].Actor.Name != "admin1" || f[0].Note != "reimaged" || len(f[0].Skipped) != 2 ||
-		f[0].Skipped[0].Step != CleanupStepRotatePassword || f[0].Skipped[1].State != StepSkipped {
+	if len(f) != 1 || !f[0].Reinstalled || f[0].Actor.Name != "admin1" || f[0].Note != "reimaged" || len(f[0].Skipped) != 1 ||
+		f[0].Skipped[0].Step != CleanupStepRotatePassword || f[0].Skipped[0].State != StepSkipped {
 		t.Fatalf("finished %+v", f)
-	}
-	if slices.Contains(h.calls, CleanupStepRotateAgentKey) {
-		t.Fatalf("calls %v", h.calls)
 	}
 }
 
@@ -272,11 +269,11 @@ func TestLeaseCleanupContinuedRun(t *testing.T) {
 	h := newHost(t)
 	h.backAt = cleanupStart.Add(2 * time.Hour)
 	h.run(LeaseCleanupInput{AllocationID: testAllocation, MachineID: testMachine, TenantID: testTenant, EndedAt: cleanupStart,
-		Confirmed: []string{CleanupStepStopTenant, CleanupStepRemoveKeys}, Alerted: true})
-	if slices.Contains(h.calls, CleanupStepStopTenant) || slices.Contains(h.calls, CleanupStepRemoveKeys) || len(h.alerts) != 0 {
+		Confirmed: []string{CleanupStepStopTenant, CleanupStepRotateAgentKey}, Alerted: true})
+	if slices.Contains(h.calls, CleanupStepStopTenant) || slices.Contains(h.calls, CleanupStepRotateAgentKey) || len(h.alerts) != 0 {
 		t.Fatalf("calls %v, alerts %+v", h.calls, h.alerts)
 	}
-	if !slices.Equal(h.confirmed(), []string{CleanupStepRotatePassword, CleanupStepRotateAgentKey}) {
+	if !slices.Equal(h.confirmed(), []string{CleanupStepRemoveKeys, CleanupStepRotatePassword}) {
 		t.Fatalf("confirmed %v", h.confirmed())
 	}
 }
