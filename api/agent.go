@@ -15,6 +15,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/time/rate"
 
 	"github.com/remotegpu/remotegpu/internal/agentproto"
 	"github.com/remotegpu/remotegpu/internal/apperr"
@@ -41,6 +42,7 @@ type monitorState struct {
 	once     sync.Once
 	ingester *store.Ingester
 	agents   agentKeyCache
+	refusals refusalAudits
 	mu       sync.RWMutex
 	hooks    []IngestHook
 }
@@ -184,12 +186,39 @@ func (s *Server) agentAuth(api huma.API) func(huma.Context, func(huma.Context)) 
 // agent token: from a leased host that is someone trying. Only a prefix of
 // the token's hash is kept, enough to tell repeated tries apart.
 func (s *Server) auditAgentRefusal(ctx context.Context, path string, key [32]byte) {
+	ip := reqInfo(ctx).IP
+	if !s.monitoring().refusals.allow(ip) {
+		slog.WarnContext(ctx, "refused agent token (not audited: too many from this address)", "ip", ip, "path", path)
+		return
+	}
 	err := store.InsertAudit(ctx, s.Store.Pool, &store.AuditLog{ActorName: "agent", ActorRole: "agent", Action: "agent.auth_refused",
 		TargetType: "agent_api", TargetID: path, IP: reqInfo(ctx).IP, TraceID: logging.TraceID(ctx),
 		Detail: map[string]any{"tokenSha256Prefix": fmt.Sprintf("%x", key[:6])}})
 	if err != nil {
 		slog.ErrorContext(ctx, "unable to audit a refused agent token", "err", err)
 	}
+}
+
+// refusalAudits bounds the audit records of refused agent tokens per
+// client address (a minute's burst, then one a second), so that anyone
+// sending made-up tokens cannot fill the audit log; the rest are logged.
+type refusalAudits struct {
+	mu sync.Mutex
+	m  map[string]*rate.Limiter
+}
+
+func (r *refusalAudits) allow(ip string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil || len(r.m) > 10000 {
+		r.m = map[string]*rate.Limiter{}
+	}
+	l, ok := r.m[ip]
+	if !ok {
+		l = rate.NewLimiter(rate.Every(time.Second), 60)
+		r.m[ip] = l
+	}
+	return l.Allow()
 }
 
 // Body limits of the agent operations.

@@ -327,14 +327,13 @@ func TestLeaseCleanupAlert(t *testing.T) {
 	admin.must(200, "PUT", "/api/admin/alerts/rules", map[string]any{"rules": []map[string]any{
 		{"type": "lease_cleanup", "level": "warning", "durationSeconds": 0, "enabled": true}}})
 	m := addMachine(t, admin, "lc-alert-1", "北京", "H100").Machine
-	var created []store.Allocation
-	admin.must(201, "POST", "/api/admin/allocations", map[string]any{"tenantId": e.fx.tenantA.ID, "machineIds": []string{m.ID}, "months": 1}).decode(t, &created)
+	lease := leaseOne(t, admin, e.fx.tenantA.ID, m.ID)
 	waitFor(t, "allocation active", func() bool {
 		var a store.Allocation
-		admin.must(200, "GET", "/api/admin/allocations/"+created[0].ID, nil).decode(t, &a)
+		admin.must(200, "GET", "/api/admin/allocations/"+lease.ID, nil).decode(t, &a)
 		return a.Status == "active"
 	})
-	admin.must(202, "POST", "/api/admin/allocations/"+created[0].ID+"/reclaim", map[string]any{"reason": "test"})
+	admin.must(202, "POST", "/api/admin/allocations/"+lease.ID+"/reclaim", map[string]any{"reason": "test"})
 	al := waitAlerts(t, admin, "type=lease_cleanup&status=open", 1)[0]
 	if al.MachineID != m.ID || al.Level != "warning" || al.Threshold != nil || al.GPUIndex != nil || !strings.Contains(al.Message, "stop_tenant") {
 		t.Fatalf("lease cleanup alert %+v", al)

@@ -302,6 +302,9 @@ func (h *allocationsHandler) doReclaim(ctx context.Context, before *store.Alloca
 	}
 	req := workflows.ReclaimRequest{Reason: reason, By: principal(ctx).Username, Actor: actorOf(ctx)}
 	if err := h.update(ctx, before.ID, workflows.AllocationReclaimUpdate, "reclaim", client.WorkflowUpdateStageAccepted, req, nil); err != nil {
+		// the request was recorded before it was sent: record that it did not happen
+		_ = h.s.audit(ctx, nil, auditEntry{Action: "allocation.reclaim", TargetType: "allocation", TargetID: before.ID, TenantID: before.TenantID,
+			Detail: map[string]any{"machine": before.MachineName, "reason": reason, "error": err.Error()}})
 		return nil, err
 	}
 	a, err := h.s.Store.GetAllocation(ctx, before.ID, h.expiring())

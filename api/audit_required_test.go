@@ -29,11 +29,10 @@ func TestLeaseActionsNeedTheirAudit(t *testing.T) {
 	e := newEnv(t, options{temporal: true})
 	admin := e.login("admin1")
 	m := addMachine(t, admin, "audit-01", "北京", "H100").Machine
-	var created []store.Allocation
-	admin.must(201, "POST", "/api/admin/allocations", map[string]any{"tenantId": e.fx.tenantA.ID, "machineIds": []string{m.ID}, "months": 1}).decode(t, &created)
+	lease := leaseOne(t, admin, e.fx.tenantA.ID, m.ID)
 	var a store.Allocation
 	waitFor(t, "the lease active", func() bool {
-		admin.must(200, "GET", "/api/admin/allocations/"+created[0].ID, nil).decode(t, &a)
+		admin.must(200, "GET", "/api/admin/allocations/"+lease.ID, nil).decode(t, &a)
 		return a.Status == "active"
 	})
 

@@ -186,8 +186,7 @@ func TestLeaseEndsCleanOnARealHost(t *testing.T) {
 	key := newPublicKey(t, "alice@laptop")
 	owner.must(201, "POST", "/api/customer/ssh-keys", map[string]any{"name": "laptop", "publicKey": key})
 	keyBody := strings.Fields(key)[1]
-	var created []store.Allocation
-	admin.must(201, "POST", "/api/admin/allocations", map[string]any{"tenantId": e.fx.tenantA.ID, "machineIds": []string{m.ID}, "months": 1}).decode(t, &created)
+	lease := leaseOne(t, admin, e.fx.tenantA.ID, m.ID)
 	waitFor(t, "the tenant's key in authorized_keys", func() bool { return strings.Contains(host.authorizedKeys(), keyBody) })
 	if !strings.Contains(host.authorizedKeys(), "# BEGIN remotegpu") {
 		t.Fatalf("authorized_keys without the managed block:\n%s", host.authorizedKeys())
@@ -218,10 +217,10 @@ func TestLeaseEndsCleanOnARealHost(t *testing.T) {
 	// The agent is away when the lease ends: the lease ends all the same,
 	// the machine waits in maintenance, nothing happens on the host.
 	stop()
-	admin.must(202, "POST", "/api/admin/allocations/"+created[0].ID+"/reclaim", map[string]any{"reason": "end of project"})
+	admin.must(202, "POST", "/api/admin/allocations/"+lease.ID+"/reclaim", map[string]any{"reason": "end of project"})
 	var al store.Allocation
 	waitFor(t, "the lease reclaimed", func() bool {
-		admin.must(200, "GET", "/api/admin/allocations/"+created[0].ID, nil).decode(t, &al)
+		admin.must(200, "GET", "/api/admin/allocations/"+lease.ID, nil).decode(t, &al)
 		return al.Status == "reclaimed"
 	})
 	var held store.Machine
@@ -241,7 +240,7 @@ func TestLeaseEndsCleanOnARealHost(t *testing.T) {
 	// The agent comes back: every step runs and is confirmed.
 	host.startAgent(e.srv.URL, m.ID, "")
 	waitCleaned(t, admin, m.ID)
-	admin.must(200, "GET", "/api/admin/allocations/"+created[0].ID, nil).decode(t, &al)
+	admin.must(200, "GET", "/api/admin/allocations/"+lease.ID, nil).decode(t, &al)
 	if al.CleanupStatus != "done" {
 		t.Fatalf("cleanup %s, steps %+v", al.CleanupStatus, al.HostSteps)
 	}

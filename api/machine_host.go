@@ -79,6 +79,9 @@ func (h *machineHostHandler) resetPassword(ctx context.Context, in *MachineIDInp
 		workflows.MachinePassword, workflows.MachinePasswordInput{MachineID: m.ID})
 	if err != nil {
 		slog.ErrorContext(ctx, "unable to start the password reset", "machine", m.ID, "err", err)
+		// the request was recorded before it was sent: record that it did not happen
+		_ = s.audit(ctx, nil, auditEntry{Action: "machine.reset_password", TargetType: "machine", TargetID: m.ID,
+			Detail: map[string]any{"machine": m.Name, "user": m.SSHUser, "error": "the workflow service is unavailable"}})
 		return nil, apperr.New(apperr.Unavailable, "工作流服务暂不可用，请稍后重试 / the workflow service is unavailable; try again later")
 	}
 	wctx, cancel := context.WithTimeout(ctx, resetWait)

@@ -63,28 +63,20 @@ func (s *Store) DeliverSystemNotice(ctx context.Context, b *NotificationBatch, u
 	return added, err
 }
 
-// AllocationEnd is what EndAllocationAudited did.
+// AllocationEnd is what EndAllocationWith did.
 type AllocationEnd struct {
 	Status  string    // the stored status: expired or reclaimed
 	EndedAt time.Time // when it ended (the first time, on a repeated call)
 	Ended   bool      // this call ended it (false: it had already ended)
 }
 
-// EndAllocationAudited closes a live lease as expired or reclaimed (the same
-// change as EndAllocation) and, in the same transaction, writes the audit
-// entry a (its TenantID, TargetType, TargetID and the before/after of its
-// Detail are filled in here). A lease that has already ended is left as it
-// is and no second audit entry is written, so a retried activity is safe.
-// ErrNotFound when there is no such allocation.
-func (s *Store) EndAllocationAudited(ctx context.Context, id, status, reason, byName string, steps []HostStep, a *AuditLog) (AllocationEnd, error) {
-	return s.EndAllocationWith(ctx, EndAllocationOptions{ID: id, Status: status, Reason: reason, ByName: byName, Steps: steps, Audit: a})
-}
-
 // EndAllocationOptions say how a lease ends.
 type EndAllocationOptions struct {
 	ID, Status, Reason, ByName string
 	Steps                      []HostStep
-	Audit                      *AuditLog
+	// Audit is written in the same transaction (its TenantID, TargetType,
+	// TargetID and the before/after of its Detail are filled in here).
+	Audit *AuditLog
 	// DecidedAt is when the end was decided (zero: now): the lease ended
 	// then, whenever the host answers.
 	DecidedAt time.Time
@@ -93,7 +85,11 @@ type EndAllocationOptions struct {
 	Cleanup bool
 }
 
-// EndAllocationWith is EndAllocationAudited with the options of the lease cleanup.
+// EndAllocationWith closes a live lease as expired or reclaimed (the same
+// change as EndAllocation) with its audit entry and, with Cleanup, the
+// machine's cleanup. A lease that has already ended is left as it is and no
+// second audit entry is written, so a retried activity is safe.
+// ErrNotFound when there is no such allocation.
 func (s *Store) EndAllocationWith(ctx context.Context, o EndAllocationOptions) (AllocationEnd, error) {
 	id, status, reason, byName, steps, a := o.ID, o.Status, o.Reason, o.ByName, o.Steps, o.Audit
 	var decided *time.Time

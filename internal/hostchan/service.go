@@ -66,7 +66,7 @@ func (s *Service) Poll(ctx context.Context, c Caller, running []string, wait tim
 	wait = min(max(wait, 0), MaxWait)
 	deadline := time.Now().Add(wait)
 	for {
-		woken := s.waiters.watch(ctx, s.Store, c.MachineID) // before the query, so no notification is missed
+		woken := s.waiters.watch(s.Store, c.MachineID) // before the query, so no notification is missed
 		list, err := store.DeliverHostCommands(ctx, s.Store.Pool, c.MachineID, running)
 		if err != nil {
 			return nil, err

@@ -30,7 +30,7 @@ func (w *waiters) start(st *store.Store) {
 }
 
 // watch returns a channel that is closed at the machine's next command.
-func (w *waiters) watch(ctx context.Context, st *store.Store, machineID string) <-chan struct{} {
+func (w *waiters) watch(st *store.Store, machineID string) <-chan struct{} {
 	w.start(st)
 	w.mu.Lock()
 	defer w.mu.Unlock()
