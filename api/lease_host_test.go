@@ -86,7 +86,8 @@ func (s *hostSandbox) shadowHash() string {
 // passwordIs checks a password against the shadow hash with the C library's crypt.
 func (s *hostSandbox) passwordIs(pw string) bool {
 	s.t.Helper()
-	out, err := exec.Command("perl", "-e", `print crypt($ARGV[0], $ARGV[1]) eq $ARGV[1] ? "yes" : "no"`, pw, s.shadowHash()).Output()
+	// "--": a generated password may start with "-", which perl would read as a switch
+	out, err := exec.Command("perl", "-e", `print crypt($ARGV[0], $ARGV[1]) eq $ARGV[1] ? "yes" : "no"`, "--", pw, s.shadowHash()).Output()
 	if err != nil {
 		s.t.Fatalf("perl crypt: %v", err)
 	}
