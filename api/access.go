@@ -64,6 +64,17 @@ func operation(method, path, id, tag, summary string, roles []string, errs ...in
 		op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusForbidden)
 		op.Description = "Roles: " + strings.Join(roles, ", ") + "."
 	}
+	return documentErrors(op)
+}
+
+// documentErrors lists an operation's error statuses once each; a bad input
+// is documented as 400, which is what newError answers for it.
+func documentErrors(op huma.Operation) huma.Operation {
+	for i, st := range op.Errors {
+		if st == http.StatusUnprocessableEntity {
+			op.Errors[i] = http.StatusBadRequest
+		}
+	}
 	slices.Sort(op.Errors)
 	op.Errors = slices.Compact(op.Errors)
 	return op
@@ -98,9 +109,9 @@ func (s *Server) authMiddleware(api huma.API) func(huma.Context, func(huma.Conte
 	}
 }
 
-var errForbiddenRole = apperr.New(apperr.Forbidden, "无权访问 / forbidden")
+var errForbiddenRole = apperr.Newf(apperr.Forbidden, "无权访问 / forbidden")
 
-func unauthorized(msg string) error { return apperr.New(apperr.Unauthorized, "%s", msg) }
+func unauthorized(msg string) error { return apperr.Newf(apperr.Unauthorized, "%s", msg) }
 
 func (s *Server) authenticate(ctx context.Context, header string) (*Principal, error) {
 	token, found := strings.CutPrefix(header, "Bearer ")

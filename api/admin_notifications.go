@@ -70,7 +70,7 @@ func (h *adminNotificationsHandler) send(ctx context.Context, in *SendNotificati
 	if err != nil {
 		slog.ErrorContext(ctx, "unable to start notification workflow", "batch", b.ID, "err", err)
 		_ = s.Store.FinishNotificationBatch(ctx, b.ID, "failed", 0, "workflow could not start")
-		return nil, apperr.New(apperr.Unavailable, "通知服务暂不可用，请稍后重试 / the workflow service is unavailable; try again later")
+		return nil, apperr.Newf(apperr.Unavailable, "通知服务暂不可用，请稍后重试 / the workflow service is unavailable; try again later")
 	}
 	s.audit(ctx, nil, auditEntry{Action: "customer.notify", TargetType: "notification", TargetID: b.ID, TenantID: t.ID, Success: true,
 		Detail: map[string]any{"title": b.Title, "level": b.Level, "sendEmail": b.SendEmail, "workflowId": wfID}})

@@ -323,14 +323,14 @@ func (h *agentHandler) inventory(ctx context.Context, in *AgentInventoryInput) (
 
 func (h *agentHandler) samples(ctx context.Context, in *AgentSamplesInput) (*Resp[agentproto.SamplesResponse], error) {
 	if len(in.Body.Samples) == 0 {
-		return nil, apperr.New(apperr.Unprocessable, "samples: at least one sampling round").AtField("body.samples")
+		return nil, apperr.Newf(apperr.Unprocessable, "samples: at least one sampling round").AtField("body.samples")
 	}
 	id := agentMachine(ctx)
 	m := h.s.monitoring()
 	stored, err := m.ingest(h.s.Store).Submit(ctx, id, h.s.now(), in.Body.Samples)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, apperr.New(apperr.Unavailable, "the request ended before the samples were stored; send them again")
+			return nil, apperr.Newf(apperr.Unavailable, "the request ended before the samples were stored; send them again")
 		}
 		return nil, err
 	}

@@ -137,7 +137,7 @@ func TestAgentOnlyItsOwnMachine(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	// a body naming the other machine changes nothing: the field is not part of the request
 	body := map[string]any{"machineId": b.machineID, "samples": []agentproto.Sample{round(now, 8, 10)}}
-	if r := a.do("POST", agentproto.PathSamples, body); r.Status != 200 && r.Status != 422 {
+	if r := a.do("POST", agentproto.PathSamples, body); r.Status != 200 && r.Status != 400 {
 		t.Fatalf("samples with a machine id: %d", r.Status)
 	}
 	if got := a.post(t, round(now.Add(-5*time.Second), 8, 10), round(now, 8, 20)); got != 2 {
@@ -204,11 +204,11 @@ func TestAgentSampleLimits(t *testing.T) {
 	for i := range many {
 		many[i] = agentproto.Sample{At: time.Now()}
 	}
-	a.must(422, "POST", agentproto.PathSamples, agentproto.SamplesRequest{Samples: many})
-	a.must(422, "POST", agentproto.PathSamples, agentproto.SamplesRequest{})
+	a.must(400, "POST", agentproto.PathSamples, agentproto.SamplesRequest{Samples: many})
+	a.must(400, "POST", agentproto.PathSamples, agentproto.SamplesRequest{})
 	bad := round(time.Now(), 1, 10)
 	bad.GPUs[0].Utilization = 140
-	a.must(422, "POST", agentproto.PathSamples, agentproto.SamplesRequest{Samples: []agentproto.Sample{bad}})
+	a.must(400, "POST", agentproto.PathSamples, agentproto.SamplesRequest{Samples: []agentproto.Sample{bad}})
 	// a body over the cap is refused before it is read
 	huge := strings.Repeat(" ", 9<<20)
 	req, _ := http.NewRequest("POST", e.srv.URL+agentproto.PathSamples, strings.NewReader(`{"samples": [`+huge+`]}`))

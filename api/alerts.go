@@ -201,7 +201,7 @@ func (h *alertsHandler) updateRules(ctx context.Context, in *UpdateAlertRulesInp
 	for i, ri := range in.Body.Rules {
 		at := fmt.Sprintf("body.rules[%d].", i)
 		if seen[ri.Type] {
-			return nil, apperr.New(apperr.Unprocessable, "规则 %s 重复 / rule %s is listed twice", ri.Type, ri.Type).AtField(at + "type")
+			return nil, apperr.Newf(apperr.Unprocessable, "规则 %s 重复 / rule %s is listed twice", ri.Type, ri.Type).AtField(at + "type")
 		}
 		seen[ri.Type] = true
 		r := current[ri.Type]
@@ -214,12 +214,12 @@ func (h *alertsHandler) updateRules(ctx context.Context, in *UpdateAlertRulesInp
 				r.ClearMargin = *ri.ClearMargin
 			}
 			if ri.Threshold == nil {
-				return nil, apperr.New(apperr.Unprocessable, "请填写阈值 / threshold is required").AtField(at + "threshold")
+				return nil, apperr.Newf(apperr.Unprocessable, "请填写阈值 / threshold is required").AtField(at + "threshold")
 			}
 			r.Threshold = ri.Threshold
 		}
 		if field, msg := r.Rule().Validate(); field != "" {
-			return nil, apperr.New(apperr.Unprocessable, "%s", msg).AtField(at + field)
+			return nil, apperr.Newf(apperr.Unprocessable, "%s", msg).AtField(at + field)
 		}
 		changed = append(changed, r)
 	}

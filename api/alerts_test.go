@@ -139,7 +139,7 @@ func TestAlertsFromIngest(t *testing.T) {
 		t.Fatalf("by level desc %+v", p.List)
 	}
 	admin.must(400, "GET", "/api/admin/alerts?machineId=nope", nil)
-	admin.must(422, "GET", "/api/admin/alerts?level=fatal", nil)
+	admin.must(400, "GET", "/api/admin/alerts?level=fatal", nil)
 	admin.must(404, "GET", "/api/admin/alerts/00000000-0000-0000-0000-000000000000", nil)
 	admin.must(404, "PUT", "/api/admin/alerts/00000000-0000-0000-0000-000000000000/resolve", nil)
 	e.login("owner-a").must(403, "GET", "/api/admin/alerts", nil)
@@ -180,7 +180,7 @@ func TestAlertRulesAPI(t *testing.T) {
 		{"rules": []map[string]any{{"type": "lease_cleanup", "level": "warning", "durationSeconds": 86401, "enabled": true}}},
 		{"rules": []map[string]any{{"type": "lease_cleanup", "level": "fatal", "durationSeconds": 600, "enabled": true}}},
 	} {
-		admin.must(422, "PUT", "/api/admin/alerts/rules", body)
+		admin.must(400, "PUT", "/api/admin/alerts/rules", body)
 	}
 	admin.must(200, "PUT", "/api/admin/alerts/rules", map[string]any{"rules": []map[string]any{
 		{"type": "gpu_temperature", "level": "warning", "threshold": 80, "clearMargin": 3, "durationSeconds": 0, "enabled": true},
@@ -345,7 +345,7 @@ func TestLeaseCleanupAlert(t *testing.T) {
 	if p := alertPage(t, admin, "type=offline"); p.Total != 0 {
 		t.Fatalf("offline alerts %+v", p.List)
 	}
-	admin.must(422, "GET", "/api/admin/alerts?type=lease", nil)
+	admin.must(400, "GET", "/api/admin/alerts?type=lease", nil)
 	var active api.ActiveAlerts
 	admin.must(200, "GET", "/api/admin/alerts/active", nil).decode(t, &active)
 	if active.Counts.Warning != 1 || len(active.List) != 1 || active.List[0].Type != "lease_cleanup" {

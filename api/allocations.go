@@ -234,7 +234,7 @@ func (h *allocationsHandler) allocate(ctx context.Context, tenantID string, mach
 		}
 	}
 	if len(failed) > 0 {
-		return nil, apperr.New(apperr.Unavailable, "工作流服务不可用，以下机器未分配：%s / the workflow service is unavailable; not allocated: %s",
+		return nil, apperr.Newf(apperr.Unavailable, "工作流服务不可用，以下机器未分配：%s / the workflow service is unavailable; not allocated: %s",
 			strings.Join(failed, ", "), strings.Join(failed, ", "))
 	}
 	out := make([]store.Allocation, 0, len(ids))
@@ -353,17 +353,17 @@ func (h *allocationsHandler) update(ctx context.Context, id, name, updateID stri
 	if errors.As(err, &appErr) {
 		switch appErr.Type() {
 		case workflows.ErrTypeInvalidMonths:
-			return apperr.New(apperr.Unprocessable, "%s", appErr.Message()).AtField("body.months")
+			return apperr.Newf(apperr.Unprocessable, "%s", appErr.Message()).AtField("body.months")
 		case workflows.ErrTypeLeaseEnded, workflows.ErrTypeLeaseEnding:
 			return apperr.Conflictf("%s", appErr.Message())
 		}
 		// The change itself failed (its record could not be written, say): nothing changed.
 		slog.ErrorContext(ctx, "allocation update failed", "allocation", id, "update", name, "err", err)
-		return apperr.New(apperr.Unavailable, "操作未能完成，租约未改变，请稍后重试 / the change could not be made and the lease is unchanged; try again later")
+		return apperr.Newf(apperr.Unavailable, "操作未能完成，租约未改变，请稍后重试 / the change could not be made and the lease is unchanged; try again later")
 	}
 	if strings.Contains(err.Error(), "workflow execution already completed") {
 		return apperr.Conflictf("该分配已结束 / the allocation has already ended")
 	}
 	slog.ErrorContext(ctx, "allocation update failed", "allocation", id, "update", name, "err", err)
-	return apperr.New(apperr.Unavailable, "工作流服务暂不可用，请稍后重试 / the workflow service is unavailable; try again later")
+	return apperr.Newf(apperr.Unavailable, "工作流服务暂不可用，请稍后重试 / the workflow service is unavailable; try again later")
 }

@@ -36,7 +36,7 @@ func TestAllocationLifecycle(t *testing.T) {
 	admin.must(200, "POST", "/api/admin/customers/"+e.fx.tenantB.ID+"/disable", nil)
 	admin.must(409, "POST", "/api/admin/machines/"+m1.ID+"/allocate", map[string]any{"tenantId": e.fx.tenantB.ID, "months": 1})
 	admin.must(200, "POST", "/api/admin/customers/"+e.fx.tenantB.ID+"/enable", nil)
-	admin.must(422, "POST", "/api/admin/allocations", map[string]any{"tenantId": e.fx.tenantA.ID, "machineIds": []string{m1.ID}, "months": 0})
+	admin.must(400, "POST", "/api/admin/allocations", map[string]any{"tenantId": e.fx.tenantA.ID, "machineIds": []string{m1.ID}, "months": 0})
 	// nothing was recorded by the refused requests
 	var n int
 	_ = e.st.Pool.QueryRow(context.Background(), `SELECT count(*) FROM allocations`).Scan(&n)
@@ -104,7 +104,7 @@ func TestAllocationLifecycle(t *testing.T) {
 	if a.Months != 6 || a.Extensions != 2 || !a.EndAt.Equal(end0.AddDate(0, 3, 0)) {
 		t.Fatalf("after renewals %+v (end0 %s)", a, end0)
 	}
-	admin.must(422, "POST", "/api/admin/allocations/"+a.ID+"/extend", map[string]any{"months": 99})
+	admin.must(400, "POST", "/api/admin/allocations/"+a.ID+"/extend", map[string]any{"months": 99})
 
 	// early reclaim through the machine action: accepted at once (202); the
 	// lease ends when decided, and with no agent on the host the machine

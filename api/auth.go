@@ -205,7 +205,7 @@ func (s *Server) checkLogin(ctx context.Context, login, password string) (*store
 	return user, err
 }
 
-var errBadCredentials = apperr.New(apperr.Unauthorized, "用户名或密码错误 / wrong username or password")
+var errBadCredentials = apperr.Newf(apperr.Unauthorized, "用户名或密码错误 / wrong username or password")
 
 // verifyCredentials checks the password of known (the local record the
 // login names, or nil) locally or against the directory. It returns the
@@ -237,7 +237,7 @@ func (s *Server) verifyCredentials(ctx context.Context, user *store.User, login,
 	switch {
 	case errors.Is(err, ldapauth.ErrUnavailable):
 		slog.WarnContext(ctx, "ldap unavailable at login", "err", err)
-		return user, apperr.New(apperr.Unavailable, "%s", maintenanceMessage).WithData(map[string]any{"maintenance": true})
+		return user, apperr.Newf(apperr.Unavailable, "%s", maintenanceMessage).WithData(map[string]any{"maintenance": true})
 	case errors.Is(err, ldapauth.ErrInvalidCredentials), errors.Is(err, ldapauth.ErrUserNotFound):
 		return user, errBadCredentials
 	case err != nil:
@@ -589,7 +589,7 @@ func (s *Server) sendResetCode(ctx context.Context, account string) {
 
 func ldapResetRefusal(url string) error {
 	msg := "该账号由企业统一认证（LDAP/AD）管理，请在统一认证平台找回密码 / this account is managed by the corporate directory; reset the password there"
-	return apperr.New(apperr.Conflict, "%s", msg).WithData(map[string]any{"resetUrl": url})
+	return apperr.Newf(apperr.Conflict, "%s", msg).WithData(map[string]any{"resetUrl": url})
 }
 
 // resetHashes counts the new passwords hashed by resetConfirm (tests: only
@@ -605,7 +605,7 @@ func (h *authHandler) resetConfirm(ctx context.Context, in *ResetConfirmInput) (
 	account := strings.TrimSpace(in.Body.Account)
 	// The same rules for every account first, so a weak password says nothing about the account.
 	if err := auth.CheckPolicy(in.Body.NewPassword, account); err != nil {
-		return nil, apperr.New(apperr.Unprocessable, "%s", err.Error()).AtField("body.newPassword")
+		return nil, apperr.Newf(apperr.Unprocessable, "%s", err.Error()).AtField("body.newPassword")
 	}
 	user, err := s.Store.FindUserByLogin(ctx, account)
 	if errors.Is(err, store.ErrNotFound) {
@@ -641,7 +641,7 @@ func (h *authHandler) resetConfirm(ctx context.Context, in *ResetConfirmInput) (
 		}
 		// The code is right: now the rules that need the username, then the hash.
 		if err := auth.CheckPolicy(in.Body.NewPassword, user.Username); err != nil {
-			verdict = apperr.New(apperr.Unprocessable, "%s", err.Error()).AtField("body.newPassword")
+			verdict = apperr.Newf(apperr.Unprocessable, "%s", err.Error()).AtField("body.newPassword")
 			return nil // the code stays usable
 		}
 		resetHashes.Add(1)
@@ -683,7 +683,7 @@ func tooManyAttempts(until, now time.Time) error {
 		secs = 1
 	}
 	mins := (secs + 59) / 60
-	return retryLater(apperr.New(apperr.TooManyRequests, "登录失败次数过多，请 %d 分钟后再试 / too many failed logins; try again in %d min", mins, mins).
+	return retryLater(apperr.Newf(apperr.TooManyRequests, "登录失败次数过多，请 %d 分钟后再试 / too many failed logins; try again in %d min", mins, mins).
 		WithData(map[string]any{"retryAfter": secs}), time.Duration(secs)*time.Second)
 }
 

@@ -30,11 +30,11 @@ func TestLoginMeAndEnvelope(t *testing.T) {
 		t.Fatalf("message %q", r.Message)
 	}
 	e.anon().must(401, "POST", "/api/auth/login", map[string]any{"username": "ghost", "password": "nope"})
-	r = e.anon().must(422, "POST", "/api/auth/login", map[string]any{"username": ""})
-	var fe api.FieldErrors
+	r = e.anon().must(400, "POST", "/api/auth/login", map[string]any{"username": ""})
+	var fe api.ErrorData
 	r.decode(t, &fe)
 	if len(fe.Errors) == 0 {
-		t.Fatalf("422 without field errors: %s", r.Data)
+		t.Fatalf("400 without field errors: %s", r.Data)
 	}
 	e.anon().must(401, "GET", "/api/auth/me", nil)
 	e.anon().must(404, "GET", "/api/nothing-here", nil)
@@ -121,7 +121,7 @@ func TestPasswordReset(t *testing.T) {
 	if !strings.Contains(r.Message, "4") {
 		t.Fatalf("tries left not said: %q", r.Message)
 	}
-	e.anon().must(422, "POST", "/api/auth/password-reset/confirm", map[string]any{"account": "member-a", "code": code, "newPassword": "weak"})
+	e.anon().must(400, "POST", "/api/auth/password-reset/confirm", map[string]any{"account": "member-a", "code": code, "newPassword": "weak"})
 	e.anon().must(200, "POST", "/api/auth/password-reset/confirm", map[string]any{"account": "member-a", "code": code, "newPassword": "New-Passw0rd"})
 	// the code is spent, every old session ended, the new password works
 	e.anon().must(400, "POST", "/api/auth/password-reset/confirm", map[string]any{"account": "member-a", "code": code, "newPassword": "Other-Passw0rd"})
@@ -168,7 +168,7 @@ func TestChangePasswordEndsOtherSessions(t *testing.T) {
 	e := newEnv(t, options{})
 	a, b := e.login("owner-a"), e.login("owner-a")
 	a.must(400, "POST", "/api/customer/profile/change-password", map[string]any{"oldPassword": "wrong", "newPassword": "New-Passw0rd"})
-	a.must(422, "POST", "/api/customer/profile/change-password", map[string]any{"oldPassword": testPassword, "newPassword": "short"})
+	a.must(400, "POST", "/api/customer/profile/change-password", map[string]any{"oldPassword": testPassword, "newPassword": "short"})
 	var out api.PasswordChanged
 	a.must(200, "POST", "/api/customer/profile/change-password", map[string]any{"oldPassword": testPassword, "newPassword": "New-Passw0rd"}).decode(t, &out)
 	if out.RevokedSessions != 1 {
@@ -306,8 +306,8 @@ func TestPasswordResetHashesOnlyWithTheRightCode(t *testing.T) {
 	}
 	e.anon().must(400, "POST", "/api/auth/password-reset/confirm", map[string]any{"account": "ghost", "code": code, "newPassword": "New-Passw0rd"})
 	// weak: the same answer for a known and an unknown account
-	e.anon().must(422, "POST", "/api/auth/password-reset/confirm", map[string]any{"account": "member-b", "code": wrong, "newPassword": "weak"})
-	e.anon().must(422, "POST", "/api/auth/password-reset/confirm", map[string]any{"account": "ghost", "code": wrong, "newPassword": "weak"})
+	e.anon().must(400, "POST", "/api/auth/password-reset/confirm", map[string]any{"account": "member-b", "code": wrong, "newPassword": "weak"})
+	e.anon().must(400, "POST", "/api/auth/password-reset/confirm", map[string]any{"account": "ghost", "code": wrong, "newPassword": "weak"})
 	if n := api.ResetHashes() - before; n != 0 {
 		t.Fatalf("%d hashes without a right code", n)
 	}
@@ -327,7 +327,7 @@ func TestEmailChangeNeedsPassword(t *testing.T) {
 	}
 	// name only, same e-mail (case aside): no password needed
 	s.must(200, "PUT", "/api/customer/profile", body("MEMBER-A@example.test", ""))
-	r := s.must(422, "PUT", "/api/customer/profile", body("new-a@example.test", ""))
+	r := s.must(400, "PUT", "/api/customer/profile", body("new-a@example.test", ""))
 	if !strings.Contains(string(r.Data), "body.currentPassword") {
 		t.Fatalf("missing password not at its field: %s", r.Data)
 	}

@@ -156,7 +156,7 @@ func newUser(f NewUserFields, role, at string) (*store.User, string, error) {
 	}
 	if u.AuthSource == "ldap" {
 		if f.Password != "" {
-			return nil, "", apperr.New(apperr.Unprocessable, "LDAP 账号的密码由目录管理 / directory accounts have no local password").AtField(at + ".password")
+			return nil, "", apperr.Newf(apperr.Unprocessable, "LDAP 账号的密码由目录管理 / directory accounts have no local password").AtField(at + ".password")
 		}
 		return u, "", nil
 	}
@@ -166,7 +166,7 @@ func newUser(f NewUserFields, role, at string) (*store.User, string, error) {
 		pw = auth.GeneratePassword()
 		generated = pw
 	} else if err := auth.CheckPolicy(pw, u.Username); err != nil {
-		return nil, "", apperr.New(apperr.Unprocessable, "%s", err.Error()).AtField(at + ".password")
+		return nil, "", apperr.Newf(apperr.Unprocessable, "%s", err.Error()).AtField(at + ".password")
 	}
 	hash, err := auth.HashPassword(pw)
 	if err != nil {

@@ -39,14 +39,14 @@ func TestCustomerLifecycle(t *testing.T) {
 	}
 	body["company"] = "Other Co"
 	admin.must(409, "POST", "/api/admin/customers", body) // username taken
-	// weak chosen password is a 422 at the field
+	// weak chosen password is a 400 at the field
 	body["owner"] = map[string]any{"username": "other-owner", "email": "o@other.test", "password": "123"}
-	r := admin.must(422, "POST", "/api/admin/customers", body)
+	r := admin.must(400, "POST", "/api/admin/customers", body)
 	if !strings.Contains(string(r.Data), "body.owner.password") {
-		t.Fatalf("422 does not name the field: %s", r.Data)
+		t.Fatalf("400 does not name the field: %s", r.Data)
 	}
 	// bad email is rejected by validation
-	admin.must(422, "POST", "/api/admin/customers", map[string]any{"name": "x", "company": "y", "email": "not-an-email", "owner": map[string]any{"username": "zzz"}})
+	admin.must(400, "POST", "/api/admin/customers", map[string]any{"name": "x", "company": "y", "email": "not-an-email", "owner": map[string]any{"username": "zzz"}})
 
 	// list: search, status filter (named and as filters JSON), sort, pagination
 	var page tenantPage
@@ -72,7 +72,7 @@ func TestCustomerLifecycle(t *testing.T) {
 	if len(page.List) != 1 || page.Page != 2 {
 		t.Fatalf("page 2: %+v", page)
 	}
-	admin.must(422, "GET", "/api/admin/customers?pageSize=1000", nil)
+	admin.must(400, "GET", "/api/admin/customers?pageSize=1000", nil)
 
 	// detail, edit, users
 	var detail api.CustomerDetail

@@ -45,22 +45,35 @@ func okPage[T any](ctx context.Context, list []T, total int, p ListParams) (*Res
 	return ok(ctx, Page[T]{List: list, Total: total, Page: p.page(), PageSize: p.size()})
 }
 
-// ErrorBody is the envelope of an error; for 400/422 Data holds the field errors.
+// ErrorBody is the envelope of an error. Data is never null: it names the
+// message by a stable code (reason) with its parameters, which the console
+// translates, and for a bad input the problems of each field.
 type ErrorBody struct {
 	status  int
-	Code    int    `json:"code" doc:"The HTTP status"`
-	Message string `json:"message"`
-	Data    any    `json:"data,omitempty" doc:"For 400/422: {errors: [{location, message, value}]}; otherwise extra detail"`
-	TraceID string `json:"traceId"`
+	Code    int        `json:"code" doc:"The HTTP status"`
+	Message string     `json:"message" doc:"English; the console shows data.reason translated"`
+	Data    *ErrorData `json:"data"`
+	TraceID string     `json:"traceId"`
+}
+
+// ErrorData is the data of every error answer.
+type ErrorData struct {
+	Reason string         `json:"reason" doc:"Stable code of the message (e.g. lease.machineAllocated), the key the console translates"`
+	Params map[string]any `json:"params,omitempty" doc:"The figures the message names, and extra detail (retryAfter, resetUrl)"`
+	Errors []FieldError   `json:"errors,omitempty" doc:"For a bad input: the problem of each field"`
+}
+
+// FieldError is one problem of one input field.
+type FieldError struct {
+	Location string         `json:"location,omitempty" doc:"Where the problem is, e.g. body.owner.email"`
+	Message  string         `json:"message" doc:"English"`
+	Value    any            `json:"value,omitempty"`
+	Reason   string         `json:"reason,omitempty" doc:"Stable code, as data.reason"`
+	Params   map[string]any `json:"params,omitempty"`
 }
 
 func (e *ErrorBody) Error() string  { return e.Message }
 func (e *ErrorBody) GetStatus() int { return e.status }
-
-// FieldErrors is Data of a validation error.
-type FieldErrors struct {
-	Errors []*huma.ErrorDetail `json:"errors"`
-}
 
 var statusOf = map[apperr.Kind]int{
 	apperr.Internal:        http.StatusInternalServerError,
@@ -69,36 +82,71 @@ var statusOf = map[apperr.Kind]int{
 	apperr.Forbidden:       http.StatusForbidden,
 	apperr.NotFound:        http.StatusNotFound,
 	apperr.Conflict:        http.StatusConflict,
-	apperr.Unprocessable:   http.StatusUnprocessableEntity,
+	apperr.Unprocessable:   http.StatusBadRequest,
 	apperr.TooManyRequests: http.StatusTooManyRequests,
 	apperr.Unavailable:     http.StatusServiceUnavailable,
 }
 
+// reasonOf names the errors that carry no code of their own.
+var reasonOf = map[int]string{
+	http.StatusBadRequest:            apperr.CodeBadRequest,
+	http.StatusUnauthorized:          apperr.CodeUnauthorized,
+	http.StatusForbidden:             apperr.CodeForbidden,
+	http.StatusNotFound:              apperr.CodeNotFound,
+	http.StatusConflict:              apperr.CodeConflict,
+	http.StatusRequestEntityTooLarge: apperr.CodeTooLarge,
+	http.StatusTooManyRequests:       apperr.CodeTooMany,
+	http.StatusServiceUnavailable:    apperr.CodeUnavailable,
+}
+
+func reasonFor(status int) string {
+	if r, ok := reasonOf[status]; ok {
+		return r
+	}
+	if status >= 500 {
+		return apperr.CodeInternal
+	}
+	return apperr.CodeBadRequest
+}
+
+// errorBody is the envelope of a plain error: its status, English text and reason.
+func errorBody(ctx context.Context, status int, reason, msg string) *ErrorBody {
+	return &ErrorBody{status: status, Code: status, Message: msg, Data: &ErrorData{Reason: reason}, TraceID: logging.TraceID(ctx)}
+}
+
 // newError is the one place where errors become HTTP answers. Domain errors
-// keep their message; anything else is logged with detail and the user only
-// sees "internal error".
+// keep their code and message; anything else is logged with detail and the
+// user only sees "internal error". A bad input answers 400, as requirements
+// 4.5.3 list (Huma's own 422 included): the console reads data.errors either way.
 func newError(ctx context.Context, status int, msg string, errs ...error) huma.StatusError {
-	body := &ErrorBody{status: status, Code: status, Message: msg, TraceID: logging.TraceID(ctx)}
-	var details []*huma.ErrorDetail
+	if status == http.StatusUnprocessableEntity {
+		status = http.StatusBadRequest
+	}
+	body := errorBody(ctx, status, reasonFor(status), msg)
+	var details []FieldError
 	for _, err := range errs {
 		if err == nil {
 			continue
 		}
 		if de, ok := apperr.As(err); ok {
 			body.status = statusOf[de.Kind]
-			body.Code, body.Message, body.Data = body.status, de.Message, de.Data
-			if de.Field != "" {
-				body.Data = FieldErrors{Errors: []*huma.ErrorDetail{{Message: de.Message, Location: de.Field}}}
+			body.Code, body.Message = body.status, de.Message
+			body.Data = &ErrorData{Reason: de.Code, Params: de.Params}
+			if body.Data.Reason == "" {
+				body.Data.Reason = reasonFor(body.status)
+			}
+			for _, f := range de.Fields {
+				body.Data.Errors = append(body.Data.Errors, FieldError{Location: f.Location, Message: f.Message, Reason: f.Code, Params: f.Params})
 			}
 			return body
 		}
 		if errors.Is(err, store.ErrNotFound) {
-			body.status, body.Code, body.Message = http.StatusNotFound, http.StatusNotFound, "not found"
-			return body
+			return errorBody(ctx, http.StatusNotFound, apperr.CodeNotFound, "not found")
 		}
 		var d huma.ErrorDetailer
 		if errors.As(err, &d) {
-			details = append(details, d.ErrorDetail())
+			ed := d.ErrorDetail()
+			details = append(details, FieldError{Location: ed.Location, Message: ed.Message, Value: ed.Value, Reason: apperr.CodeValidation})
 			continue
 		}
 		if status >= 500 {
@@ -106,10 +154,11 @@ func newError(ctx context.Context, status int, msg string, errs ...error) huma.S
 			body.Message = "internal error"
 			return body
 		}
-		details = append(details, &huma.ErrorDetail{Message: err.Error()})
+		details = append(details, FieldError{Message: err.Error(), Reason: apperr.CodeValidation})
 	}
 	if len(details) > 0 {
-		body.Data = FieldErrors{Errors: details}
+		body.Data.Reason = apperr.CodeValidation
+		body.Data.Errors = details
 		if msg == "validation failed" {
 			body.Message = "validation failed: " + details[0].Location + ": " + details[0].Message
 		}
@@ -130,5 +179,26 @@ func init() {
 			ctx = hctx.Context()
 		}
 		return newError(ctx, status, msg, errs...)
+	}
+}
+
+// answerBadInputAs400 rewrites the 422 that Huma documents for every operation
+// with parameters or a body: newError answers a bad input with 400.
+func answerBadInputAs400(oapi *huma.OpenAPI) {
+	for _, item := range oapi.Paths {
+		for _, op := range []*huma.Operation{item.Get, item.Put, item.Post, item.Delete, item.Patch} {
+			if op == nil {
+				continue
+			}
+			r, ok := op.Responses["422"]
+			if !ok {
+				continue
+			}
+			delete(op.Responses, "422")
+			if _, ok := op.Responses["400"]; !ok {
+				r.Description = http.StatusText(http.StatusBadRequest)
+				op.Responses["400"] = r
+			}
+		}
 	}
 }

@@ -82,7 +82,7 @@ func (h *machineHostHandler) resetPassword(ctx context.Context, in *MachineIDInp
 		// the request was recorded before it was sent: record that it did not happen
 		_ = s.audit(ctx, nil, auditEntry{Action: "machine.reset_password", TargetType: "machine", TargetID: m.ID,
 			Detail: map[string]any{"machine": m.Name, "user": m.SSHUser, "error": "the workflow service is unavailable"}})
-		return nil, apperr.New(apperr.Unavailable, "工作流服务暂不可用，请稍后重试 / the workflow service is unavailable; try again later")
+		return nil, apperr.Newf(apperr.Unavailable, "工作流服务暂不可用，请稍后重试 / the workflow service is unavailable; try again later")
 	}
 	wctx, cancel := context.WithTimeout(ctx, resetWait)
 	defer cancel()
@@ -117,7 +117,7 @@ func (h *machineHostHandler) status(ctx context.Context, m *store.Machine) (*Pas
 	}
 	if err != nil {
 		slog.ErrorContext(ctx, "unable to describe the password reset", "machine", m.ID, "err", err)
-		return nil, apperr.New(apperr.Unavailable, "工作流服务暂不可用，请稍后重试 / the workflow service is unavailable; try again later")
+		return nil, apperr.Newf(apperr.Unavailable, "工作流服务暂不可用，请稍后重试 / the workflow service is unavailable; try again later")
 	}
 	info := d.GetWorkflowExecutionInfo()
 	if t := info.GetStartTime(); t != nil {
@@ -179,12 +179,12 @@ func (h *machineHostHandler) reinstalled(ctx context.Context, in *ReinstalledInp
 	var appErr *temporal.ApplicationError
 	switch {
 	case errors.As(err, &nf):
-		return nil, apperr.New(apperr.Unavailable, "清理流程正在恢复，请一分钟后重试 / the cleanup is being restarted; try again in a minute")
+		return nil, apperr.Newf(apperr.Unavailable, "清理流程正在恢复，请一分钟后重试 / the cleanup is being restarted; try again in a minute")
 	case errors.As(err, &appErr):
 		return nil, apperr.Conflictf("%s", appErr.Message())
 	case err != nil:
 		slog.ErrorContext(ctx, "unable to mark the machine reinstalled", "machine", m.ID, "err", err)
-		return nil, apperr.New(apperr.Unavailable, "工作流服务暂不可用，请稍后重试 / the workflow service is unavailable; try again later")
+		return nil, apperr.Newf(apperr.Unavailable, "工作流服务暂不可用，请稍后重试 / the workflow service is unavailable; try again later")
 	}
 	m, err = s.Store.GetMachine(ctx, in.ID, s.Config.Fleet.ExpiringNotice)
 	if err != nil {

@@ -37,14 +37,6 @@ type MachineImportDetail struct {
 	Rows []store.MachineImportRow `json:"rows" doc:"Every data row in file order; empty when includeRows=false"`
 }
 
-// ImportFileProblem is the data of a 413/422 answer about the file as a whole.
-type ImportFileProblem struct {
-	Errors  []*huma.ErrorDetail `json:"errors"`
-	Reason  string              `json:"reason" enum:"too_large,not_xlsx,encrypted,corrupt,empty,missing_columns,duplicate_columns,formulas,too_many_rows"`
-	Cells   []string            `json:"cells,omitempty" doc:"For formulas: the cells that hold one, e.g. E5"`
-	Columns []string            `json:"columns,omitempty" doc:"For missing or repeated columns: their Chinese headers"`
-}
-
 type MachineImportTemplateOutput struct {
 	ContentType        string `header:"Content-Type"`
 	ContentDisposition string `header:"Content-Disposition"`
@@ -116,15 +108,18 @@ func (h *machineImportHandler) template(ctx context.Context, _ *struct{}) (*Mach
 		ContentDisposition: `attachment; filename="` + machineImportTemplateName + `"; filename*=UTF-8''` + machineImportTemplateName, Body: data}, nil
 }
 
-// fileProblem answers a refused file: 413 when too large, else 422; the data names the reason and where.
+// fileProblem answers a refused file: 413 when too large, else 400; data.reason
+// is machineImport.<reason> (too_large, not_xlsx, encrypted, corrupt, empty,
+// missing_columns, duplicate_columns, formulas, too_many_rows), data.params
+// names the cells with a formula or the missing or repeated columns.
 func fileProblem(ctx context.Context, fe *machineimport.FileError) error {
 	status := http.StatusUnprocessableEntity
 	if fe.Reason == machineimport.ReasonTooLarge {
 		status = http.StatusRequestEntityTooLarge
 	}
 	body := newError(ctx, status, fe.Message).(*ErrorBody)
-	body.Data = ImportFileProblem{Errors: []*huma.ErrorDetail{{Location: "body.file", Message: fe.Message}},
-		Reason: fe.Reason, Cells: fe.Cells, Columns: fe.Columns}
+	body.Data = &ErrorData{Reason: "machineImport." + fe.Reason, Params: map[string]any{"cells": fe.Cells, "columns": fe.Columns},
+		Errors: []FieldError{{Location: "body.file", Message: fe.Message, Reason: "machineImport." + fe.Reason}}}
 	return body
 }
 
@@ -152,7 +147,7 @@ func (h *machineImportHandler) upload(ctx context.Context, in *ImportMachinesInp
 		return nil, err
 	}
 	if h.s.Objects == nil || h.s.Secrets == nil {
-		return nil, apperr.New(apperr.Unavailable, "对象存储或密钥未配置 / the object store or the secrets key is not configured")
+		return nil, apperr.Newf(apperr.Unavailable, "对象存储或密钥未配置 / the object store or the secrets key is not configured")
 	}
 	taken, err := h.s.Store.MachineNamesTaken(ctx, parsed.Names())
 	if err != nil {
@@ -246,7 +241,7 @@ func (h *machineImportHandler) get(ctx context.Context, in *GetMachineImportInpu
 
 func (h *machineImportHandler) confirm(ctx context.Context, in *MachineImportIDInput) (*Resp[MachineImportDetail], error) {
 	if h.s.Temporal == nil {
-		return nil, apperr.New(apperr.Unavailable, "工作流服务未配置 / the workflow service is not configured")
+		return nil, apperr.Newf(apperr.Unavailable, "工作流服务未配置 / the workflow service is not configured")
 	}
 	p := principal(ctx)
 	wfID := workflows.MachineImportWorkflowID(in.ID)
@@ -282,7 +277,7 @@ func (h *machineImportHandler) confirm(ctx context.Context, in *MachineImportIDI
 		var started *serviceerror.WorkflowExecutionAlreadyStarted
 		if err != nil && !errors.As(err, &started) {
 			slog.ErrorContext(ctx, "unable to start machine import workflow", "import", imp.ID, "err", err)
-			return apperr.New(apperr.Unavailable, "导入服务暂不可用，请稍后重试 / the workflow service is unavailable; try again later")
+			return apperr.Newf(apperr.Unavailable, "导入服务暂不可用，请稍后重试 / the workflow service is unavailable; try again later")
 		}
 		return nil
 	})

@@ -310,20 +310,23 @@ func TestMachineImportRefusesBadFiles(t *testing.T) {
 		reason     string
 		detail     string
 	}{
-		{"text named xlsx", "m.xlsx", []byte("名称,地区\nm1,北京\n"), 422, "not_xlsx", ""},
-		{"empty template", "t.xlsx", tpl, 422, "empty", ""},
-		{"formulas", "f.xlsx", withFormula, 422, "formulas", "A3,F4"},
-		{"missing columns", "c.xlsx", missingCols, 422, "missing_columns", "地区,显存(GB),GPU数量"},
-		{"truncated", "x.xlsx", tpl[:len(tpl)/3], 422, "corrupt", ""},
+		{"text named xlsx", "m.xlsx", []byte("名称,地区\nm1,北京\n"), 400, "not_xlsx", ""},
+		{"empty template", "t.xlsx", tpl, 400, "empty", ""},
+		{"formulas", "f.xlsx", withFormula, 400, "formulas", "A3,F4"},
+		{"missing columns", "c.xlsx", missingCols, 400, "missing_columns", "地区,显存(GB),GPU数量"},
+		{"truncated", "x.xlsx", tpl[:len(tpl)/3], 400, "corrupt", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := admin.must(tc.status, "POST", "/api/admin/machines/import", formFile(t, tc.file, xlsxType, tc.data))
-			var p api.ImportFileProblem
+			var p struct {
+				api.ErrorData
+				Params struct{ Cells, Columns []string }
+			}
 			r.decode(t, &p)
-			if p.Reason != tc.reason || len(p.Errors) != 1 || p.Errors[0].Location != "body.file" || r.Message == "" {
+			if p.Reason != "machineImport."+tc.reason || len(p.Errors) != 1 || p.Errors[0].Location != "body.file" || r.Message == "" {
 				t.Fatalf("%s: %+v", r.Message, p)
 			}
-			if got := strings.Join(append(p.Cells, p.Columns...), ","); got != tc.detail {
+			if got := strings.Join(append(p.Params.Cells, p.Params.Columns...), ","); got != tc.detail {
 				t.Fatalf("detail %q, want %q", got, tc.detail)
 			}
 		})
@@ -333,7 +336,7 @@ func TestMachineImportRefusesBadFiles(t *testing.T) {
 	admin.must(413, "POST", "/api/admin/machines/import", formFile(t, "big.xlsx", xlsxType, big))
 	// just over 10 MB inside the multipart allowance: refused by the handler
 	admin.must(413, "POST", "/api/admin/machines/import", formFile(t, "big.xlsx", xlsxType, make([]byte, machineimport.MaxFileBytes+1000)))
-	admin.must(422, "POST", "/api/admin/machines/import", multipartBody{data: []byte("--x--\r\n"), contentType: "multipart/form-data; boundary=x"})
+	admin.must(400, "POST", "/api/admin/machines/import", multipartBody{data: []byte("--x--\r\n"), contentType: "multipart/form-data; boundary=x"})
 
 	// nothing was saved
 	var hist api.Page[store.MachineImport]

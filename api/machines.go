@@ -53,16 +53,16 @@ func applySpec(m *store.Machine, s fleet.Spec) {
 	m.InternalIP, m.SSHHost, m.SSHPort, m.ContainerDomainPrefix, m.SSHUser = s.InternalIP, s.SSHHost, s.SSHPort, s.ContainerDomainPrefix, s.SSHUser
 }
 
-// specErrors turns fleet's field errors into one 422 with every field named.
+// specErrors turns fleet's field errors into one 400 with every field named.
 func specErrors(errs []fleet.FieldError) error {
 	if len(errs) == 0 {
 		return nil
 	}
-	details := make([]*huma.ErrorDetail, len(errs))
-	for i, e := range errs {
-		details[i] = &huma.ErrorDetail{Location: "body." + e.Field, Message: e.Message}
+	e := apperr.New(apperr.Invalid, apperr.CodeValidation, errs[0].Message)
+	for _, fe := range errs {
+		e.Fields = append(e.Fields, apperr.FieldError{Location: "body." + fe.Field, Message: fe.Message})
 	}
-	return apperr.New(apperr.Unprocessable, "%s", errs[0].Message).WithData(FieldErrors{Errors: details})
+	return e
 }
 
 type CreateMachineInput struct {
@@ -400,7 +400,7 @@ func (h *machinesHandler) agentToken(ctx context.Context, in *MachineIDInput) (*
 func (h *machinesHandler) startMaintenance(ctx context.Context, in *StartMaintenanceInput) (*Resp[store.MaintenanceRecord], error) {
 	p := principal(ctx)
 	if in.Body.Until != nil && in.Body.Until.Before(h.s.now()) {
-		return nil, apperr.New(apperr.Unprocessable, "计划结束时间须晚于现在 / the planned end must be in the future").AtField("body.until")
+		return nil, apperr.Newf(apperr.Unprocessable, "计划结束时间须晚于现在 / the planned end must be in the future").AtField("body.until")
 	}
 	var rec *store.MaintenanceRecord
 	err := h.s.Store.InTx(ctx, func(tx pgx.Tx) error {

@@ -50,10 +50,10 @@ func TestMachines(t *testing.T) {
 	}
 
 	// validation names every bad field; duplicates are 409
-	r := admin.must(422, "POST", "/api/admin/machines", map[string]any{"name": "bad name", "region": "火星", "gpuModel": "", "gpuMemoryGb": 0, "gpuCount": 0})
+	r := admin.must(400, "POST", "/api/admin/machines", map[string]any{"name": "bad name", "region": "火星", "gpuModel": "", "gpuMemoryGb": 0, "gpuCount": 0})
 	for _, f := range []string{"body.name", "body.region", "body.gpuModel", "body.gpuMemoryGb", "body.gpuCount"} {
 		if !strings.Contains(string(r.Data), f) {
-			t.Errorf("422 lacks %s: %s", f, r.Data)
+			t.Errorf("400 lacks %s: %s", f, r.Data)
 		}
 	}
 	admin.must(409, "POST", "/api/admin/machines", map[string]any{"name": "BJ-4090-01", "region": "北京", "gpuModel": "RTX 4090", "gpuMemoryGb": 24, "gpuCount": 8})

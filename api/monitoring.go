@@ -191,7 +191,7 @@ func resolveSpan(r RangeParams, defRange string, now time.Time, mon config.Monit
 			sp.to = r.To.UTC()
 		}
 		if !sp.from.Before(sp.to) {
-			return sp, apperr.New(apperr.Unprocessable, "from must be before to").AtField("query.from")
+			return sp, apperr.Newf(apperr.Unprocessable, "from must be before to").AtField("query.from")
 		}
 	} else {
 		name := r.Range
@@ -207,7 +207,7 @@ func resolveSpan(r RangeParams, defRange string, now time.Time, mon config.Monit
 		sp.from = oldest
 	}
 	if !sp.from.Before(sp.to) {
-		return sp, apperr.New(apperr.Unprocessable, "the range holds no data: it ends before the retention begins").AtField("query.from")
+		return sp, apperr.Newf(apperr.Unprocessable, "the range holds no data: it ends before the retention begins").AtField("query.from")
 	}
 	want := max(minStep, mon.SampleInterval, time.Duration(r.Step)*time.Second)
 	if per := sp.to.Sub(sp.from) / time.Duration(maxPoints); per > want {

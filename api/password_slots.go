@@ -36,7 +36,7 @@ func newPasswordSlots(n int) *passwordSlots {
 }
 
 // errBusy: every slot stayed taken for slotWait.
-var errBusy = apperr.New(apperr.TooManyRequests, "登录请求过多，请稍后再试 / too many sign-ins at once; try again in a moment").
+var errBusy = apperr.Newf(apperr.TooManyRequests, "登录请求过多，请稍后再试 / too many sign-ins at once; try again in a moment").
 	WithData(map[string]any{"retryAfter": 1})
 
 // check compares password with an argon2 hash in a slot.
@@ -76,8 +76,8 @@ func (p *passwordSlots) do(ctx context.Context, fn func()) error {
 // (data.retryAfter, seconds) and in the Retry-After header.
 func retryLater(e *apperr.Error, after time.Duration) error {
 	secs := max(1, int((after+time.Second-1)/time.Second))
-	if e.Data == nil {
-		e = e.WithData(map[string]any{"retryAfter": secs})
+	if _, set := e.Params["retryAfter"]; !set {
+		e = e.With("retryAfter", secs)
 	}
 	return huma.ErrorWithHeaders(e, http.Header{"Retry-After": {strconv.Itoa(secs)}})
 }

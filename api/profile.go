@@ -103,11 +103,11 @@ func (h *profileHandler) update(ctx context.Context, in *UpdateProfileInput) (*R
 	after.Name, after.Email, after.Phone = strings.TrimSpace(in.Body.Name), strings.TrimSpace(in.Body.Email), in.Body.Phone
 	if !strings.EqualFold(after.Email, before.Email) {
 		if before.AuthSource != "local" {
-			return nil, apperr.New(apperr.Unprocessable, "邮箱由企业统一认证（LDAP/AD）管理，请在目录中修改 / the e-mail comes from the corporate directory; change it there").
+			return nil, apperr.Newf(apperr.Unprocessable, "邮箱由企业统一认证（LDAP/AD）管理，请在目录中修改 / the e-mail comes from the corporate directory; change it there").
 				AtField("body.email")
 		}
 		if in.Body.CurrentPassword == "" {
-			return nil, apperr.New(apperr.Unprocessable, "修改邮箱需要输入当前密码 / enter your current password to change the e-mail").
+			return nil, apperr.Newf(apperr.Unprocessable, "修改邮箱需要输入当前密码 / enter your current password to change the e-mail").
 				AtField("body.currentPassword")
 		}
 		if err := h.s.checkCurrentPassword(ctx, before, in.Body.CurrentPassword, "body.currentPassword", "profile.update"); err != nil {
@@ -140,10 +140,10 @@ func (h *profileHandler) changePassword(ctx context.Context, in *ChangePasswordI
 		return nil, err
 	}
 	if in.Body.OldPassword == in.Body.NewPassword {
-		return nil, apperr.New(apperr.Unprocessable, "新密码不能与当前密码相同 / the new password must differ").AtField("body.newPassword")
+		return nil, apperr.Newf(apperr.Unprocessable, "新密码不能与当前密码相同 / the new password must differ").AtField("body.newPassword")
 	}
 	if err := auth.CheckPolicy(in.Body.NewPassword, u.Username); err != nil {
-		return nil, apperr.New(apperr.Unprocessable, "%s", err.Error()).AtField("body.newPassword")
+		return nil, apperr.Newf(apperr.Unprocessable, "%s", err.Error()).AtField("body.newPassword")
 	}
 	hash, err := auth.HashPassword(in.Body.NewPassword)
 	if err != nil {
@@ -170,23 +170,23 @@ func (h *profileHandler) uploadAvatar(ctx context.Context, in *AvatarInput) (*Re
 	p := principal(ctx)
 	f := in.RawBody.Data().File
 	if f.Size > maxAvatarBytes {
-		return nil, apperr.New(apperr.Unprocessable, "头像不能超过 2 MB / the avatar must be at most 2 MB").AtField("body.file")
+		return nil, apperr.Newf(apperr.Unprocessable, "头像不能超过 2 MB / the avatar must be at most 2 MB").AtField("body.file")
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxAvatarBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("unable to read upload: %w", err)
 	}
 	if len(data) > maxAvatarBytes {
-		return nil, apperr.New(apperr.Unprocessable, "头像不能超过 2 MB / the avatar must be at most 2 MB").AtField("body.file")
+		return nil, apperr.Newf(apperr.Unprocessable, "头像不能超过 2 MB / the avatar must be at most 2 MB").AtField("body.file")
 	}
 	// Trust the bytes, not the declared type.
 	ct := http.DetectContentType(data)
 	ext, allowed := avatarTypes[ct]
 	if !allowed {
-		return nil, apperr.New(apperr.Unprocessable, "仅支持 PNG、JPEG、WebP 图片 / only PNG, JPEG or WebP images").AtField("body.file")
+		return nil, apperr.Newf(apperr.Unprocessable, "仅支持 PNG、JPEG、WebP 图片 / only PNG, JPEG or WebP images").AtField("body.file")
 	}
 	if h.s.Objects == nil {
-		return nil, apperr.New(apperr.Unavailable, "对象存储未配置 / the object store is not configured")
+		return nil, apperr.Newf(apperr.Unavailable, "对象存储未配置 / the object store is not configured")
 	}
 	u, err := h.s.Store.GetUser(ctx, p.UserID)
 	if err != nil {

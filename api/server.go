@@ -22,7 +22,6 @@ import (
 	"github.com/remotegpu/remotegpu/internal/config"
 	"github.com/remotegpu/remotegpu/internal/hostchan"
 	"github.com/remotegpu/remotegpu/internal/ldapauth"
-	"github.com/remotegpu/remotegpu/internal/logging"
 	"github.com/remotegpu/remotegpu/internal/mail"
 	"github.com/remotegpu/remotegpu/internal/objstore"
 	"github.com/remotegpu/remotegpu/internal/secrets"
@@ -137,6 +136,7 @@ func New(d Deps) *Server {
 	s.registerMonitoring(api)
 	s.registerLive(r, api) // monitoring WebSockets and alerts: ws.go, alerts.go
 	s.registerTemporalCodec(r, api)
+	answerBadInputAs400(api.OpenAPI())
 
 	for prefix, h := range d.Mounts {
 		r.Mount(prefix, h)
@@ -188,7 +188,7 @@ func spaHandler(dir string) http.HandlerFunc {
 func writeJSONError(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(ErrorBody{Code: status, Message: msg, TraceID: logging.TraceID(r.Context())})
+	_ = json.NewEncoder(w).Encode(errorBody(r.Context(), status, reasonFor(status), msg))
 }
 
 func (s *Server) now() time.Time { return s.Now() }

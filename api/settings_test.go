@@ -42,9 +42,9 @@ func TestSSHKeys(t *testing.T) {
 	if !strings.Contains(r.Message, k.Fingerprint) {
 		t.Fatalf("duplicate message %q", r.Message)
 	}
-	r = s.must(422, "POST", "/api/customer/ssh-keys", map[string]any{"name": "Bad", "publicKey": "ssh-rsa not-a-key"})
+	r = s.must(400, "POST", "/api/customer/ssh-keys", map[string]any{"name": "Bad", "publicKey": "ssh-rsa not-a-key"})
 	if !strings.Contains(string(r.Data), "body.publicKey") {
-		t.Fatalf("422 without field: %s", r.Data)
+		t.Fatalf("400 without field: %s", r.Data)
 	}
 	// the same key may belong to another user
 	e.login("owner-a").must(201, "POST", "/api/customer/ssh-keys", map[string]any{"name": "Shared", "publicKey": pk})
@@ -71,7 +71,7 @@ func TestProfileAndAvatar(t *testing.T) {
 		t.Fatalf("profile %+v", me)
 	}
 	s.must(409, "PUT", "/api/customer/profile", map[string]any{"name": "x", "email": "owner-b@example.test", "phone": "", "currentPassword": testPassword})
-	s.must(422, "PUT", "/api/customer/profile", map[string]any{"name": "x", "email": "not-mail", "phone": ""})
+	s.must(400, "PUT", "/api/customer/profile", map[string]any{"name": "x", "email": "not-mail", "phone": ""})
 
 	s.must(404, "GET", "/api/customer/profile/avatar", nil)
 	img := image.NewRGBA(image.Rect(0, 0, 8, 8))
@@ -87,10 +87,10 @@ func TestProfileAndAvatar(t *testing.T) {
 		t.Fatalf("avatar back: %d bytes, %s", len(r.Data), r.Header.Get("Content-Type"))
 	}
 	// a text file that claims to be a PNG is refused by its bytes
-	s.must(422, "POST", "/api/customer/profile/avatar", formFile(t, "x.png", "image/png", []byte("hello, not an image")))
+	s.must(400, "POST", "/api/customer/profile/avatar", formFile(t, "x.png", "image/png", []byte("hello, not an image")))
 	// too big
 	big := append(append([]byte{}, pngBytes.Bytes()...), make([]byte, 2<<20)...)
-	s.must(422, "POST", "/api/customer/profile/avatar", formFile(t, "big.png", "image/png", big))
+	s.must(400, "POST", "/api/customer/profile/avatar", formFile(t, "big.png", "image/png", big))
 	s.must(413, "POST", "/api/customer/profile/avatar", formFile(t, "huge.png", "image/png", make([]byte, 3<<20)))
 	// another user of the same tenant has no avatar
 	e.login("member-a").must(404, "GET", "/api/customer/profile/avatar", nil)

@@ -55,7 +55,7 @@ func (h *sshKeysHandler) create(ctx context.Context, in *CreateSSHKeyInput) (*Re
 	p := principal(ctx)
 	k, err := sshkey.Parse(in.Body.PublicKey)
 	if err != nil {
-		return nil, apperr.New(apperr.Unprocessable, "公钥无效 / %s", err.Error()).AtField("body.publicKey")
+		return nil, apperr.Newf(apperr.Unprocessable, "公钥无效 / %s", err.Error()).AtField("body.publicKey")
 	}
 	existing, err := h.s.Store.ListSSHKeys(ctx, p.TenantID, p.UserID)
 	if err != nil {

@@ -1,10 +1,14 @@
-// Package apperr is the domain error: a kind and a message meant for the
-// user. The api package maps kinds to HTTP statuses in exactly one place.
+// Package apperr is the domain error: a kind (the api maps kinds to HTTP
+// statuses in exactly one place), a stable code with its parameters (the
+// console translates the code, in either language), and an English message
+// for API clients and logs. No message here is in two languages: the texts a
+// person reads live in the console's catalogues, keyed by the code.
 package apperr
 
 import (
 	"errors"
 	"fmt"
+	"regexp"
 )
 
 type Kind int
@@ -16,27 +20,59 @@ const (
 	Forbidden
 	NotFound
 	Conflict
-	Unprocessable
+	Unprocessable // answered as 400, like Invalid (requirements 4.5.3); kept for the few rules a form shows beside a field
 	TooManyRequests
 	Unavailable
 )
 
+// P are the parameters of a message: the figures the text names
+// ({machine}, {customer} …), in the console's vue-i18n syntax.
+type P = map[string]any
+
+// FieldError is one problem of one input field.
+type FieldError struct {
+	Location string // "body.machineIds[1]"
+	Code     string
+	Params   P
+	Message  string // English
+}
+
 type Error struct {
 	Kind    Kind
-	Message string
-	Data    any    // extra machine-readable detail for the client (e.g. resetUrl, retryAfter)
-	Field   string // body field the error is about, for forms (e.g. "body.publicKey")
+	Code    string // stable, e.g. "lease.machineAllocated": the console's key errors.<code>
+	Params  P      // the figures of the message; also extra machine-readable detail (retryAfter, resetUrl)
+	Message string // English, the params filled in
+	Fields  []FieldError
 }
 
 func (e *Error) Error() string { return e.Message }
 
-func New(kind Kind, format string, args ...any) *Error {
-	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
+// New makes a domain error. message is English with {name} placeholders,
+// filled from params (so the code's console text and the English text name
+// the same figures).
+func New(kind Kind, code, message string, params ...P) *Error {
+	e := &Error{Kind: kind, Code: code}
+	if len(params) > 0 {
+		e.Params = params[0]
+	}
+	e.Message = Format(message, e.Params)
+	return e
 }
 
-func (e *Error) WithData(d any) *Error { e.Data = d; return e }
+// AtField says which input field the error is about, so a form shows it there.
+func (e *Error) AtField(location string) *Error {
+	e.Fields = append(e.Fields, FieldError{Location: location, Code: e.Code, Params: e.Params, Message: e.Message})
+	return e
+}
 
-func (e *Error) AtField(f string) *Error { e.Field = f; return e }
+// With adds a parameter (extra detail such as retryAfter).
+func (e *Error) With(key string, value any) *Error {
+	if e.Params == nil {
+		e.Params = P{}
+	}
+	e.Params[key] = value
+	return e
+}
 
 // As finds the domain error in err's chain.
 func As(err error) (*Error, bool) {
@@ -45,9 +81,45 @@ func As(err error) (*Error, bool) {
 	return e, ok
 }
 
-func NotFoundf(format string, args ...any) *Error { return New(NotFound, format, args...) }
-func Conflictf(format string, args ...any) *Error { return New(Conflict, format, args...) }
-func Invalidf(format string, args ...any) *Error  { return New(Invalid, format, args...) }
-func Forbiddenf(format string, args ...any) *Error {
-	return New(Forbidden, format, args...)
+// The usual kinds, for brevity at the call sites.
+func NotFoundErr(code, message string, params ...P) *Error { return New(NotFound, code, message, params...) }
+func ConflictErr(code, message string, params ...P) *Error { return New(Conflict, code, message, params...) }
+func InvalidErr(code, message string, params ...P) *Error  { return New(Invalid, code, message, params...) }
+func ForbiddenErr(code, message string, params ...P) *Error {
+	return New(Forbidden, code, message, params...)
 }
+func UnavailableErr(code, message string, params ...P) *Error {
+	return New(Unavailable, code, message, params...)
+}
+
+var placeholder = regexp.MustCompile(`\{(\w+)\}`)
+
+// Format fills {name} placeholders from params; an unknown name stays as written.
+func Format(message string, params P) string {
+	if len(params) == 0 {
+		return message
+	}
+	return placeholder.ReplaceAllStringFunc(message, func(m string) string {
+		if v, ok := params[m[1:len(m)-1]]; ok {
+			return fmt.Sprint(v)
+		}
+		return m
+	})
+}
+
+// Codes used across capabilities.
+const (
+	CodeInternal       = "internal"
+	CodeValidation     = "validation"
+	CodeBadRequest     = "badRequest"
+	CodeUnauthorized   = "unauthorized"
+	CodeForbidden      = "forbidden"
+	CodeNotFound       = "notFound"
+	CodeConflict       = "conflict"
+	CodeTooLarge       = "tooLarge"
+	CodeTooMany        = "tooManyRequests"
+	CodeUnavailable    = "unavailable"
+	CodeNoSuchEndpoint = "noSuchEndpoint"
+	// CodeWorkflowDown: the workflow service did not take the change; nothing changed.
+	CodeWorkflowDown = "workflowUnavailable"
+)

@@ -43,10 +43,22 @@ export class ApiError extends Error {
     this.data = init.data ?? null
   }
 
-  /** `data.errors` of a 400/422 answer. */
+  /** `data.errors` of a bad input (400). */
   get fieldErrors(): FieldError[] {
     const errors = (this.data as { errors?: unknown } | null)?.errors
     return Array.isArray(errors) ? (errors as FieldError[]) : []
+  }
+
+  /** `data.reason`: the stable code of the message, which the console translates. */
+  get reason(): string {
+    const r = (this.data as { reason?: unknown } | null)?.reason
+    return typeof r === 'string' ? r : ''
+  }
+
+  /** `data.params`: the figures the message names, and extra detail (retryAfter …). */
+  get params(): Record<string, unknown> {
+    const p = (this.data as { params?: unknown } | null)?.params
+    return typeof p === 'object' && p !== null ? (p as Record<string, unknown>) : {}
   }
 }
 
@@ -110,7 +122,7 @@ async function readBody(body: unknown): Promise<unknown> {
   return body
 }
 
-/** An error body: the envelope, whose `data` the API leaves out when there is none. */
+/** An error body: the envelope (its data is {reason, params, errors}). */
 function isErrorBody(body: unknown): body is Omit<Envelope, 'data'> & { data?: unknown } {
   return typeof body === 'object' && body !== null && typeof (body as Envelope).code === 'number' && 'message' in body
 }

@@ -3,7 +3,8 @@
 import { ElMessage } from 'element-plus'
 import { createHttp, type ApiError } from './core'
 import { tokenStorage } from '@/utils/auth'
-import { i18n } from '@/locales'
+import { codeText, i18n } from '@/locales'
+import type { FieldError } from './types'
 
 export { ApiError, isApiError, cleanParams } from './core'
 
@@ -26,12 +27,20 @@ export function sessionEnded() {
   authFailureHandler()
 }
 
-/** The text shown for an API error: the API's message, field errors, the trace ID for server errors. */
+/** A field's problem in the console's language. */
+export function fieldText(f: FieldError): string {
+  return codeText(f.reason, f.params, f.message)
+}
+
+/**
+ * The text shown for an API error: its code translated (else the API's
+ * English message), the field errors, the trace ID for server errors.
+ */
 export function describeError(err: ApiError): string {
   const t = i18n.global.t
   if (err.status === 0) return t('http.network')
-  let text = err.message || t('http.unknown', { status: err.status })
-  const fields = err.fieldErrors.map((f) => f.message).filter((m) => m && m !== err.message)
+  let text = codeText(err.reason, err.params, err.message || t('http.unknown', { status: err.status }))
+  const fields = err.fieldErrors.map(fieldText).filter((m) => m && m !== text)
   if (fields.length) text += `: ${fields.join('; ')}`
   if (err.status >= 500 && err.traceId) text += ` (${t('http.traceId')}: ${err.traceId})`
   return text

@@ -21,8 +21,11 @@ export interface Envelope<T = unknown> {
 export interface FieldError {
   /** e.g. `body.email`, `body.owner.username`, `query.page` */
   location: string
+  /** English; the console shows `reason` translated when it knows it */
   message: string
   value?: unknown
+  reason?: string
+  params?: Record<string, unknown>
 }
 
 export type SortOrder = 'asc' | 'desc'

@@ -1,6 +1,6 @@
 import { reactive } from 'vue'
 import { ElMessage } from 'element-plus'
-import { describeError, isApiError } from '@/api/http'
+import { describeError, fieldText, isApiError } from '@/api/http'
 
 /**
  * Errors of a form submission shown where they belong: the API's
@@ -30,7 +30,8 @@ export function useServerErrors<K extends string>(fields: readonly K[]) {
       // an item of a list (`machineIds[1]`) is shown at the list
       if (!known.has(key)) key = key.replace(/(\[\d+\]|\.\d+)$/, '')
       if (known.has(key)) {
-        errors[key as K] = errors[key as K] ? `${errors[key as K]}; ${fe.message}` : fe.message
+        const text = fieldText(fe)
+        errors[key as K] = errors[key as K] ? `${errors[key as K]}; ${text}` : text
         placed = true
       }
     }

@@ -1,0 +1,23 @@
+// Every message the API names by a code, in both languages: t('codes.<code>').
+// A capability's codes are "<capability>.<key>" and live in <capability>.ts.
+import * as common from './common'
+import * as lease from './lease'
+import * as accounts from './accounts'
+import * as alerting from './alerting'
+import * as machines from './machines'
+
+export const codesZh = {
+  ...common.zh,
+  lease: lease.zh,
+  accounts: accounts.zh,
+  alerting: alerting.zh,
+  machines: machines.zh,
+}
+
+export const codesEn: typeof codesZh = {
+  ...common.en,
+  lease: lease.en,
+  accounts: accounts.en,
+  alerting: alerting.en,
+  machines: machines.en,
+}
