@@ -11,31 +11,16 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/remotegpu/remotegpu/internal/apperr"
+	"github.com/remotegpu/remotegpu/internal/caller"
 	"github.com/remotegpu/remotegpu/store"
 )
 
 // Principal is the authenticated caller of a request.
-type Principal struct {
-	UserID    string
-	SessionID string
-	Username  string
-	Name      string
-	Role      string
-	TenantID  string // empty for platform admins
-}
-
-func (p *Principal) IsAdmin() bool { return p.Role == "admin" }
-
-type principalKey struct{}
+// Principal is the signed-in caller (internal/caller carries it to the services).
+type Principal = caller.Principal
 
 // principal returns the caller; operations behind authMiddleware always have one.
-func principal(ctx context.Context) *Principal {
-	p, _ := ctx.Value(principalKey{}).(*Principal)
-	if p == nil {
-		return &Principal{}
-	}
-	return p
-}
+func principal(ctx context.Context) *Principal { return caller.From(ctx) }
 
 const (
 	rolesKey = "roles"
@@ -105,7 +90,7 @@ func (s *Server) authMiddleware(api huma.API) func(huma.Context, func(huma.Conte
 			_ = huma.WriteErr(api, ctx, http.StatusForbidden, "", errForbiddenRole)
 			return
 		}
-		next(huma.WithValue(ctx, principalKey{}, p))
+		next(huma.WithContext(ctx, caller.WithPrincipal(ctx.Context(), p)))
 	}
 }
 

@@ -14,23 +14,14 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/remotegpu/remotegpu/internal/caller"
 	"github.com/remotegpu/remotegpu/internal/logging"
 )
 
-type requestInfoKey struct{}
+// requestInfo is what audit records and sessions keep about the caller's connection.
+type requestInfo = caller.Request
 
-// requestInfo is what audit records and sessions keep about the caller's
-// connection. HTTPS: the client reached us over TLS, directly or through a
-// trusted proxy that says so.
-type requestInfo struct {
-	IP, UserAgent string
-	HTTPS         bool
-}
-
-func reqInfo(ctx context.Context) requestInfo {
-	ri, _ := ctx.Value(requestInfoKey{}).(requestInfo)
-	return ri
-}
+func reqInfo(ctx context.Context) requestInfo { return caller.RequestOf(ctx) }
 
 var validTraceID = regexp.MustCompile(`^[A-Za-z0-9-]{8,64}$`)
 
@@ -49,7 +40,7 @@ func traceMiddleware(trusted []netip.Prefix) func(http.Handler) http.Handler {
 			ip, viaProxy := clientIP(r, trusted)
 			https := r.TLS != nil || (viaProxy && strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")), "https"))
 			ctx := logging.WithTraceID(r.Context(), id)
-			ctx = context.WithValue(ctx, requestInfoKey{}, requestInfo{IP: ip, UserAgent: r.UserAgent(), HTTPS: https})
+			ctx = caller.WithRequest(ctx, caller.Request{IP: ip, UserAgent: r.UserAgent(), HTTPS: https})
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/puddle/v2"
 
 	"github.com/remotegpu/remotegpu/internal/apperr"
+	"github.com/remotegpu/remotegpu/internal/caller"
 	"github.com/remotegpu/remotegpu/store"
 )
 
@@ -386,7 +387,7 @@ func isNotFound(err error) bool {
 // operation gives it (and with its access check: not found when the machine
 // is not leased to the caller's customer).
 func (h *hub) customerFrame(p *Principal, machine string) (*websocket.PreparedMessage, error) {
-	ctx, cancel := context.WithTimeout(context.WithValue(h.ctx, principalKey{}, p), 10*time.Second)
+	ctx, cancel := context.WithTimeout(caller.WithPrincipal(h.ctx, p), 10*time.Second)
 	defer cancel()
 	resp, err := (&monitoringHandler{h.s}).customerRealtime(ctx, &CustomerRealtimeInput{MachineID: machine})
 	if err != nil {
