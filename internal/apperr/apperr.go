@@ -82,9 +82,15 @@ func As(err error) (*Error, bool) {
 }
 
 // The usual kinds, for brevity at the call sites.
-func NotFoundErr(code, message string, params ...P) *Error { return New(NotFound, code, message, params...) }
-func ConflictErr(code, message string, params ...P) *Error { return New(Conflict, code, message, params...) }
-func InvalidErr(code, message string, params ...P) *Error  { return New(Invalid, code, message, params...) }
+func NotFoundErr(code, message string, params ...P) *Error {
+	return New(NotFound, code, message, params...)
+}
+func ConflictErr(code, message string, params ...P) *Error {
+	return New(Conflict, code, message, params...)
+}
+func InvalidErr(code, message string, params ...P) *Error {
+	return New(Invalid, code, message, params...)
+}
 func ForbiddenErr(code, message string, params ...P) *Error {
 	return New(Forbidden, code, message, params...)
 }

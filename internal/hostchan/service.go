@@ -369,7 +369,7 @@ func notFound() error {
 
 func unavailable(err error) error {
 	slog.Warn("Temporal unavailable for a host command", "err", err)
-	return apperr.New(apperr.Unavailable, "工作流服务暂不可用，请重试 / the workflow service is unavailable; report again")
+	return apperr.Newf(apperr.Unavailable, "工作流服务暂不可用，请重试 / the workflow service is unavailable; report again")
 }
 
 // gone: the activity attempt the token names no longer exists.
