@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -318,7 +319,7 @@ func (s *Service) UpdateCustomerUser(ctx context.Context, tenantID, userID strin
 }
 
 func userNotFound(err error) error {
-	if err == store.ErrNotFound {
+	if errors.Is(err, store.ErrNotFound) {
 		return apperr.New(apperr.NotFound, "accounts.userNotFound", "user not found")
 	}
 	return err
