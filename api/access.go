@@ -3,19 +3,18 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/remotegpu/remotegpu/internal/accounts"
 	"github.com/remotegpu/remotegpu/internal/apperr"
 	"github.com/remotegpu/remotegpu/internal/caller"
 	"github.com/remotegpu/remotegpu/store"
 )
 
-// Principal is the authenticated caller of a request.
 // Principal is the signed-in caller (internal/caller carries it to the services).
 type Principal = caller.Principal
 
@@ -77,7 +76,7 @@ func (s *Server) authMiddleware(api huma.API) func(huma.Context, func(huma.Conte
 			next(ctx)
 			return
 		}
-		p, err := s.authenticate(ctx.Context(), ctx.Header("Authorization"))
+		p, err := s.accounts.Authenticate(ctx.Context(), ctx.Header("Authorization"))
 		if err != nil {
 			status := http.StatusInternalServerError
 			if _, ok := apperr.As(err); ok {
@@ -94,34 +93,11 @@ func (s *Server) authMiddleware(api huma.API) func(huma.Context, func(huma.Conte
 	}
 }
 
-var errForbiddenRole = apperr.Newf(apperr.Forbidden, "无权访问 / forbidden")
+var errForbiddenRole = accounts.ErrForbiddenRole
 
-func unauthorized(msg string) error { return apperr.Newf(apperr.Unauthorized, "%s", msg) }
-
-func (s *Server) authenticate(ctx context.Context, header string) (*Principal, error) {
-	token, found := strings.CutPrefix(header, "Bearer ")
-	if !found || token == "" {
-		return nil, unauthorized("请先登录 / login required")
-	}
-	claims, err := s.issuer.Parse(token)
-	if err != nil {
-		return nil, unauthorized("登录已过期 / token invalid or expired")
-	}
-	sp, err := s.Store.LoadPrincipal(ctx, claims.SessionID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, unauthorized("会话已结束 / session ended, please log in again")
-	}
-	if err != nil {
-		return nil, err
-	}
-	if sp.UserID != claims.Subject {
-		return nil, unauthorized("token invalid")
-	}
-	if sp.UserStatus != "active" || sp.TenantStatus == "disabled" {
-		return nil, unauthorized("账号已禁用 / account disabled")
-	}
-	return &Principal{UserID: sp.UserID, SessionID: sp.SessionID, Username: sp.Username, Name: sp.Name,
-		Role: sp.Role, TenantID: sp.TenantID}, nil
+// unauthorized is a 401 with an English message of the generic code.
+func unauthorized(msg string) error {
+	return apperr.New(apperr.Unauthorized, apperr.CodeUnauthorized, msg)
 }
 
 // ListParams is the paging part of every list operation (requirements 4.5.3).
@@ -163,7 +139,7 @@ func (p ListParams) filters() (map[string]string, error) {
 	}
 	var raw map[string]any
 	if err := json.Unmarshal([]byte(p.Filters), &raw); err != nil {
-		return nil, apperr.Invalidf("filters must be a JSON object").AtField("query.filters")
+		return nil, apperr.New(apperr.Invalid, apperr.CodeValidation, "filters must be a JSON object").AtField("query.filters")
 	}
 	for k, v := range raw {
 		switch v := v.(type) {

@@ -2,16 +2,12 @@ package api
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
-	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
 
-	"github.com/remotegpu/remotegpu/internal/apperr"
+	"github.com/remotegpu/remotegpu/internal/notices"
 	"github.com/remotegpu/remotegpu/store"
-	"github.com/remotegpu/remotegpu/workflows"
 )
 
 // adminNotificationsHandler sends messages to a customer's users (customer detail page).
@@ -48,33 +44,12 @@ func (h *adminNotificationsHandler) register(api huma.API) {
 }
 
 func (h *adminNotificationsHandler) send(ctx context.Context, in *SendNotificationInput) (*Resp[SentNotification], error) {
-	s := h.s
-	t, err := s.Store.GetTenant(ctx, in.ID)
+	b := in.Body
+	sent, err := h.s.notices.Send(ctx, notices.SendInput{TenantID: in.ID, Title: b.Title, Content: b.Content, Level: b.Level, SendEmail: b.SendEmail})
 	if err != nil {
-		return nil, customerNotFound(err)
-	}
-	p := principal(ctx)
-	b := store.NotificationBatch{TenantID: t.ID, Title: in.Body.Title, Content: in.Body.Content, Level: in.Body.Level,
-		SendEmail: in.Body.SendEmail, SenderName: p.Name}
-	if b.SenderName == "" {
-		b.SenderName = p.Username
-	}
-	if err := s.Store.CreateNotificationBatch(ctx, &b, p.UserID); err != nil {
 		return nil, err
 	}
-	wfID := workflows.SendNotificationWorkflowID(b.ID)
-	_, err = s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: wfID, TaskQueue: s.Config.TemporalTaskQueue,
-		WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-	}, workflows.SendNotification, workflows.SendNotificationInput{BatchID: b.ID})
-	if err != nil {
-		slog.ErrorContext(ctx, "unable to start notification workflow", "batch", b.ID, "err", err)
-		_ = s.Store.FinishNotificationBatch(ctx, b.ID, "failed", 0, "workflow could not start")
-		return nil, apperr.Newf(apperr.Unavailable, "通知服务暂不可用，请稍后重试 / the workflow service is unavailable; try again later")
-	}
-	s.audit(ctx, nil, auditEntry{Action: "customer.notify", TargetType: "notification", TargetID: b.ID, TenantID: t.ID, Success: true,
-		Detail: map[string]any{"title": b.Title, "level": b.Level, "sendEmail": b.SendEmail, "workflowId": wfID}})
-	return ok(ctx, SentNotification{BatchID: b.ID, WorkflowID: wfID})
+	return ok(ctx, SentNotification{BatchID: sent.BatchID, WorkflowID: sent.WorkflowID})
 }
 
 func (h *adminNotificationsHandler) list(ctx context.Context, in *ListSentNotificationsInput) (*Resp[Page[store.NotificationBatch]], error) {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/remotegpu/remotegpu/internal/notices"
 	"github.com/remotegpu/remotegpu/store"
 )
 
@@ -48,30 +49,30 @@ func (h *announcementsHandler) list(ctx context.Context, in *ListAnnouncementsIn
 	return okPage(ctx, list, total, in.ListParams)
 }
 
+func (b AnnouncementBody) input() notices.AnnouncementInput {
+	return notices.AnnouncementInput{Title: b.Title, Content: b.Content, Level: b.Level, Published: b.Published}
+}
+
 func (h *announcementsHandler) create(ctx context.Context, in *CreateAnnouncementInput) (*Resp[store.Announcement], error) {
-	a := store.Announcement{Title: in.Body.Title, Content: in.Body.Content, Level: in.Body.Level, Published: in.Body.Published}
-	if err := h.s.Store.CreateAnnouncement(ctx, &a, principal(ctx).UserID); err != nil {
-		return nil, err
-	}
-	h.s.audit(ctx, nil, auditEntry{Action: "announcement.create", TargetType: "announcement", TargetID: a.ID, Success: true,
-		Detail: map[string]any{"title": a.Title}})
-	return ok(ctx, a)
+	return announcement(ctx)(h.s.notices.CreateAnnouncement(ctx, in.Body.input()))
 }
 
 func (h *announcementsHandler) update(ctx context.Context, in *UpdateAnnouncementInput) (*Resp[store.Announcement], error) {
-	a := store.Announcement{ID: in.ID, Title: in.Body.Title, Content: in.Body.Content, Level: in.Body.Level, Published: in.Body.Published}
-	if err := h.s.Store.UpdateAnnouncement(ctx, &a); err != nil {
-		return nil, err
+	return announcement(ctx)(h.s.notices.UpdateAnnouncement(ctx, in.ID, in.Body.input()))
+}
+
+func announcement(ctx context.Context) func(*store.Announcement, error) (*Resp[store.Announcement], error) {
+	return func(a *store.Announcement, err error) (*Resp[store.Announcement], error) {
+		if err != nil {
+			return nil, err
+		}
+		return ok(ctx, *a)
 	}
-	h.s.audit(ctx, nil, auditEntry{Action: "announcement.update", TargetType: "announcement", TargetID: a.ID, Success: true,
-		Detail: map[string]any{"title": a.Title, "published": a.Published}})
-	return ok(ctx, a)
 }
 
 func (h *announcementsHandler) delete(ctx context.Context, in *AnnouncementIDInput) (*Resp[Empty], error) {
-	if err := h.s.Store.DeleteAnnouncement(ctx, in.ID); err != nil {
+	if err := h.s.notices.DeleteAnnouncement(ctx, in.ID); err != nil {
 		return nil, err
 	}
-	h.s.audit(ctx, nil, auditEntry{Action: "announcement.delete", TargetType: "announcement", TargetID: in.ID, Success: true})
 	return ok(ctx, Empty{})
 }

@@ -26,8 +26,10 @@ func TestLoginMeAndEnvelope(t *testing.T) {
 	e.loginWith("member-a@example.test", testPassword)
 
 	r := e.anon().must(401, "POST", "/api/auth/login", map[string]any{"username": "owner-a", "password": "nope"})
-	if !strings.Contains(r.Message, "wrong username or password") {
-		t.Fatalf("message %q", r.Message)
+	var reason api.ErrorData
+	r.decode(t, &reason)
+	if !strings.Contains(r.Message, "wrong username or password") || reason.Reason != "accounts.badCredentials" {
+		t.Fatalf("message %q, data %s", r.Message, r.Data)
 	}
 	e.anon().must(401, "POST", "/api/auth/login", map[string]any{"username": "ghost", "password": "nope"})
 	r = e.anon().must(400, "POST", "/api/auth/login", map[string]any{"username": ""})
@@ -49,8 +51,9 @@ func TestLoginThrottle(t *testing.T) {
 		e.anon().must(401, "POST", "/api/auth/login", map[string]any{"username": "member-a", "password": "wrong"})
 	}
 	r := e.anon().must(429, "POST", "/api/auth/login", map[string]any{"username": "member-a", "password": "wrong"})
-	if !regexp.MustCompile(`retryAfter`).Match(r.Data) {
-		t.Fatalf("429 without retryAfter: %s", r.Data)
+	if !regexp.MustCompile(`"reason":"accounts.tooManyFailedLogins","params":\{"minutes":15,"retryAfter":\d+\}`).Match(r.Data) ||
+		r.Header.Get("Retry-After") == "" {
+		t.Fatalf("429 without retryAfter: %s (Retry-After %q)", r.Data, r.Header.Get("Retry-After"))
 	}
 	// locked even with the right password; other accounts are not
 	e.anon().must(429, "POST", "/api/auth/login", map[string]any{"username": "member-a", "password": testPassword})

@@ -27,11 +27,11 @@ func TestTenantIsolation(t *testing.T) {
 
 	// resources of tenant B, by path parameter context
 	keyB := store.SSHKey{Name: "b", KeyType: "ssh-ed25519", PublicKey: "ssh-ed25519 AAAA", Fingerprint: "SHA256:b"}
-	if err := e.st.CreateSSHKey(ctx, fx.tenantB.ID, fx.ownerB.ID, &keyB); err != nil {
+	if err := store.CreateSSHKey(ctx, e.st.Pool, fx.tenantB.ID, fx.ownerB.ID, &keyB); err != nil {
 		t.Fatal(err)
 	}
 	batch := store.NotificationBatch{TenantID: fx.tenantB.ID, Title: "t", Content: "c", Level: "info"}
-	if err := e.st.CreateNotificationBatch(ctx, &batch, fx.admin.ID); err != nil {
+	if err := store.CreateNotificationBatch(ctx, e.st.Pool, &batch, fx.admin.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.st.DeliverNotification(ctx, batch.ID, []string{fx.ownerB.ID, fx.memberB.ID}); err != nil {
@@ -114,7 +114,7 @@ func TestTenantIsolation(t *testing.T) {
 		t.Fatalf("walked only %d customer and %d admin operations", customerOps, adminOps)
 	}
 	// tenant B's objects are untouched
-	keys, _ := e.st.ListSSHKeys(ctx, fx.tenantB.ID, fx.ownerB.ID)
+	keys, _, _ := e.st.ListSSHKeys(ctx, fx.tenantB.ID, fx.ownerB.ID, store.Page{})
 	if len(keys) != 1 {
 		t.Fatalf("tenant B's key was deleted through tenant A")
 	}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/remotegpu/remotegpu/internal/apperr"
 	"github.com/remotegpu/remotegpu/store"
 )
 
@@ -51,28 +50,18 @@ func (h *notificationsHandler) list(ctx context.Context, in *ListNotificationsIn
 }
 
 func (h *notificationsHandler) markRead(ctx context.Context, in *NotificationIDInput) (*Resp[MarkedRead], error) {
-	p := principal(ctx)
-	n, err := h.s.Store.MarkNotificationsRead(ctx, p.TenantID, p.UserID, in.ID)
-	if err != nil {
-		return nil, err
-	}
-	if n == 0 {
-		exists, err := h.s.Store.NotificationExists(ctx, p.TenantID, p.UserID, in.ID)
-		if err != nil {
-			return nil, err
-		}
-		if !exists {
-			return nil, apperr.NotFoundf("通知不存在 / notification not found")
-		}
-	}
-	return ok(ctx, MarkedRead{Marked: n})
+	return marked(ctx)(h.s.notices.MarkRead(ctx, in.ID))
 }
 
 func (h *notificationsHandler) markAll(ctx context.Context, _ *struct{}) (*Resp[MarkedRead], error) {
-	p := principal(ctx)
-	n, err := h.s.Store.MarkNotificationsRead(ctx, p.TenantID, p.UserID, "")
-	if err != nil {
-		return nil, err
+	return marked(ctx)(h.s.notices.MarkRead(ctx, ""))
+}
+
+func marked(ctx context.Context) func(int, error) (*Resp[MarkedRead], error) {
+	return func(n int, err error) (*Resp[MarkedRead], error) {
+		if err != nil {
+			return nil, err
+		}
+		return ok(ctx, MarkedRead{Marked: n})
 	}
-	return ok(ctx, MarkedRead{Marked: n})
 }

@@ -18,11 +18,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/sdk/client"
 
-	"github.com/remotegpu/remotegpu/internal/auth"
+	"github.com/remotegpu/remotegpu/internal/accounts"
 	"github.com/remotegpu/remotegpu/internal/config"
 	"github.com/remotegpu/remotegpu/internal/hostchan"
 	"github.com/remotegpu/remotegpu/internal/ldapauth"
 	"github.com/remotegpu/remotegpu/internal/mail"
+	"github.com/remotegpu/remotegpu/internal/notices"
 	"github.com/remotegpu/remotegpu/internal/objstore"
 	"github.com/remotegpu/remotegpu/internal/secrets"
 	"github.com/remotegpu/remotegpu/store"
@@ -45,12 +46,12 @@ type Deps struct {
 
 type Server struct {
 	Deps
-	issuer    *auth.Issuer
+	accounts  *accounts.Service // login, sessions, customers, profile, SSH keys
+	notices   *notices.Service  // notifications to customers, announcements
 	api       huma.API
 	ldapProbe ldapProbe
 	handler   http.Handler
-	metrics   http.Handler // Prometheus, behind METRICS_TOKEN when set
-	logins    *passwordSlots
+	metrics   http.Handler  // Prometheus, behind METRICS_TOKEN when set
 	monitor   *monitorState // agents, ingest and its hooks: see OnIngest
 	hosts     *hostchan.Service
 }
@@ -71,8 +72,11 @@ func New(d Deps) *Server {
 	if d.LDAP == nil {
 		d.LDAP = ldapauth.New(ldapauth.Config{})
 	}
-	s := &Server{Deps: d, issuer: auth.NewIssuer(d.Config.JWTSecret, d.Config.AccessTokenTTL),
-		logins: newPasswordSlots(d.Config.Security.LoginConcurrency)}
+	s := &Server{Deps: d, accounts: accounts.New(accounts.Deps{Store: d.Store, Temporal: d.Temporal, LDAP: d.LDAP, Mail: d.Mail,
+		Objects: d.Objects, Config: d.Config, Now: d.Now}), notices: notices.New(d.Store, d.Temporal, d.Config.TemporalTaskQueue)}
+	if d.Store != nil {
+		s.accounts.Start()
+	}
 	s.hosts = &hostchan.Service{Store: d.Store, Secrets: d.Secrets, Temporal: d.Temporal}
 	if d.Store != nil {
 		s.hosts.Start(s.monitoring().agents.forgetMachine)

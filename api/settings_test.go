@@ -39,24 +39,25 @@ func TestSSHKeys(t *testing.T) {
 		t.Fatalf("key %+v", k)
 	}
 	r := s.must(409, "POST", "/api/customer/ssh-keys", map[string]any{"name": "Again", "publicKey": pk})
-	if !strings.Contains(r.Message, k.Fingerprint) {
-		t.Fatalf("duplicate message %q", r.Message)
+	if !strings.Contains(r.Message, k.Fingerprint) || !strings.Contains(string(r.Data), `"reason":"accounts.duplicateSSHKey"`) ||
+		!strings.Contains(string(r.Data), `"fingerprint":"`+k.Fingerprint+`"`) {
+		t.Fatalf("duplicate message %q %s", r.Message, r.Data)
 	}
 	r = s.must(400, "POST", "/api/customer/ssh-keys", map[string]any{"name": "Bad", "publicKey": "ssh-rsa not-a-key"})
-	if !strings.Contains(string(r.Data), "body.publicKey") {
+	if !strings.Contains(string(r.Data), "body.publicKey") || !strings.Contains(string(r.Data), `"reason":"accounts.invalidSSHKey"`) {
 		t.Fatalf("400 without field: %s", r.Data)
 	}
 	// the same key may belong to another user
 	e.login("owner-a").must(201, "POST", "/api/customer/ssh-keys", map[string]any{"name": "Shared", "publicKey": pk})
-	var keys []store.SSHKey
+	var keys api.Page[store.SSHKey]
 	s.must(200, "GET", "/api/customer/ssh-keys", nil).decode(t, &keys)
-	if len(keys) != 1 || keys[0].ID != k.ID {
+	if len(keys.List) != 1 || keys.Total != 1 || keys.List[0].ID != k.ID || keys.Page != 1 {
 		t.Fatalf("list %+v", keys)
 	}
 	s.must(200, "DELETE", "/api/customer/ssh-keys/"+k.ID, nil)
 	s.must(404, "DELETE", "/api/customer/ssh-keys/"+k.ID, nil)
 	s.must(200, "GET", "/api/customer/ssh-keys", nil).decode(t, &keys)
-	if len(keys) != 0 {
+	if len(keys.List) != 0 || keys.Total != 0 {
 		t.Fatalf("deleted key still listed")
 	}
 }

@@ -2,9 +2,7 @@ package api
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"errors"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,12 +10,9 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/go-chi/chi/v5"
-	"github.com/golang-jwt/jwt/v5"
 	"go.temporal.io/sdk/converter"
 
-	"github.com/remotegpu/remotegpu/internal/apperr"
 	"github.com/remotegpu/remotegpu/internal/payloadcodec"
-	"github.com/remotegpu/remotegpu/store"
 )
 
 // The remote codec of the Temporal UI and CLI: POST /api/temporal-codec/decode
@@ -31,28 +26,21 @@ import (
 const (
 	temporalCodecPath   = "/api/temporal-codec"
 	temporalCodecCookie = "remotegpu_temporal_codec"
-	temporalCodecTTL    = time.Hour
-	temporalCodecIssuer = "remotegpu-temporal-codec"
 	maxCodecBody        = 16 << 20 // a page of events with payloads of up to 2 MB each
 )
 
 type temporalCodecHandler struct {
-	s       *Server
-	codec   http.Handler // nil without TEMPORAL_PAYLOAD_KEY
-	uiURL   string       // TEMPORAL_UI_URL
-	uiOrig  string       // its origin: the one allowed cross-origin, with credentials
-	signKey []byte       // signs the cookie's token
-	secure  bool         // PUBLIC_URL is https: the cookie is Secure
+	s      *Server
+	codec  http.Handler // nil without TEMPORAL_PAYLOAD_KEY
+	uiURL  string       // TEMPORAL_UI_URL
+	uiOrig string       // its origin: the one allowed cross-origin, with credentials
+	secure bool         // PUBLIC_URL is https: the cookie is Secure
 }
 
 func (s *Server) registerTemporalCodec(r chi.Router, api huma.API) {
 	cfg := s.Config
 	h := &temporalCodecHandler{s: s, uiURL: strings.TrimRight(cfg.TemporalUIURL, "/"), uiOrig: urlOrigin(cfg.TemporalUIURL),
 		secure: strings.HasPrefix(cfg.PublicURL, "https://")}
-	// A key of its own, derived from JWT_SECRET: the cookie's token is never an access token.
-	mac := hmac.New(sha256.New, cfg.JWTSecret)
-	mac.Write([]byte("remotegpu temporal codec cookie"))
-	h.signKey = mac.Sum(nil)
 	if codec, err := payloadcodec.New(cfg.TemporalPayloadKey, cfg.TemporalPayloadKeyPrevious...); err == nil {
 		h.codec = converter.NewPayloadCodecHTTPHandler(codec)
 	}
@@ -75,29 +63,14 @@ type CreateTemporalCodecSessionOutput struct {
 	Body      Envelope[TemporalCodecSession]
 }
 
-type codecClaims struct {
-	jwt.RegisteredClaims
-	SessionID string `json:"sid"`
-}
-
+// createSession sets the cookie of a codec session (accounts.CreateCodecSession, audited).
 func (h *temporalCodecHandler) createSession(ctx context.Context, _ *struct{}) (*CreateTemporalCodecSessionOutput, error) {
-	p := principal(ctx)
-	now := h.s.now()
-	exp := now.Add(temporalCodecTTL)
-	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, codecClaims{
-		RegisteredClaims: jwt.RegisteredClaims{Issuer: temporalCodecIssuer, Subject: p.UserID,
-			IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(exp)},
-		SessionID: p.SessionID,
-	}).SignedString(h.signKey)
+	cs, err := h.s.accounts.CreateCodecSession(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := h.s.audit(ctx, nil, auditEntry{Action: "temporal_codec.session", TargetType: "user", TargetID: p.UserID,
-		Success: true, Detail: map[string]any{"expiresAt": exp}}); err != nil {
-		return nil, err
-	}
-	cookie := http.Cookie{Name: temporalCodecCookie, Value: token, Path: temporalCodecPath, Expires: exp,
-		MaxAge: int(temporalCodecTTL / time.Second), HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteLaxMode}
+	cookie := http.Cookie{Name: temporalCodecCookie, Value: cs.Token, Path: temporalCodecPath, Expires: cs.ExpiresAt,
+		MaxAge: int(cs.TTL / time.Second), HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteLaxMode}
 	if h.secure {
 		// The UI may live on another site (temporal.example.net): only None lets the cookie go there.
 		cookie.SameSite = http.SameSiteNoneMode
@@ -106,7 +79,7 @@ func (h *temporalCodecHandler) createSession(ctx context.Context, _ *struct{}) (
 	if pub := strings.TrimRight(h.s.Config.PublicURL, "/"); pub != "" {
 		endpoint = pub + temporalCodecPath
 	}
-	resp, _ := ok(ctx, TemporalCodecSession{TemporalUIURL: h.uiURL, CodecEndpoint: endpoint, ExpiresAt: exp})
+	resp, _ := ok(ctx, TemporalCodecSession{TemporalUIURL: h.uiURL, CodecEndpoint: endpoint, ExpiresAt: cs.ExpiresAt})
 	return &CreateTemporalCodecSessionOutput{SetCookie: cookie, Body: resp.Body}, nil
 }
 
@@ -147,15 +120,11 @@ func (h *temporalCodecHandler) ServeHTTP(w http.ResponseWriter, r *http.Request)
 	}
 	p, err := h.caller(r)
 	if err != nil {
-		status, msg := http.StatusInternalServerError, "internal error"
-		if e, ok := apperr.As(err); ok {
-			status, msg = http.StatusUnauthorized, e.Message
-		}
-		writeJSONError(w, r, status, msg)
+		writeError(w, r, err)
 		return
 	}
 	if !p.IsAdmin() {
-		writeJSONError(w, r, http.StatusForbidden, errForbiddenRole.Error())
+		writeError(w, r, errForbiddenRole)
 		return
 	}
 	if h.codec == nil {
@@ -169,32 +138,20 @@ func (h *temporalCodecHandler) ServeHTTP(w http.ResponseWriter, r *http.Request)
 // caller is the admin's bearer access token or the session cookie, with the
 // same checks as every API call: the login session still live, the account active.
 func (h *temporalCodecHandler) caller(r *http.Request) (*Principal, error) {
-	if a := r.Header.Get("Authorization"); a != "" {
-		return h.s.authenticate(r.Context(), a)
+	cookie := ""
+	if ck, err := r.Cookie(temporalCodecCookie); err == nil {
+		cookie = ck.Value
 	}
-	ck, err := r.Cookie(temporalCodecCookie)
-	if err != nil {
-		return nil, unauthorized("请先在控制台登录 / log in to the console as an admin and open the Temporal UI from it")
-	}
-	var c codecClaims
-	_, err = jwt.ParseWithClaims(ck.Value, &c, func(*jwt.Token) (any, error) { return h.signKey, nil },
-		jwt.WithValidMethods([]string{"HS256"}), jwt.WithIssuer(temporalCodecIssuer), jwt.WithExpirationRequired(),
-		jwt.WithTimeFunc(h.s.now))
-	if err != nil {
-		return nil, unauthorized("已过期 / expired: open the Temporal UI from the console again")
-	}
-	sp, err := h.s.Store.LoadPrincipal(r.Context(), c.SessionID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && sp.UserID != c.Subject) {
-		return nil, unauthorized("会话已结束 / session ended, please log in again")
-	}
-	if err != nil {
-		return nil, err
-	}
-	if sp.UserStatus != "active" || sp.TenantStatus == "disabled" {
-		return nil, unauthorized("账号已禁用 / account disabled")
-	}
-	return &Principal{UserID: sp.UserID, SessionID: sp.SessionID, Username: sp.Username, Name: sp.Name,
-		Role: sp.Role, TenantID: sp.TenantID}, nil
+	return h.s.accounts.AuthenticateCodec(r.Context(), r.Header.Get("Authorization"), cookie)
+}
+
+// writeError writes an error outside of Huma as newError maps it: a domain
+// error with its status, code and parameters, anything else as a 500.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	body := newError(r.Context(), http.StatusInternalServerError, "internal error", err)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(body.GetStatus())
+	_ = json.NewEncoder(w).Encode(body)
 }
 
 // urlOrigin is scheme://host[:port] of a URL, empty when it has none.

@@ -42,21 +42,21 @@ func (s *Store) ListAnnouncements(ctx context.Context, publishedOnly bool, p Pag
 	return list, total, err
 }
 
-func (s *Store) CreateAnnouncement(ctx context.Context, a *Announcement, by string) error {
-	return s.Pool.QueryRow(ctx, `INSERT INTO announcements (title, content, level, published, created_by) VALUES ($1, $2, $3, $4, $5)
+func CreateAnnouncement(ctx context.Context, db DBTX, a *Announcement, by string) error {
+	return db.QueryRow(ctx, `INSERT INTO announcements (title, content, level, published, created_by) VALUES ($1, $2, $3, $4, $5)
 		RETURNING `+announcementColumns, a.Title, a.Content, a.Level, a.Published, nullable(by)).
 		Scan(&a.ID, &a.Title, &a.Content, &a.Level, &a.Published, &a.CreatedAt, &a.UpdatedAt)
 }
 
-func (s *Store) UpdateAnnouncement(ctx context.Context, a *Announcement) error {
-	err := s.Pool.QueryRow(ctx, `UPDATE announcements SET title = $2, content = $3, level = $4, published = $5, updated_at = now()
+func UpdateAnnouncement(ctx context.Context, db DBTX, a *Announcement) error {
+	err := db.QueryRow(ctx, `UPDATE announcements SET title = $2, content = $3, level = $4, published = $5, updated_at = now()
 		WHERE id = $1 RETURNING `+announcementColumns, a.ID, a.Title, a.Content, a.Level, a.Published).
 		Scan(&a.ID, &a.Title, &a.Content, &a.Level, &a.Published, &a.CreatedAt, &a.UpdatedAt)
 	return notFound(err)
 }
 
-func (s *Store) DeleteAnnouncement(ctx context.Context, id string) error {
-	tag, err := s.Pool.Exec(ctx, `DELETE FROM announcements WHERE id = $1`, id)
+func DeleteAnnouncement(ctx context.Context, db DBTX, id string) error {
+	tag, err := db.Exec(ctx, `DELETE FROM announcements WHERE id = $1`, id)
 	if err != nil {
 		return err
 	}

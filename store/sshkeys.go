@@ -17,40 +17,45 @@ type SSHKey struct {
 	CreatedAt   time.Time `json:"createdAt"`
 }
 
-func (s *Store) ListSSHKeys(ctx context.Context, tenantID, userID string) ([]SSHKey, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT id, name, key_type, fingerprint, comment, public_key, created_at FROM ssh_keys
-		WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at DESC`, tenantID, userID)
-	if err != nil {
-		return nil, err
+const sshKeyColumns = `id, name, key_type, fingerprint, comment, public_key, created_at`
+
+func scanSSHKey(row pgx.Row) (*SSHKey, error) {
+	var k SSHKey
+	if err := row.Scan(&k.ID, &k.Name, &k.KeyType, &k.Fingerprint, &k.Comment, &k.PublicKey, &k.CreatedAt); err != nil {
+		return nil, notFound(err)
 	}
-	defer rows.Close()
-	list := []SSHKey{}
-	for rows.Next() {
-		var k SSHKey
-		if err := rows.Scan(&k.ID, &k.Name, &k.KeyType, &k.Fingerprint, &k.Comment, &k.PublicKey, &k.CreatedAt); err != nil {
-			return nil, err
-		}
-		list = append(list, k)
-	}
-	return list, rows.Err()
+	return &k, nil
 }
 
-func (s *Store) CreateSSHKey(ctx context.Context, tenantID, userID string, k *SSHKey) error {
-	return s.Pool.QueryRow(ctx, `INSERT INTO ssh_keys (tenant_id, user_id, name, key_type, public_key, comment, fingerprint)
+// ListSSHKeys is a page of a user's keys, newest first, and their number.
+func (s *Store) ListSSHKeys(ctx context.Context, tenantID, userID string, p Page) ([]SSHKey, int, error) {
+	total, err := CountSSHKeys(ctx, s.Pool, tenantID, userID)
+	if err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.Pool.Query(ctx, `SELECT `+sshKeyColumns+` FROM ssh_keys
+		WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at DESC, id`+p.limitOffset(), tenantID, userID)
+	list, err := collect(rows, err, scanSSHKey)
+	return list, total, err
+}
+
+// CountSSHKeys counts a user's keys.
+func CountSSHKeys(ctx context.Context, db DBTX, tenantID, userID string) (int, error) {
+	var n int
+	err := db.QueryRow(ctx, `SELECT count(*) FROM ssh_keys WHERE tenant_id = $1 AND user_id = $2`, tenantID, userID).Scan(&n)
+	return n, err
+}
+
+func CreateSSHKey(ctx context.Context, db DBTX, tenantID, userID string, k *SSHKey) error {
+	return db.QueryRow(ctx, `INSERT INTO ssh_keys (tenant_id, user_id, name, key_type, public_key, comment, fingerprint)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, created_at`,
 		tenantID, userID, k.Name, k.KeyType, k.PublicKey, k.Comment, k.Fingerprint).Scan(&k.ID, &k.CreatedAt)
 }
 
 // DeleteSSHKey removes a key of the caller; another tenant's or user's key is ErrNotFound.
-func (s *Store) DeleteSSHKey(ctx context.Context, tenantID, userID, id string) (*SSHKey, error) {
-	var k SSHKey
-	err := s.Pool.QueryRow(ctx, `DELETE FROM ssh_keys WHERE id = $1 AND tenant_id = $2 AND user_id = $3
-		RETURNING id, name, key_type, fingerprint, comment, public_key, created_at`, id, tenantID, userID).
-		Scan(&k.ID, &k.Name, &k.KeyType, &k.Fingerprint, &k.Comment, &k.PublicKey, &k.CreatedAt)
-	if err != nil {
-		return nil, notFound(err)
-	}
-	return &k, nil
+func DeleteSSHKey(ctx context.Context, db DBTX, tenantID, userID, id string) (*SSHKey, error) {
+	return scanSSHKey(db.QueryRow(ctx, `DELETE FROM ssh_keys WHERE id = $1 AND tenant_id = $2 AND user_id = $3
+		RETURNING `+sshKeyColumns, id, tenantID, userID))
 }
 
 // MachineSSHKeys are the authorized_keys lines a leased machine should hold:

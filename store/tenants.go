@@ -78,8 +78,8 @@ func CreateTenant(ctx context.Context, db DBTX, t *Tenant) error {
 		t.Name, t.Company, t.Code, t.Email, t.Phone, t.Remark, t.Status).Scan(&t.ID, &t.CreatedAt, &t.UpdatedAt)
 }
 
-func (s *Store) UpdateTenant(ctx context.Context, t *Tenant) error {
-	tag, err := s.Pool.Exec(ctx, `UPDATE tenants SET name = $2, company = $3, email = $4, phone = $5, remark = $6,
+func UpdateTenant(ctx context.Context, db DBTX, t *Tenant) error {
+	tag, err := db.Exec(ctx, `UPDATE tenants SET name = $2, company = $3, email = $4, phone = $5, remark = $6,
 		updated_at = now() WHERE id = $1`, t.ID, t.Name, t.Company, t.Email, t.Phone, t.Remark)
 	if err != nil {
 		return err

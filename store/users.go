@@ -104,8 +104,8 @@ func SetPassword(ctx context.Context, db DBTX, userID, hash string) error {
 	return err
 }
 
-func (s *Store) SetAvatar(ctx context.Context, userID, key string) error {
-	_, err := s.Pool.Exec(ctx, `UPDATE users SET avatar_key = $2, updated_at = now() WHERE id = $1`, userID, key)
+func SetAvatar(ctx context.Context, db DBTX, userID, key string) error {
+	_, err := db.Exec(ctx, `UPDATE users SET avatar_key = $2, updated_at = now() WHERE id = $1`, userID, key)
 	return err
 }
 

@@ -61,9 +61,10 @@ func seedDemo(ctx context.Context) error {
 	if _, n, err := st.ListAnnouncements(ctx, false, store.Page{PageSize: 1}); err != nil {
 		return err
 	} else if n == 0 {
-		a := store.Announcement{Title: "欢迎使用 RemoteGPU / Welcome to RemoteGPU", Level: "info", Published: true,
-			Content: "整机 GPU 长期租用平台：机器、任务、镜像、数据集与监控。 / Whole GPU machines on long leases, with tasks, images, datasets and monitoring."}
-		if err := st.CreateAnnouncement(ctx, &a, ""); err != nil {
+		// An announcement is text an admin writes, in one language: the demo's is in the console's default one.
+		a := store.Announcement{Title: "欢迎使用 RemoteGPU", Level: "info", Published: true,
+			Content: "整机 GPU 长期租用平台：机器、任务、镜像、数据集与监控。"}
+		if err := store.CreateAnnouncement(ctx, st.Pool, &a, ""); err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,7 @@ package auth
 import (
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"math/big"
 	"strings"
 	"unicode"
@@ -37,20 +38,31 @@ func BurnPasswordCheck(pw string) { CheckPassword(pw, dummyHash) }
 // ErrWeakPassword carries the rule that failed, for the user.
 var ErrWeakPassword = errors.New("weak password")
 
-type PolicyError struct{ Reason string }
+// PolicyError names the rule a password breaks: a stable code (the
+// console's text for it, "accounts.<rule>") and an English message.
+type PolicyError struct {
+	Code    string
+	Message string
+	Params  map[string]any
+}
 
-func (e *PolicyError) Error() string { return e.Reason }
+func (e *PolicyError) Error() string { return e.Message }
 func (e *PolicyError) Unwrap() error { return ErrWeakPassword }
+
+const (
+	minPasswordLen = 8
+	maxPasswordLen = 128
+)
 
 // CheckPolicy: at least 8 characters (at most 128), at least three of upper,
 // lower, digit and symbol, and not containing the username.
 func CheckPolicy(pw, username string) error {
 	n := len([]rune(pw))
-	if n < 8 {
-		return &PolicyError{"密码至少 8 位 / at least 8 characters"}
+	if n < minPasswordLen {
+		return &PolicyError{"accounts.passwordTooShort", fmt.Sprintf("at least %d characters", minPasswordLen), map[string]any{"min": minPasswordLen}}
 	}
-	if n > 128 {
-		return &PolicyError{"密码最多 128 位 / at most 128 characters"}
+	if n > maxPasswordLen {
+		return &PolicyError{"accounts.passwordTooLong", fmt.Sprintf("at most %d characters", maxPasswordLen), map[string]any{"max": maxPasswordLen}}
 	}
 	var upper, lower, digit, symbol int
 	for _, r := range pw {
@@ -62,16 +74,16 @@ func CheckPolicy(pw, username string) error {
 		case unicode.IsDigit(r):
 			digit = 1
 		case unicode.IsSpace(r):
-			return &PolicyError{"密码不能包含空格 / no spaces"}
+			return &PolicyError{Code: "accounts.passwordHasSpace", Message: "no spaces"}
 		default:
 			symbol = 1
 		}
 	}
 	if upper+lower+digit+symbol < 3 {
-		return &PolicyError{"需包含大写、小写、数字、符号中的至少三类 / use at least three of upper case, lower case, digits and symbols"}
+		return &PolicyError{Code: "accounts.passwordTooSimple", Message: "use at least three of upper case, lower case, digits and symbols"}
 	}
 	if username != "" && len(username) >= 3 && strings.Contains(strings.ToLower(pw), strings.ToLower(username)) {
-		return &PolicyError{"密码不能包含用户名 / must not contain the username"}
+		return &PolicyError{Code: "accounts.passwordHasUsername", Message: "must not contain the username"}
 	}
 	return nil
 }

@@ -33,8 +33,12 @@ test('wrong credentials are answered on the form', async (t) => {
     await page.getByTestId('login-submit').click()
     const error = page.getByTestId('login-error')
     await error.waitFor()
-    assert.notEqual((await error.innerText()).trim(), '')
+    assert.equal((await error.innerText()).trim(), '用户名或密码错误')
     assert.equal(new URL(page.url()).pathname, '/login')
+    // the same answer in English, once the language is switched
+    await page.getByTestId('language-switch').click()
+    await page.getByRole('menuitem', { name: 'English' }).click()
+    await error.getByText('wrong username or password', { exact: true }).waitFor()
   })
 })
 

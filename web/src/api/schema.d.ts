@@ -444,7 +444,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * A customer's accounts
+         * A customer's accounts (all of them: a customer has a handful, so the list is not paged)
          * @description Roles: admin.
          */
         get: operations["list-customer-users"];
@@ -1552,7 +1552,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The caller's SSH public keys
+         * The caller's SSH public keys, newest first
          * @description Roles: owner, member.
          */
         get: operations["list-ssh-keys"];
@@ -2277,16 +2277,6 @@ export interface components {
             message: string;
             traceId: string;
         };
-        EnvelopeListSSHKey: {
-            /**
-             * Format: int64
-             * @description 0 on success, else the HTTP status
-             */
-            code: number;
-            data: components["schemas"]["SSHKey"][] | null;
-            message: string;
-            traceId: string;
-        };
         EnvelopeListUser: {
             /**
              * Format: int64
@@ -2504,6 +2494,16 @@ export interface components {
              */
             code: number;
             data: components["schemas"]["PageRealtimeMachine"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopePageSSHKey: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["PageSSHKey"];
             message: string;
             traceId: string;
         };
@@ -3550,6 +3550,15 @@ export interface components {
         };
         PageRealtimeMachine: {
             list: components["schemas"]["RealtimeMachine"][] | null;
+            /** Format: int64 */
+            page: number;
+            /** Format: int64 */
+            pageSize: number;
+            /** Format: int64 */
+            total: number;
+        };
+        PageSSHKey: {
+            list: components["schemas"]["SSHKey"][] | null;
             /** Format: int64 */
             page: number;
             /** Format: int64 */
@@ -10062,7 +10071,17 @@ export interface operations {
     };
     "list-ssh-keys": {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description 1-based page number */
+                page?: number;
+                pageSize?: number;
+                /** @description Field to sort by (each list documents its own) */
+                sortBy?: string;
+                /** @description Sort direction */
+                order?: "asc" | "desc" | "ascending" | "descending" | "";
+                /** @description JSON object of filters, same keys as the named query parameters, e.g. {"status":"active"} */
+                filters?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -10075,7 +10094,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["EnvelopeListSSHKey"];
+                    "application/json": components["schemas"]["EnvelopePageSSHKey"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Unauthorized */

@@ -85,7 +85,11 @@ describe('forgot password page', () => {
   it('shows a wrong code at the code field', async () => {
     vi.mocked(authApi.requestPasswordReset).mockResolvedValue({ resendAfter: 60, expiresIn: 600 })
     vi.mocked(authApi.confirmPasswordReset).mockRejectedValue(
-      new ApiError({ status: 400, message: '验证码错误，还可尝试 4 次' }),
+      new ApiError({
+        status: 400,
+        message: 'wrong code, 4 tries left',
+        data: { reason: 'accounts.wrongResetCode', params: { left: 4 } },
+      }),
     )
     const { wrapper } = await mountPage(ForgotPasswordPage, '/forgot-password')
     await requestCode(wrapper)
@@ -99,14 +103,23 @@ describe('forgot password page', () => {
     vi.mocked(authApi.confirmPasswordReset).mockRejectedValue(
       new ApiError({
         status: 422,
-        message: 'password too common',
-        data: { errors: [{ location: 'body.newPassword', message: 'password too common' }] },
+        message: 'use at least three of upper case, lower case, digits and symbols',
+        data: {
+          reason: 'accounts.passwordTooSimple',
+          errors: [
+            {
+              location: 'body.newPassword',
+              message: 'use at least three of upper case, lower case, digits and symbols',
+              reason: 'accounts.passwordTooSimple',
+            },
+          ],
+        },
       }),
     )
     const { wrapper } = await mountPage(ForgotPasswordPage, '/forgot-password')
     await requestCode(wrapper)
     await fillStep2(wrapper)
-    expect(fieldError('[data-testid="forgot-new-password"]')).toBe('password too common')
+    expect(fieldError('[data-testid="forgot-new-password"]')).toBe('需包含大写、小写、数字、符号中的至少三类')
     expect(fieldError('[data-testid="forgot-code"]')).toBe('')
   })
 

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { ApiError } from '@/api/core'
 import type { Announcement, PublicStatus, TokenResult } from '@/api/types'
 import { CUSTOMER_HOME } from '@/router/home'
+import { i18n } from '@/locales'
 import { flushPromises, mountPage } from '@/test/mountPage'
 import LoginPage from './index.vue'
 
@@ -64,11 +65,27 @@ describe('login page', () => {
     vi.mocked(publicApi.getPublicStatus).mockResolvedValue({
       ldap: { enabled: true, available: false },
       maintenance: true,
-      message: '统一认证维护中',
+      message: 'The directory service is unavailable; login is under maintenance. Try again later or contact your administrator.',
     })
     const { wrapper } = await mountPage(LoginPage, '/login')
-    expect(wrapper.get('[data-testid="maintenance-notice"]').text()).toContain('统一认证维护中')
+    expect(wrapper.get('[data-testid="maintenance-notice"]').text()).toContain('统一认证服务（LDAP/AD）暂不可用，系统维护中')
     expect(wrapper.get('[data-testid="announcements"]').text()).toContain('目录服务升级')
+    i18n.global.locale.value = 'en'
+    await flushPromises()
+    expect(wrapper.get('[data-testid="maintenance-notice"]').text()).toContain('The directory service is unavailable; login is under maintenance.')
+  })
+
+  it('translates the code of a 503 from login', async () => {
+    vi.mocked(authApi.login).mockRejectedValue(
+      new ApiError({
+        status: 503,
+        message: 'The directory service is unavailable',
+        data: { reason: 'accounts.directoryUnavailable', params: { maintenance: true } },
+      }),
+    )
+    const { wrapper } = await mountPage(LoginPage, '/login')
+    await submit(wrapper)
+    expect(wrapper.get('[data-testid="maintenance-notice"]').text()).toContain('统一认证服务（LDAP/AD）暂不可用')
   })
 
   it('turns a 503 from login into the maintenance notice', async () => {
@@ -81,14 +98,17 @@ describe('login page', () => {
   })
 
   it.each([
-    [401, '用户名或密码错误'],
-    [403, '账号已被禁用'],
-    [429, '登录失败次数过多，请 5 分钟后再试'],
-  ])('shows the answer to a %i on the form', async (status, message) => {
-    vi.mocked(authApi.login).mockRejectedValue(new ApiError({ status, message }))
+    [401, 'accounts.badCredentials', {}, '用户名或密码错误', 'wrong username or password'],
+    [403, 'accounts.accountDisabled', {}, '账号已禁用，请联系管理员', 'account disabled; contact your administrator'],
+    [429, 'accounts.tooManyFailedLogins', { minutes: 5, retryAfter: 300 }, '登录失败次数过多，请 5 分钟后再试', 'too many failed logins; try again in 5 min'],
+  ])('shows the answer to a %i on the form, in either language (%s)', async (status, reason, params, zh, en) => {
+    vi.mocked(authApi.login).mockRejectedValue(new ApiError({ status, message: en, data: { reason, params } }))
     const { wrapper, router } = await mountPage(LoginPage, '/login')
     await submit(wrapper)
-    expect(wrapper.get('[data-testid="login-error"]').text()).toContain(message)
+    expect(wrapper.get('[data-testid="login-error"]').text()).toContain(zh)
+    i18n.global.locale.value = 'en'
+    await flushPromises()
+    expect(wrapper.get('[data-testid="login-error"]').text()).toContain(en)
     expect(router.currentRoute.value.path).toBe('/login')
   })
 

@@ -73,8 +73,13 @@ describe('profile page', () => {
     vi.mocked(profileApi.updateProfile).mockRejectedValue(
       new ApiError({
         status: 400,
-        message: '当前密码错误 / the current password is wrong',
-        data: { errors: [{ location: 'body.currentPassword', message: '当前密码错误 / the current password is wrong' }] },
+        message: 'the current password is wrong',
+        data: {
+          reason: 'accounts.wrongCurrentPassword',
+          errors: [
+            { location: 'body.currentPassword', message: 'the current password is wrong', reason: 'accounts.wrongCurrentPassword' },
+          ],
+        },
       }),
     )
     const { wrapper } = await mountPage(ProfilePage, '/customer/settings/profile', { session: true })
@@ -83,7 +88,7 @@ describe('profile page', () => {
     await wrapper.find('input[data-testid="profile-current-password"]').setValue('wrong')
     await wrapper.find('[data-testid="profile-form"]').trigger('submit')
     await settleForm()
-    expect(fieldError('[data-testid="profile-current-password"]')).toContain('the current password is wrong')
+    expect(fieldError('[data-testid="profile-current-password"]')).toContain('当前密码错误')
     wrapper.unmount()
   })
 

@@ -3,17 +3,22 @@ import { flushPromises, mountPage } from '@/test/mountPage'
 import SshKeysPage from './index.vue'
 
 vi.mock('@/api/sshKeys', () => ({
-  listSshKeys: vi.fn(async () => [
-    {
-      id: 'k1',
-      name: 'laptop',
-      keyType: 'ssh-ed25519',
-      publicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO laptop',
-      comment: 'laptop',
-      fingerprint: 'SHA256:abc',
-      createdAt: '2026-01-01T00:00:00Z',
-    },
-  ]),
+  listSshKeys: vi.fn(async () => ({
+    list: [
+      {
+        id: 'k1',
+        name: 'laptop',
+        keyType: 'ssh-ed25519',
+        publicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO laptop',
+        comment: 'laptop',
+        fingerprint: 'SHA256:abc',
+        createdAt: '2026-01-01T00:00:00Z',
+      },
+    ],
+    total: 1,
+    page: 1,
+    pageSize: 50,
+  })),
   createSshKey: vi.fn(),
   deleteSshKey: vi.fn(async () => ({})),
 }))

@@ -24,7 +24,7 @@ export function useSshKeys() {
   async function load() {
     loading.value = true
     try {
-      list.value = (await listSshKeys()) ?? []
+      list.value = (await listSshKeys()).list ?? []
     } catch {
       // reported by the HTTP layer; keep what is on screen
     } finally {

@@ -1,13 +1,9 @@
-package api
+package accounts
 
 import (
 	"context"
-	"net/http"
-	"strconv"
 	"sync/atomic"
 	"time"
-
-	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/remotegpu/remotegpu/internal/apperr"
 	"github.com/remotegpu/remotegpu/internal/auth"
@@ -35,9 +31,9 @@ func newPasswordSlots(n int) *passwordSlots {
 	return &passwordSlots{slots: make(chan struct{}, n)}
 }
 
-// errBusy: every slot stayed taken for slotWait.
-var errBusy = apperr.Newf(apperr.TooManyRequests, "登录请求过多，请稍后再试 / too many sign-ins at once; try again in a moment").
-	WithData(map[string]any{"retryAfter": 1})
+// ErrBusy: every slot stayed taken for slotWait.
+var ErrBusy = apperr.New(apperr.TooManyRequests, "accounts.tooManySignIns", "too many sign-ins at once; try again in a moment",
+	apperr.P{"retryAfter": 1})
 
 // check compares password with an argon2 hash in a slot.
 func (p *passwordSlots) check(ctx context.Context, password, hash string) (right bool, err error) {
@@ -45,15 +41,14 @@ func (p *passwordSlots) check(ctx context.Context, password, hash string) (right
 	return right, err
 }
 
-// do runs fn (one argon2 computation) in a slot; errBusy (with
-// Retry-After) when no slot frees in time.
+// do runs fn (one argon2 computation) in a slot; ErrBusy when no slot frees in time.
 func (p *passwordSlots) do(ctx context.Context, fn func()) error {
 	t := time.NewTimer(slotWait)
 	defer t.Stop()
 	select {
 	case p.slots <- struct{}{}:
 	case <-t.C:
-		return huma.ErrorWithHeaders(errBusy, http.Header{"Retry-After": {"1"}})
+		return ErrBusy
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -72,12 +67,18 @@ func (p *passwordSlots) do(ctx context.Context, fn func()) error {
 	return nil
 }
 
-// retryLater is a 429/503 that says when to come back, in the body
-// (data.retryAfter, seconds) and in the Retry-After header.
-func retryLater(e *apperr.Error, after time.Duration) error {
-	secs := max(1, int((after+time.Second-1)/time.Second))
-	if _, set := e.Params["retryAfter"]; !set {
-		e = e.With("retryAfter", secs)
+// PasswordChecksPeak is the most password checks ever run at once (tests).
+func (s *Service) PasswordChecksPeak() int64 { return s.slots.peak.Load() }
+
+// HoldPasswordSlots takes n password slots, as n long checks would;
+// release gives them back (tests).
+func (s *Service) HoldPasswordSlots(n int) (release func()) {
+	for range n {
+		s.slots.slots <- struct{}{}
 	}
-	return huma.ErrorWithHeaders(e, http.Header{"Retry-After": {strconv.Itoa(secs)}})
+	return func() {
+		for range n {
+			<-s.slots.slots
+		}
+	}
 }
