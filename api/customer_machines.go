@@ -2,13 +2,11 @@ package api
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/remotegpu/remotegpu/internal/apperr"
 	"github.com/remotegpu/remotegpu/internal/fleet"
 	"github.com/remotegpu/remotegpu/store"
 )
@@ -120,14 +118,6 @@ func (h *customerMachinesHandler) register(api huma.API) {
 
 func (h *customerMachinesHandler) expiring() time.Duration { return h.s.Config.Fleet.ExpiringNotice }
 
-func (h *customerMachinesHandler) mine(ctx context.Context, id string) (*store.Machine, error) {
-	m, err := h.s.Store.GetTenantMachine(ctx, principal(ctx).TenantID, id, h.expiring())
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, apperr.NotFoundf("机器不存在或未分配给您 / machine not found")
-	}
-	return m, err
-}
-
 func (h *customerMachinesHandler) list(ctx context.Context, in *ListCustomerMachinesInput) (*Resp[Page[CustomerMachine]], error) {
 	f, err := in.filters()
 	if err != nil {
@@ -172,7 +162,7 @@ func (h *customerMachinesHandler) summary(ctx context.Context, _ *struct{}) (*Re
 }
 
 func (h *customerMachinesHandler) get(ctx context.Context, in *CustomerMachineIDInput) (*Resp[CustomerMachine], error) {
-	m, err := h.mine(ctx, in.ID)
+	m, err := h.s.lease.CustomerMachine(ctx, in.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -180,20 +170,17 @@ func (h *customerMachinesHandler) get(ctx context.Context, in *CustomerMachineID
 }
 
 func (h *customerMachinesHandler) reveal(ctx context.Context, in *CustomerMachineIDInput) (*Resp[RevealedPassword], error) {
-	m, err := h.mine(ctx, in.ID)
+	r, err := h.s.lease.RevealCustomerPassword(ctx, in.ID)
 	if err != nil {
 		return nil, err
 	}
-	return h.s.revealPassword(ctx, m)
+	return ok(ctx, *r)
 }
 
 func (h *customerMachinesHandler) event(ctx context.Context, in *ConnectionEventInput) (*Resp[Empty], error) {
-	m, err := h.mine(ctx, in.ID)
-	if err != nil {
+	if err := h.s.lease.RecordConnection(ctx, in.ID); err != nil {
 		return nil, err
 	}
-	h.s.audit(ctx, nil, auditEntry{Action: "machine.copy_ssh_command", TargetType: "machine", TargetID: m.ID, Success: true,
-		Detail: map[string]any{"machine": m.Name, "command": fleet.SSHCommand(m.SSHUser, m.SSHHost, m.SSHPort)}})
 	return ok(ctx, Empty{})
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/remotegpu/remotegpu/internal/config"
 	"github.com/remotegpu/remotegpu/internal/hostchan"
 	"github.com/remotegpu/remotegpu/internal/ldapauth"
+	"github.com/remotegpu/remotegpu/internal/lease"
 	"github.com/remotegpu/remotegpu/internal/mail"
 	"github.com/remotegpu/remotegpu/internal/objstore"
 	"github.com/remotegpu/remotegpu/internal/secrets"
@@ -53,6 +54,7 @@ type Server struct {
 	logins    *passwordSlots
 	monitor   *monitorState // agents, ingest and its hooks: see OnIngest
 	hosts     *hostchan.Service
+	lease     *lease.Service
 }
 
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -73,6 +75,7 @@ func New(d Deps) *Server {
 	}
 	s := &Server{Deps: d, issuer: auth.NewIssuer(d.Config.JWTSecret, d.Config.AccessTokenTTL),
 		logins: newPasswordSlots(d.Config.Security.LoginConcurrency)}
+	s.lease = lease.New(d.Store, d.Temporal, d.Secrets, d.Objects, d.Config, d.Now)
 	s.hosts = &hostchan.Service{Store: d.Store, Secrets: d.Secrets, Temporal: d.Temporal}
 	if d.Store != nil {
 		s.hosts.Start(s.monitoring().agents.forgetMachine)

@@ -100,7 +100,7 @@ func (s *Store) EndAllocationWith(ctx context.Context, o EndAllocationOptions) (
 	if steps == nil {
 		steps = []HostStep{}
 	}
-	b, err := json.Marshal(steps)
+	b, err := json.Marshal(withoutChinese(steps))
 	if err != nil {
 		return res, err
 	}

@@ -41,9 +41,11 @@ type MachineImport struct {
 
 // ImportCellError is what is wrong with one cell of a row.
 type ImportCellError struct {
-	Field   string `json:"field" doc:"Field name, e.g. gpuCount"`
-	Message string `json:"message"`
-	Cell    string `json:"cell,omitempty" doc:"Excel cell, e.g. F7"`
+	Field   string         `json:"field" doc:"Field name, e.g. gpuCount"`
+	Code    string         `json:"code,omitempty" doc:"Stable code of the message (machines.field.<x>, machines.import.<x>), which the console translates; absent in imports made before codes"`
+	Params  map[string]any `json:"params,omitempty" doc:"The figures the message names"`
+	Message string         `json:"message" doc:"English (bilingual in imports made before codes)"`
+	Cell    string         `json:"cell,omitempty" doc:"Excel cell, e.g. F7"`
 }
 
 // MachineImportRow is one data row: its preview and, once processed, its result.
