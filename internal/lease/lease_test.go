@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"io/fs"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/remotegpu/remotegpu/internal/lease"
 	"github.com/remotegpu/remotegpu/internal/secrets"
 	"github.com/remotegpu/remotegpu/internal/testdb"
+	"github.com/remotegpu/remotegpu/schema"
 	"github.com/remotegpu/remotegpu/store"
 )
 
@@ -188,4 +190,40 @@ func TestMachineRules(t *testing.T) {
 	}
 	_, err = f.svc.GetMachine(f.ctx, "00000000-0000-0000-0000-000000000000")
 	wantCode(t, err, apperr.NotFound, "machines.notFound")
+}
+
+// TestLeaseHostStepsOfOlderRows: migration 010 gives the steps recorded as
+// "中文 / English" prose their code, or their English half.
+func TestLeaseHostStepsOfOlderRows(t *testing.T) {
+	f := newFixture(t)
+	m := f.machine(t, "old-01")
+	id, err := store.CreateAllocation(f.ctx, f.st.Pool, f.tenant.ID, m.ID, 1, "", caller.From(f.ctx).UserID, "admin1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := `[{"step": "stop_tenant", "state": "confirmed", "confirmed": true, "detail": "已停止 2 个容器、5 个进程 / stopped 2 containers and 5 processes", "at": "2026-03-01T08:00:00Z"},
+		{"step": "rotate_agent_key", "state": "pending", "detail": "等待主机代理确认 / waiting for the host agent to confirm", "at": "2026-03-01T08:00:00Z"},
+		{"step": "remove_ssh_keys", "state": "failed", "detail": "主机执行失败，稍后重试：a / b / the host failed (tried again): a / b", "at": "2026-03-01T08:00:00Z"},
+		{"step": "rotate_password", "state": "skipped", "detail": "机器已重装 / the machine was reinstalled", "at": "2026-03-01T08:00:00Z"}]`
+	if _, err := f.st.Pool.Exec(f.ctx, `UPDATE allocations SET host_steps = $2 WHERE id = $1`, id, old); err != nil {
+		t.Fatal(err)
+	}
+	up, err := fs.ReadFile(schema.Migrations, "010_host_step_codes.up.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.st.Pool.Exec(f.ctx, string(up)); err != nil {
+		t.Fatal(err)
+	}
+	a, err := f.svc.GetAllocation(f.ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct{ code, detail string }{{"", "stopped 2 containers and 5 processes"}, {"lease.step.pending", "waiting for the host agent to confirm"},
+		{"", "the host failed (tried again): a / b"}, {"lease.step.reinstalled", "the machine was reinstalled"}}
+	for i, w := range want {
+		if s := a.HostSteps[i]; s.Code != w.code || s.Detail != w.detail {
+			t.Errorf("step %d: %+v, want %+v", i, s, w)
+		}
+	}
 }
