@@ -9,3 +9,5 @@ UPDATE allocations a SET host_steps = (
         END ORDER BY ord)
     FROM jsonb_array_elements(a.host_steps) WITH ORDINALITY AS e(s, ord))
 WHERE jsonb_typeof(a.host_steps) = 'array' AND jsonb_array_length(a.host_steps) > 0 AND a.host_steps::text LIKE '%lease.step.%';
+
+UPDATE allocations SET end_reason = '提前回收 / early reclaim' WHERE end_reason = 'reclaimed early';
