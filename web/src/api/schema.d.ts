@@ -1284,7 +1284,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Machine overview cards for the dashboard
+         * Machine overview cards for the dashboard: every machine leased to the company, as a plain list (not paged: the dashboard shows one card per leased machine, and a company leases at most as many machines as its allocations hold)
          * @description Roles: owner, member.
          */
         get: operations["get-my-machines-summary"];
