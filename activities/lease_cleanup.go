@@ -62,8 +62,9 @@ type RaiseCleanupAlertInput struct {
 func (c *Cleanups) RaiseCleanupAlert(ctx context.Context, in RaiseCleanupAlertInput) error {
 	mins := int(in.After.Round(time.Minute) / time.Minute)
 	steps := strings.Join(in.Pending, ", ")
-	msg := fmt.Sprintf("租期结束 %d 分钟后清理仍未完成，待主机确认：%s / the end-of-lease cleanup is not done after %d minutes; waiting for the host to confirm: %s",
-		mins, steps, mins, steps)
+	// English: the alert's kind (lease_cleanup) and duration are its figures,
+	// which the console's alert texts translate.
+	msg := fmt.Sprintf("the end-of-lease cleanup is not done after %d minutes; waiting for the host to confirm: %s", mins, steps)
 	if _, err := c.Store.OpenCleanupAlert(ctx, in.MachineID, in.AllocationID, in.Level, msg, in.Since, in.After); err != nil {
 		return fmt.Errorf("unable to raise the cleanup alert: %w", err)
 	}

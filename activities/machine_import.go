@@ -58,9 +58,10 @@ type ImportBatchResult struct {
 	Remaining int          // rows without a result
 }
 
-// Reasons recorded for skipped rows.
+// Reasons recorded for skipped rows (English; the console shows the row's
+// coded errors, or for a valid row skipped the text of machines.import.nameExists).
 const (
-	ReasonDuplicate      = "duplicate: 同名机器已存在 / a machine with this name exists"
+	ReasonDuplicate      = "duplicate: a machine with this name exists"
 	ReasonDuplicateInRow = "duplicate: "
 )
 

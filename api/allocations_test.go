@@ -24,17 +24,19 @@ func TestAllocationLifecycle(t *testing.T) {
 	// refusals: maintenance, offline, disabled customer, bad months
 	admin.must(200, "POST", "/api/admin/machines/"+m3.ID+"/maintenance", map[string]any{"reason": "fan"})
 	r := admin.must(409, "POST", "/api/admin/allocations", map[string]any{"tenantId": e.fx.tenantA.ID, "machineIds": []string{m1.ID, m3.ID}, "months": 3})
-	if !strings.Contains(r.Message, "maintenance") {
+	if !strings.Contains(r.Message, "maintenance") || reasonOf(t, r) != "lease.machineInMaintenance" {
 		t.Fatalf("maintenance refusal %q", r.Message)
 	}
 	admin.must(200, "POST", "/api/admin/machines/"+m3.ID+"/maintenance/end", nil)
 	admin.must(200, "PUT", "/api/admin/machines/"+m3.ID, map[string]any{"name": "lease-03", "region": "上海", "gpuModel": "H100", "gpuMemoryGb": 24, "gpuCount": 8, "status": "offline"})
 	r = admin.must(409, "POST", "/api/admin/machines/"+m3.ID+"/allocate", map[string]any{"tenantId": e.fx.tenantA.ID, "months": 1})
-	if !strings.Contains(r.Message, "offline") {
+	if !strings.Contains(r.Message, "offline") || reasonOf(t, r) != "lease.machineOffline" {
 		t.Fatalf("offline refusal %q", r.Message)
 	}
 	admin.must(200, "POST", "/api/admin/customers/"+e.fx.tenantB.ID+"/disable", nil)
-	admin.must(409, "POST", "/api/admin/machines/"+m1.ID+"/allocate", map[string]any{"tenantId": e.fx.tenantB.ID, "months": 1})
+	if r := admin.must(409, "POST", "/api/admin/machines/"+m1.ID+"/allocate", map[string]any{"tenantId": e.fx.tenantB.ID, "months": 1}); reasonOf(t, r) != "lease.customerInactive" {
+		t.Fatalf("disabled customer refusal %s", r.Data)
+	}
 	admin.must(200, "POST", "/api/admin/customers/"+e.fx.tenantB.ID+"/enable", nil)
 	admin.must(400, "POST", "/api/admin/allocations", map[string]any{"tenantId": e.fx.tenantA.ID, "machineIds": []string{m1.ID}, "months": 0})
 	// nothing was recorded by the refused requests
@@ -143,7 +145,7 @@ func TestAllocationLifecycle(t *testing.T) {
 		t.Fatalf("machine after reclaim %+v", machine)
 	}
 	r = admin.must(409, "POST", "/api/admin/machines/"+m2.ID+"/allocate", map[string]any{"tenantId": e.fx.tenantB.ID, "months": 1})
-	if !strings.Contains(r.Message, "cleaned") {
+	if !strings.Contains(r.Message, "cleaned") || reasonOf(t, r) != "lease.machineBeingCleaned" {
 		t.Fatalf("allocating a machine awaiting its cleanup: %q", r.Message)
 	}
 	admin.must(409, "POST", "/api/admin/machines/"+m2.ID+"/maintenance/end", nil)
@@ -162,9 +164,10 @@ func TestAllocationLifecycle(t *testing.T) {
 	if page.Total != 1 || page.List[0].ID != rec.ID {
 		t.Fatalf("history %+v", page)
 	}
-	var recent []store.Allocation
-	admin.must(200, "GET", "/api/admin/allocations/recent", nil).decode(t, &recent)
-	if len(recent) != 2 {
+	var recentPage api.Page[store.Allocation]
+	admin.must(200, "GET", "/api/admin/allocations/recent", nil).decode(t, &recentPage)
+	recent := recentPage.List
+	if len(recent) != 2 || recentPage.Total != 2 || recentPage.Page != 1 || recentPage.PageSize != 5 {
 		t.Fatalf("recent %+v", recent)
 	}
 	var stats store.FleetStats
@@ -187,4 +190,12 @@ func TestAllocationLifecycle(t *testing.T) {
 	if got := strings.Join(actions, ","); got != "allocation.create,allocation.extend,allocation.reclaim,allocation.reclaim_done" {
 		t.Fatalf("audit actions %s", got)
 	}
+}
+
+// reasonOf is the data.reason of an error answer.
+func reasonOf(t *testing.T, r *reply) string {
+	t.Helper()
+	var d api.ErrorData
+	r.decode(t, &d)
+	return d.Reason
 }

@@ -2,13 +2,11 @@ package api
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/remotegpu/remotegpu/internal/apperr"
 	"github.com/remotegpu/remotegpu/internal/fleet"
 	"github.com/remotegpu/remotegpu/store"
 )
@@ -105,7 +103,8 @@ func (h *customerMachinesHandler) register(api huma.API) {
 	huma.Register(api, operation(http.MethodGet, "/api/customer/machines", "list-my-machines", tag,
 		"Machines leased to the caller's company; sortBy name|endAt|gpuModel", roleCustomer, http.StatusBadRequest, http.StatusUnprocessableEntity), h.list)
 	huma.Register(api, operation(http.MethodGet, "/api/customer/machines/summary", "get-my-machines-summary", tag,
-		"Machine overview cards for the dashboard", roleCustomer), h.summary)
+		"Machine overview cards for the dashboard: every machine leased to the company, as a plain list (not paged: "+
+			"the dashboard shows one card per leased machine, and a company leases at most as many machines as its allocations hold)", roleCustomer), h.summary)
 	huma.Register(api, operation(http.MethodGet, "/api/customer/machines/connection-history", "list-my-connection-history", tag,
 		"Password reveals and copied connection commands on the company's machines", roleCustomer, http.StatusBadRequest), h.history)
 	huma.Register(api, operation(http.MethodGet, "/api/customer/machines/{id}", "get-my-machine", tag, "One leased machine", roleCustomer,
@@ -119,14 +118,6 @@ func (h *customerMachinesHandler) register(api huma.API) {
 }
 
 func (h *customerMachinesHandler) expiring() time.Duration { return h.s.Config.Fleet.ExpiringNotice }
-
-func (h *customerMachinesHandler) mine(ctx context.Context, id string) (*store.Machine, error) {
-	m, err := h.s.Store.GetTenantMachine(ctx, principal(ctx).TenantID, id, h.expiring())
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, apperr.NotFoundf("机器不存在或未分配给您 / machine not found")
-	}
-	return m, err
-}
 
 func (h *customerMachinesHandler) list(ctx context.Context, in *ListCustomerMachinesInput) (*Resp[Page[CustomerMachine]], error) {
 	f, err := in.filters()
@@ -172,7 +163,7 @@ func (h *customerMachinesHandler) summary(ctx context.Context, _ *struct{}) (*Re
 }
 
 func (h *customerMachinesHandler) get(ctx context.Context, in *CustomerMachineIDInput) (*Resp[CustomerMachine], error) {
-	m, err := h.mine(ctx, in.ID)
+	m, err := h.s.lease.CustomerMachine(ctx, in.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -180,20 +171,17 @@ func (h *customerMachinesHandler) get(ctx context.Context, in *CustomerMachineID
 }
 
 func (h *customerMachinesHandler) reveal(ctx context.Context, in *CustomerMachineIDInput) (*Resp[RevealedPassword], error) {
-	m, err := h.mine(ctx, in.ID)
+	r, err := h.s.lease.RevealCustomerPassword(ctx, in.ID)
 	if err != nil {
 		return nil, err
 	}
-	return h.s.revealPassword(ctx, m)
+	return ok(ctx, *r)
 }
 
 func (h *customerMachinesHandler) event(ctx context.Context, in *ConnectionEventInput) (*Resp[Empty], error) {
-	m, err := h.mine(ctx, in.ID)
-	if err != nil {
+	if err := h.s.lease.RecordConnection(ctx, in.ID); err != nil {
 		return nil, err
 	}
-	h.s.audit(ctx, nil, auditEntry{Action: "machine.copy_ssh_command", TargetType: "machine", TargetID: m.ID, Success: true,
-		Detail: map[string]any{"machine": m.Name, "command": fleet.SSHCommand(m.SSHUser, m.SSHHost, m.SSHPort)}})
 	return ok(ctx, Empty{})
 }
 

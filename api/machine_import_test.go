@@ -307,26 +307,31 @@ func TestMachineImportRefusesBadFiles(t *testing.T) {
 		name, file string
 		data       []byte
 		status     int
-		reason     string
+		kind, code string
 		detail     string
 	}{
-		{"text named xlsx", "m.xlsx", []byte("名称,地区\nm1,北京\n"), 400, "not_xlsx", ""},
-		{"empty template", "t.xlsx", tpl, 400, "empty", ""},
-		{"formulas", "f.xlsx", withFormula, 400, "formulas", "A3,F4"},
-		{"missing columns", "c.xlsx", missingCols, 400, "missing_columns", "地区,显存(GB),GPU数量"},
-		{"truncated", "x.xlsx", tpl[:len(tpl)/3], 400, "corrupt", ""},
+		{"text named xlsx", "m.xlsx", []byte("名称,地区\nm1,北京\n"), 400, "not_xlsx", "notXlsx", ""},
+		{"empty template", "t.xlsx", tpl, 400, "empty", "noDataRows", ""},
+		{"formulas", "f.xlsx", withFormula, 400, "formulas", "formulas", "A3,F4"},
+		{"missing columns", "c.xlsx", missingCols, 400, "missing_columns", "missingColumns", "地区,显存(GB),GPU数量"},
+		{"truncated", "x.xlsx", tpl[:len(tpl)/3], 400, "corrupt", "damaged", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := admin.must(tc.status, "POST", "/api/admin/machines/import", formFile(t, tc.file, xlsxType, tc.data))
-			var p struct {
-				api.ErrorData
-				Params struct{ Cells, Columns []string }
-			}
+			var p api.ErrorData
 			r.decode(t, &p)
-			if p.Reason != "machineImport."+tc.reason || len(p.Errors) != 1 || p.Errors[0].Location != "body.file" || r.Message == "" {
+			var params struct {
+				Params struct {
+					Kind           string
+					Cells, Columns []string
+				}
+			}
+			r.decode(t, &params)
+			if p.Reason != "machines.import."+tc.code || params.Params.Kind != tc.kind || len(p.Errors) != 1 || p.Errors[0].Location != "body.file" ||
+				p.Errors[0].Reason != p.Reason || r.Message == "" {
 				t.Fatalf("%s: %+v", r.Message, p)
 			}
-			if got := strings.Join(append(p.Params.Cells, p.Params.Columns...), ","); got != tc.detail {
+			if got := strings.Join(append(params.Params.Cells, params.Params.Columns...), ","); got != tc.detail {
 				t.Fatalf("detail %q, want %q", got, tc.detail)
 			}
 		})

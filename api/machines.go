@@ -2,22 +2,18 @@ package api
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/jackc/pgx/v5"
 
-	"github.com/remotegpu/remotegpu/internal/apperr"
-	"github.com/remotegpu/remotegpu/internal/auth"
 	"github.com/remotegpu/remotegpu/internal/fleet"
+	"github.com/remotegpu/remotegpu/internal/lease"
 	"github.com/remotegpu/remotegpu/store"
 )
 
-// machinesHandler is the admin's machine management (requirements 2.1.2).
+// machinesHandler is the admin's machine management (requirements 2.1.2):
+// HTTP over lease.Service, which owns the rules, records and audit.
 type machinesHandler struct{ s *Server }
 
 // MachineFields is the add/edit form (2.1.2.2). Empty SSH domain and password are generated on add.
@@ -47,24 +43,6 @@ func (f MachineFields) spec() fleet.Spec {
 		DiskGB: f.DiskGB, InternalIP: f.InternalIP, SSHHost: f.SSHHost, SSHPort: f.SSHPort, ContainerDomainPrefix: f.ContainerDomainPrefix, SSHUser: f.SSHUser}
 }
 
-func applySpec(m *store.Machine, s fleet.Spec) {
-	m.Name, m.Region, m.Room, m.GPUModel, m.GPUMemoryGB, m.GPUCount = s.Name, s.Region, s.Room, s.GPUModel, s.GPUMemoryGB, s.GPUCount
-	m.CUDAVersion, m.DriverVersion, m.CPUModel, m.CPUCores, m.MemoryGB, m.DiskGB = s.CUDAVersion, s.DriverVersion, s.CPUModel, s.CPUCores, s.MemoryGB, s.DiskGB
-	m.InternalIP, m.SSHHost, m.SSHPort, m.ContainerDomainPrefix, m.SSHUser = s.InternalIP, s.SSHHost, s.SSHPort, s.ContainerDomainPrefix, s.SSHUser
-}
-
-// specErrors turns fleet's field errors into one 400 with every field named.
-func specErrors(errs []fleet.FieldError) error {
-	if len(errs) == 0 {
-		return nil
-	}
-	e := apperr.New(apperr.Invalid, apperr.CodeValidation, errs[0].Message)
-	for _, fe := range errs {
-		e.Fields = append(e.Fields, apperr.FieldError{Location: "body." + fe.Field, Message: fe.Message})
-	}
-	return e
-}
-
 type CreateMachineInput struct {
 	Body struct {
 		MachineFields
@@ -73,17 +51,10 @@ type CreateMachineInput struct {
 	}
 }
 
-type CreatedMachine struct {
-	Machine store.Machine `json:"machine"`
-	AgentBootstrap
-}
+type CreatedMachine = lease.CreatedMachine
 
 // AgentBootstrap is shown once: the token is stored hashed.
-type AgentBootstrap struct {
-	AgentToken     string    `json:"agentToken" doc:"Shown once; the agent exchanges it for its own credentials"`
-	ExpiresAt      time.Time `json:"expiresAt" doc:"The token works once, until then (BOOTSTRAP_TOKEN_TTL)"`
-	InstallCommand string    `json:"installCommand" doc:"One line that configures the installed agent on the host and (re)starts it, which registers it"`
-}
+type AgentBootstrap = lease.AgentBootstrap
 
 type ListMachinesInput struct {
 	ListParams
@@ -107,11 +78,7 @@ type UpdateMachineInput struct {
 	}
 }
 
-type RevealedPassword struct {
-	Password string `json:"password"`
-	User     string `json:"user"`
-	Command  string `json:"command"`
-}
+type RevealedPassword = lease.RevealedPassword
 
 type SSHCommand struct {
 	Command string `json:"command"`
@@ -203,245 +170,73 @@ func (h *machinesHandler) options(ctx context.Context, _ *struct{}) (*Resp[Machi
 func (h *machinesHandler) create(ctx context.Context, in *CreateMachineInput) (*Resp[CreatedMachine], error) {
 	spec := in.Body.spec()
 	spec.SSHPassword = in.Body.SSHPassword
-	if err := specErrors(spec.Normalize(h.s.Config.Fleet.Config(), true)); err != nil {
-		return nil, err
-	}
-	enc, err := h.s.Secrets.Seal(spec.SSHPassword)
+	c, err := h.s.lease.CreateMachine(ctx, lease.CreateMachineInput{Spec: spec, Status: in.Body.Status})
 	if err != nil {
 		return nil, err
 	}
-	m := store.Machine{SSHPasswordEnc: enc, Status: in.Body.Status}
-	applySpec(&m, spec)
-	boot := h.newBootstrap()
-	err = h.s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		if err := store.CreateMachine(ctx, tx, &m, ""); err != nil {
-			return err
-		}
-		if err := store.SetAgentToken(ctx, tx, m.ID, auth.HashToken(boot.AgentToken), boot.ExpiresAt); err != nil {
-			return err
-		}
-		return h.s.audit(ctx, tx, auditEntry{Action: "machine.create", TargetType: "machine", TargetID: m.ID, Success: true,
-			Detail: map[string]any{"after": machineAudit(&m)}})
-	})
-	if err != nil {
-		return nil, machineConflict(err)
-	}
-	created, err := h.s.Store.GetMachine(ctx, m.ID, h.expiring())
-	if err != nil {
-		return nil, err
-	}
-	boot.InstallCommand = h.installCommand(m.ID, boot.AgentToken)
-	return ok(ctx, CreatedMachine{Machine: *created, AgentBootstrap: boot})
+	return ok(ctx, *c)
 }
 
-func (h *machinesHandler) newBootstrap() AgentBootstrap {
-	tok, _ := auth.NewRefreshToken()
-	return AgentBootstrap{AgentToken: "rga_" + tok, ExpiresAt: h.s.now().Add(h.s.Config.Fleet.BootstrapTTL()).UTC()}
-}
-
-// installCommand is the one line the admin runs on a host where the agent
-// and its systemd unit are installed (README, "The host agent"): it writes
-// the agent's configuration and (re)starts it, which registers it.
-func (h *machinesHandler) installCommand(machineID, token string) string {
-	base := strings.TrimRight(h.s.Config.PublicURL, "/")
-	if base == "" {
-		base = "https://<control-plane>"
-	}
-	return fmt.Sprintf("sudo install -d -m 0700 /etc/remotegpu && printf 'REMOTEGPU_URL=%%s\\nREMOTEGPU_MACHINE_ID=%%s\\nREMOTEGPU_AGENT_TOKEN=%%s\\n' "+
-		"%s %s %s | sudo install -m 0600 /dev/stdin /etc/remotegpu/agent.env && sudo systemctl restart remotegpu-agent", base, machineID, token)
-}
-
-// machineAudit is what the audit log keeps of a machine: never the password.
-func machineAudit(m *store.Machine) map[string]any {
-	return map[string]any{"name": m.Name, "region": m.Region, "room": m.Room, "gpuModel": m.GPUModel, "gpuMemoryGb": m.GPUMemoryGB,
-		"gpuCount": m.GPUCount, "cudaVersion": m.CUDAVersion, "driverVersion": m.DriverVersion, "cpuModel": m.CPUModel,
-		"cpuCores": m.CPUCores, "memoryGb": m.MemoryGB, "diskGb": m.DiskGB, "internalIp": m.InternalIP, "sshHost": m.SSHHost,
-		"sshPort": m.SSHPort, "sshUser": m.SSHUser, "containerDomainPrefix": m.ContainerDomainPrefix, "status": m.Status}
-}
-
-func machineConflict(err error) error {
-	if store.IsUniqueViolation(err, "machines_name_key") {
-		return apperr.Conflictf("机器名称已存在 / a machine with this name already exists").AtField("body.name")
-	}
-	return err
-}
-
-func machineNotFound(err error) error {
-	if errors.Is(err, store.ErrNotFound) {
-		return apperr.NotFoundf("机器不存在 / machine not found")
-	}
-	return err
-}
+// machineNotFound names a missing machine, for the handlers that read one.
+func machineNotFound(err error) error { return lease.MachineNotFound(err) }
 
 func (h *machinesHandler) get(ctx context.Context, in *MachineIDInput) (*Resp[store.Machine], error) {
-	m, err := h.s.Store.GetMachine(ctx, in.ID, h.expiring())
+	m, err := h.s.lease.GetMachine(ctx, in.ID)
 	if err != nil {
-		return nil, machineNotFound(err)
+		return nil, err
 	}
 	return ok(ctx, *m)
 }
 
 func (h *machinesHandler) update(ctx context.Context, in *UpdateMachineInput) (*Resp[store.Machine], error) {
-	before, err := h.s.Store.GetMachine(ctx, in.ID, h.expiring())
+	m, err := h.s.lease.UpdateMachine(ctx, lease.UpdateMachineInput{ID: in.ID, Spec: in.Body.spec(), Status: in.Body.Status})
 	if err != nil {
-		return nil, machineNotFound(err)
-	}
-	spec := in.Body.spec()
-	if spec.SSHHost == "" {
-		spec.SSHHost = before.SSHHost
-	}
-	if err := specErrors(spec.Normalize(h.s.Config.Fleet.Config(), false)); err != nil {
 		return nil, err
 	}
-	after := *before
-	applySpec(&after, spec)
-	status := in.Body.Status
-	if status != "" && status != before.Status && before.Status == "maintenance" {
-		return nil, apperr.Conflictf("机器维护中，请先结束维护 / the machine is in maintenance; end the maintenance first").AtField("body.status")
-	}
-	err = h.s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		if err := store.UpdateMachine(ctx, tx, &after); err != nil {
-			return err
-		}
-		if status != "" && status != before.Status {
-			if err := store.SetMachineStatus(ctx, tx, after.ID, status); err != nil {
-				return err
-			}
-			after.Status = status
-		}
-		return h.s.audit(ctx, tx, auditEntry{Action: "machine.update", TargetType: "machine", TargetID: after.ID, Success: true,
-			Detail: map[string]any{"before": machineAudit(before), "after": machineAudit(&after)}})
-	})
-	if err != nil {
-		return nil, machineConflict(err)
-	}
-	return h.get(ctx, &MachineIDInput{ID: in.ID})
+	return ok(ctx, *m)
 }
 
 func (h *machinesHandler) delete(ctx context.Context, in *MachineIDInput) (*Resp[Empty], error) {
-	m, err := h.s.Store.GetMachine(ctx, in.ID, h.expiring())
-	if err != nil {
-		return nil, machineNotFound(err)
-	}
-	if m.Allocation != nil {
-		return nil, apperr.Conflictf("机器已分配给 %s，请先回收 / the machine is allocated to %s; reclaim it first", m.Allocation.Customer, m.Allocation.Customer)
-	}
-	if m.Cleanup != nil {
-		return nil, apperr.Conflictf("机器上一租期的清理尚未完成；主机已重装或不再使用时请先标记为已重装 / " +
-			"the machine's last lease is still being cleaned; if the host was reinstalled or is gone, mark it reinstalled first")
-	}
-	err = h.s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		if err := store.DeleteMachine(ctx, tx, in.ID); err != nil {
-			return err
-		}
-		return h.s.audit(ctx, tx, auditEntry{Action: "machine.delete", TargetType: "machine", TargetID: in.ID, Success: true,
-			Detail: map[string]any{"before": machineAudit(m)}})
-	})
-	if store.IsUniqueViolation(err, "allocations_live_machine_key") || store.IsForeignKeyViolation(err) {
-		return nil, apperr.Conflictf("机器正在被分配，请稍后重试 / the machine is being allocated; try again")
-	}
-	if err != nil {
-		return nil, machineNotFound(err)
+	if err := h.s.lease.DeleteMachine(ctx, in.ID); err != nil {
+		return nil, err
 	}
 	return ok(ctx, Empty{})
 }
 
 func (h *machinesHandler) reveal(ctx context.Context, in *MachineIDInput) (*Resp[RevealedPassword], error) {
-	m, err := h.s.Store.GetMachine(ctx, in.ID, h.expiring())
+	r, err := h.s.lease.RevealMachinePassword(ctx, in.ID)
 	if err != nil {
-		return nil, machineNotFound(err)
+		return nil, err
 	}
-	return h.s.revealPassword(ctx, m)
-}
-
-// revealPassword decrypts a machine's SSH password for the caller (admin or
-// the customer leasing it) and records the reveal in the audit log.
-func (s *Server) revealPassword(ctx context.Context, m *store.Machine) (*Resp[RevealedPassword], error) {
-	pw, err := s.Secrets.Open(m.SSHPasswordEnc)
-	if err != nil {
-		return nil, fmt.Errorf("unable to decrypt the SSH password of %s: %w", m.ID, err)
-	}
-	// No record, no password: a reveal that cannot be audited does not happen.
-	if err := s.audit(ctx, nil, auditEntry{Action: "machine.reveal_password", TargetType: "machine", TargetID: m.ID, Success: true,
-		Detail: map[string]any{"machine": m.Name}}); err != nil {
-		return nil, fmt.Errorf("unable to audit the password reveal of %s: %w", m.ID, err)
-	}
-	return ok(ctx, RevealedPassword{Password: pw, User: m.SSHUser, Command: fleet.SSHCommand(m.SSHUser, m.SSHHost, m.SSHPort)})
+	return ok(ctx, *r)
 }
 
 func (h *machinesHandler) sshCommand(ctx context.Context, in *MachineIDInput) (*Resp[SSHCommand], error) {
-	m, err := h.s.Store.GetMachine(ctx, in.ID, h.expiring())
+	m, err := h.s.lease.GetMachine(ctx, in.ID)
 	if err != nil {
-		return nil, machineNotFound(err)
+		return nil, err
 	}
 	return ok(ctx, SSHCommand{Command: fleet.SSHCommand(m.SSHUser, m.SSHHost, m.SSHPort), Host: m.SSHHost, Port: m.SSHPort, User: m.SSHUser})
 }
 
 func (h *machinesHandler) agentToken(ctx context.Context, in *MachineIDInput) (*Resp[AgentBootstrap], error) {
-	m, err := h.s.Store.GetMachine(ctx, in.ID, h.expiring())
-	if err != nil {
-		return nil, machineNotFound(err)
-	}
-	boot := h.newBootstrap()
-	err = h.s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		if err := store.SetAgentToken(ctx, tx, m.ID, auth.HashToken(boot.AgentToken), boot.ExpiresAt); err != nil {
-			return err
-		}
-		return h.s.audit(ctx, tx, auditEntry{Action: "machine.agent_token", TargetType: "machine", TargetID: m.ID, Success: true,
-			Detail: map[string]any{"machine": m.Name}})
-	})
+	b, err := h.s.lease.RotateAgentToken(ctx, in.ID)
 	if err != nil {
 		return nil, err
 	}
-	boot.InstallCommand = h.installCommand(m.ID, boot.AgentToken)
-	return ok(ctx, boot)
+	return ok(ctx, *b)
 }
 
 func (h *machinesHandler) startMaintenance(ctx context.Context, in *StartMaintenanceInput) (*Resp[store.MaintenanceRecord], error) {
-	p := principal(ctx)
-	if in.Body.Until != nil && in.Body.Until.Before(h.s.now()) {
-		return nil, apperr.Newf(apperr.Unprocessable, "计划结束时间须晚于现在 / the planned end must be in the future").AtField("body.until")
-	}
-	var rec *store.MaintenanceRecord
-	err := h.s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		if rec, err = store.StartMaintenance(ctx, tx, in.ID, strings.TrimSpace(in.Body.Reason), in.Body.Until, p.UserID, p.Username); err != nil {
-			return err
-		}
-		return h.s.audit(ctx, tx, auditEntry{Action: "machine.maintenance_start", TargetType: "machine", TargetID: in.ID, Success: true,
-			Detail: map[string]any{"reason": rec.Reason, "until": in.Body.Until, "before": rec.PreviousStatus, "after": "maintenance"}})
-	})
-	if store.IsUniqueViolation(err, "maintenance_records_open_key") {
-		return nil, apperr.Conflictf("机器已在维护中 / the machine is already in maintenance")
-	}
+	rec, err := h.s.lease.StartMaintenance(ctx, lease.StartMaintenanceInput{MachineID: in.ID, Reason: in.Body.Reason, Until: in.Body.Until})
 	if err != nil {
-		return nil, machineNotFound(err)
+		return nil, err
 	}
-	rec.MachineID = in.ID
 	return ok(ctx, *rec)
 }
 
 func (h *machinesHandler) endMaintenance(ctx context.Context, in *MachineIDInput) (*Resp[store.MaintenanceRecord], error) {
-	p := principal(ctx)
-	if _, err := h.s.Store.GetMachine(ctx, in.ID, h.expiring()); err != nil {
-		return nil, machineNotFound(err)
-	}
-	var rec *store.MaintenanceRecord
-	err := h.s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		if rec, err = store.EndMaintenance(ctx, tx, in.ID, p.UserID, p.Username); err != nil {
-			return err
-		}
-		return h.s.audit(ctx, tx, auditEntry{Action: "machine.maintenance_end", TargetType: "machine", TargetID: in.ID, Success: true,
-			Detail: map[string]any{"before": "maintenance", "after": rec.PreviousStatus}})
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, apperr.Conflictf("机器不在维护中 / the machine is not in maintenance")
-	}
-	if errors.Is(err, store.ErrCleanupMaintenance) {
-		return nil, apperr.Conflictf("该维护是租期结束后的清理，主机确认全部步骤后自动结束；主机已重装时请标记为已重装 / " +
-			"this maintenance is the cleanup after a lease: it ends when the host confirmed every step, or mark the machine reinstalled")
-	}
+	rec, err := h.s.lease.EndMaintenance(ctx, in.ID)
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/remotegpu/remotegpu/internal/config"
 	"github.com/remotegpu/remotegpu/internal/hostchan"
 	"github.com/remotegpu/remotegpu/internal/ldapauth"
+	"github.com/remotegpu/remotegpu/internal/lease"
 	"github.com/remotegpu/remotegpu/internal/mail"
 	"github.com/remotegpu/remotegpu/internal/notices"
 	"github.com/remotegpu/remotegpu/internal/objstore"
@@ -54,6 +55,7 @@ type Server struct {
 	metrics   http.Handler  // Prometheus, behind METRICS_TOKEN when set
 	monitor   *monitorState // agents, ingest and its hooks: see OnIngest
 	hosts     *hostchan.Service
+	lease     *lease.Service
 }
 
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -77,6 +79,7 @@ func New(d Deps) *Server {
 	if d.Store != nil {
 		s.accounts.Start()
 	}
+	s.lease = lease.New(d.Store, d.Temporal, d.Secrets, d.Objects, d.Config, d.Now)
 	s.hosts = &hostchan.Service{Store: d.Store, Secrets: d.Secrets, Temporal: d.Temporal}
 	if d.Store != nil {
 		s.hosts.Start(s.monitoring().agents.forgetMachine)

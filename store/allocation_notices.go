@@ -17,19 +17,7 @@ import (
 func (s *Store) TenantOwners(ctx context.Context, tenantID string) ([]User, error) {
 	rows, err := s.Pool.Query(ctx, "SELECT "+userColumns+` FROM users u
 		WHERE u.tenant_id = $1 AND u.role = 'owner' AND u.status = 'active' ORDER BY u.created_at, u.id`, tenantID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	list := []User{}
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		list = append(list, *u)
-	}
-	return list, rows.Err()
+	return collect(rows, err, scanUser)
 }
 
 // DeliverSystemNotice records a notification batch sent by the platform
@@ -100,7 +88,7 @@ func (s *Store) EndAllocationWith(ctx context.Context, o EndAllocationOptions) (
 	if steps == nil {
 		steps = []HostStep{}
 	}
-	b, err := json.Marshal(steps)
+	b, err := json.Marshal(withoutChinese(steps))
 	if err != nil {
 		return res, err
 	}

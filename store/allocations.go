@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"regexp"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -38,11 +39,30 @@ type Allocation struct {
 
 // HostStep records one host-side action at the end of a lease and whether an agent confirmed it.
 type HostStep struct {
-	Step      string    `json:"step" doc:"stop_tenant, remove_ssh_keys, rotate_password, rotate_agent_key (before the host channel: stop_tasks, rotate_password)"`
-	Confirmed bool      `json:"confirmed" doc:"An agent on the host confirmed it"`
-	State     string    `json:"state,omitempty" enum:"pending,confirmed,failed,skipped," doc:"pending: waiting for the host; failed: the host reported an error (it is tried again); skipped: the machine was reinstalled instead"`
-	Detail    string    `json:"detail"`
-	At        time.Time `json:"at"`
+	Step      string         `json:"step" doc:"stop_tenant, remove_ssh_keys, rotate_password, rotate_agent_key (before the host channel: stop_tasks, rotate_password)"`
+	Confirmed bool           `json:"confirmed" doc:"An agent on the host confirmed it"`
+	State     string         `json:"state,omitempty" enum:"pending,confirmed,failed,skipped," doc:"pending: waiting for the host; failed: the host reported an error (it is tried again); skipped: the machine was reinstalled instead"`
+	Code      string         `json:"code,omitempty" doc:"What the host did or why it waits, as a code (lease.step.<x>) the console translates with params; absent on steps recorded before codes"`
+	Params    map[string]any `json:"params,omitempty" doc:"The figures of the code's text; simulated: true when the host's agent only simulated it"`
+	Detail    string         `json:"detail" doc:"English"`
+	At        time.Time      `json:"at"`
+}
+
+// legacyDetail finds the English half of a step detail recorded before
+// codes ("中文 / English"), the English prefixes being those the lease wrote.
+var legacyDetail = regexp.MustCompile(` / ((stopped|the tenant's keys removed|new password set|the agent switched|the host failed|waiting for|the machine was) .*)$`)
+
+// withoutChinese returns steps whose details recorded before codes (an
+// activity scheduled by an older workflow) keep their English half only.
+func withoutChinese(steps []HostStep) []HostStep {
+	for i, st := range steps {
+		if st.Code == "" {
+			if m := legacyDetail.FindStringSubmatch(st.Detail); m != nil {
+				steps[i].Detail = m[1]
+			}
+		}
+	}
+	return steps
 }
 
 const allocationSelect = `SELECT a.id, a.tenant_id, t.company, t.name, a.machine_id, m.name, m.gpu_model, m.gpu_count, m.region, a.status,
@@ -163,7 +183,7 @@ func (s *Store) MarkExpiringNotified(ctx context.Context, id string) error {
 
 // EndAllocation closes a live lease as expired or reclaimed; an ended one is left as it is.
 func (s *Store) EndAllocation(ctx context.Context, id, status, reason, byName string, steps []HostStep) error {
-	b, err := json.Marshal(steps)
+	b, err := json.Marshal(withoutChinese(steps))
 	if err != nil {
 		return err
 	}

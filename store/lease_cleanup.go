@@ -121,6 +121,7 @@ func setStepTx(ctx context.Context, tx pgx.Tx, allocationID string, step HostSte
 	}
 	var steps []HostStep
 	_ = json.Unmarshal(raw, &steps)
+	step = withoutChinese([]HostStep{step})[0]
 	found := false
 	for i := range steps {
 		if steps[i].Step == step.Step {

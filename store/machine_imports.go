@@ -41,9 +41,11 @@ type MachineImport struct {
 
 // ImportCellError is what is wrong with one cell of a row.
 type ImportCellError struct {
-	Field   string `json:"field" doc:"Field name, e.g. gpuCount"`
-	Message string `json:"message"`
-	Cell    string `json:"cell,omitempty" doc:"Excel cell, e.g. F7"`
+	Field   string         `json:"field" doc:"Field name, e.g. gpuCount"`
+	Code    string         `json:"code,omitempty" doc:"Stable code of the message (machines.field.<x>, machines.import.<x>), which the console translates; absent in imports made before codes"`
+	Params  map[string]any `json:"params,omitempty" doc:"The figures the message names"`
+	Message string         `json:"message" doc:"English (bilingual in imports made before codes)"`
+	Cell    string         `json:"cell,omitempty" doc:"Excel cell, e.g. F7"`
 }
 
 // MachineImportRow is one data row: its preview and, once processed, its result.
@@ -150,46 +152,23 @@ func (s *Store) ListMachineImports(ctx context.Context, f MachineImportFilter, p
 	}
 	rows, err := s.Pool.Query(ctx, `SELECT `+machineImportCols+` FROM machine_imports`+w.sql()+
 		p.orderBy(machineImportSorts, "created_at DESC, id")+p.limitOffset(), w.args...)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
-	list := []MachineImport{}
-	for rows.Next() {
-		m, err := scanMachineImport(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		list = append(list, *m)
-	}
-	return list, total, rows.Err()
+	list, err := collect(rows, err, scanMachineImport)
+	return list, total, err
 }
 
 const importRowCols = `row_no, name, fields, generated, status, errors, coalesce(result, 'pending'), reason, machine_id`
 
-func scanImportRow(row pgx.Row, extra ...any) (MachineImportRow, error) {
+func scanImportRow(row pgx.Row, extra ...any) (*MachineImportRow, error) {
 	var r MachineImportRow
 	dest := append([]any{&r.Row, &r.Name, &r.Values, &r.Generated, &r.Status, &r.Errors, &r.Result, &r.Reason, &r.MachineID}, extra...)
 	err := row.Scan(dest...)
-	return r, err
+	return &r, err
 }
 
 // MachineImportRows are the rows of an import in file order.
 func (s *Store) MachineImportRows(ctx context.Context, id string) ([]MachineImportRow, error) {
 	rows, err := s.Pool.Query(ctx, `SELECT `+importRowCols+` FROM machine_import_rows WHERE import_id = $1 ORDER BY row_no`, id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []MachineImportRow{}
-	for rows.Next() {
-		r, err := scanImportRow(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return collect(rows, err, func(r pgx.Row) (*MachineImportRow, error) { return scanImportRow(r) })
 }
 
 // ConfirmMachineImport marks a previewed import running on behalf of the admin who confirmed it.
@@ -212,15 +191,10 @@ func BeginMachineImport(ctx context.Context, db DBTX, id string) (status string,
 func PendingImportRows(ctx context.Context, db DBTX, id string, limit int) ([]MachineImportRow, error) {
 	rows, err := db.Query(ctx, `SELECT `+importRowCols+`, spec, password_enc FROM machine_import_rows
 		WHERE import_id = $1 AND result IS NULL ORDER BY row_no LIMIT $2`, id, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []MachineImportRow
-	for rows.Next() {
+	return collect(rows, err, func(row pgx.Row) (*MachineImportRow, error) {
 		var spec []byte
 		var enc []byte
-		r, err := scanImportRow(rows, &spec, &enc)
+		r, err := scanImportRow(row, &spec, &enc)
 		if err != nil {
 			return nil, err
 		}
@@ -231,9 +205,8 @@ func PendingImportRows(ctx context.Context, db DBTX, id string, limit int) ([]Ma
 			}
 		}
 		r.PasswordEnc = enc
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		return r, nil
+	})
 }
 
 // ImportRowResult is the outcome of one row.
@@ -290,19 +263,16 @@ func FinishMachineImport(ctx context.Context, db DBTX, id, status, errText strin
 // MachinesByImportKeys maps the import keys that already made a machine to its ID.
 func MachinesByImportKeys(ctx context.Context, db DBTX, keys []string) (map[string]string, error) {
 	rows, err := db.Query(ctx, `SELECT import_key, id FROM machines WHERE import_key = ANY($1)`, keys)
-	if err != nil {
-		return nil, err
+	type made struct{ Key, ID string }
+	list, err := collect(rows, err, func(r pgx.Row) (*made, error) {
+		var m made
+		return &m, r.Scan(&m.Key, &m.ID)
+	})
+	out := make(map[string]string, len(list))
+	for _, m := range list {
+		out[m.Key] = m.ID
 	}
-	defer rows.Close()
-	out := map[string]string{}
-	for rows.Next() {
-		var k, id string
-		if err := rows.Scan(&k, &id); err != nil {
-			return nil, err
-		}
-		out[k] = id
-	}
-	return out, rows.Err()
+	return out, err
 }
 
 // LiveMachineNames returns which of the names a live machine has (lower-cased), in db's transaction.
@@ -311,14 +281,10 @@ func LiveMachineNames(ctx context.Context, db DBTX, names []string) (map[string]
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := map[string]bool{}
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
+	taken, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	out := make(map[string]bool, len(taken))
+	for _, n := range taken {
 		out[n] = true
 	}
-	return out, rows.Err()
+	return out, err
 }

@@ -51,7 +51,7 @@ const (
 func PendingCleanupSteps(at time.Time) []store.HostStep {
 	steps := make([]store.HostStep, len(CleanupSteps))
 	for i, s := range CleanupSteps {
-		steps[i] = store.HostStep{Step: s, State: StepPending, Detail: "等待主机代理确认 / waiting for the host agent to confirm", At: at}
+		steps[i] = store.HostStep{Step: s, State: StepPending, Code: "lease.step.pending", Detail: "waiting for the host agent to confirm", At: at}
 	}
 	return steps
 }
@@ -201,7 +201,7 @@ func (w *cleanup) runStep(ctx workflow.Context, step string) error {
 		}
 		stepCtx, cancel := workflow.WithCancel(ctx)
 		w.cancelStep = cancel
-		detail, err := w.execute(stepCtx, step)
+		done, err := w.execute(stepCtx, step)
 		cancel()
 		w.cancelStep = nil
 		if w.reinstall != nil {
@@ -210,11 +210,13 @@ func (w *cleanup) runStep(ctx workflow.Context, step string) error {
 		at := workflow.Now(ctx).UTC()
 		if err == nil {
 			w.confirmed = append(w.confirmed, step)
-			w.record(ctx, store.HostStep{Step: step, Confirmed: true, State: StepConfirmed, Detail: detail, At: at})
+			done.Step, done.Confirmed, done.State, done.At = step, true, StepConfirmed, at
+			w.record(ctx, done)
 			return nil
 		}
 		w.logger.Warn("cleanup step failed on the host; trying again later", "AllocationID", w.in.AllocationID, "Step", step, "Error", err)
-		w.record(ctx, store.HostStep{Step: step, State: StepFailed, Detail: "主机执行失败，稍后重试：" + rootMessage(err) + " / the host failed (tried again): " + rootMessage(err), At: at})
+		w.record(ctx, store.HostStep{Step: step, State: StepFailed, Code: "lease.step.failed", Params: map[string]any{"error": rootMessage(err)},
+			Detail: "the host failed (tried again): " + rootMessage(err), At: at})
 		wait := min(time.Minute<<min(failures, 5), cleanupRetryMax)
 		if _, err := workflow.AwaitWithTimeout(ctx, wait, func() bool { return w.reinstall != nil }); err != nil {
 			return err
@@ -222,38 +224,41 @@ func (w *cleanup) runStep(ctx workflow.Context, step string) error {
 	}
 }
 
-// execute runs the step's host activity and says what the host did.
-func (w *cleanup) execute(ctx workflow.Context, step string) (string, error) {
+// execute runs the step's host activity and says what the host did: a code
+// (lease.step.<x>) with its figures, which the console translates, and the
+// English text. Only the text recorded changed when the codes came: the
+// workflow's commands are the same, so older histories replay.
+func (w *cleanup) execute(ctx workflow.Context, step string) (store.HostStep, error) {
 	var h *activities.Host
 	hctx := hostOptions(ctx)
-	// both says what the host did in Chinese and English, like every stored text.
-	both := func(zh, en string, simulated bool) string {
+	did := func(code, en string, params map[string]any, simulated bool) store.HostStep {
 		if simulated {
-			zh, en = zh+"（模拟主机，未做改动）", en+" (simulated host: nothing changed on it)"
+			en += " (simulated host: nothing changed on it)"
+			params["simulated"] = true
 		}
-		return zh + " / " + en
+		return store.HostStep{Code: "lease.step." + code, Params: params, Detail: en}
 	}
 	switch step {
 	case CleanupStepStopTenant:
 		var r agentproto.StopTenantResult
 		err := workflow.ExecuteActivity(hctx, h.StopTenant, activities.StopTenantInput{MachineID: w.in.MachineID, TenantID: w.in.TenantID,
 			AllocationID: w.in.AllocationID}).Get(ctx, &r)
-		return both(fmt.Sprintf("已停止 %d 个容器、%d 个进程", r.Containers, r.Processes),
-			fmt.Sprintf("stopped %d containers and %d processes", r.Containers, r.Processes), r.Simulated), err
+		return did("tenantStopped", fmt.Sprintf("stopped %d containers and %d processes", r.Containers, r.Processes),
+			map[string]any{"containers": r.Containers, "processes": r.Processes}, r.Simulated), err
 	case CleanupStepRemoveKeys:
 		var r agentproto.SyncSSHKeysResult
 		err := workflow.ExecuteActivity(hctx, h.SyncSSHKeys, activities.SyncSSHKeysInput{MachineID: w.in.MachineID,
 			AllocationID: w.in.AllocationID}).Get(ctx, &r)
-		return both("已从 "+r.File+" 移除客户的公钥", "the tenant's keys removed from "+r.File, r.Simulated), err
+		return did("keysRemoved", "the tenant's keys removed from "+r.File, map[string]any{"file": r.File}, r.Simulated), err
 	case CleanupStepRotatePassword:
 		var r agentproto.SetPasswordResult
 		err := workflow.ExecuteActivity(hctx, h.SetPassword, activities.SetPasswordInput{MachineID: w.in.MachineID}).Get(ctx, &r)
-		return both("已为 "+r.User+" 设置新密码", "new password set for "+r.User, r.Simulated), err
+		return did("passwordSet", "new password set for "+r.User, map[string]any{"user": r.User}, r.Simulated), err
 	case CleanupStepRotateAgentKey:
 		err := workflow.ExecuteActivity(hctx, h.RotateAgentKey, activities.RotateAgentKeyInput{MachineID: w.in.MachineID}).Get(ctx, nil)
-		return both("代理已换用新密钥，旧密钥失效", "the agent switched to a new key; the old one no longer works", false), err
+		return did("agentKeyRotated", "the agent switched to a new key; the old one no longer works", map[string]any{}, false), err
 	}
-	return "", temporal.NewNonRetryableApplicationError("unknown cleanup step "+step, "InvalidArgument", nil)
+	return store.HostStep{}, temporal.NewNonRetryableApplicationError("unknown cleanup step "+step, "InvalidArgument", nil)
 }
 
 // record keeps the console's view of the steps; a failure to write it is
@@ -319,7 +324,7 @@ func (w *cleanup) finish(ctx workflow.Context) (LeaseCleanupResult, error) {
 		at := workflow.Now(ctx).UTC()
 		for _, s := range CleanupSteps {
 			if !slices.Contains(w.confirmed, s) {
-				in.Skipped = append(in.Skipped, store.HostStep{Step: s, State: StepSkipped, Detail: "机器已重装 / the machine was reinstalled", At: at})
+				in.Skipped = append(in.Skipped, store.HostStep{Step: s, State: StepSkipped, Code: "lease.step.reinstalled", Detail: "the machine was reinstalled", At: at})
 			}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/remotegpu/remotegpu/internal/apperr"
 	"github.com/remotegpu/remotegpu/internal/auth"
 )
 
@@ -91,11 +92,8 @@ type Spec struct {
 	SSHPassword           string
 }
 
-// FieldError names the field (JSON name) and what is wrong with it.
-type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
+// A field error's Location is the field's JSON name (e.g. "gpuCount"); its
+// Code is machines.field.<problem>, the console's text for it.
 
 var (
 	nameRe    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
@@ -109,29 +107,34 @@ var (
 // Normalize trims the spec, fills what may be generated (SSH domain,
 // password, port, user, container prefix) and validates every field. With
 // generate false (an edit), empty SSH host or password are errors instead.
-func (s *Spec) Normalize(cfg Config, generate bool) []FieldError {
-	var errs []FieldError
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+func (s *Spec) Normalize(cfg Config, generate bool) []apperr.FieldError {
+	var errs []apperr.FieldError
+	bad := func(field, code, message string, params ...apperr.P) {
+		e := apperr.FieldError{Location: field, Code: "machines.field." + code}
+		if len(params) > 0 {
+			e.Params = params[0]
+		}
+		e.Message = apperr.Format(message, e.Params)
+		errs = append(errs, e)
 	}
 	for _, p := range []*string{&s.Name, &s.Region, &s.Room, &s.GPUModel, &s.CUDAVersion, &s.DriverVersion, &s.CPUModel,
 		&s.InternalIP, &s.SSHHost, &s.ContainerDomainPrefix, &s.SSHUser} {
 		*p = strings.TrimSpace(*p)
 	}
 	if !nameRe.MatchString(s.Name) {
-		bad("name", "机器名称必填，仅限字母、数字、点、下划线、连字符，最多 63 位 / required; letters, digits, . _ - only, at most 63")
+		bad("name", "name", "required; letters, digits, . _ - only, at most 63")
 	}
 	region, ok := cfg.Catalog.RegionCode(s.Region)
 	if !ok {
-		bad("region", "未知地区 %q / unknown region", s.Region)
+		bad("region", "region", "unknown region", apperr.P{"region": s.Region})
 	} else {
 		s.Region = region.Name
 	}
 	if len(s.Room) > 100 {
-		bad("room", "机房位置最多 100 字 / at most 100 characters")
+		bad("room", "room", "at most 100 characters")
 	}
 	if s.GPUModel == "" || len(s.GPUModel) > 64 {
-		bad("gpuModel", "GPU 型号必填 / GPU model is required")
+		bad("gpuModel", "gpuModel", "GPU model is required")
 	} else {
 		for _, g := range cfg.Catalog.GPUModels {
 			if strings.EqualFold(g, s.GPUModel) {
@@ -140,19 +143,19 @@ func (s *Spec) Normalize(cfg Config, generate bool) []FieldError {
 		}
 	}
 	if s.GPUMemoryGB < 1 || s.GPUMemoryGB > 1024 {
-		bad("gpuMemoryGb", "显存大小必填，1–1024 GB / GPU memory is required, 1–1024 GB")
+		bad("gpuMemoryGb", "gpuMemoryGb", "GPU memory is required, 1–1024 GB")
 	}
 	if s.GPUCount < 1 || s.GPUCount > 64 {
-		bad("gpuCount", "GPU 数量必填，1–64 / GPU count is required, 1–64")
+		bad("gpuCount", "gpuCount", "GPU count is required, 1–64")
 	}
 	if s.CUDAVersion != "" && !versionRe.MatchString(s.CUDAVersion) {
-		bad("cudaVersion", "CUDA 版本格式如 12.4 / like 12.4")
+		bad("cudaVersion", "cudaVersion", "like 12.4")
 	}
 	if s.DriverVersion != "" && !versionRe.MatchString(s.DriverVersion) {
-		bad("driverVersion", "驱动版本格式如 550.54.15 / like 550.54.15")
+		bad("driverVersion", "driverVersion", "like 550.54.15")
 	}
 	if len(s.CPUModel) > 128 {
-		bad("cpuModel", "最多 128 字 / at most 128 characters")
+		bad("cpuModel", "cpuModel", "at most 128 characters")
 	}
 	for _, f := range []struct {
 		v    int
@@ -160,42 +163,42 @@ func (s *Spec) Normalize(cfg Config, generate bool) []FieldError {
 		max  int
 	}{{s.CPUCores, "cpuCores", 4096}, {s.MemoryGB, "memoryGb", 1 << 20}, {s.DiskGB, "diskGb", 1 << 24}} {
 		if f.v < 0 || f.v > f.max {
-			bad(f.name, "须在 0–%d 之间 / must be 0–%d", f.max, f.max)
+			bad(f.name, "range", "must be 0–{max}", apperr.P{"max": f.max})
 		}
 	}
 	if s.InternalIP != "" && net.ParseIP(s.InternalIP) == nil {
-		bad("internalIp", "内网 IP 格式错误 / not an IP address")
+		bad("internalIp", "internalIp", "not an IP address")
 	}
 	if s.SSHPort == 0 {
 		s.SSHPort = 22
 	}
 	if s.SSHPort < 1 || s.SSHPort > 65535 {
-		bad("sshPort", "SSH 端口须在 1–65535 / must be 1–65535")
+		bad("sshPort", "sshPort", "must be 1–65535")
 	}
 	if s.SSHUser == "" {
 		s.SSHUser = "root"
 	}
 	if !userRe.MatchString(s.SSHUser) {
-		bad("sshUser", "SSH 用户名格式错误 / not a valid user name")
+		bad("sshUser", "sshUser", "not a valid user name")
 	}
 	if s.SSHHost == "" && generate && ok && nameRe.MatchString(s.Name) {
 		s.SSHHost = cfg.SSHHost(s.Name, region.Code)
 	}
 	if s.SSHHost == "" || len(s.SSHHost) > 253 || !hostRe.MatchString(s.SSHHost) {
-		bad("sshHost", "SSH 域名格式错误 / not a valid host name")
+		bad("sshHost", "sshHost", "not a valid host name")
 	}
 	if s.ContainerDomainPrefix == "" && generate {
 		s.ContainerDomainPrefix = slug(s.Name)
 	}
 	if s.ContainerDomainPrefix != "" && (len(s.ContainerDomainPrefix) > 63 || !slugRe.MatchString(s.ContainerDomainPrefix)) {
-		bad("containerDomainPrefix", "仅限小写字母、数字、连字符 / lower-case letters, digits and - only")
+		bad("containerDomainPrefix", "containerDomainPrefix", "lower-case letters, digits and - only")
 	}
 	if s.SSHPassword == "" && generate {
 		s.SSHPassword = auth.GeneratePassword()
 	}
 	// an edit leaves the password alone: it has its own reveal and reset
 	if (generate || s.SSHPassword != "") && (len(s.SSHPassword) < 8 || len(s.SSHPassword) > 128 || strings.ContainsAny(s.SSHPassword, " \t\r\n:")) {
-		bad("sshPassword", "SSH 密码 8–128 位，不含空白和冒号 / 8–128 characters without spaces or colons")
+		bad("sshPassword", "sshPassword", "8–128 characters without spaces or colons")
 	}
 	return errs
 }

@@ -20,7 +20,7 @@ func TestNormalize(t *testing.T) {
 	errs := bad.Normalize(cfg, true)
 	fields := map[string]bool{}
 	for _, e := range errs {
-		fields[e.Field] = true
+		fields[e.Location] = true
 	}
 	for _, f := range []string{"name", "region", "gpuModel", "gpuMemoryGb", "gpuCount", "cudaVersion", "internalIp", "sshPort", "sshPassword"} {
 		if !fields[f] {

@@ -152,7 +152,7 @@ func (s *Service) Secret(ctx context.Context, c Caller, id string) (string, erro
 		}
 		sealed, err := store.TakeHostCommandSecret(ctx, tx, c.MachineID, id)
 		if errors.Is(err, store.ErrSecretUnavailable) {
-			refusal = apperr.Forbiddenf("该命令没有可领取的密钥 / this command has no secret to hand out (none, already fetched, or the command ended)")
+			refusal = apperr.ForbiddenErr("machines.hostCommand.noSecret", "this command has no secret to hand out (none, already fetched, or the command ended)")
 			return refusal
 		}
 		if err != nil {
@@ -228,7 +228,7 @@ func (s *Service) Finish(ctx context.Context, c Caller, id string, r agentproto.
 		}
 		if !cmd.Open() {
 			if cmd.Settled {
-				refusal = apperr.Conflictf("该命令已完成 / this command has already been completed")
+				refusal = apperr.ConflictErr("machines.hostCommand.completed", "this command has already been completed")
 				return refusal
 			}
 			return nil // reported before, but the workflow did not get it yet: deliver it again below
@@ -364,12 +364,12 @@ func (s *Service) audit(ctx context.Context, db store.DBTX, c Caller, action, co
 }
 
 func notFound() error {
-	return apperr.NotFoundf("命令不存在 / no such command for this machine")
+	return apperr.NotFoundErr("machines.hostCommand.notFound", "no such command for this machine")
 }
 
 func unavailable(err error) error {
 	slog.Warn("Temporal unavailable for a host command", "err", err)
-	return apperr.Newf(apperr.Unavailable, "工作流服务暂不可用，请重试 / the workflow service is unavailable; report again")
+	return apperr.UnavailableErr(apperr.CodeWorkflowDown, "the workflow service is unavailable; report again")
 }
 
 // gone: the activity attempt the token names no longer exists.

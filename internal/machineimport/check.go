@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/remotegpu/remotegpu/internal/apperr"
 	"github.com/remotegpu/remotegpu/internal/fleet"
 )
 
@@ -16,14 +17,20 @@ const (
 	StatusDuplicate = "duplicate"
 )
 
+// CodeNameExists: a machine with the row's name exists; the row is skipped.
+const CodeNameExists = "machines.import.nameExists"
+
 // Masked replaces any SSH password shown in a preview.
 const Masked = "********"
 
-// CellError is what is wrong with one cell.
+// CellError is what is wrong with one cell: Code names the message (the
+// console translates it with Params), Message is English.
 type CellError struct {
-	Field   string `json:"field" doc:"Field name, e.g. gpuCount"`
-	Message string `json:"message"`
-	Cell    string `json:"cell,omitempty" doc:"Excel cell, e.g. F7; empty when the file has no such column"`
+	Field   string
+	Code    string
+	Params  apperr.P
+	Message string
+	Cell    string // Excel cell, e.g. F7; empty when the file has no such column
 }
 
 // Checked is one row after validation.
@@ -55,11 +62,11 @@ func Check(p *Parsed, cfg fleet.Config, taken map[string]bool) []Checked {
 		errs = append(errs, spec.Normalize(cfg, true)...)
 		seen := map[string]bool{}
 		for _, e := range errs {
-			if seen[e.Field] { // a bad number also fails the range check: say it once
+			if seen[e.Location] { // a bad number also fails the range check: say it once
 				continue
 			}
-			seen[e.Field] = true
-			c.Errors = append(c.Errors, CellError{Field: e.Field, Message: e.Message, Cell: p.Cell(e.Field, r.Row)})
+			seen[e.Location] = true
+			c.Errors = append(c.Errors, CellError{Field: e.Location, Code: e.Code, Params: e.Params, Message: e.Message, Cell: p.Cell(e.Location, r.Row)})
 		}
 		for field, v := range r.Values {
 			c.Values[field] = v
@@ -74,12 +81,12 @@ func Check(p *Parsed, cfg fleet.Config, taken map[string]bool) []Checked {
 			switch first, inFile := firstRow[key]; {
 			case taken[key]:
 				c.Status = StatusDuplicate
-				c.Errors = []CellError{{Field: "name", Cell: p.Cell("name", r.Row),
-					Message: "同名机器已存在，将跳过 / a machine with this name exists; the row will be skipped"}}
+				c.Errors = []CellError{{Field: "name", Cell: p.Cell("name", r.Row), Code: CodeNameExists,
+					Message: "a machine with this name exists; the row will be skipped"}}
 			case inFile:
 				c.Status = StatusDuplicate
-				c.Errors = []CellError{{Field: "name", Cell: p.Cell("name", r.Row),
-					Message: fmt.Sprintf("与第 %d 行重名，将跳过 / same name as row %d; the row will be skipped", first, first)}}
+				c.Errors = []CellError{{Field: "name", Cell: p.Cell("name", r.Row), Code: "machines.import.sameNameAsRow", Params: apperr.P{"row": first},
+					Message: fmt.Sprintf("same name as row %d; the row will be skipped", first)}}
 			default:
 				c.Status = StatusValid
 				firstRow[key] = r.Row
@@ -107,8 +114,8 @@ func (p *Parsed) Names() []string {
 	return out
 }
 
-func specOf(v map[string]string) (fleet.Spec, []fleet.FieldError) {
-	var errs []fleet.FieldError
+func specOf(v map[string]string) (fleet.Spec, []apperr.FieldError) {
+	var errs []apperr.FieldError
 	num := func(field string) int {
 		s := v[field]
 		if s == "" {
@@ -116,7 +123,8 @@ func specOf(v map[string]string) (fleet.Spec, []fleet.FieldError) {
 		}
 		n, err := parseInt(s)
 		if err != nil {
-			errs = append(errs, fleet.FieldError{Field: field, Message: fmt.Sprintf("“%s”不是整数 / %q is not a whole number", s, s)})
+			errs = append(errs, apperr.FieldError{Location: field, Code: "machines.field.notInteger", Params: apperr.P{"value": s},
+				Message: fmt.Sprintf("%q is not a whole number", s)})
 			return -1
 		}
 		return n

@@ -205,10 +205,10 @@ func TestDuplicateNames(t *testing.T) {
 			t.Fatalf("row %d: %s %v, want %s", r.Row, r.Status, r.Errors, want[i])
 		}
 	}
-	if !strings.Contains(res[3].Errors[0].Message, "第 3 行") || res[3].Errors[0].Cell != "A6" || res[3].Spec.SSHPassword != "" {
+	if res[3].Errors[0].Code != "machines.import.sameNameAsRow" || res[3].Errors[0].Params["row"] != 3 || res[3].Errors[0].Cell != "A6" || res[3].Spec.SSHPassword != "" {
 		t.Fatalf("in-file duplicate %+v", res[3])
 	}
-	if !strings.Contains(res[4].Errors[0].Message, "已存在") {
+	if res[4].Errors[0].Code != CodeNameExists {
 		t.Fatalf("existing duplicate %+v", res[4])
 	}
 	if got := p.Names(); len(got) != 6 || got[2] != "GPU-002" {

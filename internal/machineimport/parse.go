@@ -14,6 +14,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"github.com/remotegpu/remotegpu/internal/apperr"
 	"github.com/remotegpu/remotegpu/internal/fleet"
 )
 
@@ -30,20 +31,33 @@ const (
 	ReasonTooManyRows      = "too_many_rows"
 )
 
-// FileError refuses a whole file: Reason is one of the Reason constants,
-// Message is for the admin (Chinese / English), Cells and Columns name what
-// is wrong where that applies.
+// FileError refuses a whole file: Reason is one of the Reason constants (the
+// kind of problem), Code names the message (machines.import.<camelCase>,
+// which the console translates) with its Params, Message is English; Cells
+// and Columns name what is wrong where that applies.
 type FileError struct {
-	Reason  string   `json:"reason" enum:"too_large,not_xlsx,encrypted,corrupt,empty,missing_columns,duplicate_columns,formulas,too_many_rows"`
-	Message string   `json:"message"`
-	Cells   []string `json:"cells,omitempty" doc:"Cells with formulas, e.g. E5"`
-	Columns []string `json:"columns,omitempty" doc:"Missing or repeated columns, by their Chinese header"`
+	Reason  string
+	Code    string
+	Params  apperr.P
+	Message string
+	Cells   []string // cells with formulas, e.g. E5
+	Columns []string // missing or repeated columns, by their (Chinese) header
 }
 
 func (e *FileError) Error() string { return e.Message }
 
-func fileErr(reason, format string, args ...any) *FileError {
-	return &FileError{Reason: reason, Message: fmt.Sprintf(format, args...)}
+func fileErr(reason, key, message string, params ...apperr.P) *FileError {
+	e := &FileError{Reason: reason, Code: "machines.import." + key}
+	if len(params) > 0 {
+		e.Params = params[0]
+	}
+	e.Message = apperr.Format(message, e.Params)
+	return e
+}
+
+// TooLarge refuses a file over MaxFileBytes.
+func TooLarge() *FileError {
+	return fileErr(ReasonTooLarge, "tooLarge", "the file is larger than {mb} MB", apperr.P{"mb": MaxFileBytes >> 20})
 }
 
 // Row is one non-empty data row.
@@ -83,54 +97,54 @@ var (
 // unknown columns are ignored. Formulas are refused, not evaluated.
 func Parse(data []byte, cat fleet.Catalog) (*Parsed, error) {
 	if len(data) > MaxFileBytes {
-		return nil, fileErr(ReasonTooLarge, "文件超过 %d MB / the file is larger than %d MB", MaxFileBytes>>20, MaxFileBytes>>20)
+		return nil, TooLarge()
 	}
 	if len(data) == 0 {
-		return nil, fileErr(ReasonEmpty, "文件为空 / the file is empty")
+		return nil, fileErr(ReasonEmpty, "emptyFile", "the file is empty")
 	}
 	if bytes.HasPrefix(data, oleMagic) {
 		if bytes.Contains(data, utf16le("EncryptedPackage")) {
-			return nil, fileErr(ReasonEncrypted, "文件已加密，请取消密码保护后另存为 .xlsx 再上传 / the workbook is password-protected; remove the password, save as .xlsx and upload again")
+			return nil, fileErr(ReasonEncrypted, "encrypted", "the workbook is password-protected; remove the password, save as .xlsx and upload again")
 		}
-		return nil, fileErr(ReasonNotXLSX, "这是旧版 Excel 97-2003（.xls）文件，请另存为 .xlsx 再上传 / this is a legacy .xls workbook; save it as .xlsx and upload again")
+		return nil, fileErr(ReasonNotXLSX, "legacyXls", "this is a legacy .xls workbook; save it as .xlsx and upload again")
 	}
 	if !bytes.HasPrefix(data, zipMagic) {
-		return nil, fileErr(ReasonNotXLSX, "不是 Excel .xlsx 文件，请使用导入模板 / not an Excel .xlsx file; use the import template")
+		return nil, fileErr(ReasonNotXLSX, "notXlsx", "not an Excel .xlsx file; use the import template")
 	}
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
-		return nil, fileErr(ReasonCorrupt, "文件已损坏，无法读取 / the file is damaged and cannot be read")
+		return nil, fileErr(ReasonCorrupt, "damaged", "the file is damaged and cannot be read")
 	}
 	if !hasFile(zr, "xl/workbook.xml") {
-		return nil, fileErr(ReasonNotXLSX, "压缩包不是 Excel 工作簿 / the archive is not an Excel workbook")
+		return nil, fileErr(ReasonNotXLSX, "notWorkbook", "the archive is not an Excel workbook")
 	}
 	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{RawCellValue: true, UnzipSizeLimit: maxUnzipped, UnzipXMLSizeLimit: 16 << 20})
 	if err != nil {
-		return nil, fileErr(ReasonCorrupt, "文件已损坏或格式不受支持，无法读取 / the file is damaged or in an unsupported format")
+		return nil, fileErr(ReasonCorrupt, "unsupported", "the file is damaged or in an unsupported format")
 	}
 	defer f.Close()
 
 	sheet := pickSheet(f)
 	if sheet == "" {
-		return nil, fileErr(ReasonEmpty, "工作簿中没有可导入的工作表 / the workbook has no sheet to import")
+		return nil, fileErr(ReasonEmpty, "noSheet", "the workbook has no sheet to import")
 	}
 	cells, err := formulaCells(zr, sheet)
 	if err != nil {
-		return nil, fileErr(ReasonCorrupt, "文件已损坏，无法读取工作表 / the sheet cannot be read: the file is damaged")
+		return nil, fileErr(ReasonCorrupt, "sheetDamaged", "the sheet cannot be read: the file is damaged")
 	}
 	if len(cells) > 0 {
 		shown := cells
 		if len(shown) > 20 {
 			shown = shown[:20]
 		}
-		e := fileErr(ReasonFormulas, "不支持公式，请将这些单元格改为数值（复制后“选择性粘贴为数值”）：%s%s / formulas are not accepted; paste these cells as values: %s",
-			strings.Join(shown, ", "), more(len(cells)-len(shown)), strings.Join(shown, ", "))
+		e := fileErr(ReasonFormulas, "formulas", "formulas are not accepted; paste these cells as values: {list}",
+			apperr.P{"list": strings.Join(shown, ", ")})
 		e.Cells = cells
 		return nil, e
 	}
 	rows, err := f.GetRows(sheet, excelize.Options{RawCellValue: true})
 	if err != nil {
-		return nil, fileErr(ReasonCorrupt, "工作表无法读取 / the sheet cannot be read")
+		return nil, fileErr(ReasonCorrupt, "sheetUnreadable", "the sheet cannot be read")
 	}
 	p := &Parsed{Sheet: sheet, Cols: map[string]string{}}
 	header := -1
@@ -141,7 +155,7 @@ func Parse(data []byte, cat fleet.Catalog) (*Parsed, error) {
 		}
 	}
 	if header < 0 {
-		return nil, fileErr(ReasonEmpty, "工作表“%s”是空的 / the sheet %q is empty", sheet, sheet)
+		return nil, fileErr(ReasonEmpty, "sheetEmpty", "the sheet \"{sheet}\" is empty", apperr.P{"sheet": sheet})
 	}
 	p.HeaderRow = header + 1
 	colOf := map[int]int{} // sheet column index → Columns index
@@ -158,7 +172,7 @@ func Parse(data []byte, cat fleet.Catalog) (*Parsed, error) {
 		}
 		letter, _ := excelize.ColumnNumberToName(j + 1)
 		if prev, ok := seen[ci]; ok {
-			dups = append(dups, fmt.Sprintf("%s（%s 与 %s 列）", Columns[ci].Header, prev, letter))
+			dups = append(dups, fmt.Sprintf("%s (%s, %s)", Columns[ci].Header, prev, letter))
 			continue
 		}
 		seen[ci] = letter
@@ -166,7 +180,7 @@ func Parse(data []byte, cat fleet.Catalog) (*Parsed, error) {
 		p.Cols[Columns[ci].Field] = letter
 	}
 	if len(dups) > 0 {
-		e := fileErr(ReasonDuplicateColumns, "列重复：%s / columns appear twice: %s", strings.Join(dups, "、"), strings.Join(dups, ", "))
+		e := fileErr(ReasonDuplicateColumns, "duplicateColumns", "columns appear twice: {list}", apperr.P{"list": strings.Join(dups, ", ")})
 		e.Columns = dups
 		return nil, e
 	}
@@ -177,8 +191,8 @@ func Parse(data []byte, cat fleet.Catalog) (*Parsed, error) {
 		}
 	}
 	if len(missing) > 0 {
-		e := fileErr(ReasonMissingColumns, "缺少必填列：%s（表头在第 %d 行；请使用导入模板） / required columns are missing: %s (header in row %d; use the import template)",
-			strings.Join(missing, "、"), p.HeaderRow, strings.Join(missing, ", "), p.HeaderRow)
+		e := fileErr(ReasonMissingColumns, "missingColumns", "required columns are missing: {list} (header in row {row}; use the import template)",
+			apperr.P{"list": strings.Join(missing, ", "), "row": p.HeaderRow})
 		e.Columns = missing
 		return nil, e
 	}
@@ -205,21 +219,14 @@ func Parse(data []byte, cat fleet.Catalog) (*Parsed, error) {
 			continue
 		}
 		if len(p.Rows) == MaxRows {
-			return nil, fileErr(ReasonTooManyRows, "数据超过 %d 行，请拆分为多个文件 / more than %d rows; split the file", MaxRows, MaxRows)
+			return nil, fileErr(ReasonTooManyRows, "tooManyRows", "more than {max} rows; split the file", apperr.P{"max": MaxRows})
 		}
 		p.Rows = append(p.Rows, r)
 	}
 	if len(p.Rows) == 0 {
-		return nil, fileErr(ReasonEmpty, "工作表“%s”没有数据行（表头在第 %d 行） / the sheet %q has no data rows (header in row %d)", sheet, p.HeaderRow, sheet, p.HeaderRow)
+		return nil, fileErr(ReasonEmpty, "noDataRows", "the sheet \"{sheet}\" has no data rows (header in row {row})", apperr.P{"sheet": sheet, "row": p.HeaderRow})
 	}
 	return p, nil
-}
-
-func more(n int) string {
-	if n <= 0 {
-		return ""
-	}
-	return fmt.Sprintf(" 等另外 %d 个", n)
 }
 
 func blank(r []string) bool {

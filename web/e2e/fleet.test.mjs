@@ -135,6 +135,19 @@ describe('fleet and leases', () => {
       await input.setInputFiles({ name: 'machines.csv', mimeType: 'text/csv', buffer: Buffer.from('name\nx\n') })
       await page.locator('.el-message--error').waitFor()
 
+      // one that only says it is a workbook is refused by the API, with the reason in the console's language
+      const fake = { name: 'fake.xlsx', mimeType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', buffer: Buffer.from('名称,地区\nm1,北京\n') }
+      await input.setInputFiles(fake)
+      const problem = page.getByTestId('import-problem')
+      await problem.getByText('不是 .xlsx 文件').waitFor()
+      await problem.getByText('不是 Excel .xlsx 文件，请使用导入模板').waitFor()
+      await page.evaluate(() => localStorage.setItem('remotegpu.locale', 'en'))
+      await page.reload()
+      await page.getByTestId('import-upload').locator('input[type=file]').setInputFiles(fake)
+      await problem.getByText('not an Excel .xlsx file; use the import template').waitFor()
+      await page.evaluate(() => localStorage.setItem('remotegpu.locale', 'zh-CN'))
+      await page.reload()
+
       await input.setInputFiles({
         name: `fleet-${id}.xlsx`,
         mimeType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',

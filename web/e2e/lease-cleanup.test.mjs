@@ -75,6 +75,13 @@ describe('lease cleanup', () => {
         assert.equal(await state.getAttribute('data-state'), 'pending', `${step} waits for the host`)
       }
       assert.match(await cleanup.innerText(), /停止客户的容器和进程[\s\S]*等待主机确认/)
+      // what the host did, by its code: in Chinese, and in English once the console speaks English
+      assert.match(await cleanup.getByTestId('host-step-detail').first().innerText(), /^等待主机代理确认$/)
+      await page.evaluate(() => localStorage.setItem('remotegpu.locale', 'en'))
+      await page.reload()
+      await page.getByTestId('lease-cleanup').getByTestId('host-step-detail').first().getByText('waiting for the host agent to confirm', { exact: true }).waitFor()
+      await page.evaluate(() => localStorage.setItem('remotegpu.locale', 'zh-CN'))
+      await page.reload()
 
       // the machine list says so too
       await page.goto(`/admin/machines/list?keyword=${name}`)
@@ -122,6 +129,13 @@ describe('lease cleanup', () => {
         assert.equal(await drawer.getByTestId(`host-step-${step}`).locator('[data-state]').getAttribute('data-state'), 'skipped', step)
       }
       assert.match(await drawer.getByTestId('host-steps').innerText(), /已跳过/)
+      assert.match(await drawer.getByTestId('host-step-detail').first().innerText(), /^机器已重装$/)
+      // and in English
+      await page.evaluate(() => localStorage.setItem('remotegpu.locale', 'en'))
+      await page.reload()
+      await page.getByTestId('allocation-table').getByTestId('allocation-detail').first().click()
+      await page.getByTestId('allocation-drawer').getByTestId('host-step-detail').first().getByText('the machine was reinstalled', { exact: true }).waitFor()
+      await page.evaluate(() => localStorage.setItem('remotegpu.locale', 'zh-CN'))
     })
     const m = await machine()
     assert.equal(m.status, 'offline')

@@ -8,7 +8,7 @@ export const downloadImportTemplate = () => http.blob(`${base}/import/template`)
 
 /**
  * Upload a filled-in template: answers with every row validated; nothing is
- * created until confirmed. A refused file (413, 422 with data.reason) is shown on the page.
+ * created until confirmed. A refused file (413, or 400 with data.reason machines.import.<problem>) is shown on the page.
  */
 export function uploadImport(file: File) {
   const form = new FormData()

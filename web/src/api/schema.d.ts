@@ -180,7 +180,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The latest 5 allocations
+         * The latest 5 allocations, as one page of 5 (total counts them all)
          * @description Roles: admin.
          */
         get: operations["list-recent-allocations"];
@@ -554,7 +554,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Upload a filled-in template: stores the file and answers with every row validated (errors per cell); nothing is created until it is confirmed. A file refused as a whole answers 413 (over 10 MB) or 422 with data {errors, reason, cells, columns}.
+         * Upload a filled-in template: stores the file and answers with every row validated (errors per cell, each with a code); nothing is created until it is confirmed. A file refused as a whole answers 413 (over 10 MB) or 400 with data.reason machines.import.<problem> and data.params {kind (too_large, not_xlsx, encrypted, corrupt, empty, missing_columns, duplicate_columns, formulas, too_many_rows), cells, columns, and the message's figures}.
          * @description Roles: admin.
          */
         post: operations["import-machines"];
@@ -1284,7 +1284,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Machine overview cards for the dashboard
+         * Machine overview cards for the dashboard: every machine leased to the company, as a plain list (not paged: the dashboard shows one card per leased machine, and a company leases at most as many machines as its allocations hold)
          * @description Roles: owner, member.
          */
         get: operations["get-my-machines-summary"];
@@ -2975,9 +2975,16 @@ export interface components {
         HostStep: {
             /** Format: date-time */
             at: string;
+            /** @description What the host did or why it waits, as a code (lease.step.<x>) the console translates with params; absent on steps recorded before codes */
+            code?: string;
             /** @description An agent on the host confirmed it */
             confirmed: boolean;
+            /** @description English */
             detail: string;
+            /** @description The figures of the code's text; simulated: true when the host's agent only simulated it */
+            params?: {
+                [key: string]: unknown;
+            };
             /**
              * @description pending: waiting for the host; failed: the host reported an error (it is tried again); skipped: the machine was reinstalled instead
              * @enum {string}
@@ -2989,9 +2996,16 @@ export interface components {
         ImportCellError: {
             /** @description Excel cell, e.g. F7 */
             cell?: string;
+            /** @description Stable code of the message (machines.field.<x>, machines.import.<x>), which the console translates; absent in imports made before codes */
+            code?: string;
             /** @description Field name, e.g. gpuCount */
             field: string;
+            /** @description English (bilingual in imports made before codes) */
             message: string;
+            /** @description The figures the message names */
+            params?: {
+                [key: string]: unknown;
+            };
         };
         Inventory: {
             agentVersion: string;
@@ -4718,7 +4732,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["EnvelopeListAllocation"];
+                    "application/json": components["schemas"]["EnvelopePageAllocation"];
                 };
             };
             /** @description Unauthorized */

@@ -1,4 +1,66 @@
 // Messages of the lease capability by code (data.reason "lease.<key>", stored event codes).
-export const zh = {}
+export const zh = {
+  customerNotFound: '客户不存在',
+  customerInactive: '客户 {customer} 状态为 {status}，不能分配机器',
+  machineBeingCleaned: '机器 {machine} 上一租期的清理尚未被主机确认，不能分配',
+  machineAllocated: '机器 {machine} 已分配给 {customer}',
+  machineInMaintenance: '机器 {machine} 维护中，不能分配',
+  machineOffline: '机器 {machine} 离线，不能分配',
+  machineJustAllocated: '机器 {machine} 刚刚被分配',
+  machineNotAllocated: '机器 {machine} 未分配',
+  notAllocatedWorkflowDown: '工作流服务不可用，以下机器未分配：{machines}',
+  allocationNotFound: '分配记录不存在',
+  notActive: '分配状态为 {status}，不能操作',
+  ended: '该分配已结束',
+  ending: '租约正在结束，不能操作',
+  invalidMonths: '月数须在 1–{max} 之间',
+  changeFailed: '操作未能完成，租约未改变，请稍后重试',
+  noCleanup: '机器 {machine} 没有未完成的租期清理',
+  cleanupRestarting: '清理流程正在恢复，请一分钟后重试',
+  cleanupFinished: '清理已结束',
+  /** The end reason of a reclaim given none. */
+  reclaimedEarly: '提前回收',
+  /** What the host did at the end of a lease (an allocation's host steps). */
+  step: {
+    pending: '等待主机代理确认',
+    failed: '主机执行失败，稍后重试：{error}',
+    tenantStopped: '已停止 {containers} 个容器、{processes} 个进程',
+    keysRemoved: '已从 {file} 移除客户的公钥',
+    passwordSet: '已为 {user} 设置新密码',
+    agentKeyRotated: '代理已换用新密钥，旧密钥失效',
+    reinstalled: '机器已重装',
+    simulated: '（模拟主机，未做改动）',
+  },
+}
 
-export const en: typeof zh = {}
+export const en: typeof zh = {
+  customerNotFound: 'customer not found',
+  customerInactive: 'customer {customer} is {status} and cannot receive machines',
+  machineBeingCleaned: 'machine {machine} is still being cleaned after its last lease and cannot be allocated',
+  machineAllocated: 'machine {machine} is already allocated to {customer}',
+  machineInMaintenance: 'machine {machine} is in maintenance and cannot be allocated',
+  machineOffline: 'machine {machine} is offline and cannot be allocated',
+  machineJustAllocated: 'machine {machine} was just allocated',
+  machineNotAllocated: 'machine {machine} is not allocated',
+  notAllocatedWorkflowDown: 'the workflow service is unavailable; not allocated: {machines}',
+  allocationNotFound: 'allocation not found',
+  notActive: 'the allocation is {status}',
+  ended: 'the allocation has already ended',
+  ending: 'the lease is ending',
+  invalidMonths: 'months must be between 1 and {max}',
+  changeFailed: 'the change could not be made and the lease is unchanged; try again later',
+  noCleanup: 'machine {machine} has no unfinished lease cleanup',
+  cleanupRestarting: 'the cleanup is being restarted; try again in a minute',
+  cleanupFinished: 'the cleanup has already finished',
+  reclaimedEarly: 'early reclaim',
+  step: {
+    pending: 'waiting for the host agent to confirm',
+    failed: 'the host failed (tried again): {error}',
+    tenantStopped: 'stopped {containers} containers and {processes} processes',
+    keysRemoved: "the tenant's keys removed from {file}",
+    passwordSet: 'new password set for {user}',
+    agentKeyRotated: 'the agent switched to a new key; the old one no longer works',
+    reinstalled: 'the machine was reinstalled',
+    simulated: ' (simulated host: nothing changed on it)',
+  },
+}

@@ -33,3 +33,10 @@ export const CLEANUP_TAG: Record<CleanupStatus, 'success' | 'warning' | 'info'> 
   done: 'success',
   reinstalled: 'info',
 }
+
+/** The end reason a reclaim given none records (lease.DefaultReclaimReason in internal/lease). */
+export const DEFAULT_RECLAIM_REASON = 'reclaimed early'
+
+/** An allocation's end reason as shown: the default one translated, any other as the admin wrote it. */
+export const endReasonText = (reason: string | null | undefined, t: (key: string) => string): string =>
+  reason === DEFAULT_RECLAIM_REASON ? t('codes.lease.reclaimedEarly') : (reason ?? '')

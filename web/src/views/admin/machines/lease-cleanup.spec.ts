@@ -285,6 +285,30 @@ describe('lease cleanup', () => {
     wrapper.unmount()
   })
 
+  it('says what the host did by the step\'s code, in either language, simulated hosts included', async () => {
+    const coded = [
+      { step: 'stop_tenant', state: 'confirmed', confirmed: true, code: 'lease.step.tenantStopped', params: { containers: 2, processes: 5, simulated: true },
+        detail: 'stopped 2 containers and 5 processes (simulated host: nothing changed on it)', at: '2026-03-01T08:00:00Z' },
+      { step: 'rotate_agent_key', state: 'pending', confirmed: false, code: 'lease.step.pending', detail: 'waiting for the host agent to confirm', at: '2026-03-01T08:00:00Z' },
+      { step: 'remove_ssh_keys', state: 'failed', confirmed: false, code: 'lease.step.failed', params: { error: 'chattr: denied' },
+        detail: 'the host failed (tried again): chattr: denied', at: '2026-03-01T08:00:00Z' },
+      { step: 'rotate_password', state: 'confirmed', confirmed: true, code: 'lease.step.passwordSet', params: { user: 'root' }, detail: 'new password set for root', at: '2026-03-01T08:00:00Z' },
+    ] as HostStep[]
+    const wrapper = mountIt(HostStepList, { steps: coded })
+    const details = () => wrapper.findAll('[data-testid="host-step-detail"]').map((e) => e.text())
+    expect(details()).toEqual(['已停止 2 个容器、5 个进程（模拟主机，未做改动）', '等待主机代理确认', '主机执行失败，稍后重试：chattr: denied', '已为 root 设置新密码'])
+    i18n.global.locale.value = 'en'
+    await nextTick()
+    expect(details()).toEqual([
+      'stopped 2 containers and 5 processes (simulated host: nothing changed on it)',
+      'waiting for the host agent to confirm',
+      'the host failed (tried again): chattr: denied',
+      'new password set for root',
+    ])
+    i18n.global.locale.value = 'zh-CN'
+    wrapper.unmount()
+  })
+
   it('marks the machine reinstalled with the note, then offers the new agent token', async () => {
     vi.mocked(api.markMachineReinstalled).mockResolvedValue({ ...machine, status: 'offline' })
     const wrapper = mountIt(ReinstalledDialog, { modelValue: false, machine: cleaning })

@@ -82,4 +82,25 @@ describe('allocation drawer', () => {
     expect(api.getAllocation).toHaveBeenCalledTimes(1)
     wrapper.unmount()
   })
+
+  it('shows the default end reason of a reclaim in the console\'s language, any other as written', async () => {
+    i18n.global.locale.value = 'zh-CN'
+    vi.mocked(api.getAllocation).mockResolvedValue({ ...allocation('done', []), endReason: 'reclaimed early' })
+    let wrapper = open()
+    await flushPromises()
+    const drawer = () => document.querySelector('[data-testid="allocation-drawer"]')!
+    expect(drawer().textContent).toContain('提前回收')
+    wrapper.unmount()
+    i18n.global.locale.value = 'en'
+    wrapper = open()
+    await flushPromises()
+    expect(drawer().textContent).toContain('early reclaim')
+    wrapper.unmount()
+    i18n.global.locale.value = 'zh-CN'
+    vi.mocked(api.getAllocation).mockResolvedValue({ ...allocation('done', []), endReason: '客户要求' })
+    wrapper = open()
+    await flushPromises()
+    expect(drawer().textContent).toContain('客户要求')
+    wrapper.unmount()
+  })
 })

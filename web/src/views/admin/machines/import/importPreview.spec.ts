@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { ApiError } from '@/api/core'
 import type { ImportRow } from '@/api/types'
+import { i18n } from '@/locales'
 import {
   checkFile,
   fileProblem,
@@ -9,8 +10,13 @@ import {
   IMPORT_COLUMNS,
   mapRowErrors,
   progressPercent,
+  rowReason,
   rowResult,
 } from './importPreview'
+
+afterEach(() => {
+  i18n.global.locale.value = 'zh-CN'
+})
 
 const row = (n: number, status: ImportRow['status'], extra: Partial<ImportRow> = {}): ImportRow => ({
   row: n,
@@ -112,25 +118,75 @@ describe('checkFile', () => {
 })
 
 describe('fileProblem', () => {
-  it('reads the reason and the cells of a 422', () => {
-    const err = new ApiError({
-      status: 422,
-      message: '表格中包含公式 / formulas are not allowed',
-      data: { reason: 'formulas', cells: ['E5', 'F9'], errors: [{ location: 'body.file', message: '表格中包含公式 / formulas are not allowed' }] },
+  const formulas = () =>
+    new ApiError({
+      status: 400,
+      message: 'formulas are not accepted; paste these cells as values: E5, F9',
+      data: {
+        reason: 'machines.import.formulas',
+        params: { kind: 'formulas', list: 'E5, F9', cells: ['E5', 'F9'], columns: null },
+        errors: [{ location: 'body.file', message: 'formulas are not accepted; paste these cells as values: E5, F9', reason: 'machines.import.formulas' }],
+      },
     })
-    expect(fileProblem(err)).toEqual({ reason: 'formulas', message: '表格中包含公式 / formulas are not allowed', where: ['E5', 'F9'] })
+
+  it('reads the kind, the message by its code and the cells, in either language', () => {
+    expect(fileProblem(formulas())).toEqual({
+      reason: 'formulas',
+      message: '不支持公式，请将这些单元格改为数值（复制后“选择性粘贴为数值”）：E5, F9',
+      where: ['E5', 'F9'],
+    })
+    i18n.global.locale.value = 'en'
+    expect(fileProblem(formulas())?.message).toBe('formulas are not accepted; paste these cells as values: E5, F9')
   })
 
   it('names missing columns', () => {
-    const err = new ApiError({ status: 422, message: 'missing', data: { reason: 'missing_columns', columns: ['GPU型号', '显存(GB)'] } })
-    expect(fileProblem(err)?.where).toEqual(['GPU型号', '显存(GB)'])
+    const err = new ApiError({
+      status: 400,
+      message: 'missing',
+      data: { reason: 'machines.import.missingColumns', params: { kind: 'missing_columns', list: 'GPU型号, 显存(GB)', row: 1, columns: ['GPU型号', '显存(GB)'] } },
+    })
+    expect(fileProblem(err)).toEqual({
+      reason: 'missing_columns',
+      message: '缺少必填列：GPU型号, 显存(GB)（表头在第 1 行；请使用导入模板）',
+      where: ['GPU型号', '显存(GB)'],
+    })
   })
 
   it('takes a 413 as too large', () => {
+    const err = new ApiError({ status: 413, message: 'the file is larger than 10 MB', data: { reason: 'machines.import.tooLarge', params: { kind: 'too_large', mb: 10 } } })
+    expect(fileProblem(err)).toEqual({ reason: 'too_large', message: '文件超过 10 MB', where: [] })
     expect(fileProblem(new ApiError({ status: 413, message: 'too big' }))?.reason).toBe('too_large')
   })
 
   it('leaves other errors to the HTTP layer', () => {
     expect(fileProblem(new ApiError({ status: 500, message: 'boom' }))).toBeNull()
+  })
+})
+
+describe('cell errors by code', () => {
+  it('translates coded errors and keeps the text of older ones', () => {
+    const e = mapRowErrors([
+      { field: 'gpuCount', code: 'machines.field.gpuCount', message: 'GPU count is required, 1–64', cell: 'F7' },
+      { field: 'region', code: 'machines.field.region', params: { region: '火星' }, message: 'unknown region', cell: 'B7' },
+      { field: 'cpuCores', message: '须在 0–4096 之间 / must be 0–4096', cell: 'J7' },
+    ])
+    expect(e.cells).toEqual({ gpuCount: 'F7: GPU 数量必填，1–64', region: 'B7: 未知地区 "火星"', cpuCores: 'J7: 须在 0–4096 之间 / must be 0–4096' })
+    i18n.global.locale.value = 'en'
+    expect(mapRowErrors([{ field: 'region', code: 'machines.field.region', params: { region: '火星' }, message: 'unknown region', cell: 'B7' }]).cells.region).toBe(
+      'B7: unknown region',
+    )
+  })
+
+  it('says why a finished row was skipped', () => {
+    const dup = row(5, 'duplicate', {
+      result: 'skipped',
+      reason: 'duplicate: same name as row 3; the row will be skipped',
+      errors: [{ field: 'name', code: 'machines.import.sameNameAsRow', params: { row: 3 }, message: 'same name as row 3; the row will be skipped', cell: 'A5' }],
+    })
+    expect(rowReason(dup)).toBe('A5: 与第 3 行重名，将跳过')
+    expect(rowReason(row(6, 'valid', { result: 'skipped', reason: 'duplicate: a machine with this name exists' }))).toBe('同名机器已存在，将跳过')
+    expect(rowReason(row(7, 'valid', { result: 'created' }))).toBe('')
+    i18n.global.locale.value = 'en'
+    expect(rowReason(dup)).toBe('A5: same name as row 3; the row will be skipped')
   })
 })

@@ -3,6 +3,7 @@
 // that they are unit-tested on their own.
 import type { ApiError } from '@/api/core'
 import type { ImportCellError, ImportRow, MachineImport } from '@/api/types'
+import { codeText } from '@/locales'
 
 /** The template's columns in order (internal/machineimport/columns.go); the label is `machine.<field>`'s i18n key. */
 export const IMPORT_COLUMNS = [
@@ -36,7 +37,22 @@ export interface RowErrors {
   row: string[]
 }
 
-const withCell = (e: ImportCellError) => (e.cell ? `${e.cell}: ${e.message}` : e.message)
+/** A cell's problem in the console's language (the stored text for imports made before codes). */
+export const cellText = (e: ImportCellError): string => codeText(e.code, e.params as Record<string, unknown> | undefined, e.message)
+
+const withCell = (e: ImportCellError) => (e.cell ? `${e.cell}: ${cellText(e)}` : cellText(e))
+
+/**
+ * Why a finished row was skipped or is invalid: its cells' problems, or for
+ * a valid row skipped at import time the name taken meanwhile; the stored
+ * reason for rows of imports made before codes.
+ */
+export function rowReason(r: ImportRow): string {
+  const coded = (r.errors ?? []).filter((e) => e.code)
+  if (coded.length) return coded.map(withCell).join('; ')
+  if (r.status === 'valid' && r.result === 'skipped') return codeText('machines.import.nameExists', null, r.reason)
+  return r.reason || (r.errors ?? []).map(withCell).join('; ')
+}
 
 /** Place a row's errors at their cells; the rest belong to the row. */
 export function mapRowErrors(errors: ImportCellError[] | null | undefined): RowErrors {
@@ -92,21 +108,29 @@ export function checkFile(file: Pick<File, 'name' | 'size' | 'type'>): 'import.n
 }
 
 export interface FileProblem {
+  /** too_large, not_xlsx, encrypted, corrupt, empty, missing_columns, duplicate_columns, formulas, too_many_rows; invalid otherwise */
   reason: string
+  /** what is wrong, in the console's language */
   message: string
   /** cells with formulas, or missing/repeated columns */
   where: string[]
 }
 
-/** The API's answer about a file refused as a whole (413, or 422 with data.reason). */
+/**
+ * The API's answer about a file refused as a whole (413, or 400 with
+ * data.reason machines.import.<problem> and data.params {kind, cells, columns}).
+ */
 export function fileProblem(err: ApiError): FileProblem | null {
-  const data = (err.data ?? {}) as { reason?: string; cells?: string[] | null; columns?: string[] | null }
-  if (err.status === 413) return { reason: 'too_large', message: err.message, where: [] }
+  const params = err.params as { kind?: string; cells?: string[] | null; columns?: string[] | null }
+  if (err.status === 413) return { reason: 'too_large', message: codeText(err.reason, params, err.message), where: [] }
   if (err.status !== 422 && err.status !== 400) return null
-  const fieldMessages = err.fieldErrors.map((f) => f.message).filter((m) => m && m !== err.message)
+  const fieldMessages = err.fieldErrors
+    .filter((f) => f.reason !== err.reason)
+    .map((f) => codeText(f.reason, f.params, f.message))
+    .filter((m) => m && m !== err.message)
   return {
-    reason: data.reason ?? 'invalid',
-    message: [err.message, ...fieldMessages].join('; '),
-    where: [...(data.cells ?? []), ...(data.columns ?? [])],
+    reason: params.kind ?? 'invalid',
+    message: [codeText(err.reason, params, err.message), ...fieldMessages].join('; '),
+    where: [...(params.cells ?? []), ...(params.columns ?? [])],
   }
 }

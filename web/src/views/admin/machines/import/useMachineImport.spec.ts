@@ -104,11 +104,11 @@ describe('useMachineImport', () => {
 
   it('shows why the API refused the file as a whole', async () => {
     vi.mocked(api.uploadImport).mockRejectedValue(
-      new ApiError({ status: 422, message: 'formulas', data: { reason: 'formulas', cells: ['E5'] } }),
+      new ApiError({ status: 400, message: 'formulas', data: { reason: 'machines.import.formulas', params: { kind: 'formulas', list: 'E5', cells: ['E5'] } } }),
     )
     const { imp } = await setup()
     await imp().upload(xlsx())
-    expect(imp().problem.value).toEqual({ reason: 'formulas', message: 'formulas', where: ['E5'] })
+    expect(imp().problem.value).toEqual({ reason: 'formulas', message: '不支持公式，请将这些单元格改为数值（复制后“选择性粘贴为数值”）：E5', where: ['E5'] })
     expect(imp().stage.value).toBe('upload')
   })
 
