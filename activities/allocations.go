@@ -191,13 +191,22 @@ func (a *Allocations) NotifyAllocationExpiring(ctx context.Context, in NotifyExp
 	return res, nil
 }
 
-// ExpiringNoticeText is the title and body of the notice, in Chinese and English like the mails.
+// The system notice of a lease about to end. It goes to the customer's inbox
+// and by mail to people whose language is not known, so it is sent in both:
+// each text below is one language, joined when the notice is made.
+const (
+	expiringTitleZH = "机器即将到期：%s"
+	expiringTitleEN = "Machine lease ending soon: %s"
+	expiringBodyZH  = "您租用的机器 %s（%d × %s）将于 %s 到期，到期后机器将被回收，其上的任务会被停止。如需继续使用，请联系管理员续期。"
+	expiringBodyEN  = "Your lease of machine %s (%d × %s) ends on %s. The machine is then reclaimed and the tasks on it are stopped; " +
+		"contact your administrator to renew it."
+)
+
+// ExpiringNoticeText is the title and body of the notice, Chinese then English.
 func ExpiringNoticeText(machine, gpuModel string, gpuCount int, endAt time.Time) (string, string) {
 	end := endAt.UTC().Format("2006-01-02 15:04 UTC")
-	title := "机器即将到期 / Machine lease ending soon: " + machine
-	content := fmt.Sprintf("您租用的机器 %s（%d × %s）将于 %s 到期，到期后机器将被回收，其上的任务会被停止。如需继续使用，请联系管理员续期。\n"+
-		"Your lease of machine %s (%d × %s) ends on %s. The machine is then reclaimed and the tasks on it are stopped; "+
-		"contact your administrator to renew it.", machine, gpuCount, gpuModel, end, machine, gpuCount, gpuModel, end)
+	title := fmt.Sprintf(expiringTitleZH, machine) + " / " + fmt.Sprintf(expiringTitleEN, machine)
+	content := fmt.Sprintf(expiringBodyZH, machine, gpuCount, gpuModel, end) + "\n" + fmt.Sprintf(expiringBodyEN, machine, gpuCount, gpuModel, end)
 	return title, content
 }
 

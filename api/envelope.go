@@ -85,6 +85,7 @@ var statusOf = map[apperr.Kind]int{
 	apperr.Unprocessable:   http.StatusBadRequest,
 	apperr.TooManyRequests: http.StatusTooManyRequests,
 	apperr.Unavailable:     http.StatusServiceUnavailable,
+	apperr.TooLarge:        http.StatusRequestEntityTooLarge,
 }
 
 // reasonOf names the errors that carry no code of their own.

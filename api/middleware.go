@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -14,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/remotegpu/remotegpu/internal/apperr"
 	"github.com/remotegpu/remotegpu/internal/caller"
 	"github.com/remotegpu/remotegpu/internal/logging"
 )
@@ -206,7 +206,7 @@ func limitUploads(next http.Handler) http.Handler {
 				limit = defaultUploadLimit
 			}
 			if r.ContentLength > limit {
-				writeJSONError(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("上传内容过大（上限 %d MB）/ the upload is too large (limit %d MB)", limit>>20, limit>>20))
+				writeAppError(w, r, apperr.New(apperr.TooLarge, "uploadTooLarge", "the upload is too large (limit {mb} MB)", apperr.P{"mb": limit >> 20}))
 				return
 			}
 			r.Body = http.MaxBytesReader(w, r.Body, limit)

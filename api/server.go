@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/remotegpu/remotegpu/internal/accounts"
+	"github.com/remotegpu/remotegpu/internal/apperr"
 	"github.com/remotegpu/remotegpu/internal/config"
 	"github.com/remotegpu/remotegpu/internal/hostchan"
 	"github.com/remotegpu/remotegpu/internal/ldapauth"
@@ -196,6 +197,14 @@ func writeJSONError(w http.ResponseWriter, r *http.Request, status int, msg stri
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(errorBody(r.Context(), status, reasonFor(status), msg))
+}
+
+// writeAppError writes a domain error outside of Huma, as newError would.
+func writeAppError(w http.ResponseWriter, r *http.Request, e *apperr.Error) {
+	body := newError(r.Context(), http.StatusInternalServerError, "", e).(*ErrorBody)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(body.status)
+	_ = json.NewEncoder(w).Encode(body)
 }
 
 func (s *Server) now() time.Time { return s.Now() }

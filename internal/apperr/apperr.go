@@ -23,6 +23,7 @@ const (
 	Unprocessable // answered as 400, like Invalid (requirements 4.5.3); kept for the few rules a form shows beside a field
 	TooManyRequests
 	Unavailable
+	TooLarge
 )
 
 // P are the parameters of a message: the figures the text names

@@ -14,6 +14,7 @@ export const zh = {
   unavailable: '服务暂不可用，请稍后重试',
   noSuchEndpoint: '接口不存在',
   workflowUnavailable: '工作流服务暂不可用，请稍后重试',
+  uploadTooLarge: '上传内容过大（上限 {mb} MB）',
 }
 
 export const en: typeof zh = {
@@ -29,4 +30,5 @@ export const en: typeof zh = {
   unavailable: 'The service is unavailable; try again later',
   noSuchEndpoint: 'No such endpoint',
   workflowUnavailable: 'The workflow service is unavailable; try again later',
+  uploadTooLarge: 'The upload is too large (limit {mb} MB)',
 }
