@@ -19,7 +19,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/remotegpu/remotegpu/internal/agentproto"
-	"github.com/remotegpu/remotegpu/internal/alerting"
+	"github.com/remotegpu/remotegpu/internal/alerting/eval"
 	"github.com/remotegpu/remotegpu/internal/apperr"
 	"github.com/remotegpu/remotegpu/store"
 	"github.com/remotegpu/remotegpu/workflows"
@@ -206,7 +206,7 @@ func (h *alertsHandler) updateRules(ctx context.Context, in *UpdateAlertRulesInp
 		seen[ri.Type] = true
 		r := current[ri.Type]
 		r.Type, r.Level, r.DurationSeconds, r.Enabled = ri.Type, ri.Level, ri.DurationSeconds, ri.Enabled
-		if !alerting.Type(ri.Type).HasThreshold() {
+		if !eval.Type(ri.Type).HasThreshold() {
 			// offline, lease_cleanup: only a duration; a threshold or margin sent is ignored
 			r.Threshold = nil
 		} else {
@@ -325,7 +325,7 @@ func (h *alertsHandler) transition(ctx context.Context, id, action, note string,
 // ingested is one ingest's observations of one machine.
 type ingested struct {
 	machine string
-	obs     []alerting.Observation
+	obs     []eval.Observation
 }
 
 // alertEvaluator runs the rules on what the agents send, off the ingest
@@ -341,7 +341,7 @@ type alertEvaluator struct {
 
 // onIngest is the ingest hook (see Server.OnIngest).
 func (e *alertEvaluator) onIngest(_ context.Context, machineID string, samples []agentproto.Sample) {
-	obs := alerting.Observe(samples)
+	obs := eval.Observe(samples)
 	if len(obs) == 0 {
 		return
 	}
@@ -391,8 +391,8 @@ func (e *alertEvaluator) run() {
 	}
 }
 
-func (e *alertEvaluator) params() alerting.Params {
-	return alerting.Params{MaxGap: max(3*e.h.every, 15*time.Second)}
+func (e *alertEvaluator) params() eval.Params {
+	return eval.Params{MaxGap: max(3*e.h.every, 15*time.Second)}
 }
 
 func (e *alertEvaluator) evaluate(batch []ingested) error {
@@ -402,7 +402,7 @@ func (e *alertEvaluator) evaluate(batch []ingested) error {
 	if err != nil {
 		return err
 	}
-	byMachine := map[string][]alerting.Observation{}
+	byMachine := map[string][]eval.Observation{}
 	for _, x := range batch {
 		byMachine[x.machine] = append(byMachine[x.machine], x.obs...)
 	}
@@ -414,10 +414,10 @@ func (e *alertEvaluator) evaluate(batch []ingested) error {
 	if err != nil {
 		return err
 	}
-	acts := map[string]alerting.Actions{}
+	acts := map[string]eval.Actions{}
 	for id, obs := range byMachine {
 		sort.SliceStable(obs, func(i, j int) bool { return obs[i].At.Before(obs[j].At) })
-		if a := alerting.Evaluate(rules, *states[id], obs, e.params()); !a.Empty() {
+		if a := eval.Evaluate(rules, *states[id], obs, e.params()); !a.Empty() {
 			acts[id] = a
 		}
 	}
@@ -443,7 +443,7 @@ func (e *alertEvaluator) sweepOffline(ctx context.Context) error {
 	if _, err := e.h.s.Store.ResolveBackOnline(ctx); err != nil {
 		return err
 	}
-	rule, ok := rules[alerting.TypeOffline]
+	rule, ok := rules[eval.TypeOffline]
 	if !ok || !rule.Enabled {
 		return nil
 	}
@@ -454,7 +454,7 @@ func (e *alertEvaluator) sweepOffline(ctx context.Context) error {
 	}
 	due := cands[:0]
 	for _, c := range cands {
-		if alerting.OfflineDue(rule, c.LastSeenAt, now) {
+		if eval.OfflineDue(rule, c.LastSeenAt, now) {
 			due = append(due, c)
 		}
 	}
@@ -469,7 +469,7 @@ func (e *alertEvaluator) sweepOffline(ctx context.Context) error {
 // opened starts the notification of each new critical alert, without waiting.
 func (e *alertEvaluator) opened(changes []store.AlertChange) {
 	for _, c := range changes {
-		if c.Event == store.AlertOpened && c.Level == string(alerting.LevelCritical) {
+		if c.Event == store.AlertOpened && c.Level == string(eval.LevelCritical) {
 			go e.notify(c.ID)
 		}
 	}
@@ -529,13 +529,13 @@ func (e *alertEvaluator) notify(alertID string) {
 type rulesCache struct {
 	s     *Server
 	mu    sync.Mutex
-	rules alerting.Rules
+	rules eval.Rules
 	at    time.Time
 }
 
 const rulesTTL = 30 * time.Second
 
-func (c *rulesCache) get(ctx context.Context) (alerting.Rules, error) {
+func (c *rulesCache) get(ctx context.Context) (eval.Rules, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.rules != nil && time.Since(c.at) < rulesTTL {
@@ -545,11 +545,11 @@ func (c *rulesCache) get(ctx context.Context) (alerting.Rules, error) {
 	if err != nil {
 		return nil, err
 	}
-	rules := make([]alerting.Rule, len(list))
+	rules := make([]eval.Rule, len(list))
 	for i, r := range list {
 		rules[i] = r.Rule()
 	}
-	c.rules, c.at = alerting.RulesOf(rules), time.Now()
+	c.rules, c.at = eval.RulesOf(rules), time.Now()
 	return c.rules, nil
 }
 
