@@ -178,3 +178,25 @@ func (a *Alerts) PostAlertWebhook(ctx context.Context, in AlertWebhookInput) err
 	}
 	return fmt.Errorf("alert webhook answered %s", resp.Status)
 }
+
+// The activities of the AlertSweep workflow, implemented by
+// internal/alerting (registered by name: it starts the AlertNotify workflows).
+const (
+	SweepOfflineAlertsActivity = "SweepOfflineAlerts"
+	NotifyAlertsActivity       = "NotifyAlerts"
+)
+
+type SweepOfflineAlertsInput struct{}
+
+type SweepOfflineAlertsResult struct {
+	Opened   int // offline alerts opened
+	Resolved int // alerts of machines back online or deleted
+}
+
+type NotifyAlertsInput struct {
+	Limit int // at most this many notices started per run (default 50)
+}
+
+type NotifyAlertsResult struct {
+	Started int
+}
