@@ -230,50 +230,49 @@ type TransitionInput struct {
 
 // Acknowledge marks an active alert seen, being handled; it stays open until resolved.
 func (s *Service) Acknowledge(ctx context.Context, in TransitionInput) (*store.Alert, error) {
-	return s.transition(ctx, in, "alert.acknowledge", func(tx pgx.Tx, a *store.Alert, p *caller.Principal) error {
+	return s.transition(ctx, in, "alert.acknowledge", func(tx pgx.Tx, a *store.Alert, p *caller.Principal, note string) error {
 		switch a.Status {
 		case "acknowledged":
 			return apperr.New(apperr.Conflict, "alerting.alreadyAcknowledged", "the alert was already acknowledged by {by}", apperr.P{"by": a.AcknowledgedBy})
 		case "resolved":
 			return alreadyResolved()
 		}
-		return store.AcknowledgeAlert(ctx, tx, a.ID, p.UserID, p.Username, in.Note)
+		return store.AcknowledgeAlert(ctx, tx, a.ID, p.UserID, p.Username, note)
 	})
 }
 
 // Resolve marks an open alert handled; it opens again if the condition
 // still holds for the rule's duration.
 func (s *Service) Resolve(ctx context.Context, in TransitionInput) (*store.Alert, error) {
-	return s.transition(ctx, in, "alert.resolve", func(tx pgx.Tx, a *store.Alert, p *caller.Principal) error {
+	return s.transition(ctx, in, "alert.resolve", func(tx pgx.Tx, a *store.Alert, p *caller.Principal, note string) error {
 		if a.Status == "resolved" {
 			return alreadyResolved()
 		}
-		return store.ResolveAlert(ctx, tx, a, store.ResolutionManual, p.UserID, p.Username, in.Note)
+		return store.ResolveAlert(ctx, tx, a, store.ResolutionManual, p.UserID, p.Username, note)
 	})
 }
 
 // Ignore resolves an open alert as ignored: the same condition opens no new
 // alert until it has cleared.
 func (s *Service) Ignore(ctx context.Context, in TransitionInput) (*store.Alert, error) {
-	return s.transition(ctx, in, "alert.ignore", func(tx pgx.Tx, a *store.Alert, p *caller.Principal) error {
+	return s.transition(ctx, in, "alert.ignore", func(tx pgx.Tx, a *store.Alert, p *caller.Principal, note string) error {
 		if a.Status == "resolved" {
 			return alreadyResolved()
 		}
-		return store.ResolveAlert(ctx, tx, a, store.ResolutionIgnored, p.UserID, p.Username, in.Note)
+		return store.ResolveAlert(ctx, tx, a, store.ResolutionIgnored, p.UserID, p.Username, note)
 	})
 }
 
 // transition changes one alert under its row lock and audits it in the same transaction.
-func (s *Service) transition(ctx context.Context, in TransitionInput, action string, change func(pgx.Tx, *store.Alert, *caller.Principal) error) (*store.Alert, error) {
+func (s *Service) transition(ctx context.Context, in TransitionInput, action string, change func(tx pgx.Tx, a *store.Alert, p *caller.Principal, note string) error) (*store.Alert, error) {
 	p := caller.From(ctx)
 	note := strings.TrimSpace(in.Note)
-	in.Note = note
 	err := s.Store.InTx(ctx, func(tx pgx.Tx) error {
 		a, err := store.LockAlert(ctx, tx, in.ID)
 		if err != nil {
 			return notFound(err)
 		}
-		if err := change(tx, a, p); err != nil {
+		if err := change(tx, a, p, note); err != nil {
 			return err
 		}
 		after, err := store.LockAlert(ctx, tx, in.ID)
