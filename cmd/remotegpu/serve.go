@@ -111,6 +111,8 @@ func serve(ctx context.Context, mode string) error {
 		}
 		srv := api.New(api.Deps{Config: cfg, Store: st, Temporal: tc, Objects: objects, Mail: sender,
 			LDAP: ldapauth.New(ldapConfig(cfg.LDAP)), Secrets: box, Mounts: mounts})
+		srv.Start(ctx) // alert evaluation, monitoring WebSockets
+		defer srv.Close()
 		hs := &http.Server{Addr: cfg.ListenAddr, Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			slog.Info("api listening", "addr", cfg.ListenAddr)
