@@ -13,6 +13,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/remotegpu/remotegpu/internal/alerting/eval"
 	"github.com/remotegpu/remotegpu/internal/mail"
 	"github.com/remotegpu/remotegpu/store"
 )
@@ -60,27 +61,40 @@ type MailAlertInput struct {
 	ConsoleURL string // the alert page, for the link; optional
 }
 
-// levelNames are the levels as the console shows them.
-var levelNames = map[string]string{"critical": "严重 / critical", "warning": "警告 / warning", "info": "提示 / info"}
+// word is a word of the console (a level, a type) in both languages.
+func word(code string) eval.Template {
+	if t, ok := eval.Texts[code]; ok {
+		return t
+	}
+	return eval.Template{Zh: code, En: code}
+}
 
-// typeNames are the alert types as the console shows them.
-var typeNames = map[string]string{"gpu_temperature": "GPU温度 / GPU temperature", "disk_usage": "磁盘空间 / disk usage",
-	"memory_usage": "内存使用率 / memory usage", "offline": "离线 / offline",
-	"lease_cleanup": "租期清理超时 / lease cleanup overdue"}
+// alertText is the alert's text in both languages, from its code; an old
+// alert without one keeps its stored text.
+func alertText(al *store.Alert) eval.Template {
+	if _, ok := eval.Texts[al.Code]; !ok {
+		return eval.Template{Zh: al.Message, En: al.Message}
+	}
+	t := eval.Text{Code: al.Code, Params: al.Params}
+	return eval.Template{Zh: t.Chinese(), En: t.English()}
+}
 
+// The mail is for the platform's admins, in both languages, Chinese first.
 func alertTitle(al *store.Alert) string {
-	return fmt.Sprintf("告警 %s：%s / alert on %s: %s", al.MachineName, typeNames[al.Type], al.MachineName, al.Type)
+	typ := word("alerting.type." + al.Type)
+	return fmt.Sprintf("告警 %s：%s", al.MachineName, typ.Zh) + " | " + fmt.Sprintf("alert on %s: %s", al.MachineName, typ.En)
 }
 
 func alertContent(al *store.Alert) string {
+	level, typ, text := word("alerting.level."+al.Level), word("alerting.type."+al.Type), alertText(al)
 	var b strings.Builder
-	fmt.Fprintf(&b, "机器 / Machine: %s (%s)\n", al.MachineName, al.Region)
-	fmt.Fprintf(&b, "级别 / Level: %s\n", levelNames[al.Level])
-	fmt.Fprintf(&b, "类型 / Type: %s\n", typeNames[al.Type])
-	fmt.Fprintf(&b, "内容 / Details: %s\n", al.Message)
-	fmt.Fprintf(&b, "发生时间 / Opened at: %s\n", al.CreatedAt.UTC().Format(time.RFC3339))
+	fmt.Fprintf(&b, "机器 Machine: %s (%s)\n", al.MachineName, al.Region)
+	fmt.Fprintf(&b, "级别 Level: %s %s\n", level.Zh, level.En)
+	fmt.Fprintf(&b, "类型 Type: %s %s\n", typ.Zh, typ.En)
+	fmt.Fprintf(&b, "内容: %s\nDetails: %s\n", text.Zh, text.En)
+	fmt.Fprintf(&b, "发生时间 Opened at: %s\n", al.CreatedAt.UTC().Format(time.RFC3339))
 	if al.Status == "resolved" {
-		fmt.Fprintf(&b, "\n此告警已恢复 / This alert has been resolved since (%s).\n", al.Resolution)
+		fmt.Fprintf(&b, "\n此告警已恢复（%s）。\nThis alert has been resolved since (%s).\n", al.Resolution, al.Resolution)
 	}
 	return b.String()
 }
@@ -163,4 +177,26 @@ func (a *Alerts) PostAlertWebhook(ctx context.Context, in AlertWebhookInput) err
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("alert webhook refused the alert: %s", resp.Status), "WebhookRefused", nil)
 	}
 	return fmt.Errorf("alert webhook answered %s", resp.Status)
+}
+
+// The activities of the AlertSweep workflow, implemented by
+// internal/alerting (registered by name: it starts the AlertNotify workflows).
+const (
+	SweepOfflineAlertsActivity = "SweepOfflineAlerts"
+	NotifyAlertsActivity       = "NotifyAlerts"
+)
+
+type SweepOfflineAlertsInput struct{}
+
+type SweepOfflineAlertsResult struct {
+	Opened   int // offline alerts opened
+	Resolved int // alerts of machines back online or deleted
+}
+
+type NotifyAlertsInput struct {
+	Limit int // at most this many notices started per run (default 50)
+}
+
+type NotifyAlertsResult struct {
+	Started int
 }

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/remotegpu/remotegpu/internal/alerting"
+	"github.com/remotegpu/remotegpu/internal/alerting/eval"
 	"github.com/remotegpu/remotegpu/internal/auth"
 	"github.com/remotegpu/remotegpu/internal/mail"
 	"github.com/remotegpu/remotegpu/internal/mailsink"
@@ -39,9 +39,10 @@ func newAlert(t *testing.T, st *store.Store) string {
 		}
 	}
 	th, v := 85.0, 93.5
-	ch, err := st.ApplyAlertActions(ctx, map[string]alerting.Actions{m.ID: {Open: []alerting.NewAlert{{
-		Key: alerting.Key{Type: alerting.TypeGPUTemp, GPU: 1}, Level: alerting.LevelCritical, Threshold: &th, Value: &v, Duration: time.Minute,
-		StartedAt: time.Now().Add(-time.Minute), OpenedAt: time.Now(), Message: "GPU 1 温度 93.5 °C ≥ 85 °C，持续 60 秒 / GPU 1 temperature 93.5 °C ≥ 85 °C for 60 s"}}}})
+	ch, err := st.ApplyAlertActions(ctx, map[string]eval.Actions{m.ID: {Open: []eval.NewAlert{{
+		Key: eval.Key{Type: eval.TypeGPUTemp, GPU: 1}, Level: eval.LevelCritical, Threshold: &th, Value: &v, Duration: time.Minute,
+		StartedAt: time.Now().Add(-time.Minute), OpenedAt: time.Now(),
+		Message: eval.Message(eval.Rule{Type: eval.TypeGPUTemp, Threshold: 85, Duration: time.Minute}, eval.Key{Type: eval.TypeGPUTemp, GPU: 1}, 93.5, "")}}}})
 	if err != nil || len(ch) != 1 {
 		t.Fatalf("%+v %v", ch, err)
 	}
@@ -79,7 +80,8 @@ func TestMailAlert(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, ok := sink.Latest("ops@example.test")
-	if !ok || !strings.Contains(m.Subject, "hot-1") || !strings.Contains(m.Text, "93.5 °C") || !strings.Contains(m.Text, "https://console.test/admin/monitoring/alerts") {
+	if !ok || !strings.Contains(m.Subject, "hot-1") || !strings.Contains(m.Text, "GPU 1 温度 93.5 °C ≥ 85 °C，持续 60 秒") ||
+		!strings.Contains(m.Text, "GPU 1 temperature 93.5 °C ≥ 85 °C for 60 s") || !strings.Contains(m.Text, "https://console.test/admin/monitoring/alerts") {
 		t.Fatalf("mail %+v", m)
 	}
 	// no mail server configured: a permanent failure, not endless retries

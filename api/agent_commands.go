@@ -75,7 +75,7 @@ func (h *agentHandler) secret(ctx context.Context, in *AgentCommandIDInput) (*Re
 
 func (h *agentHandler) heartbeat(ctx context.Context, in *AgentHeartbeatInput) (*Resp[agentproto.HeartbeatResponse], error) {
 	if len(in.Body.Progress) > 0 && !json.Valid(in.Body.Progress) {
-		return nil, apperr.Newf(apperr.Unprocessable, "progress: not JSON").AtField("body.progress")
+		return nil, apperr.New(apperr.Unprocessable, "monitoring.progressNotJSON", "progress: not JSON").AtField("body.progress")
 	}
 	cancel, err := h.s.hosts.Heartbeat(ctx, agentCaller(ctx), in.ID, in.Body.Progress)
 	if err != nil {
@@ -86,7 +86,7 @@ func (h *agentHandler) heartbeat(ctx context.Context, in *AgentHeartbeatInput) (
 
 func (h *agentHandler) result(ctx context.Context, in *AgentResultInput) (*Resp[Empty], error) {
 	if in.Body.Status == agentproto.ResultFailed && in.Body.Error == nil {
-		return nil, apperr.Newf(apperr.Unprocessable, "error: a failed command says why").AtField("body.error")
+		return nil, apperr.New(apperr.Unprocessable, "monitoring.failedWithoutError", "error: a failed command says why").AtField("body.error")
 	}
 	if err := h.s.hosts.Finish(ctx, agentCaller(ctx), in.ID, in.Body); err != nil {
 		return nil, err

@@ -9,8 +9,9 @@ import (
 	"github.com/remotegpu/remotegpu/store"
 )
 
-// dashboardHandler is the admin home (requirements 2.1.1); GPU trend and
-// alerts come with the monitoring issue.
+// dashboardHandler is the admin home's statistics cards (requirements
+// 2.1.1); its GPU trend is get-admin-gpu-trend (monitoring.go) and its
+// alert centre list-active-alerts (alerts.go).
 type dashboardHandler struct{ s *Server }
 
 func (h *dashboardHandler) register(api huma.API) {

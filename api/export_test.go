@@ -1,6 +1,10 @@
 package api
 
-import "time"
+import (
+	"time"
+
+	"github.com/remotegpu/remotegpu/internal/live"
+)
 
 // WSTestTuning are the socket limits tests set, for every server built afterwards.
 type WSTestTuning struct {
@@ -14,6 +18,6 @@ type WSTestTuning struct {
 
 // SetWSTuning replaces the socket limits of servers built from now on.
 func SetWSTuning(t WSTestTuning) {
-	wsTuningOverride.Store(&wsTuning{sendQueue: t.SendQueue, writeTimeout: t.WriteTimeout, pingEvery: t.PingEvery, pongWait: t.PongWait,
-		sessionCheck: t.SessionCheck, sendBuffer: t.SendBuffer})
+	wsTuningOverride.Store(&live.Tuning{SendQueue: t.SendQueue, WriteTimeout: t.WriteTimeout, PingEvery: t.PingEvery, PongWait: t.PongWait,
+		SessionCheck: t.SessionCheck, SendBuffer: t.SendBuffer})
 }

@@ -136,6 +136,8 @@ func newEnv(t *testing.T, o options) *env {
 		deps.Objects = obj
 	}
 	e.api = api.New(deps)
+	e.api.Start(context.Background())
+	t.Cleanup(e.api.Close)
 	e.srv = httptest.NewServer(e.api.Handler())
 	t.Cleanup(e.srv.Close)
 	e.fx = seedFixture(t, st)

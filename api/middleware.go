@@ -206,7 +206,7 @@ func limitUploads(next http.Handler) http.Handler {
 				limit = defaultUploadLimit
 			}
 			if r.ContentLength > limit {
-				writeAppError(w, r, apperr.New(apperr.TooLarge, "uploadTooLarge", "the upload is too large (limit {mb} MB)", apperr.P{"mb": limit >> 20}))
+				writeError(w, r, apperr.New(apperr.TooLarge, "uploadTooLarge", "the upload is too large (limit {mb} MB)", apperr.P{"mb": limit >> 20}))
 				return
 			}
 			r.Body = http.MaxBytesReader(w, r.Body, limit)

@@ -3,6 +3,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -19,12 +20,15 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/remotegpu/remotegpu/internal/accounts"
-	"github.com/remotegpu/remotegpu/internal/apperr"
+	"github.com/remotegpu/remotegpu/internal/agentproto"
+	"github.com/remotegpu/remotegpu/internal/alerting"
 	"github.com/remotegpu/remotegpu/internal/config"
 	"github.com/remotegpu/remotegpu/internal/hostchan"
 	"github.com/remotegpu/remotegpu/internal/ldapauth"
 	"github.com/remotegpu/remotegpu/internal/lease"
+	"github.com/remotegpu/remotegpu/internal/live"
 	"github.com/remotegpu/remotegpu/internal/mail"
+	"github.com/remotegpu/remotegpu/internal/monitoring"
 	"github.com/remotegpu/remotegpu/internal/notices"
 	"github.com/remotegpu/remotegpu/internal/objstore"
 	"github.com/remotegpu/remotegpu/internal/secrets"
@@ -53,14 +57,36 @@ type Server struct {
 	api       huma.API
 	ldapProbe ldapProbe
 	handler   http.Handler
-	metrics   http.Handler  // Prometheus, behind METRICS_TOKEN when set
-	monitor   *monitorState // agents, ingest and its hooks: see OnIngest
+	metrics   http.Handler // Prometheus, behind METRICS_TOKEN when set
 	hosts     *hostchan.Service
 	lease     *lease.Service
+	mon       *monitoring.Service // agents, ingest and its hooks (OnIngest), the figures
+	alerts    *alerting.Service
+	live      *live.Service // the monitoring WebSockets
 }
 
 func (s *Server) Handler() http.Handler { return s.handler }
-func (s *Server) API() huma.API         { return s.api }
+
+// Start runs the api's background work until Close: the alert evaluation of
+// what the agents send and the monitoring WebSockets' pushes (the sockets
+// are refused until then). The durable periodic work (offline sweep,
+// notices) is the worker's schedules.
+func (s *Server) Start(ctx context.Context) {
+	if s.Store == nil {
+		return
+	}
+	s.accounts.Start()
+	s.alerts.Start(ctx)
+	s.live.Start(ctx)
+}
+
+// Close ends the sockets (1001) and stops the background work.
+func (s *Server) Close() {
+	s.live.Close()
+	s.alerts.Close()
+	s.accounts.Close()
+}
+func (s *Server) API() huma.API { return s.api }
 
 // MetricsHandler serves Prometheus metrics, for the METRICS_ADDR listener.
 func (s *Server) MetricsHandler() http.Handler { return s.metrics }
@@ -77,13 +103,19 @@ func New(d Deps) *Server {
 	}
 	s := &Server{Deps: d, accounts: accounts.New(accounts.Deps{Store: d.Store, Temporal: d.Temporal, LDAP: d.LDAP, Mail: d.Mail,
 		Objects: d.Objects, Config: d.Config, Now: d.Now}), notices: notices.New(d.Store, d.Temporal, d.Config.TemporalTaskQueue)}
-	if d.Store != nil {
-		s.accounts.Start()
-	}
 	s.lease = lease.New(d.Store, d.Temporal, d.Secrets, d.Objects, d.Config, d.Now)
 	s.hosts = &hostchan.Service{Store: d.Store, Secrets: d.Secrets, Temporal: d.Temporal}
+	s.mon = monitoring.New(d.Store, d.Config.Monitoring, d.Config.Fleet, d.Now)
+	every := s.mon.Monitoring.SampleInterval
+	s.alerts = alerting.New(d.Store, d.Temporal, d.Config.TemporalTaskQueue, d.Config.PublicURL, every, d.Now)
+	s.live = live.New(d.Store, s.mon, d.Config.PublicURL, every, wsTuning())
+	s.live.RulesChanged, s.live.WriteError = s.alerts.InvalidateRules, writeError
 	if d.Store != nil {
-		s.hosts.Start(s.monitoring().agents.forgetMachine)
+		s.hosts.Start(s.mon.ForgetMachine)
+		// every ingest is evaluated against the alert rules
+		s.mon.OnIngest(func(ctx context.Context, machineID string, samples []agentproto.Sample) {
+			s.alerts.Ingested(ctx, alerting.IngestedInput{MachineID: machineID, Samples: samples})
+		})
 	}
 
 	r := chi.NewRouter()
@@ -142,7 +174,8 @@ func New(d Deps) *Server {
 	(&allocationsHandler{s}).register(api)
 	(&machineHostHandler{s}).register(api)
 	s.registerMonitoring(api)
-	s.registerLive(r, api) // monitoring WebSockets and alerts: ws.go, alerts.go
+	(&alertsHandler{alerts: s.alerts, regionName: s.mon.RegionName}).register(api)
+	(&wsHandler{s: s, live: s.live}).register(r)
 	s.registerTemporalCodec(r, api)
 	answerBadInputAs400(api.OpenAPI())
 
@@ -199,9 +232,11 @@ func writeJSONError(w http.ResponseWriter, r *http.Request, status int, msg stri
 	_ = json.NewEncoder(w).Encode(errorBody(r.Context(), status, reasonFor(status), msg))
 }
 
-// writeAppError writes a domain error outside of Huma, as newError would.
-func writeAppError(w http.ResponseWriter, r *http.Request, e *apperr.Error) {
-	body := newError(r.Context(), http.StatusInternalServerError, "", e).(*ErrorBody)
+// writeError writes an error outside of Huma (plain chi routes) as newError
+// maps it: a domain error with its status, code and parameters, anything
+// else as a 500.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	body := newError(r.Context(), http.StatusInternalServerError, "internal error", err).(*ErrorBody)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(body.status)
 	_ = json.NewEncoder(w).Encode(body)

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -143,15 +142,6 @@ func (h *temporalCodecHandler) caller(r *http.Request) (*Principal, error) {
 		cookie = ck.Value
 	}
 	return h.s.accounts.AuthenticateCodec(r.Context(), r.Header.Get("Authorization"), cookie)
-}
-
-// writeError writes an error outside of Huma as newError maps it: a domain
-// error with its status, code and parameters, anything else as a 500.
-func writeError(w http.ResponseWriter, r *http.Request, err error) {
-	body := newError(r.Context(), http.StatusInternalServerError, "internal error", err)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(body.GetStatus())
-	_ = json.NewEncoder(w).Encode(body)
 }
 
 // urlOrigin is scheme://host[:port] of a URL, empty when it has none.

@@ -43,7 +43,10 @@ func (e *env) replica(t *testing.T, every time.Duration) *httptest.Server {
 	t.Cleanup(st.Close)
 	cfg := e.cfg
 	cfg.Monitoring.SampleInterval = every
-	srv := httptest.NewServer(api.New(api.Deps{Config: cfg, Store: st, Secrets: e.box}).Handler())
+	a := api.New(api.Deps{Config: cfg, Store: st, Secrets: e.box})
+	a.Start(context.Background())
+	t.Cleanup(a.Close)
+	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
 	return srv
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // RegisterAgent exchanges a machine's one-use bootstrap token (by its hash)
@@ -91,14 +93,8 @@ func (s *Store) MarkStaleOffline(ctx context.Context, cutoff time.Time) ([]strin
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	ids := []string{}
-	for rows.Next() {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (string, error) {
 		var id string
-		if err := rows.Scan(&id, nil); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+		return id, r.Scan(&id, nil)
+	})
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/remotegpu/remotegpu/internal/alerting"
+	"github.com/remotegpu/remotegpu/internal/alerting/eval"
 )
 
 // Notification channels of the alerts, for the WebSocket hubs of every replica:
@@ -58,8 +58,8 @@ type AlertRule struct {
 }
 
 // Rule is the rule for the evaluation.
-func (r AlertRule) Rule() alerting.Rule {
-	out := alerting.Rule{Type: alerting.Type(r.Type), Level: alerting.Level(r.Level), ClearMargin: r.ClearMargin,
+func (r AlertRule) Rule() eval.Rule {
+	out := eval.Rule{Type: eval.Type(r.Type), Level: eval.Level(r.Level), ClearMargin: r.ClearMargin,
 		Duration: time.Duration(r.DurationSeconds) * time.Second, Enabled: r.Enabled}
 	if r.Threshold != nil {
 		out.Threshold = *r.Threshold
@@ -71,22 +71,16 @@ func (r AlertRule) Rule() alerting.Rule {
 func (s *Store) AlertRules(ctx context.Context) ([]AlertRule, error) {
 	rows, err := s.Pool.Query(ctx, `SELECT type, level, threshold, clear_margin, duration_s, enabled, updated_at, updated_by_name FROM alert_rules
 		ORDER BY array_position(ARRAY['gpu_temperature', 'disk_usage', 'memory_usage', 'offline', 'lease_cleanup'], type), type`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	list := []AlertRule{}
-	for rows.Next() {
+	return collect(rows, err, func(row pgx.Row) (*AlertRule, error) {
 		var r AlertRule
 		var th *float32
 		var margin float32
-		if err := rows.Scan(&r.Type, &r.Level, &th, &margin, &r.DurationSeconds, &r.Enabled, &r.UpdatedAt, &r.UpdatedBy); err != nil {
+		if err := row.Scan(&r.Type, &r.Level, &th, &margin, &r.DurationSeconds, &r.Enabled, &r.UpdatedAt, &r.UpdatedBy); err != nil {
 			return nil, err
 		}
 		r.Threshold, r.ClearMargin = f64(th), round(float64(margin))
-		list = append(list, r)
-	}
-	return list, rows.Err()
+		return &r, nil
+	})
 }
 
 // UpdateAlertRule stores one rule (its type names it) and tells the replicas.
@@ -108,34 +102,36 @@ func UpdateAlertRule(ctx context.Context, db DBTX, r AlertRule, byName string) e
 
 // Alert is one alert with its machine.
 type Alert struct {
-	ID                 string     `json:"id" format:"uuid"`
-	MachineID          string     `json:"machineId" format:"uuid"`
-	MachineName        string     `json:"machineName"`
-	Region             string     `json:"region"`
-	GPUIndex           *int       `json:"gpuIndex" doc:"The GPU for gpu_temperature; null for machine-level alerts"`
-	Type               string     `json:"type" enum:"gpu_temperature,disk_usage,memory_usage,offline,lease_cleanup" doc:"lease_cleanup: the end-of-lease cleanup of the machine's former lease outlasted the rule's duration; resolved when the cleanup ends (auto) or the machine is marked reinstalled (manual)"`
-	Level              string     `json:"level" enum:"critical,warning,info"`
-	Status             string     `json:"status" enum:"active,acknowledged,resolved"`
-	Resolution         string     `json:"resolution" enum:"auto,manual,ignored," doc:"How a resolved alert was resolved: auto (the condition cleared), manual (marked handled), ignored; empty while open"`
-	Handled            bool       `json:"handled" doc:"已处理: resolved in any way; 未处理 (false) is active or acknowledged"`
-	Message            string     `json:"message" doc:"告警内容"`
-	Value              *float64   `json:"value" doc:"The value that opened it"`
-	Threshold          *float64   `json:"threshold"`
-	DurationSeconds    int        `json:"durationSeconds"`
-	StartedAt          time.Time  `json:"startedAt" doc:"Since when the condition held (offline: when the machine was last heard from; lease_cleanup: when the lease ended)"`
-	CreatedAt          time.Time  `json:"createdAt" doc:"When the alert opened (发生时间)"`
-	UpdatedAt          time.Time  `json:"updatedAt"`
-	AcknowledgedAt     *time.Time `json:"acknowledgedAt"`
-	AcknowledgedBy     string     `json:"acknowledgedBy"`
-	ResolvedAt         *time.Time `json:"resolvedAt"`
-	ResolvedBy         string     `json:"resolvedBy" doc:"Who resolved or ignored it; empty when resolved automatically"`
-	ResolvedValue      *float64   `json:"resolvedValue" doc:"The value that cleared it (automatic resolution)"`
-	Note               string     `json:"note"`
-	NotificationQueued bool       `json:"notificationQueued" doc:"The mail/webhook notification was handed to its workflow (critical alerts)"`
+	ID                 string         `json:"id" format:"uuid"`
+	MachineID          string         `json:"machineId" format:"uuid"`
+	MachineName        string         `json:"machineName"`
+	Region             string         `json:"region"`
+	GPUIndex           *int           `json:"gpuIndex" doc:"The GPU for gpu_temperature; null for machine-level alerts"`
+	Type               string         `json:"type" enum:"gpu_temperature,disk_usage,memory_usage,offline,lease_cleanup" doc:"lease_cleanup: the end-of-lease cleanup of the machine's former lease outlasted the rule's duration; resolved when the cleanup ends (auto) or the machine is marked reinstalled (manual)"`
+	Level              string         `json:"level" enum:"critical,warning,info"`
+	Status             string         `json:"status" enum:"active,acknowledged,resolved"`
+	Resolution         string         `json:"resolution" enum:"auto,manual,ignored," doc:"How a resolved alert was resolved: auto (the condition cleared), manual (marked handled), ignored; empty while open"`
+	Handled            bool           `json:"handled" doc:"已处理: resolved in any way; 未处理 (false) is active or acknowledged"`
+	Code               string         `json:"code" doc:"The text's code (alerting.gpuTemperature …), which the console translates with params; empty for old texts it could not read"`
+	Params             map[string]any `json:"params" doc:"The figures of the text (gpu, value, threshold, seconds, mount, minutes, steps)"`
+	Message            string         `json:"message" doc:"告警内容, in English"`
+	Value              *float64       `json:"value" doc:"The value that opened it"`
+	Threshold          *float64       `json:"threshold"`
+	DurationSeconds    int            `json:"durationSeconds"`
+	StartedAt          time.Time      `json:"startedAt" doc:"Since when the condition held (offline: when the machine was last heard from; lease_cleanup: when the lease ended)"`
+	CreatedAt          time.Time      `json:"createdAt" doc:"When the alert opened (发生时间)"`
+	UpdatedAt          time.Time      `json:"updatedAt"`
+	AcknowledgedAt     *time.Time     `json:"acknowledgedAt"`
+	AcknowledgedBy     string         `json:"acknowledgedBy"`
+	ResolvedAt         *time.Time     `json:"resolvedAt"`
+	ResolvedBy         string         `json:"resolvedBy" doc:"Who resolved or ignored it; empty when resolved automatically"`
+	ResolvedValue      *float64       `json:"resolvedValue" doc:"The value that cleared it (automatic resolution)"`
+	Note               string         `json:"note"`
+	NotificationQueued bool           `json:"notificationQueued" doc:"The mail/webhook notification was handed to its workflow (critical alerts)"`
 }
 
-const alertSelect = `SELECT a.id, a.machine_id, m.name, m.region, a.gpu_index, a.type, a.level, a.status, coalesce(a.resolution, ''), a.message,
-	a.value, a.threshold, a.duration_s, a.started_at, a.created_at, a.updated_at, a.acknowledged_at, a.acknowledged_by_name,
+const alertSelect = `SELECT a.id, a.machine_id, m.name, m.region, a.gpu_index, a.type, a.level, a.status, coalesce(a.resolution, ''), a.code, a.params,
+	a.message, a.value, a.threshold, a.duration_s, a.started_at, a.created_at, a.updated_at, a.acknowledged_at, a.acknowledged_by_name,
 	a.resolved_at, a.resolved_by_name, a.resolved_value, a.note, a.notify_started_at IS NOT NULL
 	FROM alerts a JOIN machines m ON m.id = a.machine_id`
 
@@ -143,7 +139,7 @@ func scanAlert(row pgx.Row) (*Alert, error) {
 	var a Alert
 	var gpu int16
 	var value, threshold, resolvedValue *float32
-	err := row.Scan(&a.ID, &a.MachineID, &a.MachineName, &a.Region, &gpu, &a.Type, &a.Level, &a.Status, &a.Resolution, &a.Message,
+	err := row.Scan(&a.ID, &a.MachineID, &a.MachineName, &a.Region, &gpu, &a.Type, &a.Level, &a.Status, &a.Resolution, &a.Code, &a.Params, &a.Message,
 		&value, &threshold, &a.DurationSeconds, &a.StartedAt, &a.CreatedAt, &a.UpdatedAt, &a.AcknowledgedAt, &a.AcknowledgedBy,
 		&a.ResolvedAt, &a.ResolvedBy, &resolvedValue, &a.Note, &a.NotificationQueued)
 	if err != nil {
@@ -294,8 +290,8 @@ func ResolveAlert(ctx context.Context, tx pgx.Tx, a *Alert, resolution, byID, by
 	}
 	// ignoring suppresses a sampled condition until it clears; a lease
 	// cleanup alert is raised once per cleanup by its workflow: nothing to suppress
-	if resolution == ResolutionIgnored && alerting.Type(a.Type).Sampled() {
-		gpu := alerting.NoGPU
+	if resolution == ResolutionIgnored && eval.Type(a.Type).Sampled() {
+		gpu := eval.NoGPU
 		if a.GPUIndex != nil {
 			gpu = *a.GPUIndex
 		}
@@ -330,42 +326,44 @@ func notifyAlertEvents(ctx context.Context, db DBTX, events []string) error {
 // AlertStates loads what the evaluation needs of each machine: the pending
 // (and suppressed) conditions and the open alerts. Every machine asked for
 // has a state, empty when nothing is stored.
-func (s *Store) AlertStates(ctx context.Context, machineIDs []string) (map[string]*alerting.State, error) {
-	out := make(map[string]*alerting.State, len(machineIDs))
+func (s *Store) AlertStates(ctx context.Context, machineIDs []string) (map[string]*eval.State, error) {
+	out := make(map[string]*eval.State, len(machineIDs))
 	for _, id := range machineIDs {
-		out[id] = &alerting.State{Pending: map[alerting.Key]alerting.Pending{}, Open: map[alerting.Key]alerting.OpenAlert{}}
+		out[id] = &eval.State{Pending: map[eval.Key]eval.Pending{}, Open: map[eval.Key]eval.OpenAlert{}}
 	}
 	rows, err := s.Pool.Query(ctx, `SELECT machine_id::text, type, gpu_index, since, last_at, value, suppressed, NULL FROM alert_states
 			WHERE machine_id = ANY($1::uuid[])
 		UNION ALL
 		SELECT machine_id::text, type, gpu_index, NULL, NULL, NULL, NULL, id::text FROM alerts
 			WHERE machine_id = ANY($1::uuid[]) AND status <> 'resolved'`, machineIDs)
+	type stateRow struct {
+		machine, typ string
+		gpu          int16
+		since, last  *time.Time
+		value        *float32
+		suppressed   *bool
+		alertID      *string
+	}
+	list, err := collect(rows, err, func(r pgx.Row) (*stateRow, error) {
+		var x stateRow
+		return &x, r.Scan(&x.machine, &x.typ, &x.gpu, &x.since, &x.last, &x.value, &x.suppressed, &x.alertID)
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var machine, typ string
-		var gpu int16
-		var since, last *time.Time
-		var value *float32
-		var suppressed *bool
-		var alertID *string
-		if err := rows.Scan(&machine, &typ, &gpu, &since, &last, &value, &suppressed, &alertID); err != nil {
-			return nil, err
-		}
-		st := out[machine]
+	for _, x := range list {
+		st := out[x.machine]
 		if st == nil {
 			continue
 		}
-		k := alerting.Key{Type: alerting.Type(typ), GPU: int(gpu)}
-		if alertID != nil {
-			st.Open[k] = alerting.OpenAlert{Key: k, ID: *alertID}
+		k := eval.Key{Type: eval.Type(x.typ), GPU: int(x.gpu)}
+		if x.alertID != nil {
+			st.Open[k] = eval.OpenAlert{Key: k, ID: *x.alertID}
 			continue
 		}
-		st.Pending[k] = alerting.Pending{Key: k, Since: since.UTC(), LastAt: last.UTC(), Value: float64(*value), Suppressed: *suppressed}
+		st.Pending[k] = eval.Pending{Key: k, Since: x.since.UTC(), LastAt: x.last.UTC(), Value: float64(*x.value), Suppressed: *x.suppressed}
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // AlertChange is an alert the evaluation opened or resolved.
@@ -381,7 +379,7 @@ type AlertChange struct {
 // one transaction and announces the alerts opened and resolved. An alert to
 // open whose key already has an open one (another replica was quicker) is
 // skipped; resolving one that is resolved already does nothing.
-func (s *Store) ApplyAlertActions(ctx context.Context, acts map[string]alerting.Actions) ([]AlertChange, error) {
+func (s *Store) ApplyAlertActions(ctx context.Context, acts map[string]eval.Actions) ([]AlertChange, error) {
 	var changes []AlertChange
 	err := s.InTx(ctx, func(tx pgx.Tx) error {
 		changes = changes[:0]
@@ -412,11 +410,12 @@ func (s *Store) ApplyAlertActions(ctx context.Context, acts map[string]alerting.
 					auto := ResolutionAuto
 					status, resolution = "resolved", &auto
 				}
-				b.Queue(`INSERT INTO alerts (machine_id, gpu_index, type, level, status, resolution, message, value, threshold, duration_s, started_at, resolved_at)
-					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+				b.Queue(`INSERT INTO alerts (machine_id, gpu_index, type, level, status, resolution, code, params, message, value, threshold, duration_s,
+						started_at, resolved_at)
+					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 					ON CONFLICT (machine_id, type, gpu_index) WHERE status <> 'resolved' DO NOTHING RETURNING id::text`,
-					machine, n.Key.GPU, n.Key.Type, n.Level, status, resolution, n.Message, n.Value, n.Threshold, int(n.Duration/time.Second),
-					n.StartedAt, n.ResolvedAt).QueryRow(func(row pgx.Row) error {
+					machine, n.Key.GPU, n.Key.Type, n.Level, status, resolution, n.Message.Code, n.Message.Params, n.Message.English(), n.Value,
+					n.Threshold, int(n.Duration/time.Second), n.StartedAt, n.ResolvedAt).QueryRow(func(row pgx.Row) error {
 					var id string
 					if err := row.Scan(&id); errors.Is(err, pgx.ErrNoRows) {
 						return nil
@@ -476,24 +475,15 @@ func (s *Store) OfflineCandidates(ctx context.Context, cutoff time.Time) ([]Offl
 		  AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.machine_id = m.id AND a.type = 'offline' AND a.status <> 'resolved')
 		  AND NOT EXISTS (SELECT 1 FROM alert_states s WHERE s.machine_id = m.id AND s.type = 'offline' AND s.suppressed)
 		ORDER BY m.id LIMIT 5000`, cutoff)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []OfflineCandidate
-	for rows.Next() {
+	return collect(rows, err, func(r pgx.Row) (*OfflineCandidate, error) {
 		var c OfflineCandidate
-		if err := rows.Scan(&c.MachineID, &c.LastSeenAt); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+		return &c, r.Scan(&c.MachineID, &c.LastSeenAt)
+	})
 }
 
 // OpenOfflineAlerts opens an offline alert for each machine (once: a
 // concurrent replica's is kept), provided it is still offline.
-func (s *Store) OpenOfflineAlerts(ctx context.Context, rule alerting.Rule, machines []OfflineCandidate) ([]AlertChange, error) {
+func (s *Store) OpenOfflineAlerts(ctx context.Context, rule eval.Rule, machines []OfflineCandidate) ([]AlertChange, error) {
 	if len(machines) == 0 {
 		return nil, nil
 	}
@@ -504,25 +494,16 @@ func (s *Store) OpenOfflineAlerts(ctx context.Context, rule alerting.Rule, machi
 	}
 	var changes []AlertChange
 	err := s.InTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `INSERT INTO alerts (machine_id, gpu_index, type, level, message, duration_s, started_at)
-			SELECT x.id, -1, 'offline', $3, $4, $5, x.seen FROM unnest($1::uuid[], $2::timestamptz[]) AS x(id, seen)
+		text := eval.OfflineMessage(rule)
+		rows, err := tx.Query(ctx, `INSERT INTO alerts (machine_id, gpu_index, type, level, code, params, message, duration_s, started_at)
+			SELECT x.id, -1, 'offline', $3, $4, $5, $6, $7, x.seen FROM unnest($1::uuid[], $2::timestamptz[]) AS x(id, seen)
 			JOIN machines m ON m.id = x.id AND m.status = 'offline' AND m.deleted_at IS NULL
 			ON CONFLICT (machine_id, type, gpu_index) WHERE status <> 'resolved' DO NOTHING RETURNING id::text, machine_id::text`,
-			ids, seen, rule.Level, alerting.OfflineMessage(rule), int(rule.Duration/time.Second))
-		if err != nil {
-			return err
-		}
-		changes = changes[:0]
-		for rows.Next() {
-			c := AlertChange{Type: string(alerting.TypeOffline), Level: string(rule.Level), Event: AlertOpened}
-			if err := rows.Scan(&c.ID, &c.MachineID); err != nil {
-				rows.Close()
-				return err
-			}
-			changes = append(changes, c)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			ids, seen, rule.Level, text.Code, text.Params, text.English(), int(rule.Duration/time.Second))
+		if changes, err = collect(rows, err, func(r pgx.Row) (*AlertChange, error) {
+			c := AlertChange{Type: string(eval.TypeOffline), Level: string(rule.Level), Event: AlertOpened}
+			return &c, r.Scan(&c.ID, &c.MachineID)
+		}); err != nil {
 			return err
 		}
 		return notifyAlertEvents(ctx, tx, changeEvents(changes))
@@ -540,20 +521,10 @@ func (s *Store) ResolveBackOnline(ctx context.Context) ([]AlertChange, error) {
 			FROM machines m WHERE m.id = a.machine_id AND a.status <> 'resolved'
 			  AND ((a.type = 'offline' AND m.status <> 'offline') OR m.deleted_at IS NOT NULL)
 			RETURNING a.id::text, a.machine_id::text, a.type, a.level`)
-		if err != nil {
-			return err
-		}
-		changes = changes[:0]
-		for rows.Next() {
+		if changes, err = collect(rows, err, func(r pgx.Row) (*AlertChange, error) {
 			c := AlertChange{Event: AlertResolved}
-			if err := rows.Scan(&c.ID, &c.MachineID, &c.Type, &c.Level); err != nil {
-				rows.Close()
-				return err
-			}
-			changes = append(changes, c)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			return &c, r.Scan(&c.ID, &c.MachineID, &c.Type, &c.Level)
+		}); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM alert_states s USING machines m WHERE m.id = s.machine_id AND s.type = 'offline'
@@ -586,17 +557,5 @@ func (s *Store) AlertsAwaitingNotify(ctx context.Context, from, to time.Time, li
 func (s *Store) AdminRecipients(ctx context.Context) ([]User, error) {
 	rows, err := s.Pool.Query(ctx, "SELECT "+userColumns+` FROM users u WHERE u.role = 'admin' AND u.status = 'active' AND u.email <> ''
 		ORDER BY u.created_at`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	list := []User{}
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		list = append(list, *u)
-	}
-	return list, rows.Err()
+	return collect(rows, err, scanUser)
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/remotegpu/remotegpu/internal/alerting"
+	"github.com/remotegpu/remotegpu/internal/alerting/eval"
 	"github.com/remotegpu/remotegpu/internal/testdb"
 	"github.com/remotegpu/remotegpu/store"
 )
@@ -20,7 +20,7 @@ func TestAlertRulesSeeded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := alerting.DefaultRules()
+	want := eval.DefaultRules()
 	if len(rules) != len(want) {
 		t.Fatalf("%d rules", len(rules))
 	}
@@ -61,7 +61,7 @@ func TestAlertRulesSeeded(t *testing.T) {
 	if r := rules[4]; r.Threshold != nil || r.DurationSeconds != 3600 || r.Level != "critical" || r.UpdatedBy != "admin2" {
 		t.Fatalf("updated lease cleanup rule %+v", r)
 	}
-	if r := rules[4].Rule(); r.Type != alerting.TypeLeaseCleanup || r.Duration != time.Hour {
+	if r := rules[4].Rule(); r.Type != eval.TypeLeaseCleanup || r.Duration != time.Hour {
 		t.Fatalf("lease cleanup rule for the evaluation %+v", r)
 	}
 }
@@ -97,10 +97,10 @@ func TestLeaseCleanupAlert(t *testing.T) {
 		t.Fatalf("opened %v %v", opened, err)
 	}
 	// a sampled alert on another machine, which the type filter leaves out
-	rule := alerting.Rule{Type: alerting.TypeMemory, Level: alerting.LevelWarning, Threshold: 90, ClearMargin: 5, Enabled: true}
-	mem := alerting.Observation{Key: alerting.Key{Type: alerting.TypeMemory, GPU: alerting.NoGPU}, At: since, Value: 99}
-	if ch, err := st.ApplyAlertActions(ctx, map[string]alerting.Actions{other: alerting.Evaluate(alerting.RulesOf([]alerting.Rule{rule}),
-		alerting.State{}, []alerting.Observation{mem}, alerting.Params{})}); err != nil || len(ch) != 1 {
+	rule := eval.Rule{Type: eval.TypeMemory, Level: eval.LevelWarning, Threshold: 90, ClearMargin: 5, Enabled: true}
+	mem := eval.Observation{Key: eval.Key{Type: eval.TypeMemory, GPU: eval.NoGPU}, At: since, Value: 99}
+	if ch, err := st.ApplyAlertActions(ctx, map[string]eval.Actions{other: eval.Evaluate(eval.RulesOf([]eval.Rule{rule}),
+		eval.State{}, []eval.Observation{mem}, eval.Params{})}); err != nil || len(ch) != 1 {
 		t.Fatalf("memory alert %+v %v", ch, err)
 	}
 	list, total, err := st.ListAlerts(ctx, store.AlertFilter{Type: "lease_cleanup"}, store.Page{})
@@ -123,8 +123,8 @@ func TestLeaseCleanupAlert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a := alerting.Evaluate(alerting.RulesOf(alerting.DefaultRules()), *states[m], []alerting.Observation{
-		{Key: alerting.Key{Type: alerting.TypeOffline, GPU: alerting.NoGPU}, At: time.Now()}}, alerting.Params{}); !a.Empty() {
+	if a := eval.Evaluate(eval.RulesOf(eval.DefaultRules()), *states[m], []eval.Observation{
+		{Key: eval.Key{Type: eval.TypeOffline, GPU: eval.NoGPU}, At: time.Now()}}, eval.Params{}); !a.Empty() {
 		t.Fatalf("evaluation actions %+v", a)
 	}
 	if err := st.InTx(ctx, func(tx pgx.Tx) error {
@@ -146,24 +146,24 @@ func TestApplyAlertActions(t *testing.T) {
 	st, _ := testdb.New(t)
 	ctx := context.Background()
 	m := mkMachine(t, st, "al-1", "北京", "online")
-	rule := alerting.Rule{Type: alerting.TypeGPUTemp, Level: alerting.LevelCritical, Threshold: 85, ClearMargin: 5, Duration: 10 * time.Second, Enabled: true}
-	rules := alerting.RulesOf([]alerting.Rule{rule})
+	rule := eval.Rule{Type: eval.TypeGPUTemp, Level: eval.LevelCritical, Threshold: 85, ClearMargin: 5, Duration: 10 * time.Second, Enabled: true}
+	rules := eval.RulesOf([]eval.Rule{rule})
 	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	obs := func(start int, vals ...float64) []alerting.Observation {
-		out := make([]alerting.Observation, len(vals))
+	obs := func(start int, vals ...float64) []eval.Observation {
+		out := make([]eval.Observation, len(vals))
 		for i, v := range vals {
-			out[i] = alerting.Observation{Key: alerting.Key{Type: alerting.TypeGPUTemp, GPU: 3}, At: t0.Add(time.Duration(start+5*i) * time.Second), Value: v}
+			out[i] = eval.Observation{Key: eval.Key{Type: eval.TypeGPUTemp, GPU: 3}, At: t0.Add(time.Duration(start+5*i) * time.Second), Value: v}
 		}
 		return out
 	}
-	step := func(o []alerting.Observation) []store.AlertChange {
+	step := func(o []eval.Observation) []store.AlertChange {
 		t.Helper()
 		states, err := st.AlertStates(ctx, []string{m})
 		if err != nil {
 			t.Fatal(err)
 		}
-		a := alerting.Evaluate(rules, *states[m], o, alerting.Params{MaxGap: 15 * time.Second})
-		changes, err := st.ApplyAlertActions(ctx, map[string]alerting.Actions{m: a})
+		a := eval.Evaluate(rules, *states[m], o, eval.Params{MaxGap: 15 * time.Second})
+		changes, err := st.ApplyAlertActions(ctx, map[string]eval.Actions{m: a})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,7 +174,7 @@ func TestApplyAlertActions(t *testing.T) {
 		t.Fatalf("changes %+v", ch)
 	}
 	states, _ := st.AlertStates(ctx, []string{m})
-	if p, ok := states[m].Pending[alerting.Key{Type: alerting.TypeGPUTemp, GPU: 3}]; !ok || !p.Since.Equal(t0) || p.Value != 90 {
+	if p, ok := states[m].Pending[eval.Key{Type: eval.TypeGPUTemp, GPU: 3}]; !ok || !p.Since.Equal(t0) || p.Value != 90 {
 		t.Fatalf("pending %+v", states[m].Pending)
 	}
 	ch := step(obs(5, 91, 92))
@@ -190,9 +190,9 @@ func TestApplyAlertActions(t *testing.T) {
 		t.Fatalf("alert %+v", al)
 	}
 	// a second replica opening the same alert is ignored by the unique index
-	dup := alerting.Actions{Open: []alerting.NewAlert{{Key: alerting.Key{Type: alerting.TypeGPUTemp, GPU: 3}, Level: alerting.LevelCritical,
-		StartedAt: t0, OpenedAt: t0, Message: "dup"}}}
-	if ch, err := st.ApplyAlertActions(ctx, map[string]alerting.Actions{m: dup}); err != nil || len(ch) != 0 {
+	dup := eval.Actions{Open: []eval.NewAlert{{Key: eval.Key{Type: eval.TypeGPUTemp, GPU: 3}, Level: eval.LevelCritical,
+		StartedAt: t0, OpenedAt: t0, Message: eval.Text{Code: "dup"}}}}
+	if ch, err := st.ApplyAlertActions(ctx, map[string]eval.Actions{m: dup}); err != nil || len(ch) != 0 {
 		t.Fatalf("duplicate: %+v %v", ch, err)
 	}
 	if _, c, _ := st.ActiveAlerts(ctx, 10); c.Total != 1 || c.Critical != 1 {
@@ -248,7 +248,7 @@ func TestOfflineAlerts(t *testing.T) {
 	if _, err := st.MarkStaleOffline(ctx, now.Add(-15*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	rule := alerting.DefaultRules()[3]
+	rule := eval.DefaultRules()[3]
 	cands, err := st.OfflineCandidates(ctx, now.Add(-rule.Duration))
 	if err != nil || len(cands) != 1 || cands[0].MachineID != silent {
 		t.Fatalf("candidates %+v %v (never: %s)", cands, err, never)

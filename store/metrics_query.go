@@ -54,6 +54,13 @@ type RealtimeFilter struct {
 var realtimeSorts = map[string]string{"gpuUtil": "l.gpu_util_avg", "cpu": "l.cpu_pct", "mem": "l.mem_pct", "temp": "l.gpu_temp_max",
 	"disk": "l.disk_pct", "power": "l.gpu_power_w", "name": "m.name", "region": "m.region", "status": "m.status", "lastSeen": "m.last_seen_at"}
 
+// AllRealtime is every machine that f lets through, by name, unpaged: the
+// admin's live snapshot (internal/live) holds the whole fleet.
+func (s *Store) AllRealtime(ctx context.Context, f RealtimeFilter) ([]RealtimeMachine, error) {
+	list, _, err := s.Realtime(ctx, f, Page{PageSize: 1<<31 - 1}) // LIMIT as large as Postgres takes
+	return list, err
+}
+
 func (s *Store) Realtime(ctx context.Context, f RealtimeFilter, p Page) ([]RealtimeMachine, int, error) {
 	w := &where{}
 	w.raw("m.deleted_at IS NULL")

@@ -33,6 +33,7 @@ const (
 	ScheduleRollup1h           = "monitoring-rollup-1h"
 	ScheduleMetricsMaintenance = "monitoring-maintenance"
 	ScheduleReconcile          = "reconcile"
+	ScheduleAlertSweep         = "alerting-sweep"
 )
 
 // ReconcileGrace leaves rows younger than this to the request that is
@@ -66,13 +67,17 @@ func monitoringSchedules(m config.Monitoring) []monitoringSchedule {
 		{id: ScheduleMetricsMaintenance, every: time.Hour, offset: 7 * time.Minute, workflow: workflows.MetricsMaintenance, immediate: true,
 			arg:     workflows.MetricsMaintenanceInput{RetentionRaw: m.RetentionRaw, Retention1m: m.Retention1m, Retention1h: m.Retention1h},
 			timeout: time.Hour},
+		// halfway between two offline detections, which turn the machines offline it alerts on
+		{id: ScheduleAlertSweep, every: workflows.AlertSweepEvery, offset: 5 * time.Second, workflow: workflows.AlertSweep,
+			arg: workflows.AlertSweepInput{}, timeout: time.Minute},
 		{id: ScheduleReconcile, every: workflows.ReconcileEvery, offset: 30 * time.Second, workflow: workflows.Reconcile,
 			arg: activities.ReconcileInput{Grace: ReconcileGrace}, timeout: 10 * time.Minute},
 	}
 }
 
-// EnsureSchedules creates the monitoring schedules (offline detection every
-// 10 s, roll-ups every minute and hour, partitions and retention hourly) on
+// EnsureSchedules creates the monitoring schedules (offline detection and
+// the alert sweep every 10 s, roll-ups every minute and hour, partitions and
+// retention hourly, the reconciler every minute) on
 // the task queue, or brings existing ones to the current configuration.
 // Safe to call from every worker start; idPrefix is empty in production
 // (tests use their own).

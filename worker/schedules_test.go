@@ -48,7 +48,8 @@ func TestEnsureSchedules(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Stop()
-	ids := []string{worker.ScheduleOfflineDetection, worker.ScheduleRollup1m, worker.ScheduleRollup1h, worker.ScheduleMetricsMaintenance}
+	ids := []string{worker.ScheduleOfflineDetection, worker.ScheduleRollup1m, worker.ScheduleRollup1h, worker.ScheduleMetricsMaintenance,
+		worker.ScheduleAlertSweep, worker.ScheduleReconcile}
 	t.Cleanup(func() {
 		for _, id := range ids {
 			_ = c.ScheduleClient().GetHandle(context.Background(), prefix+id).Delete(context.Background())

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/remotegpu/remotegpu/activities"
+	"github.com/remotegpu/remotegpu/internal/alerting"
 	"github.com/remotegpu/remotegpu/internal/hostchan"
 	"github.com/remotegpu/remotegpu/internal/mail"
 	"github.com/remotegpu/remotegpu/internal/reconcile"
@@ -26,6 +27,8 @@ type Deps struct {
 	Secrets *secrets.Box
 	// ExpiringNotice is the notice window of leases the reconciler restarts.
 	ExpiringNotice time.Duration
+	// PublicURL is the console's address, linked from the alert notices (optional).
+	PublicURL string
 }
 
 // New builds the worker; the caller runs it with Start/Stop or Run.
@@ -46,5 +49,7 @@ func New(c client.Client, taskQueue string, d Deps) worker.Worker {
 	(&reconcile.Reconciler{Store: d.Store, Client: c, TaskQueue: taskQueue, ExpiringNotice: d.ExpiringNotice}).Register(w)
 	registerMonitoring(w, d)
 	workflows.RegisterAlertNotify(w, &activities.Alerts{Store: d.Store, Mail: d.Mail, WebhookURL: d.AlertWebhookURL})
+	w.RegisterWorkflow(workflows.AlertSweep)
+	alerting.New(d.Store, c, taskQueue, d.PublicURL, 0, nil).Register(w)
 	return w
 }

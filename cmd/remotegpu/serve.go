@@ -78,7 +78,7 @@ func serve(ctx context.Context, mode string) error {
 		}
 		defer tc.Close()
 		w := worker.New(tc, cfg.TemporalTaskQueue, worker.Deps{Store: st, Mail: sender, Secrets: box, AlertWebhookURL: cfg.AlertWebhookURL,
-			ExpiringNotice: cfg.Fleet.ExpiringNotice})
+			ExpiringNotice: cfg.Fleet.ExpiringNotice, PublicURL: cfg.PublicURL})
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("unable to start the worker: %w", err)
 		}
@@ -111,6 +111,8 @@ func serve(ctx context.Context, mode string) error {
 		}
 		srv := api.New(api.Deps{Config: cfg, Store: st, Temporal: tc, Objects: objects, Mail: sender,
 			LDAP: ldapauth.New(ldapConfig(cfg.LDAP)), Secrets: box, Mounts: mounts})
+		srv.Start(ctx) // alert evaluation, monitoring WebSockets
+		defer srv.Close()
 		hs := &http.Server{Addr: cfg.ListenAddr, Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			slog.Info("api listening", "addr", cfg.ListenAddr)

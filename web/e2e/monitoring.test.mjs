@@ -168,6 +168,18 @@ describe('monitoring and alerts', () => {
       await successToast(page).getByText('告警已确认').waitFor()
       await alertRow.getByText('已确认').waitFor()
       assert.match(await alertRow.innerText(), /admin/)
+      // the alert's text, from its code and figures, in either language
+      assert.match(await alertRow.innerText(), /机器离线，已 5 秒以上没有上报数据/)
+      await page.evaluate(() => localStorage.setItem('remotegpu.locale', 'en'))
+      try {
+        await page.reload()
+        await page
+          .getByTestId('alert-table')
+          .locator('.el-table__body-wrapper tr', { hasText: 'machine offline: no data for 5 s or more' })
+          .waitFor()
+      } finally {
+        await page.evaluate(() => localStorage.setItem('remotegpu.locale', 'zh-CN'))
+      }
     })
   })
 

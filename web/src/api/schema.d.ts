@@ -32,7 +32,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The alert centre: open alerts (active and acknowledged), most severe first, then newest, with counts by level
+         * The alert centre: open alerts (active and acknowledged), most severe first, then newest, with counts by level. Not paged: it is the dashboard's short list (the first limit alerts) with the counts of all of them; every open alert, paged, is list-alerts with status=open
          * @description Roles: admin.
          */
         get: operations["list-active-alerts"];
@@ -1646,6 +1646,8 @@ export interface components {
             /** Format: date-time */
             acknowledgedAt: string | null;
             acknowledgedBy: string;
+            /** @description The text's code (alerting.gpuTemperature …), which the console translates with params; empty for old texts it could not read */
+            code: string;
             /**
              * Format: date-time
              * @description When the alert opened (发生时间)
@@ -1667,11 +1669,15 @@ export interface components {
             /** Format: uuid */
             machineId: string;
             machineName: string;
-            /** @description 告警内容 */
+            /** @description 告警内容, in English */
             message: string;
             note: string;
             /** @description The mail/webhook notification was handed to its workflow (critical alerts) */
             notificationQueued: boolean;
+            /** @description The figures of the text (gpu, value, threshold, seconds, mount, minutes, steps) */
+            params: {
+                [key: string]: unknown;
+            };
             region: string;
             /**
              * @description How a resolved alert was resolved: auto (the condition cleared), manual (marked handled), ignored; empty while open

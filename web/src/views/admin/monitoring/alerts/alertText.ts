@@ -1,5 +1,5 @@
 import type { Alert, AlertLevel, AlertStatusFilter, AlertType } from '@/api/types'
-import type { Locale } from '@/locales'
+import { codeText, type Locale } from '@/locales'
 import { pickLanguage } from '@/utils/bilingual'
 
 export const ALERT_LEVELS: AlertLevel[] = ['critical', 'warning', 'info']
@@ -15,5 +15,11 @@ export const ALERT_SORTS = ['createdAt', 'startedAt', 'resolvedAt', 'level', 'ty
 export const canAcknowledge = (a: Alert) => a.status === 'active'
 export const isOpen = (a: Alert) => a.status !== 'resolved'
 
-/** An alert's text in the console's language (the API writes both). */
-export const alertMessage = (message: string, locale: Locale | string): string => pickLanguage(message, locale)
+/**
+ * An alert's text in the console's language: its code with its figures
+ * (codes/alerting.ts). An alert the API stored before codes, or opened by a
+ * caller that gives none, has only its message (English, or the old
+ * "中文 / English" text, of which the console's half is shown).
+ */
+export const alertMessage = (a: Pick<Alert, 'code' | 'params' | 'message'>, locale: Locale | string): string =>
+  a.code ? codeText(a.code, a.params as Record<string, unknown> | null, a.message) : pickLanguage(a.message, locale)

@@ -4,6 +4,7 @@ import { flushPromises, mountPage } from '@/test/mountPage'
 import AlertsPage from './index.vue'
 import { ALERT_TYPES, alertMessage, hasThreshold } from './alertText'
 import { rulesInput } from './useAlertRules'
+import { i18n } from '@/locales'
 
 vi.mock('@/api/alerts', () => ({
   listAlerts: vi.fn(),
@@ -26,7 +27,9 @@ const alert: Alert = {
   type: 'offline',
   level: 'critical',
   status: 'active',
-  message: '机器离线，已 30 秒以上没有上报数据 / machine offline: no data for 30 s or more',
+  code: 'alerting.offline',
+  params: { seconds: 30 },
+  message: 'machine offline: no data for 30 s or more',
   value: null,
   threshold: null,
   durationSeconds: 30,
@@ -163,28 +166,39 @@ describe('alert management page', () => {
       type: 'lease_cleanup',
       level: 'warning',
       durationSeconds: 1800,
-      message: '租期结束后的清理超过 30m0s 仍未完成（待主机确认：[stop_tenant]）/ the end-of-lease cleanup is not done after 30m0s (waiting for the host: [stop_tenant])',
+      code: 'alerting.leaseCleanupStuck',
+      params: { minutes: 30, steps: 'stop_tenant' },
+      message: 'the end-of-lease cleanup is not done after 30 minutes; waiting for the host to confirm: stop_tenant',
     }
     vi.mocked(api.listAlerts).mockResolvedValue({ list: [overdue], total: 1, page: 1, pageSize: 20 })
     const { wrapper } = await mountPage(AlertsPage, '/admin/monitoring/alerts?type=lease_cleanup')
     expect(api.listAlerts).toHaveBeenCalledWith(expect.objectContaining({ type: 'lease_cleanup' }))
     const table = wrapper.find('[data-testid="alert-table"]')
     expect(table.text()).toContain('租期清理超时')
-    expect(table.text()).toContain('租期结束后的清理超过 30m0s 仍未完成')
+    expect(table.text()).toContain('租期结束 30 分钟后清理仍未完成，待主机确认：stop_tenant')
     expect(table.text()).not.toContain('waiting for the host')
     wrapper.unmount()
   })
 })
 
 describe('alert text', () => {
-  it('takes the half of the bilingual text in the console’s language', () => {
-    expect(alertMessage('磁盘使用率 (/) 91.0% ≥ 90% / disk usage (/) 91.0% ≥ 90%', 'en')).toBe('disk usage (/) 91.0% ≥ 90%')
-    expect(alertMessage('磁盘使用率 (/) 91.0% ≥ 90% / disk usage (/) 91.0% ≥ 90%', 'zh-CN')).toBe('磁盘使用率 (/) 91.0% ≥ 90%')
-    expect(alertMessage('only one text', 'en')).toBe('only one text')
-    // no space before the slash after a full-width bracket
-    const overdue = '租期结束后的清理超过 30m0s 仍未完成（待主机确认：[stop_tenant]）/ the end-of-lease cleanup is not done after 30m0s (waiting for the host: [stop_tenant])'
-    expect(alertMessage(overdue, 'zh-CN')).toBe('租期结束后的清理超过 30m0s 仍未完成（待主机确认：[stop_tenant]）')
-    expect(alertMessage(overdue, 'en')).toBe('the end-of-lease cleanup is not done after 30m0s (waiting for the host: [stop_tenant])')
+  it('renders the code with its figures in the console’s language', () => {
+    const disk = { code: 'alerting.diskUsageOn', params: { mount: '/', value: '91.0', threshold: 90, seconds: 300 }, message: 'disk usage (/) 91.0% ≥ 90% for 300 s' }
+    i18n.global.locale.value = 'en'
+    expect(alertMessage(disk, 'en')).toBe('disk usage (/) 91.0% ≥ 90% for 300 s')
+    i18n.global.locale.value = 'zh-CN'
+    expect(alertMessage(disk, 'zh-CN')).toBe('磁盘使用率 (/) 91.0% ≥ 90%，持续 300 秒')
+    const gpu = { code: 'alerting.gpuTemperature', params: { gpu: 3, value: '90.0', threshold: 85, seconds: 60 }, message: '' }
+    expect(alertMessage(gpu, 'zh-CN')).toBe('GPU 3 温度 90.0 °C ≥ 85 °C，持续 60 秒')
+    // a code the console does not know: the API's English text
+    expect(alertMessage({ code: 'alerting.somethingNew', params: {}, message: 'something new' }, 'zh-CN')).toBe('something new')
+  })
+
+  it('shows the console’s half of an alert stored before codes', () => {
+    const old = (message: string) => ({ code: '', params: {}, message })
+    expect(alertMessage(old('磁盘使用率 (/) 91.0% ≥ 90% / disk usage (/) 91.0% ≥ 90%'), 'en')).toBe('disk usage (/) 91.0% ≥ 90%')
+    expect(alertMessage(old('磁盘使用率 (/) 91.0% ≥ 90% / disk usage (/) 91.0% ≥ 90%'), 'zh-CN')).toBe('磁盘使用率 (/) 91.0% ≥ 90%')
+    expect(alertMessage(old('only one text'), 'en')).toBe('only one text')
   })
 
   it('leaves the threshold out of the offline and lease cleanup rules', () => {

@@ -1,4 +1,4 @@
-// Package alerting is the rule evaluation of the monitoring alerts
+// Package eval is the rule evaluation of the monitoring alerts
 // (requirements 2.1.5.2), pure Go with no I/O: the api feeds it a machine's
 // samples and the state stored for it, and stores the actions it returns.
 //
@@ -15,15 +15,17 @@
 // alerts are raised by the LeaseCleanup workflow when the end-of-lease steps
 // outlast the rule's duration, and resolved when the cleanup ends; the
 // sample evaluation never touches them.
-package alerting
+package eval
 
 import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/remotegpu/remotegpu/internal/agentproto"
+	"github.com/remotegpu/remotegpu/internal/apperr"
 )
 
 // Type is what an alert watches.
@@ -128,20 +130,20 @@ func RulesOf(list []Rule) Rules {
 }
 
 // Validate checks one rule as the rules form submits it; it returns the
-// field at fault and a message, or "" when the rule is fine.
-func (r Rule) Validate() (field, msg string) {
+// field at fault and the error, or "" and nil when the rule is fine.
+func (r Rule) Validate() (field string, err *apperr.Error) {
 	switch {
 	case !r.Type.Valid():
-		return "type", "未知的告警类型 / unknown alert type"
+		return "type", apperr.New(apperr.Unprocessable, "alerting.unknownType", "unknown alert type {type}", apperr.P{"type": string(r.Type)})
 	case !r.Level.Valid():
-		return "level", "级别须为 critical、warning 或 info / level must be critical, warning or info"
+		return "level", apperr.New(apperr.Unprocessable, "alerting.invalidLevel", "level must be critical, warning or info")
 	case r.Duration < 0 || r.Duration > 24*time.Hour:
-		return "durationSeconds", "持续时间须在 0 到 86400 秒之间 / duration must be 0 to 86400 seconds"
+		return "durationSeconds", apperr.New(apperr.Unprocessable, "alerting.durationRange", "duration must be 0 to 86400 seconds")
 	case r.Duration%time.Second != 0:
-		return "durationSeconds", "持续时间须为整秒 / duration must be whole seconds"
+		return "durationSeconds", apperr.New(apperr.Unprocessable, "alerting.durationWholeSeconds", "duration must be whole seconds")
 	}
 	if !r.Type.HasThreshold() {
-		return "", "" // offline, lease_cleanup: the threshold is not used
+		return "", nil // offline, lease_cleanup: the threshold is not used
 	}
 	lo, hi := 1.0, 100.0
 	switch r.Type {
@@ -149,12 +151,12 @@ func (r Rule) Validate() (field, msg string) {
 		lo, hi = 30, 130
 	}
 	if r.Threshold < lo || r.Threshold > hi || math.IsNaN(r.Threshold) {
-		return "threshold", fmt.Sprintf("阈值须在 %g 到 %g 之间 / threshold must be %g to %g", lo, hi, lo, hi)
+		return "threshold", apperr.New(apperr.Unprocessable, "alerting.thresholdRange", "threshold must be {min} to {max}", apperr.P{"min": lo, "max": hi})
 	}
 	if r.ClearMargin < 0 || r.ClearMargin > 50 || r.ClearMargin >= r.Threshold || math.IsNaN(r.ClearMargin) {
-		return "clearMargin", "恢复回差须在 0 到 50 之间且小于阈值 / clear margin must be 0 to 50 and below the threshold"
+		return "clearMargin", apperr.New(apperr.Unprocessable, "alerting.clearMarginRange", "clear margin must be 0 to 50 and below the threshold")
 	}
-	return "", ""
+	return "", nil
 }
 
 // Key names one condition of a machine.
@@ -239,7 +241,7 @@ type NewAlert struct {
 	Duration   time.Duration
 	StartedAt  time.Time // the condition held since
 	OpenedAt   time.Time // the sample that completed the duration
-	Message    string
+	Message    Text
 	ResolvedAt *time.Time
 }
 
@@ -389,30 +391,34 @@ func OfflineDue(rule Rule, lastSeen, now time.Time) bool {
 	return rule.Enabled && !lastSeen.IsZero() && now.Sub(lastSeen) >= rule.Duration
 }
 
-// Message is the alert's text (告警内容), Chinese and English.
-func Message(rule Rule, k Key, value float64, subject string) string {
+// Message is the alert's text (告警内容) as a code and its figures.
+func Message(rule Rule, k Key, value float64, subject string) Text {
 	d := int(rule.Duration / time.Second)
+	v := fmt.Sprintf("%.1f", value)
 	switch k.Type {
 	case TypeGPUTemp:
-		return fmt.Sprintf("GPU %d 温度 %.1f °C ≥ %g °C，持续 %d 秒 / GPU %d temperature %.1f °C ≥ %g °C for %d s",
-			k.GPU, value, rule.Threshold, d, k.GPU, value, rule.Threshold, d)
+		return Text{Code: CodeGPUTemperature, Params: map[string]any{"gpu": k.GPU, "value": v, "threshold": rule.Threshold, "seconds": d}}
 	case TypeDisk:
-		on := ""
 		if subject != "" {
-			on = " (" + subject + ")"
+			return Text{Code: CodeDiskUsageOn, Params: map[string]any{"mount": subject, "value": v, "threshold": rule.Threshold, "seconds": d}}
 		}
-		return fmt.Sprintf("磁盘使用率%s %.1f%% ≥ %g%%，持续 %d 秒 / disk usage%s %.1f%% ≥ %g%% for %d s",
-			on, value, rule.Threshold, d, on, value, rule.Threshold, d)
+		return Text{Code: CodeDiskUsage, Params: map[string]any{"value": v, "threshold": rule.Threshold, "seconds": d}}
 	case TypeMemory:
-		return fmt.Sprintf("内存使用率 %.1f%% ≥ %g%%，持续 %d 秒 / memory usage %.1f%% ≥ %g%% for %d s", value, rule.Threshold, d, value, rule.Threshold, d)
+		return Text{Code: CodeMemoryUsage, Params: map[string]any{"value": v, "threshold": rule.Threshold, "seconds": d}}
 	case TypeOffline:
 		return OfflineMessage(rule)
 	}
-	return string(k.Type)
+	return Text{Code: "alerting.type." + string(k.Type)}
 }
 
 // OfflineMessage is the text of an offline alert.
-func OfflineMessage(rule Rule) string {
-	d := int(rule.Duration / time.Second)
-	return fmt.Sprintf("机器离线，已 %d 秒以上没有上报数据 / machine offline: no data for %d s or more", d, d)
+func OfflineMessage(rule Rule) Text {
+	return Text{Code: CodeOffline, Params: map[string]any{"seconds": int(rule.Duration / time.Second)}}
+}
+
+// LeaseCleanupMessage is the text of a lease cleanup alert: the cleanup is
+// still unconfirmed after the rule's duration, the host has yet to confirm steps.
+func LeaseCleanupMessage(after time.Duration, steps []string) Text {
+	return Text{Code: CodeLeaseCleanupStuck, Params: map[string]any{"minutes": int(after.Round(time.Minute) / time.Minute),
+		"steps": strings.Join(steps, ", ")}}
 }

@@ -1,4 +1,4 @@
-package alerting
+package eval
 
 import (
 	"strings"
@@ -107,7 +107,7 @@ func TestEvaluateOpenedAlert(t *testing.T) {
 	if n.Level != LevelCritical || *n.Value != 91.25 || *n.Threshold != 85 || !n.StartedAt.Equal(at(0)) || !n.OpenedAt.Equal(at(10)) || n.ResolvedAt != nil {
 		t.Fatalf("alert %+v", n)
 	}
-	if !strings.Contains(n.Message, "GPU 0") || !strings.Contains(n.Message, "91.2") {
+	if n.Message.Code != CodeGPUTemperature || n.Message.Params["gpu"] != 0 || !strings.Contains(n.Message.English(), "GPU 0 temperature 91.2 °C") {
 		t.Fatalf("message %q", n.Message)
 	}
 	// the pending row it came from is gone, none was stored before: nothing to clear
@@ -192,7 +192,7 @@ func TestEvaluateMachineLevel(t *testing.T) {
 	if len(a.Open) != 2 || got[TypeMemory].Level != LevelWarning || got[TypeDisk].Key.GPU != NoGPU {
 		t.Fatalf("opened %+v", a.Open)
 	}
-	if !strings.Contains(got[TypeDisk].Message, "/data") || *got[TypeDisk].Value != 95 {
+	if got[TypeDisk].Message.Code != CodeDiskUsageOn || !strings.Contains(got[TypeDisk].Message.English(), "disk usage (/data)") || *got[TypeDisk].Value != 95 {
 		t.Fatalf("disk alert %+v", got[TypeDisk])
 	}
 }
@@ -305,6 +305,28 @@ func TestEvaluateIgnoresLeaseCleanup(t *testing.T) {
 	for _, o := range Observe(samples) {
 		if o.Key.Type == TypeLeaseCleanup {
 			t.Fatalf("samples observed a lease cleanup: %+v", o)
+		}
+	}
+}
+
+// The texts in both languages are the ones the console showed before codes.
+func TestTexts(t *testing.T) {
+	rule := Rule{Type: TypeDisk, Threshold: 90, Duration: 300 * time.Second}
+	m := Message(rule, Key{TypeDisk, NoGPU}, 91, "/")
+	if zh, en := m.Chinese(), m.English(); zh != "磁盘使用率 (/) 91.0% ≥ 90%，持续 300 秒" || en != "disk usage (/) 91.0% ≥ 90% for 300 s" {
+		t.Fatalf("%q %q", zh, en)
+	}
+	off := OfflineMessage(Rule{Type: TypeOffline, Duration: 30 * time.Second})
+	if off.English() != "machine offline: no data for 30 s or more" || off.Chinese() != "机器离线，已 30 秒以上没有上报数据" {
+		t.Fatalf("%+v", off)
+	}
+	lc := LeaseCleanupMessage(30*time.Minute, []string{"stop_tenant", "rotate_password"})
+	if lc.English() != "the end-of-lease cleanup is not done after 30 minutes; waiting for the host to confirm: stop_tenant, rotate_password" {
+		t.Fatalf("%q", lc.English())
+	}
+	for code := range Texts {
+		if !strings.HasPrefix(code, "alerting.") {
+			t.Fatalf("code %s", code)
 		}
 	}
 }
