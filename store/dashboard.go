@@ -25,9 +25,8 @@ func (s *Store) FleetStats(ctx context.Context, expiring time.Duration) (*FleetS
 	var st FleetStats
 	err := s.Pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE m.status = 'online'), count(*) FILTER (WHERE m.status = 'offline'),
 		count(*) FILTER (WHERE m.status = 'maintenance'), coalesce(sum(m.gpu_count), 0),
-		count(a.id), count(a.id) FILTER (WHERE a.status = 'active' AND a.end_at < now() + $1::interval)
-		FROM machines m LEFT JOIN allocations a ON a.machine_id = m.id AND a.status IN ('pending', 'active')
-		WHERE m.deleted_at IS NULL`, expiring.String()).
+		count(m.live_allocation_id), count(*) FILTER (WHERE m.live_until < now() + $1::interval)
+		FROM machines m WHERE m.deleted_at IS NULL`, expiring.String()).
 		Scan(&st.Machines, &st.Online, &st.Offline, &st.Maintenance, &st.GPUs, &st.Allocated, &st.Expiring)
 	if err != nil {
 		return nil, err
