@@ -21,6 +21,9 @@ type FleetStats struct {
 	AvgGPUUtil       float64 `json:"avgGpuUtil" doc:"Average utilisation of every GPU of the online machines, from their latest samples, %"`
 }
 
+// FleetStats counts the fleet; allocated and expiring come from the live
+// allocation stored on each machine (see machines.go), expiring being the
+// machines whose lease ends within the window.
 func (s *Store) FleetStats(ctx context.Context, expiring time.Duration) (*FleetStats, error) {
 	var st FleetStats
 	err := s.Pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE m.status = 'online'), count(*) FILTER (WHERE m.status = 'offline'),

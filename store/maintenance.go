@@ -93,18 +93,10 @@ func (s *Store) ListMaintenance(ctx context.Context, f MaintenanceFilter, p Page
 		r.ended_by_name, r.ended_at, r.previous_status, r.kind`+from+w.sql()+
 		p.orderBy(map[string]string{"startedAt": "r.started_at", "endedAt": "r.ended_at", "machineName": "m.name"}, "r.started_at DESC, r.id")+
 		p.limitOffset(), w.args...)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
-	list := []MaintenanceRecord{}
-	for rows.Next() {
+	list, err := collect(rows, err, func(row pgx.Row) (*MaintenanceRecord, error) {
 		var r MaintenanceRecord
-		if err := rows.Scan(&r.ID, &r.MachineID, &r.MachineName, &r.Reason, &r.PlannedUntil, &r.StartedByName, &r.StartedAt,
-			&r.EndedByName, &r.EndedAt, &r.PreviousStatus, &r.Kind); err != nil {
-			return nil, 0, err
-		}
-		list = append(list, r)
-	}
-	return list, total, rows.Err()
+		return &r, row.Scan(&r.ID, &r.MachineID, &r.MachineName, &r.Reason, &r.PlannedUntil, &r.StartedByName, &r.StartedAt,
+			&r.EndedByName, &r.EndedAt, &r.PreviousStatus, &r.Kind)
+	})
+	return list, total, err
 }

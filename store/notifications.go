@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 type NotificationBatch struct {
@@ -35,10 +37,12 @@ func (s *Store) CreateNotificationBatch(ctx context.Context, b *NotificationBatc
 		b.TenantID, senderID, b.SenderName, b.Title, b.Content, b.Level, b.SendEmail).Scan(&b.ID, &b.Status, &b.CreatedAt)
 }
 
-func (s *Store) GetNotificationBatch(ctx context.Context, id string) (*NotificationBatch, error) {
+const notificationBatchSelect = `SELECT id, tenant_id, title, content, level, send_email, status, recipients, error, sender_name, created_at, finished_at
+	FROM notification_batches`
+
+func scanNotificationBatch(row pgx.Row) (*NotificationBatch, error) {
 	var b NotificationBatch
-	err := s.Pool.QueryRow(ctx, `SELECT id, tenant_id, title, content, level, send_email, status, recipients, error, sender_name, created_at, finished_at
-		FROM notification_batches WHERE id = $1`, id).Scan(&b.ID, &b.TenantID, &b.Title, &b.Content, &b.Level, &b.SendEmail, &b.Status,
+	err := row.Scan(&b.ID, &b.TenantID, &b.Title, &b.Content, &b.Level, &b.SendEmail, &b.Status,
 		&b.Recipients, &b.Error, &b.SenderName, &b.CreatedAt, &b.FinishedAt)
 	if err != nil {
 		return nil, notFound(err)
@@ -46,27 +50,18 @@ func (s *Store) GetNotificationBatch(ctx context.Context, id string) (*Notificat
 	return &b, nil
 }
 
+func (s *Store) GetNotificationBatch(ctx context.Context, id string) (*NotificationBatch, error) {
+	return scanNotificationBatch(s.Pool.QueryRow(ctx, notificationBatchSelect+` WHERE id = $1`, id))
+}
+
 func (s *Store) ListNotificationBatches(ctx context.Context, tenantID string, p Page) ([]NotificationBatch, int, error) {
 	var total int
 	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM notification_batches WHERE tenant_id = $1`, tenantID).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT id, tenant_id, title, content, level, send_email, status, recipients, error, sender_name, created_at, finished_at
-		FROM notification_batches WHERE tenant_id = $1 ORDER BY created_at DESC, id`+p.limitOffset(), tenantID)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
-	list := []NotificationBatch{}
-	for rows.Next() {
-		var b NotificationBatch
-		if err := rows.Scan(&b.ID, &b.TenantID, &b.Title, &b.Content, &b.Level, &b.SendEmail, &b.Status,
-			&b.Recipients, &b.Error, &b.SenderName, &b.CreatedAt, &b.FinishedAt); err != nil {
-			return nil, 0, err
-		}
-		list = append(list, b)
-	}
-	return list, total, rows.Err()
+	rows, err := s.Pool.Query(ctx, notificationBatchSelect+` WHERE tenant_id = $1 ORDER BY created_at DESC, id`+p.limitOffset(), tenantID)
+	list, err := collect(rows, err, scanNotificationBatch)
+	return list, total, err
 }
 
 // DeliverNotification records the in-app copy for each user; a retried call adds nothing twice.
@@ -103,19 +98,11 @@ func (s *Store) ListNotifications(ctx context.Context, tenantID, userID string, 
 	}
 	rows, err := s.Pool.Query(ctx, "SELECT id, title, content, level, read_at, created_at FROM notifications"+w.sql()+
 		" ORDER BY created_at DESC, id"+p.limitOffset(), w.args...)
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	defer rows.Close()
-	list := []Notification{}
-	for rows.Next() {
+	list, err := collect(rows, err, func(row pgx.Row) (*Notification, error) {
 		var n Notification
-		if err := rows.Scan(&n.ID, &n.Title, &n.Content, &n.Level, &n.ReadAt, &n.CreatedAt); err != nil {
-			return nil, 0, 0, err
-		}
-		list = append(list, n)
-	}
-	return list, total, unread, rows.Err()
+		return &n, row.Scan(&n.ID, &n.Title, &n.Content, &n.Level, &n.ReadAt, &n.CreatedAt)
+	})
+	return list, total, unread, err
 }
 
 // MarkNotificationsRead marks one (id) or all (id empty) of the caller's notifications read.

@@ -18,21 +18,19 @@ type SSHKey struct {
 }
 
 func (s *Store) ListSSHKeys(ctx context.Context, tenantID, userID string) ([]SSHKey, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT id, name, key_type, fingerprint, comment, public_key, created_at FROM ssh_keys
+	rows, err := s.Pool.Query(ctx, `SELECT `+sshKeyColumns+` FROM ssh_keys
 		WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at DESC`, tenantID, userID)
-	if err != nil {
-		return nil, err
+	return collect(rows, err, scanSSHKey)
+}
+
+const sshKeyColumns = `id, name, key_type, fingerprint, comment, public_key, created_at`
+
+func scanSSHKey(row pgx.Row) (*SSHKey, error) {
+	var k SSHKey
+	if err := row.Scan(&k.ID, &k.Name, &k.KeyType, &k.Fingerprint, &k.Comment, &k.PublicKey, &k.CreatedAt); err != nil {
+		return nil, notFound(err)
 	}
-	defer rows.Close()
-	list := []SSHKey{}
-	for rows.Next() {
-		var k SSHKey
-		if err := rows.Scan(&k.ID, &k.Name, &k.KeyType, &k.Fingerprint, &k.Comment, &k.PublicKey, &k.CreatedAt); err != nil {
-			return nil, err
-		}
-		list = append(list, k)
-	}
-	return list, rows.Err()
+	return &k, nil
 }
 
 func (s *Store) CreateSSHKey(ctx context.Context, tenantID, userID string, k *SSHKey) error {
@@ -43,14 +41,8 @@ func (s *Store) CreateSSHKey(ctx context.Context, tenantID, userID string, k *SS
 
 // DeleteSSHKey removes a key of the caller; another tenant's or user's key is ErrNotFound.
 func (s *Store) DeleteSSHKey(ctx context.Context, tenantID, userID, id string) (*SSHKey, error) {
-	var k SSHKey
-	err := s.Pool.QueryRow(ctx, `DELETE FROM ssh_keys WHERE id = $1 AND tenant_id = $2 AND user_id = $3
-		RETURNING id, name, key_type, fingerprint, comment, public_key, created_at`, id, tenantID, userID).
-		Scan(&k.ID, &k.Name, &k.KeyType, &k.Fingerprint, &k.Comment, &k.PublicKey, &k.CreatedAt)
-	if err != nil {
-		return nil, notFound(err)
-	}
-	return &k, nil
+	return scanSSHKey(s.Pool.QueryRow(ctx, `DELETE FROM ssh_keys WHERE id = $1 AND tenant_id = $2 AND user_id = $3
+		RETURNING `+sshKeyColumns, id, tenantID, userID))
 }
 
 // MachineSSHKeys are the authorized_keys lines a leased machine should hold:
