@@ -40,11 +40,6 @@ const (
 	ResolutionIgnored = "ignored"
 )
 
-func init() {
-	// the real-time list's openAlerts and "only machines with alerts" (see metrics_query.go)
-	OpenAlertsExpr = `SELECT count(*) FROM alerts a WHERE a.machine_id = m.id AND a.status <> 'resolved'`
-}
-
 // AlertRule is the configuration of one alert type.
 type AlertRule struct {
 	Type            string    `json:"type" enum:"gpu_temperature,disk_usage,memory_usage,offline,lease_cleanup"`

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // AuditLog is one recorded action: who, what, on which target, when, with before/after in Detail.
@@ -96,20 +98,12 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter, p Page) ([]AuditLo
 		FROM audit_logs a LEFT JOIN tenants t ON t.id = a.tenant_id` + w.sql() +
 		p.orderBy(map[string]string{"createdAt": "a.created_at", "action": "a.action", "actorName": "a.actor_name"}, "a.id DESC") + p.limitOffset()
 	rows, err := s.Pool.Query(ctx, q, w.args...)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
-	list := []AuditLog{}
-	for rows.Next() {
+	list, err := collect(rows, err, func(row pgx.Row) (*AuditLog, error) {
 		var a AuditLog
-		if err := rows.Scan(&a.ID, &a.CreatedAt, &a.ActorID, &a.ActorName, &a.ActorRole, &a.TenantID, &a.TenantName, &a.Action,
-			&a.TargetType, &a.TargetID, &a.Success, &a.IP, &a.TraceID, &a.Detail); err != nil {
-			return nil, 0, err
-		}
-		list = append(list, a)
-	}
-	return list, total, rows.Err()
+		return &a, row.Scan(&a.ID, &a.CreatedAt, &a.ActorID, &a.ActorName, &a.ActorRole, &a.TenantID, &a.TenantName, &a.Action,
+			&a.TargetType, &a.TargetID, &a.Success, &a.IP, &a.TraceID, &a.Detail)
+	})
+	return list, total, err
 }
 
 func likePrefix(s string) string {

@@ -21,13 +21,15 @@ type FleetStats struct {
 	AvgGPUUtil       float64 `json:"avgGpuUtil" doc:"Average utilisation of every GPU of the online machines, from their latest samples, %"`
 }
 
+// FleetStats counts the fleet; allocated and expiring come from the live
+// allocation stored on each machine (see machines.go), expiring being the
+// machines whose lease ends within the window.
 func (s *Store) FleetStats(ctx context.Context, expiring time.Duration) (*FleetStats, error) {
 	var st FleetStats
 	err := s.Pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE m.status = 'online'), count(*) FILTER (WHERE m.status = 'offline'),
 		count(*) FILTER (WHERE m.status = 'maintenance'), coalesce(sum(m.gpu_count), 0),
-		count(a.id), count(a.id) FILTER (WHERE a.status = 'active' AND a.end_at < now() + $1::interval)
-		FROM machines m LEFT JOIN allocations a ON a.machine_id = m.id AND a.status IN ('pending', 'active')
-		WHERE m.deleted_at IS NULL`, expiring.String()).
+		count(m.live_allocation_id), count(*) FILTER (WHERE m.live_until < now() + $1::interval)
+		FROM machines m WHERE m.deleted_at IS NULL`, expiring.String()).
 		Scan(&st.Machines, &st.Online, &st.Offline, &st.Maintenance, &st.GPUs, &st.Allocated, &st.Expiring)
 	if err != nil {
 		return nil, err

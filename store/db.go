@@ -1,4 +1,5 @@
-// Package store is the data access layer over pgx: one file per table.
+// Package store is the data access layer over pgx: a file per table or per
+// feature (lease cleanup, metrics queries, reconciliation).
 package store
 
 import (
@@ -21,7 +22,8 @@ import (
 // ErrNotFound is returned when a row does not exist (or is not visible to the caller's tenant).
 var ErrNotFound = errors.New("not found")
 
-// Store wraps the pool; its methods are spread over one file per table.
+// Store wraps the pool; its methods are spread over those files. Functions
+// that take a DBTX run in a caller's transaction as well.
 type Store struct {
 	Pool *pgxpool.Pool
 }
@@ -102,8 +104,9 @@ func notFound(err error) error {
 	return err
 }
 
-// collect reads every row of a query with scan (one of the scanX functions
-// of this package); err is the query's own error, so calls chain directly.
+// collect reads every row of a query with scan (a scanX function of this
+// package or a closure); err is the query's own error, so calls chain
+// directly. The list is empty, not nil, when there are no rows.
 func collect[T any](rows pgx.Rows, err error, scan func(pgx.Row) (*T, error)) ([]T, error) {
 	if err != nil {
 		return nil, err

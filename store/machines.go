@@ -60,17 +60,22 @@ type MachineCleanup struct {
 // MaskedPassword is what every response shows instead of a password.
 const MaskedPassword = "********"
 
-// machineSelect joins the live allocation; the unique partial index makes it at most one row.
+// allocationStatusExpr is a machine's allocation status (allocated,
+// unallocated or expiring) from its live_until column, which a trigger on
+// allocations keeps (schema/008_machine_live_allocation.up.sql); $1 is the
+// "expiring" window as an interval.
+const allocationStatusExpr = `CASE WHEN m.live_until IS NULL THEN 'unallocated'
+	WHEN m.live_until < now() + $1::interval THEN 'expiring' ELSE 'allocated' END`
+
+// machineSelect joins the live allocation the machine row points to.
 // $1 is the "expiring" window as an interval.
 const machineSelect = `SELECT m.id, m.name, m.region, m.room, m.gpu_model, m.gpu_memory_gb, m.gpu_count, m.cuda_version,
 	m.driver_version, m.cpu_model, m.cpu_cores, m.memory_gb, m.disk_gb, m.internal_ip, m.ssh_host, m.ssh_port,
 	m.container_domain_prefix, m.ssh_user, m.ssh_password_enc, m.status, m.agent_token_hash IS NOT NULL, m.created_at, m.updated_at,
 	a.id, a.tenant_id, t.company, a.status, a.start_at, a.end_at, l.gpu_util_avg,
-	CASE WHEN a.id IS NULL THEN 'unallocated'
-	     WHEN a.status = 'active' AND a.end_at < now() + $1::interval THEN 'expiring'
-	     ELSE 'allocated' END AS allocation_status, m.cleanup_allocation_id, m.cleanup_since
+	` + allocationStatusExpr + ` AS allocation_status, m.cleanup_allocation_id, m.cleanup_since
 	FROM machines m
-	LEFT JOIN allocations a ON a.machine_id = m.id AND a.status IN ('pending', 'active')
+	LEFT JOIN allocations a ON a.id = m.live_allocation_id
 	LEFT JOIN tenants t ON t.id = a.tenant_id
 	LEFT JOIN machine_latest l ON l.machine_id = m.id`
 
@@ -122,48 +127,61 @@ type MachineFilter struct {
 	IDs              []string
 }
 
+// where is the filter over machines m; $1 is always the "expiring" window.
+// The allocation status is a range condition on m.live_until, which
+// machines_list_idx and machines_live_until_idx serve.
 func (f MachineFilter) where(expiring time.Duration) *where {
 	w := &where{args: []any{expiring.String()}}
-	w.raw("deleted_at IS NULL")
+	w.raw("m.deleted_at IS NULL")
 	if f.GPUModel != "" {
-		w.add("gpu_model = %s", f.GPUModel)
+		w.add("m.gpu_model = %s", f.GPUModel)
 	}
 	if f.Region != "" {
-		w.add("region = %s", f.Region)
+		w.add("m.region = %s", f.Region)
 	}
 	if f.Status != "" {
-		w.add("status = %s", f.Status)
+		w.add("m.status = %s", f.Status)
 	}
-	if f.AllocationStatus != "" {
-		w.add("allocation_status = %s", f.AllocationStatus)
+	switch f.AllocationStatus {
+	case "expiring":
+		w.raw("m.live_until < now() + $1::interval")
+	case "allocated":
+		w.raw("m.live_until >= now() + $1::interval")
+	default:
+		// every statement of the list gets $1: type it where no other condition uses it (always true)
+		w.raw("$1::interval IS NOT NULL")
+		switch f.AllocationStatus {
+		case "":
+		case "unallocated":
+			w.raw("m.live_until IS NULL")
+		default:
+			w.raw("false") // no machine has another status
+		}
 	}
 	if f.Keyword != "" {
-		w.add("name ILIKE %s", likePattern(f.Keyword))
+		w.add("m.name ILIKE %s", likePattern(f.Keyword))
 	}
 	if f.TenantID != "" {
-		w.add("alloc_tenant = %s::uuid AND alloc_status = 'active'", f.TenantID)
+		w.add("m.id IN (SELECT machine_id FROM allocations WHERE tenant_id = %s::uuid AND status = 'active')", f.TenantID)
 	}
 	if f.IDs != nil {
-		w.add("id = ANY(%s::uuid[])", f.IDs)
+		w.add("m.id = ANY(%s::uuid[])", f.IDs)
 	}
 	return w
 }
 
 // machineSorts are the list's sortBy keys.
-var machineSorts = map[string]string{"name": "name", "createdAt": "created_at", "gpuModel": "gpu_model", "gpuCount": "gpu_count",
-	"region": "region", "status": "status", "allocationStatus": "allocation_status", "endAt": "alloc_end", "memoryGb": "memory_gb"}
+var machineSorts = map[string]string{"name": "m.name", "createdAt": "m.created_at", "gpuModel": "m.gpu_model", "gpuCount": "m.gpu_count",
+	"region": "m.region", "status": "m.status", "allocationStatus": allocationStatusExpr, "endAt": "m.live_end_at", "memoryGb": "m.memory_gb"}
 
 func (s *Store) ListMachines(ctx context.Context, f MachineFilter, p Page, expiring time.Duration) ([]Machine, int, error) {
 	w := f.where(expiring)
-	// the inner query exposes the derived columns to WHERE and ORDER BY
-	inner := `SELECT m.*, a.tenant_id AS alloc_tenant, a.end_at AS alloc_end, a.status AS alloc_status,
-		CASE WHEN a.id IS NULL THEN 'unallocated' WHEN a.status = 'active' AND a.end_at < now() + $1::interval THEN 'expiring' ELSE 'allocated' END AS allocation_status
-		FROM machines m LEFT JOIN allocations a ON a.machine_id = m.id AND a.status IN ('pending', 'active')`
 	var total int
-	if err := s.Pool.QueryRow(ctx, "SELECT count(*) FROM ("+inner+") x"+w.sql(), w.args...).Scan(&total); err != nil {
+	if err := s.Pool.QueryRow(ctx, "SELECT count(*) FROM machines m"+w.sql(), w.args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	ids := "SELECT id FROM (" + inner + ") x" + w.sql() + p.orderBy(machineSorts, "created_at DESC, id") + p.limitOffset()
+	// the page's ids first (over machines alone, as the indexes serve it), then their rows with the joins
+	ids := "SELECT m.id FROM machines m" + w.sql() + p.orderBy(machineSorts, "m.created_at DESC, m.id") + p.limitOffset()
 	q := machineSelect + " JOIN (SELECT id, row_number() OVER () AS ord FROM (" + ids + ") page) pg ON pg.id = m.id ORDER BY pg.ord"
 	rows, err := s.Pool.Query(ctx, q, w.args...)
 	list, err := collect(rows, err, scanMachine)
@@ -253,16 +271,15 @@ func (s *Store) MachineNamesTaken(ctx context.Context, names []string) (map[stri
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := map[string]bool{}
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
+	taken, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(taken))
+	for _, n := range taken {
 		out[n] = true
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 func lowerAll(in []string) []string {

@@ -90,16 +90,15 @@ func (s *Store) ListPartitions(ctx context.Context, parent string) ([]Partition,
 	rows, err := s.Pool.Query(ctx, `SELECT c.relname, i.inhdetachpending FROM pg_inherits i
 		JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
 		WHERE p.relname = $1 AND p.relnamespace = 'public'::regnamespace`, parent)
+	all, err := collect(rows, err, func(row pgx.Row) (*Partition, error) {
+		var p Partition
+		return &p, row.Scan(&p.Name, &p.DetachPending)
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	var out []Partition
-	for rows.Next() {
-		var p Partition
-		if err := rows.Scan(&p.Name, &p.DetachPending); err != nil {
-			return nil, err
-		}
+	for _, p := range all {
 		suffix, ok := strings.CutPrefix(p.Name, parent+"_p")
 		if !ok {
 			continue // not one of ours
@@ -116,7 +115,7 @@ func (s *Store) ListPartitions(ctx context.Context, parent string) ([]Partition,
 		out = append(out, p)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].From.Before(out[j].From) })
-	return out, rows.Err()
+	return out, nil
 }
 
 // DropPartitionsBefore drops every partition of parent that ends at or

@@ -7,15 +7,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/remotegpu/remotegpu/internal/agentproto"
 )
 
-// OpenAlertsExpr is the SQL expression counting a machine's open alerts, over
-// the machines row aliased m. The alerts feature sets it (from an init in its
-// own store file) once its table exists, e.g.
-// `(SELECT count(*) FROM alerts a WHERE a.machine_id = m.id AND a.status IN ('active', 'acknowledged'))`;
-// until then no machine has alerts and "only machines with alerts" is empty.
-var OpenAlertsExpr = "0"
+// openAlertsExpr counts a machine's open (not resolved) alerts, over the
+// machines row aliased m: the real-time list's openAlerts and its "only
+// machines with alerts" filter.
+const openAlertsExpr = `(SELECT count(*) FROM alerts a WHERE a.machine_id = m.id AND a.status <> 'resolved')`
 
 // RealtimeMachine is one machine's latest figures (the admin's real-time
 // monitoring). Figures are null until its agent has reported.
@@ -51,8 +51,10 @@ type RealtimeFilter struct {
 }
 
 // realtimeSorts are the sortBy keys of the real-time list.
-var realtimeSorts = map[string]string{"gpuUtil": "l.gpu_util_avg", "cpu": "l.cpu_pct", "mem": "l.mem_pct", "temp": "l.gpu_temp_max",
-	"disk": "l.disk_pct", "power": "l.gpu_power_w", "name": "m.name", "region": "m.region", "status": "m.status", "lastSeen": "m.last_seen_at"}
+func realtimeSorts() map[string]string {
+	return map[string]string{"gpuUtil": "l.gpu_util_avg", "cpu": "l.cpu_pct", "mem": "l.mem_pct", "temp": "l.gpu_temp_max",
+		"disk": "l.disk_pct", "power": "l.gpu_power_w", "name": "m.name", "region": "m.region", "status": "m.status", "lastSeen": "m.last_seen_at"}
+}
 
 // AllRealtime is every machine that f lets through, by name, unpaged: the
 // admin's live snapshot (internal/live) holds the whole fleet.
@@ -74,7 +76,7 @@ func (s *Store) Realtime(ctx context.Context, f RealtimeFilter, p Page) ([]Realt
 		w.add("m.name ILIKE %s", likePattern(f.Keyword))
 	}
 	if f.OnlyAlerts {
-		w.raw("(" + OpenAlertsExpr + ") > 0")
+		w.raw(openAlertsExpr + " > 0")
 	}
 	from := " FROM machines m LEFT JOIN machine_latest l ON l.machine_id = m.id"
 	var total int
@@ -83,32 +85,29 @@ func (s *Store) Realtime(ctx context.Context, f RealtimeFilter, p Page) ([]Realt
 	}
 	rows, err := s.Pool.Query(ctx, `SELECT m.id, m.name, m.region, m.status, coalesce(m.gpu_source, ''), m.gpu_model, m.gpu_count, m.last_seen_at,
 		l.sample_at, l.gpu_util_avg, l.gpu_util_max, l.gpu_mem_pct, l.gpu_temp_max, l.gpu_power_w, l.cpu_pct, l.mem_pct, l.disk_pct,
-		l.net_rx_bps, l.net_tx_bps, l.gpus, (`+OpenAlertsExpr+`)`+from+w.sql()+p.orderBy(realtimeSorts, "m.name, m.id")+p.limitOffset(), w.args...)
-	if err != nil {
-		return nil, 0, err
+		l.net_rx_bps, l.net_tx_bps, l.gpus, `+openAlertsExpr+from+w.sql()+p.orderBy(realtimeSorts(), "m.name, m.id")+p.limitOffset(), w.args...)
+	list, err := collect(rows, err, scanRealtime)
+	return list, total, err
+}
+
+func scanRealtime(row pgx.Row) (*RealtimeMachine, error) {
+	var r RealtimeMachine
+	var f32 [10]*float32
+	var gpus []byte
+	if err := row.Scan(&r.ID, &r.Name, &r.Region, &r.Status, &r.GPUSource, &r.GPUModel, &r.GPUCount, &r.LastSeenAt, &r.SampleAt,
+		&f32[0], &f32[1], &f32[2], &f32[3], &f32[4], &f32[5], &f32[6], &f32[7], &f32[8], &f32[9], &gpus, &r.OpenAlerts); err != nil {
+		return nil, err
 	}
-	defer rows.Close()
-	list := []RealtimeMachine{}
-	for rows.Next() {
-		var r RealtimeMachine
-		var f32 [10]*float32
-		var gpus []byte
-		if err := rows.Scan(&r.ID, &r.Name, &r.Region, &r.Status, &r.GPUSource, &r.GPUModel, &r.GPUCount, &r.LastSeenAt, &r.SampleAt,
-			&f32[0], &f32[1], &f32[2], &f32[3], &f32[4], &f32[5], &f32[6], &f32[7], &f32[8], &f32[9], &gpus, &r.OpenAlerts); err != nil {
-			return nil, 0, err
-		}
-		for i, dst := range []**float64{&r.GPUUtil, &r.GPUUtilMax, &r.GPUMemPct, &r.GPUTemp, &r.GPUPowerW, &r.CPUPct, &r.MemPct, &r.DiskPct, &r.NetRxBps, &r.NetTxBps} {
-			*dst = f64(f32[i])
-		}
-		r.GPUs = []LatestGPU{}
-		if gpus != nil {
-			if err := json.Unmarshal(gpus, &r.GPUs); err != nil {
-				return nil, 0, err
-			}
-		}
-		list = append(list, r)
+	for i, dst := range []**float64{&r.GPUUtil, &r.GPUUtilMax, &r.GPUMemPct, &r.GPUTemp, &r.GPUPowerW, &r.CPUPct, &r.MemPct, &r.DiskPct, &r.NetRxBps, &r.NetTxBps} {
+		*dst = f64(f32[i])
 	}
-	return list, total, rows.Err()
+	r.GPUs = []LatestGPU{}
+	if gpus != nil {
+		if err := json.Unmarshal(gpus, &r.GPUs); err != nil {
+			return nil, err
+		}
+	}
+	return &r, nil
 }
 
 // f64 widens a nullable real, rounded to what a real holds (no 37.29999923706055).
@@ -283,28 +282,35 @@ func (s *Store) GPUHistory(ctx context.Context, q HistoryQuery) ([]GPUSeries, er
 	rows, err := s.Pool.Query(ctx, `SELECT date_bin(make_interval(secs => $2), t, `+origin+`) AS b, gpu_index,
 		sum(u::float8 * n) / sum(n), max(umax), sum(mem::float8 * n) / sum(n), max(memt), sum(temp::float8 * n) / sum(n), max(tmax), sum(pw::float8 * n) / sum(n)
 		FROM (`+strings.Join(parts, " UNION ALL ")+`) x GROUP BY 1, 2 ORDER BY 2, 1`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []GPUSeries{}
-	for rows.Next() {
-		var p GPUPoint
-		var idx int
+	points, err := collect(rows, err, func(row pgx.Row) (*indexedGPUPoint, error) {
+		var p indexedGPUPoint
 		var umax, tmax float32
 		var memt int32
-		if err := rows.Scan(&p.At, &idx, &p.Util, &umax, &p.MemUsedMiB, &memt, &p.TempC, &tmax, &p.PowerW); err != nil {
+		if err := row.Scan(&p.At, &p.index, &p.Util, &umax, &p.MemUsedMiB, &memt, &p.TempC, &tmax, &p.PowerW); err != nil {
 			return nil, err
 		}
 		p.At = p.At.UTC()
 		p.Util, p.UtilMax, p.MemUsedMiB, p.MemTotalMiB = round(p.Util), round(float64(umax)), round(p.MemUsedMiB), float64(memt)
 		p.TempC, p.TempMax, p.PowerW = round(p.TempC), round(float64(tmax)), round(p.PowerW)
-		if len(out) == 0 || out[len(out)-1].Index != idx {
-			out = append(out, GPUSeries{Index: idx, Points: []GPUPoint{}})
-		}
-		out[len(out)-1].Points = append(out[len(out)-1].Points, p)
+		return &p, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, rows.Err()
+	out := []GPUSeries{}
+	for _, p := range points {
+		if len(out) == 0 || out[len(out)-1].Index != p.index {
+			out = append(out, GPUSeries{Index: p.index, Points: []GPUPoint{}})
+		}
+		out[len(out)-1].Points = append(out[len(out)-1].Points, p.GPUPoint)
+	}
+	return out, nil
+}
+
+// indexedGPUPoint is a row of GPUHistory: a point and its GPU, ordered by GPU.
+type indexedGPUPoint struct {
+	GPUPoint
+	index int
 }
 
 // HostPoint is the host's figures over one step.
@@ -345,22 +351,17 @@ func (s *Store) HostHistory(ctx context.Context, q HistoryQuery) ([]HostPoint, e
 		sum(cpu::float8 * n) / sum(n), max(cmax), coalesce(sum(mem::float8 * n) / sum(n), 0), sum(disk::float8 * n) / sum(n),
 		sum(rd::float8 * n) / sum(n), sum(wr::float8 * n) / sum(n), sum(rx::float8 * n) / sum(n), sum(tx::float8 * n) / sum(n), sum(ld::float8 * n) / sum(n)
 		FROM (`+strings.Join(parts, " UNION ALL ")+`) x GROUP BY 1 ORDER BY 1`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
+	return collect(rows, err, func(row pgx.Row) (*HostPoint, error) {
 		var p HostPoint
 		var cmax float32
-		if err := rows.Scan(&p.At, &p.CPUPct, &cmax, &p.MemPct, &p.DiskPct, &p.DiskReadBps, &p.DiskWriteBps, &p.NetRxBps, &p.NetTxBps, &p.Load1); err != nil {
+		if err := row.Scan(&p.At, &p.CPUPct, &cmax, &p.MemPct, &p.DiskPct, &p.DiskReadBps, &p.DiskWriteBps, &p.NetRxBps, &p.NetTxBps, &p.Load1); err != nil {
 			return nil, err
 		}
 		p.At = p.At.UTC()
 		p.CPUPct, p.CPUMax, p.MemPct, p.DiskPct = round(p.CPUPct), round(float64(cmax)), round(p.MemPct), round(p.DiskPct)
 		p.DiskReadBps, p.DiskWriteBps, p.NetRxBps, p.NetTxBps, p.Load1 = round(p.DiskReadBps), round(p.DiskWriteBps), round(p.NetRxBps), round(p.NetTxBps), round(p.Load1)
-		out = append(out, p)
-	}
-	return out, rows.Err()
+		return &p, nil
+	})
 }
 
 // TrendPoint is the fleet's GPU utilisation over one step.
@@ -419,24 +420,31 @@ func (s *Store) GPUTrend(ctx context.Context, q HistoryQuery, region string, byR
 		FROM (SELECT bucket`+group+`, sum(samples) AS n, sum(util_sum) AS us, max(util_max) AS um, sum(gpus) AS g
 			FROM (`+strings.Join(parts, " UNION ALL ")+`) x GROUP BY bucket`+group+`) y
 		GROUP BY 1, 2 HAVING sum(n) > 0 ORDER BY 1, 2`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var reg string
-		var p TrendPoint
+	points, err := collect(rows, err, func(row pgx.Row) (*regionTrendPoint, error) {
+		var p regionTrendPoint
 		var n, sum float64
 		var mx float32
 		var gpus int64
-		if err := rows.Scan(&reg, &p.At, &n, &sum, &mx, &gpus); err != nil {
+		if err := row.Scan(&p.region, &p.At, &n, &sum, &mx, &gpus); err != nil {
 			return nil, err
 		}
 		p.At, p.Avg, p.Max, p.GPUs = p.At.UTC(), round(sum/n), round(float64(mx)), int(gpus)
-		if len(out) == 0 || out[len(out)-1].Region != reg {
-			out = append(out, TrendSeries{Region: reg, Points: []TrendPoint{}})
-		}
-		out[len(out)-1].Points = append(out[len(out)-1].Points, p)
+		return &p, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, rows.Err()
+	for _, p := range points {
+		if len(out) == 0 || out[len(out)-1].Region != p.region {
+			out = append(out, TrendSeries{Region: p.region, Points: []TrendPoint{}})
+		}
+		out[len(out)-1].Points = append(out[len(out)-1].Points, p.TrendPoint)
+	}
+	return out, nil
+}
+
+// regionTrendPoint is a row of GPUTrend: a point and its region, ordered by region.
+type regionTrendPoint struct {
+	TrendPoint
+	region string
 }

@@ -95,6 +95,12 @@ type RollupResult struct {
 	More  bool // the level is still behind: call again
 }
 
+// lateMark is a machine whose samples before from_at arrived after their roll-up.
+type lateMark struct {
+	id   string
+	from time.Time
+}
+
 // RollUp computes the next buckets of a level ('1m' from the raw samples,
 // '1h' from the 1-minute roll-up), at most maxSpan of them, plus every
 // machine's late samples, and the fleet-wide trend of the same buckets. It
@@ -193,31 +199,25 @@ func (s *Store) RollUp(ctx context.Context, level string, now time.Time, maxSpan
 		}
 		// late samples: recompute those machines' buckets before from
 		rows, err := tx.Query(ctx, `DELETE FROM metrics_rollup_late WHERE level = $1 RETURNING machine_id, from_at`, level)
+		late, err := collect(rows, err, func(row pgx.Row) (*lateMark, error) {
+			var l lateMark
+			return &l, row.Scan(&l.id, &l.from)
+		})
 		if err != nil {
 			return err
 		}
 		var lateIDs []string
 		var lateFrom []time.Time
 		fleetFrom := from
-		for rows.Next() {
-			var id string
-			var f time.Time
-			if err := rows.Scan(&id, &f); err != nil {
-				rows.Close()
-				return err
-			}
-			f = f.UTC().Truncate(lv.step)
+		for _, l := range late {
+			f := l.from.UTC().Truncate(lv.step)
 			if !f.Before(from) {
 				continue // the forward pass has it
 			}
-			lateIDs, lateFrom = append(lateIDs, id), append(lateFrom, f)
+			lateIDs, lateFrom = append(lateIDs, l.id), append(lateFrom, f)
 			if f.Before(fleetFrom) {
 				fleetFrom = f
 			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
 		}
 		res.Late = len(lateIDs)
 		if len(lateIDs) > 0 {
