@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
+	"github.com/remotegpu/remotegpu/internal/alerting/eval"
 	"github.com/remotegpu/remotegpu/store"
 )
 
@@ -60,12 +60,9 @@ type RaiseCleanupAlertInput struct {
 
 // RaiseCleanupAlert opens the machine's overdue-cleanup alert.
 func (c *Cleanups) RaiseCleanupAlert(ctx context.Context, in RaiseCleanupAlertInput) error {
-	mins := int(in.After.Round(time.Minute) / time.Minute)
-	steps := strings.Join(in.Pending, ", ")
-	// English: the alert's kind (lease_cleanup) and duration are its figures,
-	// which the console's alert texts translate.
-	msg := fmt.Sprintf("the end-of-lease cleanup is not done after %d minutes; waiting for the host to confirm: %s", mins, steps)
-	if _, err := c.Store.OpenCleanupAlert(ctx, in.MachineID, in.AllocationID, in.Level, msg, in.Since, in.After); err != nil {
+	t := eval.LeaseCleanupMessage(in.After, in.Pending)
+	if _, err := c.Store.OpenCleanupAlert(ctx, store.CleanupAlert{MachineID: in.MachineID, AllocationID: in.AllocationID, Level: in.Level,
+		Code: t.Code, Params: t.Params, Message: t.English(), Since: in.Since, After: in.After}); err != nil {
 		return fmt.Errorf("unable to raise the cleanup alert: %w", err)
 	}
 	return nil

@@ -13,7 +13,7 @@ func validUUIDs(fields map[string]string) error {
 			continue
 		}
 		if _, err := uuid.Parse(v); err != nil {
-			return apperr.Invalidf("%s must be a UUID", name).AtField("query." + name)
+			return apperr.New(apperr.Invalid, "invalidUUID", "{name} must be a UUID", apperr.P{"name": name}).AtField("query." + name)
 		}
 	}
 	return nil

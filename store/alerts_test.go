@@ -92,7 +92,9 @@ func TestLeaseCleanupAlert(t *testing.T) {
 		t.Fatalf("maintenance %+v %v", recs, err)
 	}
 	since := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
-	opened, err := st.OpenCleanupAlert(ctx, m, alloc, "warning", "cleanup overdue", since, 30*time.Minute)
+	text := eval.LeaseCleanupMessage(30*time.Minute, []string{"rotate_password"})
+	opened, err := st.OpenCleanupAlert(ctx, store.CleanupAlert{MachineID: m, AllocationID: alloc, Level: "warning",
+		Code: text.Code, Params: text.Params, Message: text.English(), Since: since, After: 30 * time.Minute})
 	if err != nil || !opened {
 		t.Fatalf("opened %v %v", opened, err)
 	}
@@ -109,7 +111,8 @@ func TestLeaseCleanupAlert(t *testing.T) {
 	}
 	al := list[0]
 	if al.MachineID != m || al.Type != "lease_cleanup" || al.Status != "active" || al.Level != "warning" || al.GPUIndex != nil ||
-		al.Threshold != nil || al.Value != nil || al.DurationSeconds != 1800 || !al.StartedAt.Equal(since) {
+		al.Threshold != nil || al.Value != nil || al.DurationSeconds != 1800 || !al.StartedAt.Equal(since) ||
+		al.Code != eval.CodeLeaseCleanupStuck || al.Params["steps"] != "rotate_password" || al.Message != text.English() {
 		t.Fatalf("lease cleanup alert %+v", al)
 	}
 	if _, total, _ := st.ListAlerts(ctx, store.AlertFilter{}, store.Page{}); total != 2 {

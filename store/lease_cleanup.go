@@ -149,14 +149,26 @@ func (s *Store) CleanupAlertRule(ctx context.Context) (enabled bool, level strin
 
 // OpenCleanupAlert raises the alert of a machine whose cleanup is overdue
 // (once: an open one is kept), if the machine still waits for it.
-func (s *Store) OpenCleanupAlert(ctx context.Context, machineID, allocationID, level, message string, since time.Time, after time.Duration) (bool, error) {
+// CleanupAlert is the overdue-cleanup alert of a machine: its text as a code
+// and figures (alerting.leaseCleanupStuck) with the English message.
+type CleanupAlert struct {
+	MachineID, AllocationID, Level string
+	Code                           string
+	Params                         map[string]any
+	Message                        string
+	Since                          time.Time
+	After                          time.Duration
+}
+
+func (s *Store) OpenCleanupAlert(ctx context.Context, a CleanupAlert) (bool, error) {
+	machineID, level := a.MachineID, a.Level
 	opened := false
 	err := s.InTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `INSERT INTO alerts (machine_id, gpu_index, type, level, message, duration_s, started_at)
-			SELECT m.id, -1, 'lease_cleanup', $3, $4, $5, $6 FROM machines m
+		rows, err := tx.Query(ctx, `INSERT INTO alerts (machine_id, gpu_index, type, level, message, duration_s, started_at, code, params)
+			SELECT m.id, -1, 'lease_cleanup', $3, $4, $5, $6, $7, $8 FROM machines m
 			WHERE m.id = $1 AND m.cleanup_allocation_id = $2 AND m.deleted_at IS NULL
 			ON CONFLICT (machine_id, type, gpu_index) WHERE status <> 'resolved' DO NOTHING RETURNING id::text, machine_id::text`,
-			machineID, allocationID, level, message, int(after/time.Second), since)
+			machineID, a.AllocationID, level, a.Message, int(a.After/time.Second), a.Since, a.Code, a.Params)
 		changes, err := collect(rows, err, func(r pgx.Row) (*AlertChange, error) {
 			c := AlertChange{Type: "lease_cleanup", Level: level, Event: AlertOpened}
 			return &c, r.Scan(&c.ID, &c.MachineID)

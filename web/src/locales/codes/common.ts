@@ -15,6 +15,8 @@ export const zh = {
   noSuchEndpoint: '接口不存在',
   workflowUnavailable: '工作流服务暂不可用，请稍后重试',
   uploadTooLarge: '上传内容过大（上限 {mb} MB）',
+  invalidTime: '{name} 须为 RFC 3339 时间',
+  invalidUUID: '{name} 须为 UUID',
 }
 
 export const en: typeof zh = {
@@ -31,4 +33,6 @@ export const en: typeof zh = {
   noSuchEndpoint: 'No such endpoint',
   workflowUnavailable: 'The workflow service is unavailable; try again later',
   uploadTooLarge: 'The upload is too large (limit {mb} MB)',
+  invalidTime: '{name} must be an RFC 3339 time',
+  invalidUUID: '{name} must be a UUID',
 }

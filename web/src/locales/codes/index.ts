@@ -11,6 +11,8 @@ export const codesZh = {
   lease: lease.zh,
   accounts: accounts.zh,
   alerting: alerting.zh,
+  monitoring: alerting.monitoringZh,
+  live: alerting.liveZh,
   machines: machines.zh,
 }
 
@@ -19,5 +21,7 @@ export const codesEn: typeof codesZh = {
   lease: lease.en,
   accounts: accounts.en,
   alerting: alerting.en,
+  monitoring: alerting.monitoringEn,
+  live: alerting.liveEn,
   machines: machines.en,
 }

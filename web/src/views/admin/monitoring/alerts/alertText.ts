@@ -1,6 +1,5 @@
 import type { Alert, AlertLevel, AlertStatusFilter, AlertType } from '@/api/types'
-import { codeText, type Locale } from '@/locales'
-import { pickLanguage } from '@/utils/bilingual'
+import { codeText } from '@/locales'
 
 export const ALERT_LEVELS: AlertLevel[] = ['critical', 'warning', 'info']
 export const ALERT_TYPES: AlertType[] = ['gpu_temperature', 'disk_usage', 'memory_usage', 'offline', 'lease_cleanup']
@@ -17,9 +16,8 @@ export const isOpen = (a: Alert) => a.status !== 'resolved'
 
 /**
  * An alert's text in the console's language: its code with its figures
- * (codes/alerting.ts). An alert the API stored before codes, or opened by a
- * caller that gives none, has only its message (English, or the old
- * "中文 / English" text, of which the console's half is shown).
+ * (codes/alerting.ts). An alert without a code the console knows (an old text
+ * migration 009 could not read) shows its English message.
  */
-export const alertMessage = (a: Pick<Alert, 'code' | 'params' | 'message'>, locale: Locale | string): string =>
-  a.code ? codeText(a.code, a.params as Record<string, unknown> | null, a.message) : pickLanguage(a.message, locale)
+export const alertMessage = (a: Pick<Alert, 'code' | 'params' | 'message'>): string =>
+  codeText(a.code, a.params as Record<string, unknown> | null, a.message)

@@ -185,20 +185,17 @@ describe('alert text', () => {
   it('renders the code with its figures in the console’s language', () => {
     const disk = { code: 'alerting.diskUsageOn', params: { mount: '/', value: '91.0', threshold: 90, seconds: 300 }, message: 'disk usage (/) 91.0% ≥ 90% for 300 s' }
     i18n.global.locale.value = 'en'
-    expect(alertMessage(disk, 'en')).toBe('disk usage (/) 91.0% ≥ 90% for 300 s')
+    expect(alertMessage(disk)).toBe('disk usage (/) 91.0% ≥ 90% for 300 s')
     i18n.global.locale.value = 'zh-CN'
-    expect(alertMessage(disk, 'zh-CN')).toBe('磁盘使用率 (/) 91.0% ≥ 90%，持续 300 秒')
+    expect(alertMessage(disk)).toBe('磁盘使用率 (/) 91.0% ≥ 90%，持续 300 秒')
     const gpu = { code: 'alerting.gpuTemperature', params: { gpu: 3, value: '90.0', threshold: 85, seconds: 60 }, message: '' }
-    expect(alertMessage(gpu, 'zh-CN')).toBe('GPU 3 温度 90.0 °C ≥ 85 °C，持续 60 秒')
+    expect(alertMessage(gpu)).toBe('GPU 3 温度 90.0 °C ≥ 85 °C，持续 60 秒')
     // a code the console does not know: the API's English text
-    expect(alertMessage({ code: 'alerting.somethingNew', params: {}, message: 'something new' }, 'zh-CN')).toBe('something new')
+    expect(alertMessage({ code: 'alerting.somethingNew', params: {}, message: 'something new' })).toBe('something new')
   })
 
-  it('shows the console’s half of an alert stored before codes', () => {
-    const old = (message: string) => ({ code: '', params: {}, message })
-    expect(alertMessage(old('磁盘使用率 (/) 91.0% ≥ 90% / disk usage (/) 91.0% ≥ 90%'), 'en')).toBe('disk usage (/) 91.0% ≥ 90%')
-    expect(alertMessage(old('磁盘使用率 (/) 91.0% ≥ 90% / disk usage (/) 91.0% ≥ 90%'), 'zh-CN')).toBe('磁盘使用率 (/) 91.0% ≥ 90%')
-    expect(alertMessage(old('only one text'), 'en')).toBe('only one text')
+  it('shows the message of an alert without a code', () => {
+    expect(alertMessage({ code: '', params: {}, message: 'only one text' })).toBe('only one text')
   })
 
   it('leaves the threshold out of the offline and lease cleanup rules', () => {
