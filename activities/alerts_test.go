@@ -16,8 +16,8 @@ import (
 	"github.com/remotegpu/remotegpu/internal/auth"
 	"github.com/remotegpu/remotegpu/internal/mail"
 	"github.com/remotegpu/remotegpu/internal/mailsink"
-	"github.com/remotegpu/remotegpu/internal/testdb"
 	"github.com/remotegpu/remotegpu/store"
+	"github.com/remotegpu/remotegpu/store/storetest"
 )
 
 // newAlert stores a machine with an open critical GPU temperature alert and an admin.
@@ -51,7 +51,7 @@ func newAlert(t *testing.T, st *store.Store) string {
 
 func TestAlertNotice(t *testing.T) {
 	t.Parallel()
-	st, _ := testdb.New(t)
+	st, _ := storetest.New(t)
 	id := newAlert(t, st)
 	a := &Alerts{Store: st}
 	n, err := a.LoadAlertNotice(context.Background(), AlertNoticeInput{AlertID: id})
@@ -67,7 +67,7 @@ func TestAlertNotice(t *testing.T) {
 
 func TestMailAlert(t *testing.T) {
 	t.Parallel()
-	st, _ := testdb.New(t)
+	st, _ := storetest.New(t)
 	id := newAlert(t, st)
 	sink, err := mailsink.Start("127.0.0.1:0")
 	if err != nil {
@@ -91,7 +91,7 @@ func TestMailAlert(t *testing.T) {
 
 func TestPostAlertWebhook(t *testing.T) {
 	t.Parallel()
-	st, _ := testdb.New(t)
+	st, _ := storetest.New(t)
 	id := newAlert(t, st)
 	var mu sync.Mutex
 	status := http.StatusNoContent

@@ -9,8 +9,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/remotegpu/remotegpu/internal/secrets"
-	"github.com/remotegpu/remotegpu/internal/testdb"
 	"github.com/remotegpu/remotegpu/store"
+	"github.com/remotegpu/remotegpu/store/storetest"
 )
 
 type allocFixture struct {
@@ -27,7 +27,7 @@ type allocFixture struct {
 // member), a machine and a pending allocation of it, in a database of its own.
 func newAllocFixture(t *testing.T) *allocFixture {
 	t.Helper()
-	st, _ := testdb.New(t)
+	st, _ := storetest.New(t)
 	ctx := context.Background()
 	box, err := secrets.New(make([]byte, 32))
 	if err != nil {

@@ -13,8 +13,8 @@ import (
 	"github.com/remotegpu/remotegpu/activities"
 	"github.com/remotegpu/remotegpu/internal/fleet"
 	"github.com/remotegpu/remotegpu/internal/secrets"
-	"github.com/remotegpu/remotegpu/internal/testdb"
 	"github.com/remotegpu/remotegpu/store"
+	"github.com/remotegpu/remotegpu/store/storetest"
 )
 
 // seedImport saves a previewed import of n rows (Excel rows 2..n+1): every
@@ -60,7 +60,7 @@ func seedImport(t *testing.T, st *store.Store, n int) *store.MachineImport {
 func TestImportMachineBatchIsIdempotent(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, _ := testdb.New(t)
+	st, _ := storetest.New(t)
 	imp := seedImport(t, st, 250)
 	a := &activities.MachineImports{Store: st}
 	var s testsuite.WorkflowTestSuite

@@ -11,8 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/remotegpu/remotegpu/internal/agentproto"
-	"github.com/remotegpu/remotegpu/internal/testdb"
 	"github.com/remotegpu/remotegpu/store"
+	"github.com/remotegpu/remotegpu/store/storetest"
 )
 
 func metricsMachine(t *testing.T, st *store.Store, name, region, status string) string {
@@ -53,7 +53,7 @@ func status(t *testing.T, st *store.Store, id string) string {
 
 func TestMarkOffline(t *testing.T) {
 	t.Parallel()
-	st, dsn := testdb.New(t)
+	st, dsn := storetest.New(t)
 	ctx := context.Background()
 	now := time.Date(2031, 3, 2, 10, 0, 0, 0, time.UTC)
 	a := &Metrics{Store: st, Now: func() time.Time { return now }}
@@ -162,7 +162,7 @@ func near(a, b float64) bool { return math.Abs(a-b) < 1e-3 }
 // kept, the fleet trend per region, late samples recomputed at both levels.
 func TestRollUp(t *testing.T) {
 	t.Parallel()
-	st, _ := testdb.New(t)
+	st, _ := storetest.New(t)
 	ctx := context.Background()
 	now := time.Date(2031, 3, 2, 10, 2, 15, 0, time.UTC)
 	a := &Metrics{Store: st, Now: func() time.Time { return now }}
@@ -261,7 +261,7 @@ func TestRollUp(t *testing.T) {
 // partitions are made ahead of time.
 func TestPartitionsAndRetention(t *testing.T) {
 	t.Parallel()
-	st, _ := testdb.New(t)
+	st, _ := storetest.New(t)
 	ctx := context.Background()
 	now := time.Date(2031, 3, 31, 12, 0, 0, 0, time.UTC)
 	a := &Metrics{Store: st, Now: func() time.Time { return now }}

@@ -26,8 +26,8 @@ import (
 	"github.com/remotegpu/remotegpu/internal/objstore"
 	"github.com/remotegpu/remotegpu/internal/payloadcodec"
 	"github.com/remotegpu/remotegpu/internal/secrets"
-	"github.com/remotegpu/remotegpu/internal/testdb"
 	"github.com/remotegpu/remotegpu/store"
+	"github.com/remotegpu/remotegpu/store/storetest"
 	"github.com/remotegpu/remotegpu/worker"
 )
 
@@ -58,7 +58,7 @@ type options struct {
 
 func newEnv(t *testing.T, o options) *env {
 	t.Helper()
-	st, _ := testdb.New(t)
+	st, _ := storetest.New(t)
 	sink, err := mailsink.Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -27,8 +27,8 @@ import (
 	"github.com/remotegpu/remotegpu/internal/objstore"
 	"github.com/remotegpu/remotegpu/internal/payloadcodec"
 	"github.com/remotegpu/remotegpu/internal/secrets"
-	"github.com/remotegpu/remotegpu/internal/testdb"
 	"github.com/remotegpu/remotegpu/store"
+	"github.com/remotegpu/remotegpu/store/storetest"
 	"github.com/remotegpu/remotegpu/worker"
 )
 
@@ -418,7 +418,7 @@ func BenchmarkMachineImport1000(b *testing.B) {
 // benchServer is the api with a worker on its own task queue over a fresh database, and an admin's token.
 func benchServer(b *testing.B) (*httptest.Server, string) {
 	b.Helper()
-	st, _ := testdb.New(b)
+	st, _ := storetest.New(b)
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	box, _ := secrets.New(key)

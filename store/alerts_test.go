@@ -8,13 +8,13 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/remotegpu/remotegpu/internal/alerting/eval"
-	"github.com/remotegpu/remotegpu/internal/testdb"
 	"github.com/remotegpu/remotegpu/store"
+	"github.com/remotegpu/remotegpu/store/storetest"
 )
 
 func TestAlertRulesSeeded(t *testing.T) {
 	t.Parallel()
-	st, _ := testdb.New(t)
+	st, _ := storetest.New(t)
 	ctx := context.Background()
 	rules, err := st.AlertRules(ctx)
 	if err != nil {
@@ -71,7 +71,7 @@ func TestAlertRulesSeeded(t *testing.T) {
 // cleanup, the samples never do).
 func TestLeaseCleanupAlert(t *testing.T) {
 	t.Parallel()
-	st, _ := testdb.New(t)
+	st, _ := storetest.New(t)
 	ctx := context.Background()
 	m := mkMachine(t, st, "lc-1", "北京", "online")
 	other := mkMachine(t, st, "lc-2", "北京", "online")
@@ -146,7 +146,7 @@ func TestLeaseCleanupAlert(t *testing.T) {
 
 func TestApplyAlertActions(t *testing.T) {
 	t.Parallel()
-	st, _ := testdb.New(t)
+	st, _ := storetest.New(t)
 	ctx := context.Background()
 	m := mkMachine(t, st, "al-1", "北京", "online")
 	rule := eval.Rule{Type: eval.TypeGPUTemp, Level: eval.LevelCritical, Threshold: 85, ClearMargin: 5, Duration: 10 * time.Second, Enabled: true}
@@ -236,7 +236,7 @@ func TestApplyAlertActions(t *testing.T) {
 
 func TestOfflineAlerts(t *testing.T) {
 	t.Parallel()
-	st, _ := testdb.New(t)
+	st, _ := storetest.New(t)
 	ctx := context.Background()
 	silent := mkMachine(t, st, "off-1", "北京", "online")
 	recent := mkMachine(t, st, "off-2", "北京", "online")

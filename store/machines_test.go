@@ -12,9 +12,9 @@ import (
 	_ "github.com/golang-migrate/migrate/v4/database/pgx/v5"
 	"github.com/golang-migrate/migrate/v4/source/iofs"
 
-	"github.com/remotegpu/remotegpu/internal/testdb"
 	"github.com/remotegpu/remotegpu/schema"
 	"github.com/remotegpu/remotegpu/store"
+	"github.com/remotegpu/remotegpu/store/storetest"
 )
 
 const week = 7 * 24 * time.Hour
@@ -61,7 +61,7 @@ func listIDs(t *testing.T, st *store.Store, f store.MachineFilter, window time.D
 // whichever way the allocation row is written, and the expiring window.
 func TestMachineAllocationStatusFollowsLeases(t *testing.T) {
 	t.Parallel()
-	st, _ := testdb.New(t)
+	st, _ := storetest.New(t)
 	ctx := context.Background()
 	tenant := newTenant(t, st, "acme")
 	id := newMachine(t, st, "gpu-01", "north", "online")
@@ -245,7 +245,7 @@ func refList(t *testing.T, st *store.Store, f store.MachineFilter, sortBy, order
 // as the join it replaces did, for every filter, sort and page.
 func TestMachineListMatchesJoin(t *testing.T) {
 	t.Parallel()
-	st, _ := testdb.New(t)
+	st, _ := storetest.New(t)
 	ctx := context.Background()
 	acme, globex := newTenant(t, st, "acme"), newTenant(t, st, "globex")
 	now := time.Now()
@@ -325,7 +325,7 @@ func TestMachineListMatchesJoin(t *testing.T) {
 // the schema of 007.
 func TestMachineLiveAllocationBackfill(t *testing.T) {
 	t.Parallel()
-	st, dsn := testdb.New(t)
+	st, dsn := storetest.New(t)
 	ctx := context.Background()
 	src, err := iofs.New(schema.Migrations, ".")
 	if err != nil {

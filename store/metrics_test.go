@@ -10,8 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/remotegpu/remotegpu/internal/agentproto"
-	"github.com/remotegpu/remotegpu/internal/testdb"
 	"github.com/remotegpu/remotegpu/store"
+	"github.com/remotegpu/remotegpu/store/storetest"
 )
 
 func mkMachine(t *testing.T, st *store.Store, name, region, status string) string {
@@ -52,7 +52,7 @@ func count(t *testing.T, st *store.Store, q string, args ...any) int {
 // only once its rows are committed.
 func TestIngesterBatchesConcurrentRequests(t *testing.T) {
 	t.Parallel()
-	st, dsn := testdb.New(t)
+	st, dsn := storetest.New(t)
 	ctx := context.Background()
 	const machines = 40
 	ids := make([]string, machines)
@@ -160,7 +160,7 @@ func TestIngesterBatchesConcurrentRequests(t *testing.T) {
 // retention are dropped, rounds from the future are clamped.
 func TestIngestPartitions(t *testing.T) {
 	t.Parallel()
-	st, _ := testdb.New(t)
+	st, _ := storetest.New(t)
 	ctx := context.Background()
 	id := mkMachine(t, st, "p1", "北京", "online")
 	g := store.NewIngester(st, store.IngestOptions{Wait: time.Millisecond, RetentionRaw: 48 * time.Hour})

@@ -14,8 +14,8 @@ import (
 
 	"github.com/remotegpu/remotegpu/internal/config"
 	"github.com/remotegpu/remotegpu/internal/payloadcodec"
-	"github.com/remotegpu/remotegpu/internal/testdb"
 	"github.com/remotegpu/remotegpu/store"
+	"github.com/remotegpu/remotegpu/store/storetest"
 	"github.com/remotegpu/remotegpu/worker"
 	"github.com/remotegpu/remotegpu/workflows"
 )
@@ -28,7 +28,7 @@ func TestEnsureSchedules(t *testing.T) {
 	if addr == "" {
 		t.Fatal("TEMPORAL_ADDRESS is not set: run the tests with `make test` (or `bin/remotegpu testenv -- go test ./...`)")
 	}
-	st, _ := testdb.New(t)
+	st, _ := storetest.New(t)
 	ctx := context.Background()
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)

@@ -7,12 +7,12 @@ import (
 	"testing"
 
 	"github.com/remotegpu/remotegpu/internal/secrets"
-	"github.com/remotegpu/remotegpu/internal/testdb"
 	"github.com/remotegpu/remotegpu/store"
+	"github.com/remotegpu/remotegpu/store/storetest"
 )
 
 func TestRotateSecrets(t *testing.T) {
-	st, dsn := testdb.New(t)
+	st, dsn := storetest.New(t)
 	ctx := context.Background()
 	oldKey, newKey := make([]byte, 32), make([]byte, 32)
 	_, _ = rand.Read(oldKey)

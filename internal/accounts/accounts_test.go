@@ -15,9 +15,9 @@ import (
 	"github.com/remotegpu/remotegpu/internal/config"
 	"github.com/remotegpu/remotegpu/internal/ldapauth"
 	"github.com/remotegpu/remotegpu/internal/mail"
-	"github.com/remotegpu/remotegpu/internal/testdb"
 	"github.com/remotegpu/remotegpu/internal/testldap"
 	"github.com/remotegpu/remotegpu/store"
+	"github.com/remotegpu/remotegpu/store/storetest"
 )
 
 // outbox is a mail.Sender that keeps what it was given.
@@ -51,7 +51,7 @@ const ownerPassword = "Owner-Passw0rd"
 
 func newService(t *testing.T, ldap *ldapauth.Config) *fixture {
 	t.Helper()
-	st, _ := testdb.New(t)
+	st, _ := storetest.New(t)
 	cfg := config.Config{JWTSecret: []byte("0123456789abcdef0123456789abcdef"), AccessTokenTTL: 15 * time.Minute,
 		RefreshTokenTTL: 24 * time.Hour}
 	cfg.Security.LoginConcurrency = 2

@@ -15,8 +15,8 @@ import (
 	"github.com/remotegpu/remotegpu/internal/apperr"
 	"github.com/remotegpu/remotegpu/internal/auth"
 	"github.com/remotegpu/remotegpu/internal/caller"
-	"github.com/remotegpu/remotegpu/internal/testdb"
 	"github.com/remotegpu/remotegpu/store"
+	"github.com/remotegpu/remotegpu/store/storetest"
 	"github.com/remotegpu/remotegpu/workflows"
 )
 
@@ -73,7 +73,7 @@ func wantCode(t *testing.T, err error, code string) *apperr.Error {
 
 func TestUpdateRules(t *testing.T) {
 	t.Parallel()
-	st, _ := testdb.New(t)
+	st, _ := storetest.New(t)
 	ctx := asAdmin(t, st)
 	s := alerting.New(st, nil, "", "", 5*time.Second, nil)
 	th := 80.0
@@ -133,7 +133,7 @@ func openAlert(t *testing.T, st *store.Store, machineID string) string {
 
 func TestTransitions(t *testing.T) {
 	t.Parallel()
-	st, _ := testdb.New(t)
+	st, _ := storetest.New(t)
 	ctx := asAdmin(t, st)
 	s := alerting.New(st, nil, "", "", 5*time.Second, nil)
 	id := openAlert(t, st, machine(t, st, "tr-1"))
@@ -168,7 +168,7 @@ func TestTransitions(t *testing.T) {
 // it opens gets its notice started at once.
 func TestEvaluationStartsNotice(t *testing.T) {
 	t.Parallel()
-	st, _ := testdb.New(t)
+	st, _ := storetest.New(t)
 	m := machine(t, st, "ev-1")
 	fake := newFake()
 	s := alerting.New(st, fake, "q", "https://console.test/", 5*time.Second, nil)
@@ -206,7 +206,7 @@ func TestEvaluationStartsNotice(t *testing.T) {
 // offline, and its notice is started by the same run.
 func TestSweepOffline(t *testing.T) {
 	t.Parallel()
-	st, _ := testdb.New(t)
+	st, _ := storetest.New(t)
 	ctx := context.Background()
 	m := machine(t, st, "off-1")
 	if _, err := st.Pool.Exec(ctx, `UPDATE machines SET status = 'offline', last_seen_at = now() - interval '1 minute' WHERE id = $1`, m); err != nil {

@@ -16,9 +16,9 @@ import (
 	"github.com/remotegpu/remotegpu/internal/fleet"
 	"github.com/remotegpu/remotegpu/internal/lease"
 	"github.com/remotegpu/remotegpu/internal/secrets"
-	"github.com/remotegpu/remotegpu/internal/testdb"
 	"github.com/remotegpu/remotegpu/schema"
 	"github.com/remotegpu/remotegpu/store"
+	"github.com/remotegpu/remotegpu/store/storetest"
 )
 
 // fakeTemporal answers workflow starts: every start fails while down.
@@ -46,7 +46,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	st, _ := testdb.New(t)
+	st, _ := storetest.New(t)
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	box, err := secrets.New(key)

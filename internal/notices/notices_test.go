@@ -7,8 +7,8 @@ import (
 	"github.com/remotegpu/remotegpu/internal/apperr"
 	"github.com/remotegpu/remotegpu/internal/caller"
 	"github.com/remotegpu/remotegpu/internal/notices"
-	"github.com/remotegpu/remotegpu/internal/testdb"
 	"github.com/remotegpu/remotegpu/store"
+	"github.com/remotegpu/remotegpu/store/storetest"
 )
 
 func code(err error) string {
@@ -20,7 +20,7 @@ func code(err error) string {
 
 func TestAnnouncementsAreAudited(t *testing.T) {
 	t.Parallel()
-	st, _ := testdb.New(t)
+	st, _ := storetest.New(t)
 	svc := notices.New(st, nil, "")
 	ctx := caller.WithPrincipal(context.Background(), &caller.Principal{Username: "admin", Role: "admin"})
 	a, err := svc.CreateAnnouncement(ctx, notices.AnnouncementInput{Title: "维护通知", Level: "warning", Published: true})
@@ -56,7 +56,7 @@ func TestAnnouncementsAreAudited(t *testing.T) {
 
 func TestSendAndInbox(t *testing.T) {
 	t.Parallel()
-	st, _ := testdb.New(t)
+	st, _ := storetest.New(t)
 	svc := notices.New(st, nil, "")
 	ctx := context.Background()
 	tenant := &store.Tenant{Name: "A", Company: "Acme", Code: "acme", Status: "active"}

@@ -1,6 +1,6 @@
-// Package testdb gives each test its own migrated Postgres database, cloned
+// Package storetest gives each test its own migrated Postgres database, cloned
 // from a template that is migrated once per schema version.
-package testdb
+package storetest
 
 import (
 	"context"
