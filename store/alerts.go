@@ -407,7 +407,7 @@ func (s *Store) ApplyAlertActions(ctx context.Context, acts map[string]eval.Acti
 				}
 				b.Queue(`INSERT INTO alerts (machine_id, gpu_index, type, level, status, resolution, code, params, message, value, threshold, duration_s,
 						started_at, resolved_at)
-					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+					VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8::jsonb, '{}'), $9, $10, $11, $12, $13, $14)
 					ON CONFLICT (machine_id, type, gpu_index) WHERE status <> 'resolved' DO NOTHING RETURNING id::text`,
 					machine, n.Key.GPU, n.Key.Type, n.Level, status, resolution, n.Message.Code, n.Message.Params, n.Message.English(), n.Value,
 					n.Threshold, int(n.Duration/time.Second), n.StartedAt, n.ResolvedAt).QueryRow(func(row pgx.Row) error {
@@ -491,7 +491,7 @@ func (s *Store) OpenOfflineAlerts(ctx context.Context, rule eval.Rule, machines 
 	err := s.InTx(ctx, func(tx pgx.Tx) error {
 		text := eval.OfflineMessage(rule)
 		rows, err := tx.Query(ctx, `INSERT INTO alerts (machine_id, gpu_index, type, level, code, params, message, duration_s, started_at)
-			SELECT x.id, -1, 'offline', $3, $4, $5, $6, $7, x.seen FROM unnest($1::uuid[], $2::timestamptz[]) AS x(id, seen)
+			SELECT x.id, -1, 'offline', $3, $4, coalesce($5::jsonb, '{}'), $6, $7, x.seen FROM unnest($1::uuid[], $2::timestamptz[]) AS x(id, seen)
 			JOIN machines m ON m.id = x.id AND m.status = 'offline' AND m.deleted_at IS NULL
 			ON CONFLICT (machine_id, type, gpu_index) WHERE status <> 'resolved' DO NOTHING RETURNING id::text, machine_id::text`,
 			ids, seen, rule.Level, text.Code, text.Params, text.English(), int(rule.Duration/time.Second))

@@ -165,7 +165,7 @@ func (s *Store) OpenCleanupAlert(ctx context.Context, a CleanupAlert) (bool, err
 	opened := false
 	err := s.InTx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `INSERT INTO alerts (machine_id, gpu_index, type, level, message, duration_s, started_at, code, params)
-			SELECT m.id, -1, 'lease_cleanup', $3, $4, $5, $6, $7, $8 FROM machines m
+			SELECT m.id, -1, 'lease_cleanup', $3, $4, $5, $6, $7, coalesce($8::jsonb, '{}') FROM machines m
 			WHERE m.id = $1 AND m.cleanup_allocation_id = $2 AND m.deleted_at IS NULL
 			ON CONFLICT (machine_id, type, gpu_index) WHERE status <> 'resolved' DO NOTHING RETURNING id::text, machine_id::text`,
 			machineID, a.AllocationID, level, a.Message, int(a.After/time.Second), a.Since, a.Code, a.Params)
