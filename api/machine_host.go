@@ -7,7 +7,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/remotegpu/remotegpu/internal/lease"
-	"github.com/remotegpu/remotegpu/store"
 )
 
 // machineHostHandler is what the admin has done on a machine's host through
@@ -56,7 +55,7 @@ func (h *machineHostHandler) passwordReset(ctx context.Context, in *MachineIDInp
 	return ok(ctx, *r)
 }
 
-func (h *machineHostHandler) reinstalled(ctx context.Context, in *ReinstalledInput) (*Resp[store.Machine], error) {
+func (h *machineHostHandler) reinstalled(ctx context.Context, in *ReinstalledInput) (*Resp[Machine], error) {
 	note := ""
 	if in.Body != nil {
 		note = in.Body.Note
@@ -65,5 +64,5 @@ func (h *machineHostHandler) reinstalled(ctx context.Context, in *ReinstalledInp
 	if err != nil {
 		return nil, err
 	}
-	return ok(ctx, *m)
+	return ok(ctx, machineOut(m))
 }

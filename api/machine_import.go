@@ -25,7 +25,34 @@ import (
 type machineImportHandler struct{ s *Server }
 
 // MachineImportDetail is an import with its rows.
-type MachineImportDetail = lease.MachineImportDetail
+type MachineImportDetail struct {
+	store.MachineImport
+	Rows []MachineImportRow `json:"rows" doc:"Every data row in file order; empty when includeRows=false"`
+}
+
+// MachineImportRow is one data row as the API answers it: its preview and,
+// once processed, its result; the row's sealed password and normalized
+// machine stay on the server.
+type MachineImportRow struct {
+	Row       int                     `json:"row" doc:"Excel row number"`
+	Name      string                  `json:"name"`
+	Values    map[string]string       `json:"values" doc:"Field → value as it will be created (with generated values) or, for invalid rows, as typed; passwords masked"`
+	Generated []string                `json:"generated" doc:"Fields generated because the cell was empty"`
+	Status    string                  `json:"status" enum:"valid,invalid,duplicate" doc:"The preview's verdict"`
+	Errors    []store.ImportCellError `json:"errors"`
+	Result    string                  `json:"result" enum:"pending,created,skipped,invalid" doc:"pending until the import processes the row"`
+	Reason    string                  `json:"reason" doc:"Why the row was skipped or is invalid"`
+	MachineID *string                 `json:"machineId,omitempty" format:"uuid"`
+}
+
+func importOut(d *lease.MachineImportDetail) MachineImportDetail {
+	out := MachineImportDetail{MachineImport: d.MachineImport, Rows: make([]MachineImportRow, len(d.Rows))}
+	for i, r := range d.Rows {
+		out.Rows[i] = MachineImportRow{Row: r.Row, Name: r.Name, Values: r.Values, Generated: r.Generated, Status: r.Status,
+			Errors: r.Errors, Result: r.Result, Reason: r.Reason, MachineID: r.MachineID}
+	}
+	return out
+}
 
 type MachineImportTemplateOutput struct {
 	ContentType        string `header:"Content-Type"`
@@ -136,7 +163,7 @@ func (h *machineImportHandler) upload(ctx context.Context, in *ImportMachinesInp
 	if err != nil {
 		return nil, err
 	}
-	return ok(ctx, *d)
+	return ok(ctx, importOut(d))
 }
 
 // uploadName keeps the base name of the uploaded file, printable and at most 200 characters.
@@ -163,7 +190,7 @@ func (h *machineImportHandler) get(ctx context.Context, in *GetMachineImportInpu
 	if err != nil {
 		return nil, err
 	}
-	return ok(ctx, *d)
+	return ok(ctx, importOut(d))
 }
 
 func (h *machineImportHandler) confirm(ctx context.Context, in *MachineImportIDInput) (*Resp[MachineImportDetail], error) {
@@ -171,7 +198,7 @@ func (h *machineImportHandler) confirm(ctx context.Context, in *MachineImportIDI
 	if err != nil {
 		return nil, err
 	}
-	return ok(ctx, *d)
+	return ok(ctx, importOut(d))
 }
 
 func (h *machineImportHandler) list(ctx context.Context, in *ListMachineImportsInput) (*Resp[Page[store.MachineImport]], error) {

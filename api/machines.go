@@ -51,7 +51,61 @@ type CreateMachineInput struct {
 	}
 }
 
-type CreatedMachine = lease.CreatedMachine
+// Machine is a machine as the API answers it: the fields of store.Machine
+// meant to be seen, copied one by one, so that a column added to the store
+// (like the sealed password beside these) never reaches a response by itself.
+type Machine struct {
+	ID                    string                `json:"id" format:"uuid"`
+	Name                  string                `json:"name"`
+	Region                string                `json:"region"`
+	Room                  string                `json:"room"`
+	GPUModel              string                `json:"gpuModel"`
+	GPUMemoryGB           int                   `json:"gpuMemoryGb"`
+	GPUCount              int                   `json:"gpuCount"`
+	CUDAVersion           string                `json:"cudaVersion"`
+	DriverVersion         string                `json:"driverVersion"`
+	CPUModel              string                `json:"cpuModel"`
+	CPUCores              int                   `json:"cpuCores"`
+	MemoryGB              int                   `json:"memoryGb"`
+	DiskGB                int                   `json:"diskGb"`
+	InternalIP            string                `json:"internalIp"`
+	SSHHost               string                `json:"sshHost"`
+	SSHPort               int                   `json:"sshPort"`
+	ContainerDomainPrefix string                `json:"containerDomainPrefix"`
+	SSHUser               string                `json:"sshUser"`
+	SSHPassword           string                `json:"sshPassword" doc:"Always masked; reveal it with the reveal-password operation"`
+	Status                string                `json:"status" enum:"online,offline,maintenance"`
+	AllocationStatus      string                `json:"allocationStatus" enum:"allocated,unallocated,expiring"`
+	GPUUtil               *float64              `json:"gpuUtil" doc:"Average GPU utilisation of the latest sample (%); null before the agent reports"`
+	Allocation            *store.LiveAllocation `json:"allocation,omitempty"`
+	AgentTokenIssued      bool                  `json:"agentTokenIssued"`
+	Cleanup               *store.MachineCleanup `json:"cleanup,omitempty" doc:"Set while the host has not confirmed the end-of-lease steps of its last lease"`
+	CreatedAt             time.Time             `json:"createdAt"`
+	UpdatedAt             time.Time             `json:"updatedAt"`
+}
+
+func machineOut(m *store.Machine) Machine {
+	return Machine{ID: m.ID, Name: m.Name, Region: m.Region, Room: m.Room, GPUModel: m.GPUModel, GPUMemoryGB: m.GPUMemoryGB,
+		GPUCount: m.GPUCount, CUDAVersion: m.CUDAVersion, DriverVersion: m.DriverVersion, CPUModel: m.CPUModel, CPUCores: m.CPUCores,
+		MemoryGB: m.MemoryGB, DiskGB: m.DiskGB, InternalIP: m.InternalIP, SSHHost: m.SSHHost, SSHPort: m.SSHPort,
+		ContainerDomainPrefix: m.ContainerDomainPrefix, SSHUser: m.SSHUser, SSHPassword: m.SSHPassword, Status: m.Status,
+		AllocationStatus: m.AllocationStatus, GPUUtil: m.GPUUtil, Allocation: m.Allocation, AgentTokenIssued: m.AgentTokenIssued,
+		Cleanup: m.Cleanup, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt}
+}
+
+func machinesOut(list []store.Machine) []Machine {
+	out := make([]Machine, len(list))
+	for i := range list {
+		out[i] = machineOut(&list[i])
+	}
+	return out
+}
+
+// CreatedMachine is a new machine with its agent's bootstrap token.
+type CreatedMachine struct {
+	Machine Machine `json:"machine"`
+	AgentBootstrap
+}
 
 // AgentBootstrap is shown once: the token is stored hashed.
 type AgentBootstrap = lease.AgentBootstrap
@@ -144,7 +198,7 @@ func (h *machinesHandler) register(api huma.API) {
 
 func (h *machinesHandler) expiring() time.Duration { return h.s.Config.Fleet.ExpiringNotice }
 
-func (h *machinesHandler) list(ctx context.Context, in *ListMachinesInput) (*Resp[Page[store.Machine]], error) {
+func (h *machinesHandler) list(ctx context.Context, in *ListMachinesInput) (*Resp[Page[Machine]], error) {
 	f, err := in.filters()
 	if err != nil {
 		return nil, err
@@ -159,7 +213,7 @@ func (h *machinesHandler) list(ctx context.Context, in *ListMachinesInput) (*Res
 	if err != nil {
 		return nil, err
 	}
-	return okPage(ctx, list, total, in.ListParams)
+	return okPage(ctx, machinesOut(list), total, in.ListParams)
 }
 
 func (h *machinesHandler) options(ctx context.Context, _ *struct{}) (*Resp[MachineOptions], error) {
@@ -174,26 +228,26 @@ func (h *machinesHandler) create(ctx context.Context, in *CreateMachineInput) (*
 	if err != nil {
 		return nil, err
 	}
-	return ok(ctx, *c)
+	return ok(ctx, CreatedMachine{Machine: machineOut(&c.Machine), AgentBootstrap: c.AgentBootstrap})
 }
 
 // machineNotFound names a missing machine, for the handlers that read one.
 func machineNotFound(err error) error { return lease.MachineNotFound(err) }
 
-func (h *machinesHandler) get(ctx context.Context, in *MachineIDInput) (*Resp[store.Machine], error) {
+func (h *machinesHandler) get(ctx context.Context, in *MachineIDInput) (*Resp[Machine], error) {
 	m, err := h.s.lease.GetMachine(ctx, in.ID)
 	if err != nil {
 		return nil, err
 	}
-	return ok(ctx, *m)
+	return ok(ctx, machineOut(m))
 }
 
-func (h *machinesHandler) update(ctx context.Context, in *UpdateMachineInput) (*Resp[store.Machine], error) {
+func (h *machinesHandler) update(ctx context.Context, in *UpdateMachineInput) (*Resp[Machine], error) {
 	m, err := h.s.lease.UpdateMachine(ctx, lease.UpdateMachineInput{ID: in.ID, Spec: in.Body.spec(), Status: in.Body.Status})
 	if err != nil {
 		return nil, err
 	}
-	return ok(ctx, *m)
+	return ok(ctx, machineOut(m))
 }
 
 func (h *machinesHandler) delete(ctx context.Context, in *MachineIDInput) (*Resp[Empty], error) {

@@ -297,14 +297,24 @@ func (s *Store) GPUHistory(ctx context.Context, q HistoryQuery) ([]GPUSeries, er
 	if err != nil {
 		return nil, err
 	}
-	out := []GPUSeries{}
-	for _, p := range points {
-		if len(out) == 0 || out[len(out)-1].Index != p.index {
-			out = append(out, GPUSeries{Index: p.index, Points: []GPUPoint{}})
+	return runs(points, func(p indexedGPUPoint) int { return p.index },
+		func(i int) GPUSeries { return GPUSeries{Index: i, Points: []GPUPoint{}} },
+		func(s *GPUSeries, p indexedGPUPoint) { s.Points = append(s.Points, p.GPUPoint) }), nil
+}
+
+// runs turns rows ordered by a key into one series per key, in order: a
+// series is started by start and each row added to it by add.
+func runs[R any, K comparable, S any](rows []R, key func(R) K, start func(K) S, add func(*S, R)) []S {
+	out := []S{}
+	var last K
+	for i, r := range rows {
+		if k := key(r); i == 0 || k != last {
+			out = append(out, start(k))
+			last = k
 		}
-		out[len(out)-1].Points = append(out[len(out)-1].Points, p.GPUPoint)
+		add(&out[len(out)-1], r)
 	}
-	return out, nil
+	return out
 }
 
 // indexedGPUPoint is a row of GPUHistory: a point and its GPU, ordered by GPU.
@@ -434,13 +444,9 @@ func (s *Store) GPUTrend(ctx context.Context, q HistoryQuery, region string, byR
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range points {
-		if len(out) == 0 || out[len(out)-1].Region != p.region {
-			out = append(out, TrendSeries{Region: p.region, Points: []TrendPoint{}})
-		}
-		out[len(out)-1].Points = append(out[len(out)-1].Points, p.TrendPoint)
-	}
-	return out, nil
+	return runs(points, func(p regionTrendPoint) string { return p.region },
+		func(r string) TrendSeries { return TrendSeries{Region: r, Points: []TrendPoint{}} },
+		func(s *TrendSeries, p regionTrendPoint) { s.Points = append(s.Points, p.TrendPoint) }), nil
 }
 
 // regionTrendPoint is a row of GPUTrend: a point and its region, ordered by region.
