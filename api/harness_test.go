@@ -282,6 +282,11 @@ func (s *session) doWith(method, path string, body any, headers map[string]strin
 		if (r.Status < 400) != (r.Code == 0) || (r.Status >= 400 && r.Code != r.Status) {
 			s.e.t.Fatalf("%s %s: code %d with status %d", method, path, r.Code, r.Status)
 		}
+		// every error names its message by a code the console translates
+		var d struct{ Reason string }
+		if r.Status >= 400 && (json.Unmarshal(r.Data, &d) != nil || d.Reason == "") {
+			s.e.t.Fatalf("%s %s: error %d without data.reason: %s", method, path, r.Status, raw)
+		}
 	} else {
 		r.Data = raw
 	}
