@@ -27,16 +27,16 @@ func scanAnnouncement(row pgx.Row) (*Announcement, error) {
 	return &a, nil
 }
 
-func (s *Store) ListAnnouncements(ctx context.Context, publishedOnly bool, p Page) ([]Announcement, int, error) {
+func (q *Queries) ListAnnouncements(ctx context.Context, publishedOnly bool, p Page) ([]Announcement, int, error) {
 	var w where
 	if publishedOnly {
 		w.raw("published")
 	}
 	var total int
-	if err := s.Pool.QueryRow(ctx, "SELECT count(*) FROM announcements"+w.sql(), w.args...).Scan(&total); err != nil {
+	if err := q.db.QueryRow(ctx, "SELECT count(*) FROM announcements"+w.sql(), w.args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	rows, err := s.Pool.Query(ctx, "SELECT "+announcementColumns+" FROM announcements"+w.sql()+
+	rows, err := q.db.Query(ctx, "SELECT "+announcementColumns+" FROM announcements"+w.sql()+
 		p.orderBy(map[string]string{"createdAt": "created_at", "title": "title", "level": "level"}, "created_at DESC, id")+p.limitOffset(), w.args...)
 	list, err := collect(rows, err, scanAnnouncement)
 	return list, total, err

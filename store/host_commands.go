@@ -230,7 +230,7 @@ func DropPendingAgentKey(ctx context.Context, db DBTX, machineID string) error {
 }
 
 // RunHostCommand is the newest command of one workflow run (ErrNotFound before its activity started).
-func (s *Store) RunHostCommand(ctx context.Context, workflowID, runID string) (*HostCommand, error) {
-	return scanHostCommand(s.Pool.QueryRow(ctx, `SELECT `+hostCommandCols+` FROM host_commands WHERE workflow_id = $1 AND run_id = $2
+func (q *Queries) RunHostCommand(ctx context.Context, workflowID, runID string) (*HostCommand, error) {
+	return scanHostCommand(q.db.QueryRow(ctx, `SELECT `+hostCommandCols+` FROM host_commands WHERE workflow_id = $1 AND run_id = $2
 		ORDER BY created_at DESC LIMIT 1`, workflowID, runID))
 }

@@ -37,8 +37,8 @@ func BeginLeaseCleanup(ctx context.Context, db DBTX, allocationID, machineID str
 }
 
 // SetCleanupStep records the outcome of one end-of-lease step on the lease.
-func (s *Store) SetCleanupStep(ctx context.Context, allocationID string, step HostStep) error {
-	return s.InTx(ctx, func(tx pgx.Tx) error { return setStepTx(ctx, tx, allocationID, step) })
+func (q *Queries) SetCleanupStep(ctx context.Context, allocationID string, step HostStep) error {
+	return q.InTx(ctx, func(tx pgx.Tx) error { return setStepTx(ctx, tx, allocationID, step) })
 }
 
 // LeaseCleanupFinish says how a cleanup ended.
@@ -56,12 +56,12 @@ type LeaseCleanupFinish struct {
 // FinishLeaseCleanup ends the cleanup: the lease records its outcome, the
 // machine no longer waits for it, the platform's maintenance is closed, and
 // the cleanup alert resolved. Repeating it changes nothing.
-func (s *Store) FinishLeaseCleanup(ctx context.Context, f LeaseCleanupFinish) error {
+func (q *Queries) FinishLeaseCleanup(ctx context.Context, f LeaseCleanupFinish) error {
 	outcome := "done"
 	if f.Reinstalled {
 		outcome = "reinstalled"
 	}
-	return s.InTx(ctx, func(tx pgx.Tx) error {
+	return q.InTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE allocations SET cleanup_status = $2, updated_at = now() WHERE id = $1 AND cleanup_status = 'running'`,
 			f.AllocationID, outcome)
 		if err != nil || tag.RowsAffected() == 0 {
@@ -141,9 +141,9 @@ func setStepTx(ctx context.Context, tx pgx.Tx, allocationID string, step HostSte
 
 // CleanupAlertRule is the lease_cleanup rule: whether it is on, its level
 // and after how long an unfinished cleanup raises it.
-func (s *Store) CleanupAlertRule(ctx context.Context) (enabled bool, level string, after time.Duration, err error) {
+func (q *Queries) CleanupAlertRule(ctx context.Context) (enabled bool, level string, after time.Duration, err error) {
 	var secs int
-	err = s.Pool.QueryRow(ctx, `SELECT enabled, level, duration_s FROM alert_rules WHERE type = 'lease_cleanup'`).Scan(&enabled, &level, &secs)
+	err = q.db.QueryRow(ctx, `SELECT enabled, level, duration_s FROM alert_rules WHERE type = 'lease_cleanup'`).Scan(&enabled, &level, &secs)
 	return enabled, level, time.Duration(secs) * time.Second, notFound(err)
 }
 
@@ -160,10 +160,10 @@ type CleanupAlert struct {
 	After                          time.Duration
 }
 
-func (s *Store) OpenCleanupAlert(ctx context.Context, a CleanupAlert) (bool, error) {
+func (q *Queries) OpenCleanupAlert(ctx context.Context, a CleanupAlert) (bool, error) {
 	machineID, level := a.MachineID, a.Level
 	opened := false
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
+	err := q.InTx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `INSERT INTO alerts (machine_id, gpu_index, type, level, message, duration_s, started_at, code, params)
 			SELECT m.id, -1, 'lease_cleanup', $3, $4, $5, $6, $7, coalesce($8::jsonb, '{}') FROM machines m
 			WHERE m.id = $1 AND m.cleanup_allocation_id = $2 AND m.deleted_at IS NULL

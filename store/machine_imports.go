@@ -81,8 +81,8 @@ func scanMachineImport(row pgx.Row) (*MachineImport, error) {
 }
 
 // CreateMachineImport saves a previewed import (m.ID chosen by the caller) and its rows, copied in one go.
-func (s *Store) CreateMachineImport(ctx context.Context, m *MachineImport, rows []MachineImportRow) error {
-	return s.InTx(ctx, func(tx pgx.Tx) error {
+func (q *Queries) CreateMachineImport(ctx context.Context, m *MachineImport, rows []MachineImportRow) error {
+	return q.InTx(ctx, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `INSERT INTO machine_imports (id, file_name, file_size, object_key, sheet, total, valid, invalid, duplicates,
 			created_by, created_by_name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING status, created_at, updated_at`,
 			m.ID, m.FileName, m.FileSize, m.ObjectKey, m.Sheet, m.Total, m.Valid, m.Invalid, m.Duplicates, m.CreatedBy, m.CreatedByName,
@@ -120,8 +120,8 @@ func (s *Store) CreateMachineImport(ctx context.Context, m *MachineImport, rows 
 	})
 }
 
-func (s *Store) GetMachineImport(ctx context.Context, id string) (*MachineImport, error) {
-	return scanMachineImport(s.Pool.QueryRow(ctx, `SELECT `+machineImportCols+` FROM machine_imports WHERE id = $1`, id))
+func (q *Queries) GetMachineImport(ctx context.Context, id string) (*MachineImport, error) {
+	return scanMachineImport(q.db.QueryRow(ctx, `SELECT `+machineImportCols+` FROM machine_imports WHERE id = $1`, id))
 }
 
 // LockMachineImport reads an import and locks it until the transaction ends;
@@ -138,7 +138,7 @@ type MachineImportFilter struct {
 var machineImportSorts = map[string]string{"createdAt": "created_at", "fileName": "file_name", "status": "status", "total": "total",
 	"created": "created", "finishedAt": "finished_at"}
 
-func (s *Store) ListMachineImports(ctx context.Context, f MachineImportFilter, p Page) ([]MachineImport, int, error) {
+func (q *Queries) ListMachineImports(ctx context.Context, f MachineImportFilter, p Page) ([]MachineImport, int, error) {
 	w := &where{}
 	if f.Status != "" {
 		w.add("status = %s", f.Status)
@@ -147,10 +147,10 @@ func (s *Store) ListMachineImports(ctx context.Context, f MachineImportFilter, p
 		w.add("(file_name ILIKE %s OR created_by_name ILIKE %[1]s)", likePattern(f.Keyword))
 	}
 	var total int
-	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM machine_imports`+w.sql(), w.args...).Scan(&total); err != nil {
+	if err := q.db.QueryRow(ctx, `SELECT count(*) FROM machine_imports`+w.sql(), w.args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT `+machineImportCols+` FROM machine_imports`+w.sql()+
+	rows, err := q.db.Query(ctx, `SELECT `+machineImportCols+` FROM machine_imports`+w.sql()+
 		p.orderBy(machineImportSorts, "created_at DESC, id")+p.limitOffset(), w.args...)
 	list, err := collect(rows, err, scanMachineImport)
 	return list, total, err
@@ -166,8 +166,8 @@ func scanImportRow(row pgx.Row, extra ...any) (*MachineImportRow, error) {
 }
 
 // MachineImportRows are the rows of an import in file order.
-func (s *Store) MachineImportRows(ctx context.Context, id string) ([]MachineImportRow, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT `+importRowCols+` FROM machine_import_rows WHERE import_id = $1 ORDER BY row_no`, id)
+func (q *Queries) MachineImportRows(ctx context.Context, id string) ([]MachineImportRow, error) {
+	rows, err := q.db.Query(ctx, `SELECT `+importRowCols+` FROM machine_import_rows WHERE import_id = $1 ORDER BY row_no`, id)
 	return collect(rows, err, func(r pgx.Row) (*MachineImportRow, error) { return scanImportRow(r) })
 }
 

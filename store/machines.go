@@ -174,27 +174,27 @@ func (f MachineFilter) where(expiring time.Duration) *where {
 var machineSorts = map[string]string{"name": "m.name", "createdAt": "m.created_at", "gpuModel": "m.gpu_model", "gpuCount": "m.gpu_count",
 	"region": "m.region", "status": "m.status", "allocationStatus": allocationStatusExpr, "endAt": "m.live_end_at", "memoryGb": "m.memory_gb"}
 
-func (s *Store) ListMachines(ctx context.Context, f MachineFilter, p Page, expiring time.Duration) ([]Machine, int, error) {
+func (q *Queries) ListMachines(ctx context.Context, f MachineFilter, p Page, expiring time.Duration) ([]Machine, int, error) {
 	w := f.where(expiring)
 	var total int
-	if err := s.Pool.QueryRow(ctx, "SELECT count(*) FROM machines m"+w.sql(), w.args...).Scan(&total); err != nil {
+	if err := q.db.QueryRow(ctx, "SELECT count(*) FROM machines m"+w.sql(), w.args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
 	// the page's ids first (over machines alone, as the indexes serve it), then their rows with the joins
 	ids := "SELECT m.id FROM machines m" + w.sql() + p.orderBy(machineSorts, "m.created_at DESC, m.id") + p.limitOffset()
-	q := machineSelect + " JOIN (SELECT id, row_number() OVER () AS ord FROM (" + ids + ") page) pg ON pg.id = m.id ORDER BY pg.ord"
-	rows, err := s.Pool.Query(ctx, q, w.args...)
+	query := machineSelect + " JOIN (SELECT id, row_number() OVER () AS ord FROM (" + ids + ") page) pg ON pg.id = m.id ORDER BY pg.ord"
+	rows, err := q.db.Query(ctx, query, w.args...)
 	list, err := collect(rows, err, scanMachine)
 	return list, total, err
 }
 
-func (s *Store) GetMachine(ctx context.Context, id string, expiring time.Duration) (*Machine, error) {
-	return scanMachine(s.Pool.QueryRow(ctx, machineSelect+machineLive+" AND m.id = $2", expiring.String(), id))
+func (q *Queries) GetMachine(ctx context.Context, id string, expiring time.Duration) (*Machine, error) {
+	return scanMachine(q.db.QueryRow(ctx, machineSelect+machineLive+" AND m.id = $2", expiring.String(), id))
 }
 
 // GetTenantMachine returns a machine only while it is live-allocated to the tenant.
-func (s *Store) GetTenantMachine(ctx context.Context, tenantID, id string, expiring time.Duration) (*Machine, error) {
-	return scanMachine(s.Pool.QueryRow(ctx, machineSelect+machineLive+" AND m.id = $2 AND a.tenant_id = $3 AND a.status = 'active'", expiring.String(), id, tenantID))
+func (q *Queries) GetTenantMachine(ctx context.Context, tenantID, id string, expiring time.Duration) (*Machine, error) {
+	return scanMachine(q.db.QueryRow(ctx, machineSelect+machineLive+" AND m.id = $2 AND a.tenant_id = $3 AND a.status = 'active'", expiring.String(), id, tenantID))
 }
 
 func CreateMachine(ctx context.Context, db DBTX, m *Machine, importKey string) error {
@@ -266,8 +266,8 @@ func MachineIDByImportKey(ctx context.Context, db DBTX, key string) (string, err
 }
 
 // MachineNamesTaken returns which of the names already exist (case-insensitive).
-func (s *Store) MachineNamesTaken(ctx context.Context, names []string) (map[string]bool, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT lower(name) FROM machines WHERE lower(name) = ANY($1) AND deleted_at IS NULL`, lowerAll(names))
+func (q *Queries) MachineNamesTaken(ctx context.Context, names []string) (map[string]bool, error) {
+	rows, err := q.db.Query(ctx, `SELECT lower(name) FROM machines WHERE lower(name) = ANY($1) AND deleted_at IS NULL`, lowerAll(names))
 	if err != nil {
 		return nil, err
 	}

@@ -72,7 +72,7 @@ type MaintenanceFilter struct {
 	Keyword   string
 }
 
-func (s *Store) ListMaintenance(ctx context.Context, f MaintenanceFilter, p Page) ([]MaintenanceRecord, int, error) {
+func (q *Queries) ListMaintenance(ctx context.Context, f MaintenanceFilter, p Page) ([]MaintenanceRecord, int, error) {
 	var w where
 	if f.MachineID != "" {
 		w.add("r.machine_id = %s", f.MachineID)
@@ -86,10 +86,10 @@ func (s *Store) ListMaintenance(ctx context.Context, f MaintenanceFilter, p Page
 	}
 	from := " FROM maintenance_records r JOIN machines m ON m.id = r.machine_id"
 	var total int
-	if err := s.Pool.QueryRow(ctx, "SELECT count(*)"+from+w.sql(), w.args...).Scan(&total); err != nil {
+	if err := q.db.QueryRow(ctx, "SELECT count(*)"+from+w.sql(), w.args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT r.id, r.machine_id, m.name, r.reason, r.planned_until, r.started_by_name, r.started_at,
+	rows, err := q.db.Query(ctx, `SELECT r.id, r.machine_id, m.name, r.reason, r.planned_until, r.started_by_name, r.started_at,
 		r.ended_by_name, r.ended_at, r.previous_status, r.kind`+from+w.sql()+
 		p.orderBy(map[string]string{"startedAt": "r.started_at", "endedAt": "r.ended_at", "machineName": "m.name"}, "r.started_at DESC, r.id")+
 		p.limitOffset(), w.args...)

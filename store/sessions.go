@@ -84,9 +84,9 @@ func RevokeTenantSessions(ctx context.Context, db DBTX, tenantID, reason string)
 }
 
 // LoadPrincipal returns the live session's caller, or ErrNotFound when the session has ended.
-func (s *Store) LoadPrincipal(ctx context.Context, sessionID string) (*SessionPrincipal, error) {
+func (q *Queries) LoadPrincipal(ctx context.Context, sessionID string) (*SessionPrincipal, error) {
 	var p SessionPrincipal
-	err := s.Pool.QueryRow(ctx, `SELECT s.id, u.id, u.username, u.name, u.role, coalesce(u.tenant_id::text, ''), u.status, coalesce(t.status, '')
+	err := q.db.QueryRow(ctx, `SELECT s.id, u.id, u.username, u.name, u.role, coalesce(u.tenant_id::text, ''), u.status, coalesce(t.status, '')
 		FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN tenants t ON t.id = u.tenant_id
 		WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > now()`, sessionID).
 		Scan(&p.SessionID, &p.UserID, &p.Username, &p.Name, &p.Role, &p.TenantID, &p.UserStatus, &p.TenantStatus)

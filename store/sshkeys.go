@@ -28,12 +28,12 @@ func scanSSHKey(row pgx.Row) (*SSHKey, error) {
 }
 
 // ListSSHKeys is a page of a user's keys, newest first, and their number.
-func (s *Store) ListSSHKeys(ctx context.Context, tenantID, userID string, p Page) ([]SSHKey, int, error) {
-	total, err := CountSSHKeys(ctx, s.Pool, tenantID, userID)
+func (q *Queries) ListSSHKeys(ctx context.Context, tenantID, userID string, p Page) ([]SSHKey, int, error) {
+	total, err := CountSSHKeys(ctx, q.db, tenantID, userID)
 	if err != nil {
 		return nil, 0, err
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT `+sshKeyColumns+` FROM ssh_keys
+	rows, err := q.db.Query(ctx, `SELECT `+sshKeyColumns+` FROM ssh_keys
 		WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at DESC, id`+p.limitOffset(), tenantID, userID)
 	list, err := collect(rows, err, scanSSHKey)
 	return list, total, err
@@ -67,10 +67,10 @@ type MachineSSHKeys struct {
 	Version int64
 }
 
-func (s *Store) MachineSSHKeys(ctx context.Context, allocationID string) (*MachineSSHKeys, error) {
+func (q *Queries) MachineSSHKeys(ctx context.Context, allocationID string) (*MachineSSHKeys, error) {
 	var k MachineSSHKeys
 	var tenantID string
-	err := s.Pool.QueryRow(ctx, `SELECT a.tenant_id, a.status = 'active', t.ssh_keys_version FROM allocations a
+	err := q.db.QueryRow(ctx, `SELECT a.tenant_id, a.status = 'active', t.ssh_keys_version FROM allocations a
 		JOIN tenants t ON t.id = a.tenant_id WHERE a.id = $1`, allocationID).Scan(&tenantID, &k.Active, &k.Version)
 	if err != nil {
 		return nil, notFound(err)
@@ -81,7 +81,7 @@ func (s *Store) MachineSSHKeys(ctx context.Context, allocationID string) (*Machi
 	}
 	// The comment names who the key belongs to, so the customer can tell
 	// the lines apart; it is built from names the platform checked.
-	rows, err := s.Pool.Query(ctx, `SELECT k.public_key || ' rgpu:' || regexp_replace(u.username, '[^A-Za-z0-9._@-]', '_', 'g')
+	rows, err := q.db.Query(ctx, `SELECT k.public_key || ' rgpu:' || regexp_replace(u.username, '[^A-Za-z0-9._@-]', '_', 'g')
 		FROM ssh_keys k JOIN users u ON u.id = k.user_id
 		WHERE k.tenant_id = $1 AND u.status = 'active' ORDER BY k.created_at, k.id`, tenantID)
 	if err != nil {

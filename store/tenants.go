@@ -42,7 +42,7 @@ type TenantFilter struct {
 	Keyword string
 }
 
-func (s *Store) ListTenants(ctx context.Context, f TenantFilter, p Page) ([]Tenant, int, error) {
+func (q *Queries) ListTenants(ctx context.Context, f TenantFilter, p Page) ([]Tenant, int, error) {
 	var w where
 	if f.Status != "" {
 		w.add("t.status = %s", f.Status)
@@ -52,24 +52,24 @@ func (s *Store) ListTenants(ctx context.Context, f TenantFilter, p Page) ([]Tena
 		w.add("(t.name ILIKE %s OR t.company ILIKE %s OR t.email ILIKE %s OR t.code ILIKE %s)", pat, pat, pat, pat)
 	}
 	var total int
-	if err := s.Pool.QueryRow(ctx, "SELECT count(*) FROM tenants t"+w.sql(), w.args...).Scan(&total); err != nil {
+	if err := q.db.QueryRow(ctx, "SELECT count(*) FROM tenants t"+w.sql(), w.args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	q := "SELECT " + tenantColumns + " FROM tenants t" + w.sql() +
+	query := "SELECT " + tenantColumns + " FROM tenants t" + w.sql() +
 		p.orderBy(map[string]string{"name": "t.name", "company": "t.company", "createdAt": "t.created_at",
 			"status": "t.status", "machineCount": "machine_count", "userCount": "user_count"}, "t.created_at DESC, t.id") +
 		p.limitOffset()
-	rows, err := s.Pool.Query(ctx, q, w.args...)
+	rows, err := q.db.Query(ctx, query, w.args...)
 	list, err := collect(rows, err, scanTenant)
 	return list, total, err
 }
 
-func (s *Store) GetTenant(ctx context.Context, id string) (*Tenant, error) {
-	return scanTenant(s.Pool.QueryRow(ctx, "SELECT "+tenantColumns+" FROM tenants t WHERE t.id = $1", id))
+func (q *Queries) GetTenant(ctx context.Context, id string) (*Tenant, error) {
+	return scanTenant(q.db.QueryRow(ctx, "SELECT "+tenantColumns+" FROM tenants t WHERE t.id = $1", id))
 }
 
-func (s *Store) GetTenantByCode(ctx context.Context, code string) (*Tenant, error) {
-	return scanTenant(s.Pool.QueryRow(ctx, "SELECT "+tenantColumns+" FROM tenants t WHERE lower(t.code) = lower($1)", code))
+func (q *Queries) GetTenantByCode(ctx context.Context, code string) (*Tenant, error) {
+	return scanTenant(q.db.QueryRow(ctx, "SELECT "+tenantColumns+" FROM tenants t WHERE lower(t.code) = lower($1)", code))
 }
 
 func CreateTenant(ctx context.Context, db DBTX, t *Tenant) error {

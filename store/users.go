@@ -39,32 +39,32 @@ func scanUser(row pgx.Row) (*User, error) {
 	return &u, nil
 }
 
-func (s *Store) GetUser(ctx context.Context, id string) (*User, error) {
-	return scanUser(s.Pool.QueryRow(ctx, "SELECT "+userColumns+" FROM users u WHERE u.id = $1", id))
+func (q *Queries) GetUser(ctx context.Context, id string) (*User, error) {
+	return scanUser(q.db.QueryRow(ctx, "SELECT "+userColumns+" FROM users u WHERE u.id = $1", id))
 }
 
 // GetTenantUser returns a user only when it belongs to the tenant.
-func (s *Store) GetTenantUser(ctx context.Context, tenantID, id string) (*User, error) {
-	return scanUser(s.Pool.QueryRow(ctx, "SELECT "+userColumns+" FROM users u WHERE u.id = $1 AND u.tenant_id = $2", id, tenantID))
+func (q *Queries) GetTenantUser(ctx context.Context, tenantID, id string) (*User, error) {
+	return scanUser(q.db.QueryRow(ctx, "SELECT "+userColumns+" FROM users u WHERE u.id = $1 AND u.tenant_id = $2", id, tenantID))
 }
 
 // FindUserByLogin matches a username, an email or an employee ID (what the login and reset forms accept).
-func (s *Store) FindUserByLogin(ctx context.Context, login string) (*User, error) {
-	return scanUser(s.Pool.QueryRow(ctx, "SELECT "+userColumns+` FROM users u
+func (q *Queries) FindUserByLogin(ctx context.Context, login string) (*User, error) {
+	return scanUser(q.db.QueryRow(ctx, "SELECT "+userColumns+` FROM users u
 		WHERE lower(u.username) = lower($1) OR (u.email <> '' AND lower(u.email) = lower($1))
 		   OR (u.employee_id <> '' AND u.employee_id = $1)
 		ORDER BY (lower(u.username) = lower($1)) DESC LIMIT 1`, login))
 }
 
-func (s *Store) ListTenantUsers(ctx context.Context, tenantID string) ([]User, error) {
-	rows, err := s.Pool.Query(ctx, "SELECT "+userColumns+` FROM users u WHERE u.tenant_id = $1
+func (q *Queries) ListTenantUsers(ctx context.Context, tenantID string) ([]User, error) {
+	rows, err := q.db.Query(ctx, "SELECT "+userColumns+` FROM users u WHERE u.tenant_id = $1
 		ORDER BY (u.role = 'owner') DESC, u.created_at`, tenantID)
 	return collect(rows, err, scanUser)
 }
 
 // TenantRecipients lists a tenant's active users (who a notification goes to).
-func (s *Store) TenantRecipients(ctx context.Context, tenantID string) ([]User, error) {
-	rows, err := s.Pool.Query(ctx, "SELECT "+userColumns+` FROM users u WHERE u.tenant_id = $1 AND u.status = 'active' ORDER BY u.created_at`, tenantID)
+func (q *Queries) TenantRecipients(ctx context.Context, tenantID string) ([]User, error) {
+	rows, err := q.db.Query(ctx, "SELECT "+userColumns+` FROM users u WHERE u.tenant_id = $1 AND u.status = 'active' ORDER BY u.created_at`, tenantID)
 	return collect(rows, err, scanUser)
 }
 
@@ -109,8 +109,8 @@ func SetAvatar(ctx context.Context, db DBTX, userID, key string) error {
 	return err
 }
 
-func (s *Store) TouchLogin(ctx context.Context, userID string) error {
-	_, err := s.Pool.Exec(ctx, `UPDATE users SET last_login_at = now() WHERE id = $1`, userID)
+func (q *Queries) TouchLogin(ctx context.Context, userID string) error {
+	_, err := q.db.Exec(ctx, `UPDATE users SET last_login_at = now() WHERE id = $1`, userID)
 	return err
 }
 
@@ -137,8 +137,8 @@ func SyncLDAPUser(ctx context.Context, db DBTX, id string, d LDAPSync) error {
 }
 
 // CountAdmins counts active platform admins (the seed uses it).
-func (s *Store) CountAdmins(ctx context.Context) (int, error) {
+func (q *Queries) CountAdmins(ctx context.Context) (int, error) {
 	var n int
-	err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM users WHERE role = 'admin' AND status = 'active'`).Scan(&n)
+	err := q.db.QueryRow(ctx, `SELECT count(*) FROM users WHERE role = 'admin' AND status = 'active'`).Scan(&n)
 	return n, err
 }
