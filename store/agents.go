@@ -13,9 +13,9 @@ import (
 // token is cleared, so a second use finds nothing, and an expired one
 // matches nothing. The inventory is stored with it. ErrNotFound when the
 // machine or the token does not match.
-func RegisterAgent(ctx context.Context, db DBTX, machineID string, bootstrapHash, keyHash []byte, inventory json.RawMessage, gpuSource string, now time.Time) (string, error) {
+func (q *Queries) RegisterAgent(ctx context.Context, machineID string, bootstrapHash, keyHash []byte, inventory json.RawMessage, gpuSource string, now time.Time) (string, error) {
 	var name string
-	err := db.QueryRow(ctx, `UPDATE machines SET agent_token_hash = NULL, agent_token_expires_at = NULL, agent_key_hash = $3,
+	err := q.db.QueryRow(ctx, `UPDATE machines SET agent_token_hash = NULL, agent_token_expires_at = NULL, agent_key_hash = $3,
 		agent_key_pending_hash = NULL, agent_registered_at = $4, inventory = $5, inventory_at = $4, gpu_source = nullif($6, '')
 		WHERE id = $1 AND agent_token_hash = $2 AND deleted_at IS NULL
 		  AND (agent_token_expires_at IS NULL OR agent_token_expires_at > $4) RETURNING name`,
@@ -40,8 +40,8 @@ func (q *Queries) AgentByKey(ctx context.Context, keyHash []byte) (AgentKey, err
 
 // ForgetAgent revokes the machine's agent keys (a reinstalled host needs a
 // fresh registration with a new bootstrap token).
-func ForgetAgent(ctx context.Context, db DBTX, machineID string) error {
-	_, err := db.Exec(ctx, `UPDATE machines SET agent_key_hash = NULL, agent_key_pending_hash = NULL, agent_token_hash = NULL,
+func (q *Queries) ForgetAgent(ctx context.Context, machineID string) error {
+	_, err := q.db.Exec(ctx, `UPDATE machines SET agent_key_hash = NULL, agent_key_pending_hash = NULL, agent_token_hash = NULL,
 		agent_token_expires_at = NULL, updated_at = now() WHERE id = $1`, machineID)
 	return err
 }

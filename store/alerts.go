@@ -81,8 +81,8 @@ func (q *Queries) AlertRules(ctx context.Context) ([]AlertRule, error) {
 // UpdateAlertRule stores one rule (its type names it) and tells the replicas.
 // The types without a threshold (offline, lease_cleanup) keep it NULL
 // whatever r says.
-func UpdateAlertRule(ctx context.Context, db DBTX, r AlertRule, byName string) error {
-	tag, err := db.Exec(ctx, `UPDATE alert_rules SET level = $2, threshold = CASE WHEN type IN ('offline', 'lease_cleanup') THEN NULL ELSE $3::real END,
+func (q *Queries) UpdateAlertRule(ctx context.Context, r AlertRule, byName string) error {
+	tag, err := q.db.Exec(ctx, `UPDATE alert_rules SET level = $2, threshold = CASE WHEN type IN ('offline', 'lease_cleanup') THEN NULL ELSE $3::real END,
 		clear_margin = $4, duration_s = $5, enabled = $6, updated_at = now(), updated_by_name = $7 WHERE type = $1`,
 		r.Type, r.Level, r.Threshold, r.ClearMargin, r.DurationSeconds, r.Enabled, byName)
 	if err != nil {
@@ -91,7 +91,7 @@ func UpdateAlertRule(ctx context.Context, db DBTX, r AlertRule, byName string) e
 	if tag.RowsAffected() == 0 {
 		return ErrNotFound
 	}
-	_, err = db.Exec(ctx, `SELECT pg_notify('`+ChannelAlertRules+`', '')`)
+	_, err = q.db.Exec(ctx, `SELECT pg_notify('`+ChannelAlertRules+`', '')`)
 	return err
 }
 
@@ -255,25 +255,25 @@ func (q *Queries) AlertsByID(ctx context.Context, ids []string) ([]Alert, error)
 }
 
 // LockAlert reads an alert and locks it for the transaction's change.
-func LockAlert(ctx context.Context, tx pgx.Tx, id string) (*Alert, error) {
-	return scanAlert(tx.QueryRow(ctx, alertSelect+" WHERE a.id = $1 FOR UPDATE OF a", id))
+func (q *Queries) LockAlert(ctx context.Context, id string) (*Alert, error) {
+	return scanAlert(q.db.QueryRow(ctx, alertSelect+" WHERE a.id = $1 FOR UPDATE OF a", id))
 }
 
 // AcknowledgeAlert moves an active alert to acknowledged.
-func AcknowledgeAlert(ctx context.Context, tx pgx.Tx, id, byID, byName, note string) error {
-	_, err := tx.Exec(ctx, `UPDATE alerts SET status = 'acknowledged', acknowledged_at = now(), acknowledged_by = $2, acknowledged_by_name = $3,
+func (q *Queries) AcknowledgeAlert(ctx context.Context, id, byID, byName, note string) error {
+	_, err := q.db.Exec(ctx, `UPDATE alerts SET status = 'acknowledged', acknowledged_at = now(), acknowledged_by = $2, acknowledged_by_name = $3,
 		note = CASE WHEN $4 = '' THEN note ELSE $4 END, updated_at = now() WHERE id = $1 AND status = 'active'`, id, nilIfEmpty(byID), byName, note)
 	if err != nil {
 		return err
 	}
-	return notifyAlertEvents(ctx, tx, []string{id + ":" + AlertAcknowledged})
+	return q.notifyAlertEvents(ctx, []string{id + ":" + AlertAcknowledged})
 }
 
 // ResolveAlert resolves an open alert by hand: resolution manual (marked
 // handled) or ignored. Ignoring also suppresses the condition: the evaluation
 // opens no new alert for it until it has cleared.
-func ResolveAlert(ctx context.Context, tx pgx.Tx, a *Alert, resolution, byID, byName, note string) error {
-	_, err := tx.Exec(ctx, `UPDATE alerts SET status = 'resolved', resolution = $2, resolved_at = now(), resolved_by = $3, resolved_by_name = $4,
+func (q *Queries) ResolveAlert(ctx context.Context, a *Alert, resolution, byID, byName, note string) error {
+	_, err := q.db.Exec(ctx, `UPDATE alerts SET status = 'resolved', resolution = $2, resolved_at = now(), resolved_by = $3, resolved_by_name = $4,
 		note = CASE WHEN $5 = '' THEN note ELSE $5 END, updated_at = now() WHERE id = $1 AND status <> 'resolved'`,
 		a.ID, resolution, nilIfEmpty(byID), byName, note)
 	if err != nil {
@@ -294,13 +294,13 @@ func ResolveAlert(ctx context.Context, tx pgx.Tx, a *Alert, resolution, byID, by
 		if a.Value != nil {
 			v = float32(*a.Value)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO alert_states (machine_id, type, gpu_index, since, last_at, value, suppressed)
+		if _, err := q.db.Exec(ctx, `INSERT INTO alert_states (machine_id, type, gpu_index, since, last_at, value, suppressed)
 			VALUES ($1, $2, $3, now(), now(), $4, true)
 			ON CONFLICT (machine_id, type, gpu_index) DO UPDATE SET suppressed = true`, a.MachineID, a.Type, gpu, v); err != nil {
 			return err
 		}
 	}
-	return notifyAlertEvents(ctx, tx, []string{a.ID + ":" + event})
+	return q.notifyAlertEvents(ctx, []string{a.ID + ":" + event})
 }
 
 func nilIfEmpty(s string) *string {
@@ -310,11 +310,11 @@ func nilIfEmpty(s string) *string {
 	return &s
 }
 
-func notifyAlertEvents(ctx context.Context, db DBTX, events []string) error {
+func (q *Queries) notifyAlertEvents(ctx context.Context, events []string) error {
 	if len(events) == 0 {
 		return nil
 	}
-	_, err := db.Exec(ctx, `SELECT pg_notify('`+ChannelAlertEvents+`', x) FROM unnest($1::text[]) AS x`, events)
+	_, err := q.db.Exec(ctx, `SELECT pg_notify('`+ChannelAlertEvents+`', x) FROM unnest($1::text[]) AS x`, events)
 	return err
 }
 
@@ -439,7 +439,7 @@ func (q *Queries) ApplyAlertActions(ctx context.Context, acts map[string]eval.Ac
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
-		return notifyAlertEvents(ctx, tx, changeEvents(changes))
+		return New(tx).notifyAlertEvents(ctx, changeEvents(changes))
 	})
 	if err != nil {
 		return nil, err
@@ -501,7 +501,7 @@ func (q *Queries) OpenOfflineAlerts(ctx context.Context, rule eval.Rule, machine
 		}); err != nil {
 			return err
 		}
-		return notifyAlertEvents(ctx, tx, changeEvents(changes))
+		return New(tx).notifyAlertEvents(ctx, changeEvents(changes))
 	})
 	return changes, err
 }
@@ -526,7 +526,7 @@ func (q *Queries) ResolveBackOnline(ctx context.Context) ([]AlertChange, error) 
 			AND (m.status <> 'offline' OR m.deleted_at IS NOT NULL)`); err != nil {
 			return err
 		}
-		return notifyAlertEvents(ctx, tx, changeEvents(changes))
+		return New(tx).notifyAlertEvents(ctx, changeEvents(changes))
 	})
 	return changes, err
 }

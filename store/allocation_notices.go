@@ -116,7 +116,7 @@ func (q *Queries) EndAllocationWith(ctx context.Context, o EndAllocationOptions)
 		}
 		res.Status, res.Ended = status, true
 		if o.Cleanup {
-			if err := BeginLeaseCleanup(ctx, tx, id, machineID); err != nil {
+			if err := New(tx).BeginLeaseCleanup(ctx, id, machineID); err != nil {
 				return err
 			}
 		}
@@ -134,7 +134,7 @@ func (q *Queries) EndAllocationWith(ctx context.Context, o EndAllocationOptions)
 		a.Detail["before"] = map[string]any{"status": cur, "startAt": startAt, "endAt": endAt}
 		a.Detail["after"] = map[string]any{"status": status, "endAt": newEnd, "endedAt": res.EndedAt, "endReason": reason,
 			"endedBy": byName, "hostSteps": steps}
-		return InsertAudit(ctx, tx, a)
+		return New(tx).InsertAudit(ctx, a)
 	})
 	return res, err
 }

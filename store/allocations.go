@@ -134,9 +134,9 @@ func (q *Queries) GetAllocation(ctx context.Context, id string, expiring time.Du
 }
 
 // CreateAllocation inserts a pending lease; the live-machine unique index refuses a second one.
-func CreateAllocation(ctx context.Context, db DBTX, tenantID, machineID string, months int, remark, byID, byName string) (string, error) {
+func (q *Queries) CreateAllocation(ctx context.Context, tenantID, machineID string, months int, remark, byID, byName string) (string, error) {
 	var id string
-	err := db.QueryRow(ctx, `INSERT INTO allocations (tenant_id, machine_id, months, remark, created_by, created_by_name)
+	err := q.db.QueryRow(ctx, `INSERT INTO allocations (tenant_id, machine_id, months, remark, created_by, created_by_name)
 		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, tenantID, machineID, months, remark, nullable(byID), byName).Scan(&id)
 	return id, err
 }
@@ -172,7 +172,7 @@ func (q *Queries) ExtendAllocation(ctx context.Context, id string, months int, n
 			a.Detail = map[string]any{}
 		}
 		a.Detail["months"], a.Detail["before"], a.Detail["after"] = months, before, newEnd
-		return InsertAudit(ctx, tx, a)
+		return New(tx).InsertAudit(ctx, a)
 	})
 }
 

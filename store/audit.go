@@ -26,7 +26,7 @@ type AuditLog struct {
 	Detail     map[string]any `json:"detail"`
 }
 
-func InsertAudit(ctx context.Context, db DBTX, a *AuditLog) error {
+func (q *Queries) InsertAudit(ctx context.Context, a *AuditLog) error {
 	detail, err := json.Marshal(a.Detail)
 	if err != nil {
 		return err
@@ -34,7 +34,7 @@ func InsertAudit(ctx context.Context, db DBTX, a *AuditLog) error {
 	if a.Detail == nil {
 		detail = []byte("{}")
 	}
-	_, err = db.Exec(ctx, `INSERT INTO audit_logs (actor_id, actor_name, actor_role, tenant_id, action, target_type, target_id, success, ip, trace_id, detail)
+	_, err = q.db.Exec(ctx, `INSERT INTO audit_logs (actor_id, actor_name, actor_role, tenant_id, action, target_type, target_id, success, ip, trace_id, detail)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		a.ActorID, a.ActorName, a.ActorRole, a.TenantID, a.Action, a.TargetType, a.TargetID, a.Success, a.IP, a.TraceID, detail)
 	return err

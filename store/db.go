@@ -1,5 +1,11 @@
 // Package store is the data access layer over pgx: a file per table or per
 // feature (lease cleanup, metrics queries, reconciliation).
+//
+// Every query is a method on *Queries, which runs on a DBTX: the pool or a
+// transaction. Store embeds the Queries of its pool, so st.X(ctx, ...) runs
+// on the pool; store.New(tx).X(ctx, ...) runs the same query inside a
+// caller's transaction. Rows are read with collect (or pgx.CollectRows) and
+// the scanX function of each table.
 package store
 
 import (

@@ -16,29 +16,29 @@ const MaintenanceReasonLeaseCleanup = "lease cleanup"
 // confirmed every end-of-lease step: the machine records the lease, and
 // unless an admin has it in maintenance already it goes into maintenance
 // with the reason "lease cleanup".
-func BeginLeaseCleanup(ctx context.Context, db DBTX, allocationID, machineID string) error {
-	if _, err := db.Exec(ctx, `UPDATE allocations SET cleanup_status = 'running', updated_at = now() WHERE id = $1`, allocationID); err != nil {
+func (q *Queries) BeginLeaseCleanup(ctx context.Context, allocationID, machineID string) error {
+	if _, err := q.db.Exec(ctx, `UPDATE allocations SET cleanup_status = 'running', updated_at = now() WHERE id = $1`, allocationID); err != nil {
 		return err
 	}
-	if _, err := db.Exec(ctx, `UPDATE machines SET cleanup_allocation_id = $2, cleanup_since = coalesce(cleanup_since, now()), updated_at = now()
+	if _, err := q.db.Exec(ctx, `UPDATE machines SET cleanup_allocation_id = $2, cleanup_since = coalesce(cleanup_since, now()), updated_at = now()
 		WHERE id = $1`, machineID, allocationID); err != nil {
 		return err
 	}
-	tag, err := db.Exec(ctx, `INSERT INTO maintenance_records (machine_id, reason, kind, started_by_name, previous_status)
+	tag, err := q.db.Exec(ctx, `INSERT INTO maintenance_records (machine_id, reason, kind, started_by_name, previous_status)
 		SELECT id, $2, 'lease_cleanup', 'system', status FROM machines WHERE id = $1 AND deleted_at IS NULL AND status <> 'maintenance'
 		ON CONFLICT (machine_id) WHERE ended_at IS NULL DO NOTHING`, machineID, MaintenanceReasonLeaseCleanup)
 	if err != nil {
 		return err
 	}
 	if tag.RowsAffected() > 0 {
-		_, err = db.Exec(ctx, `UPDATE machines SET status = 'maintenance', updated_at = now() WHERE id = $1`, machineID)
+		_, err = q.db.Exec(ctx, `UPDATE machines SET status = 'maintenance', updated_at = now() WHERE id = $1`, machineID)
 	}
 	return err
 }
 
 // SetCleanupStep records the outcome of one end-of-lease step on the lease.
 func (q *Queries) SetCleanupStep(ctx context.Context, allocationID string, step HostStep) error {
-	return q.InTx(ctx, func(tx pgx.Tx) error { return setStepTx(ctx, tx, allocationID, step) })
+	return q.InTx(ctx, func(tx pgx.Tx) error { return New(tx).setStepTx(ctx, allocationID, step) })
 }
 
 // LeaseCleanupFinish says how a cleanup ended.
@@ -68,7 +68,7 @@ func (q *Queries) FinishLeaseCleanup(ctx context.Context, f LeaseCleanupFinish) 
 			return err // finished before
 		}
 		for _, st := range f.Skipped {
-			if err := setStepTx(ctx, tx, f.AllocationID, st); err != nil {
+			if err := New(tx).setStepTx(ctx, f.AllocationID, st); err != nil {
 				return err
 			}
 		}
@@ -79,7 +79,7 @@ func (q *Queries) FinishLeaseCleanup(ctx context.Context, f LeaseCleanupFinish) 
 		status := "online"
 		if f.Reinstalled {
 			status = "offline" // until the reinstalled host's agent registers
-			if err := ForgetAgent(ctx, tx, f.MachineID); err != nil {
+			if err := New(tx).ForgetAgent(ctx, f.MachineID); err != nil {
 				return err
 			}
 		}
@@ -104,19 +104,19 @@ func (q *Queries) FinishLeaseCleanup(ctx context.Context, f LeaseCleanupFinish) 
 		if err != nil {
 			return err
 		}
-		if err := notifyAlertEvents(ctx, tx, changeEvents(changes)); err != nil {
+		if err := New(tx).notifyAlertEvents(ctx, changeEvents(changes)); err != nil {
 			return err
 		}
 		if f.Audit != nil {
-			return InsertAudit(ctx, tx, f.Audit)
+			return New(tx).InsertAudit(ctx, f.Audit)
 		}
 		return nil
 	})
 }
 
-func setStepTx(ctx context.Context, tx pgx.Tx, allocationID string, step HostStep) error {
+func (q *Queries) setStepTx(ctx context.Context, allocationID string, step HostStep) error {
 	var raw []byte
-	if err := tx.QueryRow(ctx, `SELECT host_steps FROM allocations WHERE id = $1 FOR UPDATE`, allocationID).Scan(&raw); err != nil {
+	if err := q.db.QueryRow(ctx, `SELECT host_steps FROM allocations WHERE id = $1 FOR UPDATE`, allocationID).Scan(&raw); err != nil {
 		return notFound(err)
 	}
 	var steps []HostStep
@@ -135,7 +135,7 @@ func setStepTx(ctx context.Context, tx pgx.Tx, allocationID string, step HostSte
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `UPDATE allocations SET host_steps = $2, updated_at = now() WHERE id = $1`, allocationID, b)
+	_, err = q.db.Exec(ctx, `UPDATE allocations SET host_steps = $2, updated_at = now() WHERE id = $1`, allocationID, b)
 	return err
 }
 
@@ -177,7 +177,7 @@ func (q *Queries) OpenCleanupAlert(ctx context.Context, a CleanupAlert) (bool, e
 			return err
 		}
 		opened = len(changes) > 0
-		return notifyAlertEvents(ctx, tx, changeEvents(changes))
+		return New(tx).notifyAlertEvents(ctx, changeEvents(changes))
 	})
 	return opened, err
 }

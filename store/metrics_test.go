@@ -18,7 +18,7 @@ func mkMachine(t *testing.T, st *store.Store, name, region, status string) strin
 	t.Helper()
 	m := &store.Machine{Name: name, Region: region, GPUModel: "H100", GPUMemoryGB: 80, GPUCount: 8, SSHHost: name + ".test", SSHPort: 22,
 		SSHUser: "root", SSHPasswordEnc: []byte{1}, Status: status}
-	if err := store.CreateMachine(context.Background(), st.Pool, m, ""); err != nil {
+	if err := st.CreateMachine(context.Background(), m, ""); err != nil {
 		t.Fatal(err)
 	}
 	return m.ID

@@ -31,8 +31,8 @@ type Notification struct {
 	CreatedAt time.Time  `json:"createdAt"`
 }
 
-func CreateNotificationBatch(ctx context.Context, db DBTX, b *NotificationBatch, senderID string) error {
-	return db.QueryRow(ctx, `INSERT INTO notification_batches (tenant_id, sender_id, sender_name, title, content, level, send_email)
+func (q *Queries) CreateNotificationBatch(ctx context.Context, b *NotificationBatch, senderID string) error {
+	return q.db.QueryRow(ctx, `INSERT INTO notification_batches (tenant_id, sender_id, sender_name, title, content, level, send_email)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, status, created_at`,
 		b.TenantID, senderID, b.SenderName, b.Title, b.Content, b.Level, b.SendEmail).Scan(&b.ID, &b.Status, &b.CreatedAt)
 }

@@ -29,7 +29,7 @@ func scanSSHKey(row pgx.Row) (*SSHKey, error) {
 
 // ListSSHKeys is a page of a user's keys, newest first, and their number.
 func (q *Queries) ListSSHKeys(ctx context.Context, tenantID, userID string, p Page) ([]SSHKey, int, error) {
-	total, err := CountSSHKeys(ctx, q.db, tenantID, userID)
+	total, err := q.CountSSHKeys(ctx, tenantID, userID)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -40,21 +40,21 @@ func (q *Queries) ListSSHKeys(ctx context.Context, tenantID, userID string, p Pa
 }
 
 // CountSSHKeys counts a user's keys.
-func CountSSHKeys(ctx context.Context, db DBTX, tenantID, userID string) (int, error) {
+func (q *Queries) CountSSHKeys(ctx context.Context, tenantID, userID string) (int, error) {
 	var n int
-	err := db.QueryRow(ctx, `SELECT count(*) FROM ssh_keys WHERE tenant_id = $1 AND user_id = $2`, tenantID, userID).Scan(&n)
+	err := q.db.QueryRow(ctx, `SELECT count(*) FROM ssh_keys WHERE tenant_id = $1 AND user_id = $2`, tenantID, userID).Scan(&n)
 	return n, err
 }
 
-func CreateSSHKey(ctx context.Context, db DBTX, tenantID, userID string, k *SSHKey) error {
-	return db.QueryRow(ctx, `INSERT INTO ssh_keys (tenant_id, user_id, name, key_type, public_key, comment, fingerprint)
+func (q *Queries) CreateSSHKey(ctx context.Context, tenantID, userID string, k *SSHKey) error {
+	return q.db.QueryRow(ctx, `INSERT INTO ssh_keys (tenant_id, user_id, name, key_type, public_key, comment, fingerprint)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, created_at`,
 		tenantID, userID, k.Name, k.KeyType, k.PublicKey, k.Comment, k.Fingerprint).Scan(&k.ID, &k.CreatedAt)
 }
 
 // DeleteSSHKey removes a key of the caller; another tenant's or user's key is ErrNotFound.
-func DeleteSSHKey(ctx context.Context, db DBTX, tenantID, userID, id string) (*SSHKey, error) {
-	return scanSSHKey(db.QueryRow(ctx, `DELETE FROM ssh_keys WHERE id = $1 AND tenant_id = $2 AND user_id = $3
+func (q *Queries) DeleteSSHKey(ctx context.Context, tenantID, userID, id string) (*SSHKey, error) {
+	return scanSSHKey(q.db.QueryRow(ctx, `DELETE FROM ssh_keys WHERE id = $1 AND tenant_id = $2 AND user_id = $3
 		RETURNING `+sshKeyColumns, id, tenantID, userID))
 }
 
@@ -95,7 +95,7 @@ func (q *Queries) MachineSSHKeys(ctx context.Context, allocationID string) (*Mac
 
 // SetAllocationKeysVersion records the keys version the lease's machine
 // holds; an older version never overwrites a newer one.
-func SetAllocationKeysVersion(ctx context.Context, db DBTX, allocationID string, version int64) error {
-	_, err := db.Exec(ctx, `UPDATE allocations SET ssh_keys_version = greatest(ssh_keys_version, $2) WHERE id = $1`, allocationID, version)
+func (q *Queries) SetAllocationKeysVersion(ctx context.Context, allocationID string, version int64) error {
+	_, err := q.db.Exec(ctx, `UPDATE allocations SET ssh_keys_version = greatest(ssh_keys_version, $2) WHERE id = $1`, allocationID, version)
 	return err
 }

@@ -72,14 +72,14 @@ func (q *Queries) GetTenantByCode(ctx context.Context, code string) (*Tenant, er
 	return scanTenant(q.db.QueryRow(ctx, "SELECT "+tenantColumns+" FROM tenants t WHERE lower(t.code) = lower($1)", code))
 }
 
-func CreateTenant(ctx context.Context, db DBTX, t *Tenant) error {
-	return db.QueryRow(ctx, `INSERT INTO tenants (name, company, code, email, phone, remark, status)
+func (q *Queries) CreateTenant(ctx context.Context, t *Tenant) error {
+	return q.db.QueryRow(ctx, `INSERT INTO tenants (name, company, code, email, phone, remark, status)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, created_at, updated_at`,
 		t.Name, t.Company, t.Code, t.Email, t.Phone, t.Remark, t.Status).Scan(&t.ID, &t.CreatedAt, &t.UpdatedAt)
 }
 
-func UpdateTenant(ctx context.Context, db DBTX, t *Tenant) error {
-	tag, err := db.Exec(ctx, `UPDATE tenants SET name = $2, company = $3, email = $4, phone = $5, remark = $6,
+func (q *Queries) UpdateTenant(ctx context.Context, t *Tenant) error {
+	tag, err := q.db.Exec(ctx, `UPDATE tenants SET name = $2, company = $3, email = $4, phone = $5, remark = $6,
 		updated_at = now() WHERE id = $1`, t.ID, t.Name, t.Company, t.Email, t.Phone, t.Remark)
 	if err != nil {
 		return err
@@ -90,8 +90,8 @@ func UpdateTenant(ctx context.Context, db DBTX, t *Tenant) error {
 	return nil
 }
 
-func SetTenantStatus(ctx context.Context, db DBTX, id, status string) error {
-	tag, err := db.Exec(ctx, `UPDATE tenants SET status = $2, updated_at = now() WHERE id = $1`, id, status)
+func (q *Queries) SetTenantStatus(ctx context.Context, id, status string) error {
+	tag, err := q.db.Exec(ctx, `UPDATE tenants SET status = $2, updated_at = now() WHERE id = $1`, id, status)
 	if err != nil {
 		return err
 	}
@@ -101,8 +101,8 @@ func SetTenantStatus(ctx context.Context, db DBTX, id, status string) error {
 	return nil
 }
 
-func DeleteTenant(ctx context.Context, db DBTX, id string) error {
-	tag, err := db.Exec(ctx, `DELETE FROM tenants WHERE id = $1`, id)
+func (q *Queries) DeleteTenant(ctx context.Context, id string) error {
+	tag, err := q.db.Exec(ctx, `DELETE FROM tenants WHERE id = $1`, id)
 	if err != nil {
 		return err
 	}

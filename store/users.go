@@ -68,7 +68,7 @@ func (q *Queries) TenantRecipients(ctx context.Context, tenantID string) ([]User
 	return collect(rows, err, scanUser)
 }
 
-func CreateUser(ctx context.Context, db DBTX, u *User) error {
+func (q *Queries) CreateUser(ctx context.Context, u *User) error {
 	var emp *string
 	if u.EmployeeID != "" {
 		emp = &u.EmployeeID
@@ -76,19 +76,19 @@ func CreateUser(ctx context.Context, db DBTX, u *User) error {
 	if u.Status == "" {
 		u.Status = "active"
 	}
-	return db.QueryRow(ctx, `INSERT INTO users (tenant_id, username, email, employee_id, name, phone, role, auth_source, password_hash, status)
+	return q.db.QueryRow(ctx, `INSERT INTO users (tenant_id, username, email, employee_id, name, phone, role, auth_source, password_hash, status)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id, created_at, updated_at`,
 		u.TenantID, u.Username, u.Email, emp, u.Name, u.Phone, u.Role, u.AuthSource, u.PasswordHash, u.Status,
 	).Scan(&u.ID, &u.CreatedAt, &u.UpdatedAt)
 }
 
 // UpdateUser writes the editable fields (profile, role, status, employee ID).
-func UpdateUser(ctx context.Context, db DBTX, u *User) error {
+func (q *Queries) UpdateUser(ctx context.Context, u *User) error {
 	var emp *string
 	if u.EmployeeID != "" {
 		emp = &u.EmployeeID
 	}
-	tag, err := db.Exec(ctx, `UPDATE users SET name = $2, email = $3, phone = $4, role = $5, status = $6, employee_id = $7,
+	tag, err := q.db.Exec(ctx, `UPDATE users SET name = $2, email = $3, phone = $4, role = $5, status = $6, employee_id = $7,
 		updated_at = now() WHERE id = $1`, u.ID, u.Name, u.Email, u.Phone, u.Role, u.Status, emp)
 	if err != nil {
 		return err
@@ -99,13 +99,13 @@ func UpdateUser(ctx context.Context, db DBTX, u *User) error {
 	return nil
 }
 
-func SetPassword(ctx context.Context, db DBTX, userID, hash string) error {
-	_, err := db.Exec(ctx, `UPDATE users SET password_hash = $2, password_changed_at = now(), updated_at = now() WHERE id = $1`, userID, hash)
+func (q *Queries) SetPassword(ctx context.Context, userID, hash string) error {
+	_, err := q.db.Exec(ctx, `UPDATE users SET password_hash = $2, password_changed_at = now(), updated_at = now() WHERE id = $1`, userID, hash)
 	return err
 }
 
-func SetAvatar(ctx context.Context, db DBTX, userID, key string) error {
-	_, err := db.Exec(ctx, `UPDATE users SET avatar_key = $2, updated_at = now() WHERE id = $1`, userID, key)
+func (q *Queries) SetAvatar(ctx context.Context, userID, key string) error {
+	_, err := q.db.Exec(ctx, `UPDATE users SET avatar_key = $2, updated_at = now() WHERE id = $1`, userID, key)
 	return err
 }
 
@@ -124,12 +124,12 @@ type LDAPSync struct {
 // SyncLDAPUser writes what the directory owns after an LDAP login: the
 // contact fields (an empty one keeps the stored value), the role and the
 // customer, both recomputed from the directory every time.
-func SyncLDAPUser(ctx context.Context, db DBTX, id string, d LDAPSync) error {
+func (q *Queries) SyncLDAPUser(ctx context.Context, id string, d LDAPSync) error {
 	var emp *string
 	if d.EmployeeID != "" {
 		emp = &d.EmployeeID
 	}
-	_, err := db.Exec(ctx, `UPDATE users SET name = coalesce(nullif($2, ''), name), email = coalesce(nullif($3, ''), email),
+	_, err := q.db.Exec(ctx, `UPDATE users SET name = coalesce(nullif($2, ''), name), email = coalesce(nullif($3, ''), email),
 		phone = coalesce(nullif($4, ''), phone), employee_id = coalesce($5, employee_id), role = $6, tenant_id = $7,
 		updated_at = now() WHERE id = $1`,
 		id, d.Name, d.Email, d.Phone, emp, d.Role, d.TenantID)
