@@ -26,7 +26,7 @@ func newAlert(t *testing.T, st *store.Store) string {
 	ctx := context.Background()
 	m := &store.Machine{Name: "hot-1", Region: "北京", GPUModel: "H100", GPUMemoryGB: 80, GPUCount: 8, SSHHost: "hot-1.test", SSHPort: 22,
 		SSHUser: "root", SSHPasswordEnc: []byte{1}, Status: "online"}
-	if err := store.CreateMachine(ctx, st.Pool, m, ""); err != nil {
+	if err := st.CreateMachine(ctx, m, ""); err != nil {
 		t.Fatal(err)
 	}
 	hash, _ := auth.HashPassword("Passw0rd-Test")
@@ -34,7 +34,7 @@ func newAlert(t *testing.T, st *store.Store) string {
 		{Username: "ops", Name: "运维", Email: "ops@example.test", Role: "admin", AuthSource: "local", PasswordHash: hash},
 		{Username: "nomail", Name: "No Mail", Role: "admin", AuthSource: "local", PasswordHash: hash},
 	} {
-		if err := store.CreateUser(ctx, st.Pool, u); err != nil {
+		if err := st.CreateUser(ctx, u); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -260,7 +260,7 @@ func (a *Allocations) RotateMachinePassword(ctx context.Context, in RotateMachin
 	if err != nil {
 		return RotateMachinePasswordResult{}, fmt.Errorf("unable to encrypt the new password: %w", err)
 	}
-	if err := store.SetMachinePassword(ctx, a.Store.Pool, in.MachineID, enc); err != nil {
+	if err := a.Store.SetMachinePassword(ctx, in.MachineID, enc); err != nil {
 		return RotateMachinePasswordResult{}, fmt.Errorf("unable to store the new password: %w", err)
 	}
 	return RotateMachinePasswordResult{SSHUser: m.SSHUser}, nil

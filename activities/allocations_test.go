@@ -35,7 +35,7 @@ func newAllocFixture(t *testing.T) *allocFixture {
 	}
 	f := &allocFixture{a: &Allocations{Store: st, Secrets: box}, st: st, box: box}
 	ten := &store.Tenant{Name: "Li Lei", Company: "Acme", Code: "acme", Status: "active"}
-	if err := store.CreateTenant(ctx, st.Pool, ten); err != nil {
+	if err := st.CreateTenant(ctx, ten); err != nil {
 		t.Fatal(err)
 	}
 	f.tenantID = ten.ID
@@ -45,7 +45,7 @@ func newAllocFixture(t *testing.T) *allocFixture {
 		{TenantID: &ten.ID, Username: "member", Email: "member@acme.test", Name: "Member", Role: "member", AuthSource: "local"},
 	}
 	for _, u := range users {
-		if err := store.CreateUser(ctx, st.Pool, u); err != nil {
+		if err := st.CreateUser(ctx, u); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -56,11 +56,11 @@ func newAllocFixture(t *testing.T) *allocFixture {
 	}
 	m := &store.Machine{Name: "gpu-01", Region: "bj", GPUModel: "A100", GPUMemoryGB: 80, GPUCount: 8, SSHHost: "gpu-01.bj.ssh.test",
 		SSHPort: 22, SSHUser: "ubuntu", SSHPasswordEnc: enc}
-	if err := store.CreateMachine(ctx, st.Pool, m, ""); err != nil {
+	if err := st.CreateMachine(ctx, m, ""); err != nil {
 		t.Fatal(err)
 	}
 	f.machineID = m.ID
-	if f.allocID, err = store.CreateAllocation(ctx, st.Pool, ten.ID, m.ID, 1, "", "", "admin"); err != nil {
+	if f.allocID, err = st.CreateAllocation(ctx, ten.ID, m.ID, 1, "", "", "admin"); err != nil {
 		t.Fatal(err)
 	}
 	return f

@@ -108,7 +108,7 @@ func (h *Host) RotateAgentKey(ctx context.Context, in RotateAgentKeyInput) (agen
 			return "rgk_" + tok, nil
 		},
 		OnSecret: func(ctx context.Context, tx pgx.Tx, key string) error {
-			return store.SetPendingAgentKey(ctx, tx, m.ID, auth.HashToken(key))
+			return store.New(tx).SetPendingAgentKey(ctx, m.ID, auth.HashToken(key))
 		}}))
 }
 

@@ -32,7 +32,7 @@ type BeginImportResult struct {
 
 // BeginMachineImport marks the import running (when the api has not yet) and counts what is left.
 func (a *MachineImports) BeginMachineImport(ctx context.Context, in BeginImportInput) (BeginImportResult, error) {
-	status, pending, err := store.BeginMachineImport(ctx, a.Store.Pool, in.ImportID)
+	status, pending, err := a.Store.BeginMachineImport(ctx, in.ImportID)
 	if errors.Is(err, store.ErrNotFound) {
 		return BeginImportResult{}, temporal.NewNonRetryableApplicationError("machine import not found", "NotFound", err)
 	}
@@ -78,14 +78,14 @@ func (a *MachineImports) ImportMachineBatch(ctx context.Context, in ImportBatchI
 	}
 	err := a.Store.InTx(ctx, func(tx pgx.Tx) error {
 		res = ImportBatchResult{}
-		imp, err := store.LockMachineImport(ctx, tx, in.ImportID)
+		imp, err := store.New(tx).LockMachineImport(ctx, in.ImportID)
 		if err != nil {
 			return err
 		}
 		if imp.Status == "done" || imp.Status == "failed" {
 			return temporal.NewNonRetryableApplicationError("machine import already finished: "+imp.Status, "Finished", nil)
 		}
-		rows, err := store.PendingImportRows(ctx, tx, in.ImportID, in.Size)
+		rows, err := store.New(tx).PendingImportRows(ctx, in.ImportID, in.Size)
 		if err != nil {
 			return fmt.Errorf("unable to read import rows: %w", err)
 		}
@@ -96,11 +96,11 @@ func (a *MachineImports) ImportMachineBatch(ctx context.Context, in ImportBatchI
 				names = append(names, r.Spec.Name)
 			}
 		}
-		made, err := store.MachinesByImportKeys(ctx, tx, keys)
+		made, err := store.New(tx).MachinesByImportKeys(ctx, keys)
 		if err != nil {
 			return fmt.Errorf("unable to look up import keys: %w", err)
 		}
-		taken, err := store.LiveMachineNames(ctx, tx, names)
+		taken, err := store.New(tx).LiveMachineNames(ctx, names)
 		if err != nil {
 			return fmt.Errorf("unable to look up machine names: %w", err)
 		}
@@ -125,7 +125,7 @@ func (a *MachineImports) ImportMachineBatch(ctx context.Context, in ImportBatchI
 				res.Batch.Skipped++
 			default:
 				m := machineOf(r)
-				if err := store.CreateMachine(ctx, tx, m, key); err != nil {
+				if err := store.New(tx).CreateMachine(ctx, m, key); err != nil {
 					// a name taken since the lookup: the retry sees it and skips the row
 					return fmt.Errorf("unable to create machine of row %d: %w", r.Row, err)
 				}
@@ -138,7 +138,7 @@ func (a *MachineImports) ImportMachineBatch(ctx context.Context, in ImportBatchI
 				activity.RecordHeartbeat(ctx, i+1)
 			}
 		}
-		if err := store.SetImportRowResults(ctx, tx, in.ImportID, results); err != nil {
+		if err := store.New(tx).SetImportRowResults(ctx, in.ImportID, results); err != nil {
 			return fmt.Errorf("unable to record import results: %w", err)
 		}
 		res.Batch.Processed = len(results)
@@ -203,18 +203,18 @@ type FinishImportResult struct {
 func (a *MachineImports) FinishMachineImport(ctx context.Context, in FinishImportInput) (FinishImportResult, error) {
 	var res FinishImportResult
 	err := a.Store.InTx(ctx, func(tx pgx.Tx) error {
-		if _, err := store.LockMachineImport(ctx, tx, in.ImportID); err != nil {
+		if _, err := store.New(tx).LockMachineImport(ctx, in.ImportID); err != nil {
 			return err
 		}
 		status := "done"
 		if in.Failed {
 			status = "failed"
 		}
-		changed, err := store.FinishMachineImport(ctx, tx, in.ImportID, status, in.Error)
+		changed, err := store.New(tx).FinishMachineImport(ctx, in.ImportID, status, in.Error)
 		if err != nil {
 			return err
 		}
-		imp, err := store.LockMachineImport(ctx, tx, in.ImportID)
+		imp, err := store.New(tx).LockMachineImport(ctx, in.ImportID)
 		if err != nil {
 			return err
 		}
@@ -229,7 +229,7 @@ func (a *MachineImports) FinishMachineImport(ctx context.Context, in FinishImpor
 		if imp.ConfirmedBy == nil {
 			entry.ActorName, entry.ActorRole = "system", ""
 		}
-		return store.InsertAudit(ctx, tx, entry)
+		return store.New(tx).InsertAudit(ctx, entry)
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return res, temporal.NewNonRetryableApplicationError("machine import not found", "NotFound", err)

@@ -69,11 +69,11 @@ func TestImportMachineBatchIsIdempotent(t *testing.T) {
 
 	// a machine an earlier attempt made for row 2 (as if its results were lost), and a name taken meanwhile (row 5)
 	pre := &store.Machine{Name: "m-0000", Region: "北京", GPUModel: "H100", GPUMemoryGB: 80, GPUCount: 8, SSHHost: "h", SSHPort: 22, SSHUser: "root", SSHPasswordEnc: []byte{1}}
-	if err := store.CreateMachine(ctx, st.Pool, pre, activities.ImportKey(imp.ID, 2)); err != nil {
+	if err := st.CreateMachine(ctx, pre, activities.ImportKey(imp.ID, 2)); err != nil {
 		t.Fatal(err)
 	}
 	taken := &store.Machine{Name: "M-0003", Region: "北京", GPUModel: "H100", GPUMemoryGB: 80, GPUCount: 8, SSHHost: "h", SSHPort: 22, SSHUser: "root", SSHPasswordEnc: []byte{1}}
-	if err := store.CreateMachine(ctx, st.Pool, taken, ""); err != nil {
+	if err := st.CreateMachine(ctx, taken, ""); err != nil {
 		t.Fatal(err)
 	}
 

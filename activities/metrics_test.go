@@ -19,7 +19,7 @@ func metricsMachine(t *testing.T, st *store.Store, name, region, status string) 
 	t.Helper()
 	m := &store.Machine{Name: name, Region: region, GPUModel: "H100", GPUMemoryGB: 80, GPUCount: 2, SSHHost: name + ".test", SSHPort: 22,
 		SSHUser: "root", SSHPasswordEnc: []byte{1}, Status: status}
-	if err := store.CreateMachine(context.Background(), st.Pool, m, ""); err != nil {
+	if err := st.CreateMachine(context.Background(), m, ""); err != nil {
 		t.Fatal(err)
 	}
 	return m.ID
@@ -65,7 +65,7 @@ func TestMarkOffline(t *testing.T) {
 	submit(t, g, silent, now.Add(-16*time.Second), round(now.Add(-16*time.Second), 1))
 	submit(t, g, recent, now.Add(-14*time.Second), round(now.Add(-14*time.Second), 1))
 	submit(t, g, maint, now.Add(-time.Hour), round(now.Add(-time.Hour), 1))
-	if _, err := store.StartMaintenance(ctx, st.Pool, maint, "fan", nil, "", "admin"); err != nil {
+	if _, err := st.StartMaintenance(ctx, maint, "fan", nil, "", "admin"); err != nil {
 		t.Fatal(err)
 	}
 	listen, err := pgx.Connect(ctx, dsn)

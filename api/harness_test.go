@@ -169,14 +169,14 @@ func seedFixture(t *testing.T, st *store.Store) fixture {
 	}
 	mk := func(tenant *string, username, role string) *store.User {
 		u := &store.User{TenantID: tenant, Username: username, Name: username, Email: username + "@example.test", Role: role, AuthSource: "local", PasswordHash: hash}
-		if err := store.CreateUser(ctx, st.Pool, u); err != nil {
+		if err := st.CreateUser(ctx, u); err != nil {
 			t.Fatal(err)
 		}
 		return u
 	}
 	mkTenant := func(code string) *store.Tenant {
 		tn := &store.Tenant{Name: "Contact " + code, Company: "Company " + code, Code: code, Email: code + "@example.test", Status: "active"}
-		if err := store.CreateTenant(ctx, st.Pool, tn); err != nil {
+		if err := st.CreateTenant(ctx, tn); err != nil {
 			t.Fatal(err)
 		}
 		return tn

@@ -27,11 +27,11 @@ func TestTenantIsolation(t *testing.T) {
 
 	// resources of tenant B, by path parameter context
 	keyB := store.SSHKey{Name: "b", KeyType: "ssh-ed25519", PublicKey: "ssh-ed25519 AAAA", Fingerprint: "SHA256:b"}
-	if err := store.CreateSSHKey(ctx, e.st.Pool, fx.tenantB.ID, fx.ownerB.ID, &keyB); err != nil {
+	if err := e.st.CreateSSHKey(ctx, fx.tenantB.ID, fx.ownerB.ID, &keyB); err != nil {
 		t.Fatal(err)
 	}
 	batch := store.NotificationBatch{TenantID: fx.tenantB.ID, Title: "t", Content: "c", Level: "info"}
-	if err := store.CreateNotificationBatch(ctx, e.st.Pool, &batch, fx.admin.ID); err != nil {
+	if err := e.st.CreateNotificationBatch(ctx, &batch, fx.admin.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.st.DeliverNotification(ctx, batch.ID, []string{fx.ownerB.ID, fx.memberB.ID}); err != nil {
@@ -42,10 +42,10 @@ func TestTenantIsolation(t *testing.T) {
 		t.Fatal(err)
 	}
 	machineB := &store.Machine{Name: "b-machine", Region: "北京", GPUModel: "H100", GPUMemoryGB: 80, GPUCount: 8, SSHHost: "b.example", SSHPort: 22, SSHUser: "root", SSHPasswordEnc: []byte{1}}
-	if err := store.CreateMachine(ctx, e.st.Pool, machineB, ""); err != nil {
+	if err := e.st.CreateMachine(ctx, machineB, ""); err != nil {
 		t.Fatal(err)
 	}
-	allocB, err := store.CreateAllocation(ctx, e.st.Pool, fx.tenantB.ID, machineB.ID, 1, "", "", "")
+	allocB, err := e.st.CreateAllocation(ctx, fx.tenantB.ID, machineB.ID, 1, "", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ func TestLDAPLogin(t *testing.T) {
 	cfg.PasswordResetURL = testldap.PasswordResetURL
 	e := newEnv(t, options{ldap: &cfg})
 	acme := &store.Tenant{Name: "Alice", Company: "Acme", Code: "acme", Status: "active"}
-	if err := store.CreateTenant(context.Background(), e.st.Pool, acme); err != nil {
+	if err := e.st.CreateTenant(context.Background(), acme); err != nil {
 		t.Fatal(err)
 	}
 
@@ -92,7 +92,7 @@ func TestLDAPRoleAndCustomerRecomputed(t *testing.T) {
 	acme := &store.Tenant{Name: "Alice", Company: "Acme", Code: "acme", Status: "active"}
 	globex := &store.Tenant{Name: "Carol", Company: "Globex", Code: "globex", Status: "active"}
 	for _, tn := range []*store.Tenant{acme, globex} {
-		if err := store.CreateTenant(ctx, e.st.Pool, tn); err != nil {
+		if err := e.st.CreateTenant(ctx, tn); err != nil {
 			t.Fatal(err)
 		}
 	}

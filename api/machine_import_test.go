@@ -109,7 +109,7 @@ func TestMachineImport(t *testing.T) {
 	// a machine that exists before the import
 	enc, _ := e.box.Seal("Existing-Pass-1")
 	existing := &store.Machine{Name: "IMP-005", Region: "北京", GPUModel: "H100", GPUMemoryGB: 80, GPUCount: 8, SSHHost: "existing.example", SSHPort: 22, SSHUser: "root", SSHPasswordEnc: enc}
-	if err := store.CreateMachine(ctx, e.st.Pool, existing, ""); err != nil {
+	if err := e.st.CreateMachine(ctx, existing, ""); err != nil {
 		t.Fatal(err)
 	}
 
@@ -449,7 +449,7 @@ func benchServer(b *testing.B) (*httptest.Server, string) {
 	srv := httptest.NewServer(api.New(api.Deps{Config: cfg, Store: st, Temporal: c, Objects: testObjects(b), Secrets: box}).Handler())
 	b.Cleanup(srv.Close)
 	hash, _ := auth.HashPassword(testPassword)
-	if err := store.CreateUser(context.Background(), st.Pool, &store.User{Username: "bench-admin", Name: "bench", Email: "bench@example.test",
+	if err := st.CreateUser(context.Background(), &store.User{Username: "bench-admin", Name: "bench", Email: "bench@example.test",
 		Role: "admin", AuthSource: "local", PasswordHash: hash}); err != nil {
 		b.Fatal(err)
 	}

@@ -118,7 +118,7 @@ func TestCustomerMonitoring(t *testing.T) {
 	notLeased := addAgent(t, e, admin, "cm-b", "北京")
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Second)
-	allocID, err := store.CreateAllocation(ctx, e.st.Pool, e.fx.tenantA.ID, a.machineID, 1, "", "", "")
+	allocID, err := e.st.CreateAllocation(ctx, e.fx.tenantA.ID, a.machineID, 1, "", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}

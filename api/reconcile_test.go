@@ -210,7 +210,7 @@ func TestReconcilerRepairsAKilledAPI(t *testing.T) {
 
 	// a key added behind the lease's back (no signal): the machine lags
 	// behind the tenant's keys and the reconciler syncs it
-	if err := store.CreateSSHKey(ctx, e.st.Pool, e.fx.tenantA.ID, e.fx.ownerA.ID, &store.SSHKey{Name: "late", KeyType: "ssh-ed25519",
+	if err := e.st.CreateSSHKey(ctx, e.fx.tenantA.ID, e.fx.ownerA.ID, &store.SSHKey{Name: "late", KeyType: "ssh-ed25519",
 		PublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO7wQxF0b3m3aZ7d8Gk2mJp1ZL9nYv0p8m6t1Qm2yR4d", Fingerprint: "SHA256:late"}); err != nil {
 		t.Fatal(err)
 	}

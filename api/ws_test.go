@@ -163,7 +163,7 @@ func findMachine(f api.AdminFrame, id string) *store.RealtimeMachine {
 func lease(t *testing.T, e *env, tenantID, machineID string) string {
 	t.Helper()
 	ctx := context.Background()
-	id, err := store.CreateAllocation(ctx, e.st.Pool, tenantID, machineID, 1, "", "", "")
+	id, err := e.st.CreateAllocation(ctx, tenantID, machineID, 1, "", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,8 +63,8 @@ func (r AlertRule) Rule() eval.Rule {
 }
 
 // AlertRules lists the rules in the order of the rules form.
-func (s *Store) AlertRules(ctx context.Context) ([]AlertRule, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT type, level, threshold, clear_margin, duration_s, enabled, updated_at, updated_by_name FROM alert_rules
+func (q *Queries) AlertRules(ctx context.Context) ([]AlertRule, error) {
+	rows, err := q.db.Query(ctx, `SELECT type, level, threshold, clear_margin, duration_s, enabled, updated_at, updated_by_name FROM alert_rules
 		ORDER BY array_position(ARRAY['gpu_temperature', 'disk_usage', 'memory_usage', 'offline', 'lease_cleanup'], type), type`)
 	return collect(rows, err, func(row pgx.Row) (*AlertRule, error) {
 		var r AlertRule
@@ -81,8 +81,8 @@ func (s *Store) AlertRules(ctx context.Context) ([]AlertRule, error) {
 // UpdateAlertRule stores one rule (its type names it) and tells the replicas.
 // The types without a threshold (offline, lease_cleanup) keep it NULL
 // whatever r says.
-func UpdateAlertRule(ctx context.Context, db DBTX, r AlertRule, byName string) error {
-	tag, err := db.Exec(ctx, `UPDATE alert_rules SET level = $2, threshold = CASE WHEN type IN ('offline', 'lease_cleanup') THEN NULL ELSE $3::real END,
+func (q *Queries) UpdateAlertRule(ctx context.Context, r AlertRule, byName string) error {
+	tag, err := q.db.Exec(ctx, `UPDATE alert_rules SET level = $2, threshold = CASE WHEN type IN ('offline', 'lease_cleanup') THEN NULL ELSE $3::real END,
 		clear_margin = $4, duration_s = $5, enabled = $6, updated_at = now(), updated_by_name = $7 WHERE type = $1`,
 		r.Type, r.Level, r.Threshold, r.ClearMargin, r.DurationSeconds, r.Enabled, byName)
 	if err != nil {
@@ -91,7 +91,7 @@ func UpdateAlertRule(ctx context.Context, db DBTX, r AlertRule, byName string) e
 	if tag.RowsAffected() == 0 {
 		return ErrNotFound
 	}
-	_, err = db.Exec(ctx, `SELECT pg_notify('`+ChannelAlertRules+`', '')`)
+	_, err = q.db.Exec(ctx, `SELECT pg_notify('`+ChannelAlertRules+`', '')`)
 	return err
 }
 
@@ -170,7 +170,7 @@ var alertSorts = map[string]string{"createdAt": "a.created_at", "startedAt": "a.
 	"level": "array_position(ARRAY['critical', 'warning', 'info'], a.level)", "type": "a.type", "status": "a.status", "machineName": "m.name",
 	"region": "m.region"}
 
-func (s *Store) ListAlerts(ctx context.Context, f AlertFilter, p Page) ([]Alert, int, error) {
+func (q *Queries) ListAlerts(ctx context.Context, f AlertFilter, p Page) ([]Alert, int, error) {
 	var w where
 	if f.Level != "" {
 		w.add("a.level = %s", f.Level)
@@ -205,13 +205,13 @@ func (s *Store) ListAlerts(ctx context.Context, f AlertFilter, p Page) ([]Alert,
 		w.add("a.created_at < %s", *f.To)
 	}
 	var total int
-	if err := s.Pool.QueryRow(ctx, "SELECT count(*) FROM alerts a JOIN machines m ON m.id = a.machine_id"+w.sql(), w.args...).Scan(&total); err != nil {
+	if err := q.db.QueryRow(ctx, "SELECT count(*) FROM alerts a JOIN machines m ON m.id = a.machine_id"+w.sql(), w.args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
 	if p.SortBy == "" {
 		p.SortBy, p.Order = "createdAt", "desc"
 	}
-	list, err := scanAlerts(s.Pool.Query(ctx, alertSelect+w.sql()+p.orderBy(alertSorts, "a.created_at DESC, a.id")+p.limitOffset(), w.args...))
+	list, err := scanAlerts(q.db.Query(ctx, alertSelect+w.sql()+p.orderBy(alertSorts, "a.created_at DESC, a.id")+p.limitOffset(), w.args...))
 	return list, total, err
 }
 
@@ -226,54 +226,54 @@ type OpenAlertCounts struct {
 // ActiveAlerts lists the open alerts (active and acknowledged), the most
 // severe first and the newest first within a level, up to limit, with the
 // counts of all open ones.
-func (s *Store) ActiveAlerts(ctx context.Context, limit int) ([]Alert, OpenAlertCounts, error) {
-	c, err := s.CountOpenAlerts(ctx)
+func (q *Queries) ActiveAlerts(ctx context.Context, limit int) ([]Alert, OpenAlertCounts, error) {
+	c, err := q.CountOpenAlerts(ctx)
 	if err != nil {
 		return nil, c, err
 	}
-	list, err := scanAlerts(s.Pool.Query(ctx, alertSelect+` WHERE a.status <> 'resolved' AND m.deleted_at IS NULL
+	list, err := scanAlerts(q.db.Query(ctx, alertSelect+` WHERE a.status <> 'resolved' AND m.deleted_at IS NULL
 		ORDER BY array_position(ARRAY['critical', 'warning', 'info'], a.level), a.created_at DESC, a.id LIMIT $1`, limit))
 	return list, c, err
 }
 
 // CountOpenAlerts counts the open alerts by level.
-func (s *Store) CountOpenAlerts(ctx context.Context) (OpenAlertCounts, error) {
+func (q *Queries) CountOpenAlerts(ctx context.Context) (OpenAlertCounts, error) {
 	var c OpenAlertCounts
-	err := s.Pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE a.level = 'critical'), count(*) FILTER (WHERE a.level = 'warning'),
+	err := q.db.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE a.level = 'critical'), count(*) FILTER (WHERE a.level = 'warning'),
 		count(*) FILTER (WHERE a.level = 'info') FROM alerts a JOIN machines m ON m.id = a.machine_id
 		WHERE a.status <> 'resolved' AND m.deleted_at IS NULL`).Scan(&c.Total, &c.Critical, &c.Warning, &c.Info)
 	return c, err
 }
 
-func (s *Store) GetAlert(ctx context.Context, id string) (*Alert, error) {
-	return scanAlert(s.Pool.QueryRow(ctx, alertSelect+" WHERE a.id = $1", id))
+func (q *Queries) GetAlert(ctx context.Context, id string) (*Alert, error) {
+	return scanAlert(q.db.QueryRow(ctx, alertSelect+" WHERE a.id = $1", id))
 }
 
 // AlertsByID returns the alerts that exist among ids, newest first.
-func (s *Store) AlertsByID(ctx context.Context, ids []string) ([]Alert, error) {
-	return scanAlerts(s.Pool.Query(ctx, alertSelect+" WHERE a.id = ANY($1::uuid[]) ORDER BY a.created_at DESC, a.id", ids))
+func (q *Queries) AlertsByID(ctx context.Context, ids []string) ([]Alert, error) {
+	return scanAlerts(q.db.Query(ctx, alertSelect+" WHERE a.id = ANY($1::uuid[]) ORDER BY a.created_at DESC, a.id", ids))
 }
 
 // LockAlert reads an alert and locks it for the transaction's change.
-func LockAlert(ctx context.Context, tx pgx.Tx, id string) (*Alert, error) {
-	return scanAlert(tx.QueryRow(ctx, alertSelect+" WHERE a.id = $1 FOR UPDATE OF a", id))
+func (q *Queries) LockAlert(ctx context.Context, id string) (*Alert, error) {
+	return scanAlert(q.db.QueryRow(ctx, alertSelect+" WHERE a.id = $1 FOR UPDATE OF a", id))
 }
 
 // AcknowledgeAlert moves an active alert to acknowledged.
-func AcknowledgeAlert(ctx context.Context, tx pgx.Tx, id, byID, byName, note string) error {
-	_, err := tx.Exec(ctx, `UPDATE alerts SET status = 'acknowledged', acknowledged_at = now(), acknowledged_by = $2, acknowledged_by_name = $3,
+func (q *Queries) AcknowledgeAlert(ctx context.Context, id, byID, byName, note string) error {
+	_, err := q.db.Exec(ctx, `UPDATE alerts SET status = 'acknowledged', acknowledged_at = now(), acknowledged_by = $2, acknowledged_by_name = $3,
 		note = CASE WHEN $4 = '' THEN note ELSE $4 END, updated_at = now() WHERE id = $1 AND status = 'active'`, id, nilIfEmpty(byID), byName, note)
 	if err != nil {
 		return err
 	}
-	return notifyAlertEvents(ctx, tx, []string{id + ":" + AlertAcknowledged})
+	return q.notifyAlertEvents(ctx, []string{id + ":" + AlertAcknowledged})
 }
 
 // ResolveAlert resolves an open alert by hand: resolution manual (marked
 // handled) or ignored. Ignoring also suppresses the condition: the evaluation
 // opens no new alert for it until it has cleared.
-func ResolveAlert(ctx context.Context, tx pgx.Tx, a *Alert, resolution, byID, byName, note string) error {
-	_, err := tx.Exec(ctx, `UPDATE alerts SET status = 'resolved', resolution = $2, resolved_at = now(), resolved_by = $3, resolved_by_name = $4,
+func (q *Queries) ResolveAlert(ctx context.Context, a *Alert, resolution, byID, byName, note string) error {
+	_, err := q.db.Exec(ctx, `UPDATE alerts SET status = 'resolved', resolution = $2, resolved_at = now(), resolved_by = $3, resolved_by_name = $4,
 		note = CASE WHEN $5 = '' THEN note ELSE $5 END, updated_at = now() WHERE id = $1 AND status <> 'resolved'`,
 		a.ID, resolution, nilIfEmpty(byID), byName, note)
 	if err != nil {
@@ -294,13 +294,13 @@ func ResolveAlert(ctx context.Context, tx pgx.Tx, a *Alert, resolution, byID, by
 		if a.Value != nil {
 			v = float32(*a.Value)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO alert_states (machine_id, type, gpu_index, since, last_at, value, suppressed)
+		if _, err := q.db.Exec(ctx, `INSERT INTO alert_states (machine_id, type, gpu_index, since, last_at, value, suppressed)
 			VALUES ($1, $2, $3, now(), now(), $4, true)
 			ON CONFLICT (machine_id, type, gpu_index) DO UPDATE SET suppressed = true`, a.MachineID, a.Type, gpu, v); err != nil {
 			return err
 		}
 	}
-	return notifyAlertEvents(ctx, tx, []string{a.ID + ":" + event})
+	return q.notifyAlertEvents(ctx, []string{a.ID + ":" + event})
 }
 
 func nilIfEmpty(s string) *string {
@@ -310,23 +310,23 @@ func nilIfEmpty(s string) *string {
 	return &s
 }
 
-func notifyAlertEvents(ctx context.Context, db DBTX, events []string) error {
+func (q *Queries) notifyAlertEvents(ctx context.Context, events []string) error {
 	if len(events) == 0 {
 		return nil
 	}
-	_, err := db.Exec(ctx, `SELECT pg_notify('`+ChannelAlertEvents+`', x) FROM unnest($1::text[]) AS x`, events)
+	_, err := q.db.Exec(ctx, `SELECT pg_notify('`+ChannelAlertEvents+`', x) FROM unnest($1::text[]) AS x`, events)
 	return err
 }
 
 // AlertStates loads what the evaluation needs of each machine: the pending
 // (and suppressed) conditions and the open alerts. Every machine asked for
 // has a state, empty when nothing is stored.
-func (s *Store) AlertStates(ctx context.Context, machineIDs []string) (map[string]*eval.State, error) {
+func (q *Queries) AlertStates(ctx context.Context, machineIDs []string) (map[string]*eval.State, error) {
 	out := make(map[string]*eval.State, len(machineIDs))
 	for _, id := range machineIDs {
 		out[id] = &eval.State{Pending: map[eval.Key]eval.Pending{}, Open: map[eval.Key]eval.OpenAlert{}}
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT machine_id::text, type, gpu_index, since, last_at, value, suppressed, NULL FROM alert_states
+	rows, err := q.db.Query(ctx, `SELECT machine_id::text, type, gpu_index, since, last_at, value, suppressed, NULL FROM alert_states
 			WHERE machine_id = ANY($1::uuid[])
 		UNION ALL
 		SELECT machine_id::text, type, gpu_index, NULL, NULL, NULL, NULL, id::text FROM alerts
@@ -374,9 +374,9 @@ type AlertChange struct {
 // one transaction and announces the alerts opened and resolved. An alert to
 // open whose key already has an open one (another replica was quicker) is
 // skipped; resolving one that is resolved already does nothing.
-func (s *Store) ApplyAlertActions(ctx context.Context, acts map[string]eval.Actions) ([]AlertChange, error) {
+func (q *Queries) ApplyAlertActions(ctx context.Context, acts map[string]eval.Actions) ([]AlertChange, error) {
 	var changes []AlertChange
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
+	err := q.InTx(ctx, func(tx pgx.Tx) error {
 		changes = changes[:0]
 		b := &pgx.Batch{}
 		machines := make([]string, 0, len(acts))
@@ -439,7 +439,7 @@ func (s *Store) ApplyAlertActions(ctx context.Context, acts map[string]eval.Acti
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
-		return notifyAlertEvents(ctx, tx, changeEvents(changes))
+		return New(tx).notifyAlertEvents(ctx, changeEvents(changes))
 	})
 	if err != nil {
 		return nil, err
@@ -464,8 +464,8 @@ type OfflineCandidate struct {
 // OfflineCandidates lists the machines that the offline detector turned
 // offline (their agent reported before) and that were last seen before
 // cutoff, without an open offline alert and not ignored.
-func (s *Store) OfflineCandidates(ctx context.Context, cutoff time.Time) ([]OfflineCandidate, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT m.id::text, m.last_seen_at FROM machines m
+func (q *Queries) OfflineCandidates(ctx context.Context, cutoff time.Time) ([]OfflineCandidate, error) {
+	rows, err := q.db.Query(ctx, `SELECT m.id::text, m.last_seen_at FROM machines m
 		WHERE m.deleted_at IS NULL AND m.status = 'offline' AND m.last_seen_at IS NOT NULL AND m.last_seen_at <= $1
 		  AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.machine_id = m.id AND a.type = 'offline' AND a.status <> 'resolved')
 		  AND NOT EXISTS (SELECT 1 FROM alert_states s WHERE s.machine_id = m.id AND s.type = 'offline' AND s.suppressed)
@@ -478,7 +478,7 @@ func (s *Store) OfflineCandidates(ctx context.Context, cutoff time.Time) ([]Offl
 
 // OpenOfflineAlerts opens an offline alert for each machine (once: a
 // concurrent replica's is kept), provided it is still offline.
-func (s *Store) OpenOfflineAlerts(ctx context.Context, rule eval.Rule, machines []OfflineCandidate) ([]AlertChange, error) {
+func (q *Queries) OpenOfflineAlerts(ctx context.Context, rule eval.Rule, machines []OfflineCandidate) ([]AlertChange, error) {
 	if len(machines) == 0 {
 		return nil, nil
 	}
@@ -488,7 +488,7 @@ func (s *Store) OpenOfflineAlerts(ctx context.Context, rule eval.Rule, machines 
 		ids[i], seen[i] = m.MachineID, m.LastSeenAt
 	}
 	var changes []AlertChange
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
+	err := q.InTx(ctx, func(tx pgx.Tx) error {
 		text := eval.OfflineMessage(rule)
 		rows, err := tx.Query(ctx, `INSERT INTO alerts (machine_id, gpu_index, type, level, code, params, message, duration_s, started_at)
 			SELECT x.id, -1, 'offline', $3, $4, coalesce($5::jsonb, '{}'), $6, $7, x.seen FROM unnest($1::uuid[], $2::timestamptz[]) AS x(id, seen)
@@ -501,7 +501,7 @@ func (s *Store) OpenOfflineAlerts(ctx context.Context, rule eval.Rule, machines 
 		}); err != nil {
 			return err
 		}
-		return notifyAlertEvents(ctx, tx, changeEvents(changes))
+		return New(tx).notifyAlertEvents(ctx, changeEvents(changes))
 	})
 	return changes, err
 }
@@ -509,9 +509,9 @@ func (s *Store) OpenOfflineAlerts(ctx context.Context, rule eval.Rule, machines 
 // ResolveBackOnline resolves the open offline alerts of machines that are
 // no longer offline (back online or in maintenance) and every open alert of
 // deleted machines, and forgets their ignored offline conditions.
-func (s *Store) ResolveBackOnline(ctx context.Context) ([]AlertChange, error) {
+func (q *Queries) ResolveBackOnline(ctx context.Context) ([]AlertChange, error) {
 	var changes []AlertChange
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
+	err := q.InTx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `UPDATE alerts a SET status = 'resolved', resolution = 'auto', resolved_at = now(), updated_at = now()
 			FROM machines m WHERE m.id = a.machine_id AND a.status <> 'resolved'
 			  AND ((a.type = 'offline' AND m.status <> 'offline') OR m.deleted_at IS NOT NULL)
@@ -526,21 +526,21 @@ func (s *Store) ResolveBackOnline(ctx context.Context) ([]AlertChange, error) {
 			AND (m.status <> 'offline' OR m.deleted_at IS NOT NULL)`); err != nil {
 			return err
 		}
-		return notifyAlertEvents(ctx, tx, changeEvents(changes))
+		return New(tx).notifyAlertEvents(ctx, changeEvents(changes))
 	})
 	return changes, err
 }
 
 // MarkAlertNotifyStarted records that the alert's notification workflow was started.
-func (s *Store) MarkAlertNotifyStarted(ctx context.Context, id string) error {
-	_, err := s.Pool.Exec(ctx, `UPDATE alerts SET notify_started_at = coalesce(notify_started_at, now()) WHERE id = $1`, id)
+func (q *Queries) MarkAlertNotifyStarted(ctx context.Context, id string) error {
+	_, err := q.db.Exec(ctx, `UPDATE alerts SET notify_started_at = coalesce(notify_started_at, now()) WHERE id = $1`, id)
 	return err
 }
 
 // AlertsAwaitingNotify lists critical alerts created in [from, to) whose
 // notification workflow has not been started (its start failed), oldest first.
-func (s *Store) AlertsAwaitingNotify(ctx context.Context, from, to time.Time, limit int) ([]string, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT id::text FROM alerts WHERE notify_started_at IS NULL AND level = 'critical'
+func (q *Queries) AlertsAwaitingNotify(ctx context.Context, from, to time.Time, limit int) ([]string, error) {
+	rows, err := q.db.Query(ctx, `SELECT id::text FROM alerts WHERE notify_started_at IS NULL AND level = 'critical'
 		AND created_at >= $1 AND created_at < $2 ORDER BY created_at LIMIT $3`, from, to, limit)
 	if err != nil {
 		return nil, err
@@ -549,8 +549,8 @@ func (s *Store) AlertsAwaitingNotify(ctx context.Context, from, to time.Time, li
 }
 
 // AdminRecipients lists the active platform admins that have an address.
-func (s *Store) AdminRecipients(ctx context.Context) ([]User, error) {
-	rows, err := s.Pool.Query(ctx, "SELECT "+userColumns+` FROM users u WHERE u.role = 'admin' AND u.status = 'active' AND u.email <> ''
+func (q *Queries) AdminRecipients(ctx context.Context) ([]User, error) {
+	rows, err := q.db.Query(ctx, "SELECT "+userColumns+` FROM users u WHERE u.role = 'admin' AND u.status = 'active' AND u.email <> ''
 		ORDER BY u.created_at`)
 	return collect(rows, err, scanUser)
 }

@@ -32,7 +32,7 @@ func TestAlertRulesSeeded(t *testing.T) {
 	th := 80.0
 	r := rules[0]
 	r.Threshold, r.DurationSeconds, r.Enabled = &th, 0, false
-	if err := store.UpdateAlertRule(ctx, st.Pool, r, "admin1"); err != nil {
+	if err := st.UpdateAlertRule(ctx, r, "admin1"); err != nil {
 		t.Fatal(err)
 	}
 	rules, _ = st.AlertRules(ctx)
@@ -42,7 +42,7 @@ func TestAlertRulesSeeded(t *testing.T) {
 	// offline never gets a threshold
 	off := rules[3]
 	off.Threshold = &th
-	if err := store.UpdateAlertRule(ctx, st.Pool, off, "admin1"); err != nil {
+	if err := st.UpdateAlertRule(ctx, off, "admin1"); err != nil {
 		t.Fatal(err)
 	}
 	if rules, _ = st.AlertRules(ctx); rules[3].Threshold != nil {
@@ -54,7 +54,7 @@ func TestAlertRulesSeeded(t *testing.T) {
 		t.Fatalf("lease cleanup rule %+v", lc)
 	}
 	lc.Threshold, lc.DurationSeconds, lc.Level = &th, 3600, "critical"
-	if err := store.UpdateAlertRule(ctx, st.Pool, lc, "admin2"); err != nil {
+	if err := st.UpdateAlertRule(ctx, lc, "admin2"); err != nil {
 		t.Fatal(err)
 	}
 	rules, _ = st.AlertRules(ctx)
@@ -83,7 +83,7 @@ func TestLeaseCleanupAlert(t *testing.T) {
 		RETURNING id`, tenant, m).Scan(&alloc); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.BeginLeaseCleanup(ctx, st.Pool, alloc, m); err != nil {
+	if err := st.BeginLeaseCleanup(ctx, alloc, m); err != nil {
 		t.Fatal(err)
 	}
 	// the platform's maintenance says what it is, for the console (no "end maintenance" button)
@@ -131,7 +131,7 @@ func TestLeaseCleanupAlert(t *testing.T) {
 		t.Fatalf("evaluation actions %+v", a)
 	}
 	if err := st.InTx(ctx, func(tx pgx.Tx) error {
-		return store.ResolveAlert(ctx, tx, &al, store.ResolutionIgnored, "", "admin1", "known")
+		return store.New(tx).ResolveAlert(ctx, &al, store.ResolutionIgnored, "", "admin1", "known")
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +218,7 @@ func TestApplyAlertActions(t *testing.T) {
 	}
 	al, _ = st.GetAlert(ctx, ch[0].ID)
 	if err := st.InTx(ctx, func(tx pgx.Tx) error {
-		return store.ResolveAlert(ctx, tx, al, store.ResolutionIgnored, "", "admin1", "known")
+		return store.New(tx).ResolveAlert(ctx, al, store.ResolutionIgnored, "", "admin1", "known")
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -14,8 +14,8 @@ import (
 // lease together with its audit entry in one transaction.
 
 // TenantOwners lists the active owners of a tenant (the ones a lease notice goes to).
-func (s *Store) TenantOwners(ctx context.Context, tenantID string) ([]User, error) {
-	rows, err := s.Pool.Query(ctx, "SELECT "+userColumns+` FROM users u
+func (q *Queries) TenantOwners(ctx context.Context, tenantID string) ([]User, error) {
+	rows, err := q.db.Query(ctx, "SELECT "+userColumns+` FROM users u
 		WHERE u.tenant_id = $1 AND u.role = 'owner' AND u.status = 'active' ORDER BY u.created_at, u.id`, tenantID)
 	return collect(rows, err, scanUser)
 }
@@ -26,9 +26,9 @@ func (s *Store) TenantOwners(ctx context.Context, tenantID string) ([]User, erro
 // nothing. The batch stays "sending" when it is to be mailed (the caller
 // finishes it with FinishNotificationBatch), otherwise it is "sent" at once.
 // It returns how many in-app copies this call added.
-func (s *Store) DeliverSystemNotice(ctx context.Context, b *NotificationBatch, userIDs []string) (int, error) {
+func (q *Queries) DeliverSystemNotice(ctx context.Context, b *NotificationBatch, userIDs []string) (int, error) {
 	var added int
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
+	err := q.InTx(ctx, func(tx pgx.Tx) error {
 		status := "sent"
 		if b.SendEmail {
 			status = "sending"
@@ -78,7 +78,7 @@ type EndAllocationOptions struct {
 // machine's cleanup. A lease that has already ended is left as it is and no
 // second audit entry is written, so a retried activity is safe.
 // ErrNotFound when there is no such allocation.
-func (s *Store) EndAllocationWith(ctx context.Context, o EndAllocationOptions) (AllocationEnd, error) {
+func (q *Queries) EndAllocationWith(ctx context.Context, o EndAllocationOptions) (AllocationEnd, error) {
 	id, status, reason, byName, steps, a := o.ID, o.Status, o.Reason, o.ByName, o.Steps, o.Audit
 	var decided *time.Time
 	if !o.DecidedAt.IsZero() {
@@ -92,7 +92,7 @@ func (s *Store) EndAllocationWith(ctx context.Context, o EndAllocationOptions) (
 	if err != nil {
 		return res, err
 	}
-	err = s.InTx(ctx, func(tx pgx.Tx) error {
+	err = q.InTx(ctx, func(tx pgx.Tx) error {
 		var tenantID, machineID, cur string
 		var startAt, endAt, endedAt *time.Time
 		err := tx.QueryRow(ctx, `SELECT tenant_id, machine_id, status, start_at, end_at, ended_at FROM allocations WHERE id = $1 FOR UPDATE`, id).
@@ -116,7 +116,7 @@ func (s *Store) EndAllocationWith(ctx context.Context, o EndAllocationOptions) (
 		}
 		res.Status, res.Ended = status, true
 		if o.Cleanup {
-			if err := BeginLeaseCleanup(ctx, tx, id, machineID); err != nil {
+			if err := New(tx).BeginLeaseCleanup(ctx, id, machineID); err != nil {
 				return err
 			}
 		}
@@ -134,7 +134,7 @@ func (s *Store) EndAllocationWith(ctx context.Context, o EndAllocationOptions) (
 		a.Detail["before"] = map[string]any{"status": cur, "startAt": startAt, "endAt": endAt}
 		a.Detail["after"] = map[string]any{"status": status, "endAt": newEnd, "endedAt": res.EndedAt, "endReason": reason,
 			"endedBy": byName, "hostSteps": steps}
-		return InsertAudit(ctx, tx, a)
+		return New(tx).InsertAudit(ctx, a)
 	})
 	return res, err
 }

@@ -94,7 +94,7 @@ type AllocationFilter struct {
 var allocationSorts = map[string]string{"createdAt": "a.created_at", "startAt": "a.start_at", "endAt": "a.end_at",
 	"customer": "t.company", "machineName": "m.name", "status": "a.status", "months": "a.months"}
 
-func (s *Store) ListAllocations(ctx context.Context, f AllocationFilter, p Page, expiring time.Duration) ([]Allocation, int, error) {
+func (q *Queries) ListAllocations(ctx context.Context, f AllocationFilter, p Page, expiring time.Duration) ([]Allocation, int, error) {
 	w := &where{args: []any{expiring.String()}}
 	w.raw("$1::interval IS NOT NULL") // $1 is used by some filters and by the select; keep it typed in all
 	switch f.Tab {
@@ -117,34 +117,34 @@ func (s *Store) ListAllocations(ctx context.Context, f AllocationFilter, p Page,
 	}
 	from := ` FROM allocations a JOIN tenants t ON t.id = a.tenant_id JOIN machines m ON m.id = a.machine_id`
 	var total int
-	if err := s.Pool.QueryRow(ctx, "SELECT count(*)"+from+w.sql(), w.args...).Scan(&total); err != nil {
+	if err := q.db.QueryRow(ctx, "SELECT count(*)"+from+w.sql(), w.args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
 	def := "a.created_at DESC, a.id"
 	if f.Tab == "expiring" {
 		def = "a.end_at, a.id"
 	}
-	rows, err := s.Pool.Query(ctx, allocationSelect+w.sql()+p.orderBy(allocationSorts, def)+p.limitOffset(), w.args...)
+	rows, err := q.db.Query(ctx, allocationSelect+w.sql()+p.orderBy(allocationSorts, def)+p.limitOffset(), w.args...)
 	list, err := collect(rows, err, scanAllocation)
 	return list, total, err
 }
 
-func (s *Store) GetAllocation(ctx context.Context, id string, expiring time.Duration) (*Allocation, error) {
-	return scanAllocation(s.Pool.QueryRow(ctx, allocationSelect+" WHERE a.id = $2", expiring.String(), id))
+func (q *Queries) GetAllocation(ctx context.Context, id string, expiring time.Duration) (*Allocation, error) {
+	return scanAllocation(q.db.QueryRow(ctx, allocationSelect+" WHERE a.id = $2", expiring.String(), id))
 }
 
 // CreateAllocation inserts a pending lease; the live-machine unique index refuses a second one.
-func CreateAllocation(ctx context.Context, db DBTX, tenantID, machineID string, months int, remark, byID, byName string) (string, error) {
+func (q *Queries) CreateAllocation(ctx context.Context, tenantID, machineID string, months int, remark, byID, byName string) (string, error) {
 	var id string
-	err := db.QueryRow(ctx, `INSERT INTO allocations (tenant_id, machine_id, months, remark, created_by, created_by_name)
+	err := q.db.QueryRow(ctx, `INSERT INTO allocations (tenant_id, machine_id, months, remark, created_by, created_by_name)
 		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, tenantID, machineID, months, remark, nullable(byID), byName).Scan(&id)
 	return id, err
 }
 
 // ActivateAllocation starts a pending lease; repeating it changes nothing and returns the stored times.
-func (s *Store) ActivateAllocation(ctx context.Context, id string, start, end time.Time) (time.Time, time.Time, error) {
+func (q *Queries) ActivateAllocation(ctx context.Context, id string, start, end time.Time) (time.Time, time.Time, error) {
 	var st, en time.Time
-	err := s.Pool.QueryRow(ctx, `UPDATE allocations SET status = 'active', start_at = coalesce(start_at, $2), end_at = coalesce(end_at, $3),
+	err := q.db.QueryRow(ctx, `UPDATE allocations SET status = 'active', start_at = coalesce(start_at, $2), end_at = coalesce(end_at, $3),
 		updated_at = now() WHERE id = $1 AND status IN ('pending', 'active') RETURNING start_at, end_at`, id, start, end).Scan(&st, &en)
 	return st, en, notFound(err)
 }
@@ -153,8 +153,8 @@ func (s *Store) ActivateAllocation(ctx context.Context, id string, start, end ti
 // the same newEnd changes nothing (ErrNotFound), which the caller treats as done.
 // With a, the audit entry is written in the same transaction (its Detail
 // gets the before and after ends): no record, no renewal.
-func (s *Store) ExtendAllocation(ctx context.Context, id string, months int, newEnd time.Time, a *AuditLog) error {
-	return s.InTx(ctx, func(tx pgx.Tx) error {
+func (q *Queries) ExtendAllocation(ctx context.Context, id string, months int, newEnd time.Time, a *AuditLog) error {
+	return q.InTx(ctx, func(tx pgx.Tx) error {
 		var before time.Time
 		var tenantID string
 		err := tx.QueryRow(ctx, `UPDATE allocations n SET end_at = $3, months = n.months + $2, extensions = n.extensions + 1,
@@ -172,31 +172,31 @@ func (s *Store) ExtendAllocation(ctx context.Context, id string, months int, new
 			a.Detail = map[string]any{}
 		}
 		a.Detail["months"], a.Detail["before"], a.Detail["after"] = months, before, newEnd
-		return InsertAudit(ctx, tx, a)
+		return New(tx).InsertAudit(ctx, a)
 	})
 }
 
-func (s *Store) MarkExpiringNotified(ctx context.Context, id string) error {
-	_, err := s.Pool.Exec(ctx, `UPDATE allocations SET expiring_notified_at = coalesce(expiring_notified_at, now()) WHERE id = $1`, id)
+func (q *Queries) MarkExpiringNotified(ctx context.Context, id string) error {
+	_, err := q.db.Exec(ctx, `UPDATE allocations SET expiring_notified_at = coalesce(expiring_notified_at, now()) WHERE id = $1`, id)
 	return err
 }
 
 // EndAllocation closes a live lease as expired or reclaimed; an ended one is left as it is.
-func (s *Store) EndAllocation(ctx context.Context, id, status, reason, byName string, steps []HostStep) error {
+func (q *Queries) EndAllocation(ctx context.Context, id, status, reason, byName string, steps []HostStep) error {
 	b, err := json.Marshal(withoutChinese(steps))
 	if err != nil {
 		return err
 	}
-	_, err = s.Pool.Exec(ctx, `UPDATE allocations SET status = $2, end_reason = $3, ended_by_name = $4, host_steps = $5,
+	_, err = q.db.Exec(ctx, `UPDATE allocations SET status = $2, end_reason = $3, ended_by_name = $4, host_steps = $5,
 		ended_at = now(), end_at = CASE WHEN $2 = 'reclaimed' THEN least(coalesce(end_at, now()), now()) ELSE end_at END, updated_at = now()
 		WHERE id = $1 AND status IN ('pending', 'active')`, id, status, reason, byName, b)
 	return err
 }
 
 // TenantUsageHours sums the hours each lease of the tenant ran inside [from, to).
-func (s *Store) TenantUsageHours(ctx context.Context, tenantID string, from, to time.Time) (float64, error) {
+func (q *Queries) TenantUsageHours(ctx context.Context, tenantID string, from, to time.Time) (float64, error) {
 	var h float64
-	err := s.Pool.QueryRow(ctx, `SELECT coalesce(sum(extract(epoch FROM
+	err := q.db.QueryRow(ctx, `SELECT coalesce(sum(extract(epoch FROM
 			least(coalesce(ended_at, end_at, now()), now(), $3) - greatest(start_at, $2)) / 3600), 0)
 		FROM allocations WHERE tenant_id = $1 AND start_at IS NOT NULL AND start_at < $3
 		AND coalesce(ended_at, end_at, now()) > $2`, tenantID, from, to).Scan(&h)
@@ -207,8 +207,8 @@ func (s *Store) TenantUsageHours(ctx context.Context, tenantID string, from, to 
 }
 
 // ActiveAllocationIDs lists the tenant's active leases.
-func (s *Store) ActiveAllocationIDs(ctx context.Context, tenantID string) ([]string, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT id::text FROM allocations WHERE tenant_id = $1 AND status = 'active'`, tenantID)
+func (q *Queries) ActiveAllocationIDs(ctx context.Context, tenantID string) ([]string, error) {
+	rows, err := q.db.Query(ctx, `SELECT id::text FROM allocations WHERE tenant_id = $1 AND status = 'active'`, tenantID)
 	if err != nil {
 		return nil, err
 	}

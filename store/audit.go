@@ -26,7 +26,7 @@ type AuditLog struct {
 	Detail     map[string]any `json:"detail"`
 }
 
-func InsertAudit(ctx context.Context, db DBTX, a *AuditLog) error {
+func (q *Queries) InsertAudit(ctx context.Context, a *AuditLog) error {
 	detail, err := json.Marshal(a.Detail)
 	if err != nil {
 		return err
@@ -34,7 +34,7 @@ func InsertAudit(ctx context.Context, db DBTX, a *AuditLog) error {
 	if a.Detail == nil {
 		detail = []byte("{}")
 	}
-	_, err = db.Exec(ctx, `INSERT INTO audit_logs (actor_id, actor_name, actor_role, tenant_id, action, target_type, target_id, success, ip, trace_id, detail)
+	_, err = q.db.Exec(ctx, `INSERT INTO audit_logs (actor_id, actor_name, actor_role, tenant_id, action, target_type, target_id, success, ip, trace_id, detail)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		a.ActorID, a.ActorName, a.ActorRole, a.TenantID, a.Action, a.TargetType, a.TargetID, a.Success, a.IP, a.TraceID, detail)
 	return err
@@ -52,7 +52,7 @@ type AuditFilter struct {
 	From, To   *time.Time
 }
 
-func (s *Store) ListAudit(ctx context.Context, f AuditFilter, p Page) ([]AuditLog, int, error) {
+func (q *Queries) ListAudit(ctx context.Context, f AuditFilter, p Page) ([]AuditLog, int, error) {
 	var w where
 	if f.TenantID != "" {
 		w.add("a.tenant_id = %s", f.TenantID)
@@ -90,14 +90,14 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter, p Page) ([]AuditLo
 		w.add("a.created_at < %s", *f.To)
 	}
 	var total int
-	if err := s.Pool.QueryRow(ctx, "SELECT count(*) FROM audit_logs a"+w.sql(), w.args...).Scan(&total); err != nil {
+	if err := q.db.QueryRow(ctx, "SELECT count(*) FROM audit_logs a"+w.sql(), w.args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	q := `SELECT a.id, a.created_at, a.actor_id, a.actor_name, a.actor_role, a.tenant_id, coalesce(t.company, ''), a.action,
+	query := `SELECT a.id, a.created_at, a.actor_id, a.actor_name, a.actor_role, a.tenant_id, coalesce(t.company, ''), a.action,
 		a.target_type, a.target_id, a.success, a.ip, a.trace_id, a.detail
 		FROM audit_logs a LEFT JOIN tenants t ON t.id = a.tenant_id` + w.sql() +
 		p.orderBy(map[string]string{"createdAt": "a.created_at", "action": "a.action", "actorName": "a.actor_name"}, "a.id DESC") + p.limitOffset()
-	rows, err := s.Pool.Query(ctx, q, w.args...)
+	rows, err := q.db.Query(ctx, query, w.args...)
 	list, err := collect(rows, err, func(row pgx.Row) (*AuditLog, error) {
 		var a AuditLog
 		return &a, row.Scan(&a.ID, &a.CreatedAt, &a.ActorID, &a.ActorName, &a.ActorRole, &a.TenantID, &a.TenantName, &a.Action,

@@ -24,9 +24,9 @@ type FleetStats struct {
 // FleetStats counts the fleet; allocated and expiring come from the live
 // allocation stored on each machine (see machines.go), expiring being the
 // machines whose lease ends within the window.
-func (s *Store) FleetStats(ctx context.Context, expiring time.Duration) (*FleetStats, error) {
+func (q *Queries) FleetStats(ctx context.Context, expiring time.Duration) (*FleetStats, error) {
 	var st FleetStats
-	err := s.Pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE m.status = 'online'), count(*) FILTER (WHERE m.status = 'offline'),
+	err := q.db.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE m.status = 'online'), count(*) FILTER (WHERE m.status = 'offline'),
 		count(*) FILTER (WHERE m.status = 'maintenance'), coalesce(sum(m.gpu_count), 0),
 		count(m.live_allocation_id), count(*) FILTER (WHERE m.live_until < now() + $1::interval)
 		FROM machines m WHERE m.deleted_at IS NULL`, expiring.String()).
@@ -37,12 +37,12 @@ func (s *Store) FleetStats(ctx context.Context, expiring time.Duration) (*FleetS
 	if st.Machines > 0 {
 		st.AllocationRate = float64(st.Allocated) / float64(st.Machines)
 	}
-	err = s.Pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM allocations a WHERE a.tenant_id = t.id AND a.status = 'active')),
+	err = q.db.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM allocations a WHERE a.tenant_id = t.id AND a.status = 'active')),
 		count(*) FILTER (WHERE t.status = 'pending') FROM tenants t`).Scan(&st.Customers, &st.ActiveCustomers, &st.PendingCustomers)
 	if err != nil {
 		return nil, err
 	}
-	avg, err := s.FleetAvgGPUUtil(ctx)
+	avg, err := q.FleetAvgGPUUtil(ctx)
 	if avg != nil {
 		st.AvgGPUUtil = *avg
 	}

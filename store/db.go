@@ -1,5 +1,11 @@
 // Package store is the data access layer over pgx: a file per table or per
 // feature (lease cleanup, metrics queries, reconciliation).
+//
+// Every query is a method on *Queries, which runs on a DBTX: the pool or a
+// transaction. Store embeds the Queries of its pool, so st.X(ctx, ...) runs
+// on the pool; store.New(tx).X(ctx, ...) runs the same query inside a
+// caller's transaction. Rows are read with collect (or pgx.CollectRows) and
+// the scanX function of each table.
 package store
 
 import (
@@ -22,9 +28,10 @@ import (
 // ErrNotFound is returned when a row does not exist (or is not visible to the caller's tenant).
 var ErrNotFound = errors.New("not found")
 
-// Store wraps the pool; its methods are spread over those files. Functions
-// that take a DBTX run in a caller's transaction as well.
+// Store is the pool with its Queries. Only what needs the pool itself stays
+// on *Store (Close; the Ingester holds the Store for its own transactions).
 type Store struct {
+	*Queries
 	Pool *pgxpool.Pool
 }
 
@@ -41,7 +48,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("unable to reach postgres: %w", err)
 	}
-	return &Store{Pool: pool}, nil
+	return &Store{Queries: New(pool), Pool: pool}, nil
 }
 
 func (s *Store) Close() { s.Pool.Close() }
@@ -123,14 +130,31 @@ func collect[T any](rows pgx.Rows, err error, scan func(pgx.Row) (*T, error)) ([
 	return list, rows.Err()
 }
 
-// DBTX is satisfied by the pool and by a transaction, so store functions can run in either.
+// DBTX is what a query runs on: the pool or a transaction (Begin on a
+// transaction makes a savepoint).
 type DBTX interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
-// InTx runs fn in a transaction, committing when fn returns nil.
-func (s *Store) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.Pool, fn)
+// Queries holds every query of the package; db is the pool or a transaction.
+type Queries struct {
+	db DBTX
+}
+
+// New returns the queries that run on db.
+func New(db DBTX) *Queries { return &Queries{db: db} }
+
+// InTx runs fn in a transaction (a savepoint when q is already in one),
+// committing when fn returns nil.
+func (q *Queries) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, q.db, fn)
+}
+
+// WithTx runs fn with the queries of one transaction (a savepoint when q is
+// already in one), committing when fn returns nil.
+func (q *Queries) WithTx(ctx context.Context, fn func(q *Queries) error) error {
+	return q.InTx(ctx, func(tx pgx.Tx) error { return fn(New(tx)) })
 }

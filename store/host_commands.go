@@ -90,16 +90,16 @@ type HostCommandIssue struct {
 // pending, with the new arguments and secret; a succeeded one stays as it
 // is, so the attempt completes with the answer the host already gave.
 // fresh tells that the row now holds in.NewSecret.
-func IssueHostCommand(ctx context.Context, db DBTX, in HostCommandIssue) (c *HostCommand, fresh bool, err error) {
+func (q *Queries) IssueHostCommand(ctx context.Context, in HostCommandIssue) (c *HostCommand, fresh bool, err error) {
 	args := in.Args
 	if len(args) == 0 {
 		args = json.RawMessage("{}")
 	}
-	old, err := scanHostCommand(db.QueryRow(ctx, `SELECT `+hostCommandCols+` FROM host_commands
+	old, err := scanHostCommand(q.db.QueryRow(ctx, `SELECT `+hostCommandCols+` FROM host_commands
 		WHERE workflow_id = $1 AND run_id = $2 AND activity_id = $3 FOR UPDATE`, in.WorkflowID, in.RunID, in.ActivityID))
 	switch {
 	case errors.Is(err, ErrNotFound):
-		c, err = scanHostCommand(db.QueryRow(ctx, `INSERT INTO host_commands (machine_id, kind, args, serial, secret_enc, workflow_id, run_id,
+		c, err = scanHostCommand(q.db.QueryRow(ctx, `INSERT INTO host_commands (machine_id, kind, args, serial, secret_enc, workflow_id, run_id,
 				activity_id, attempt, task_token, heartbeat_s)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING `+hostCommandCols,
 			in.MachineID, in.Kind, args, in.Serial, in.NewSecret, in.WorkflowID, in.RunID, in.ActivityID, in.Attempt, in.TaskToken, in.HeartbeatS))
@@ -107,21 +107,21 @@ func IssueHostCommand(ctx context.Context, db DBTX, in HostCommandIssue) (c *Hos
 	case err != nil:
 		return nil, false, err
 	case old.Status == "failed" || old.Status == "cancelled":
-		c, err = scanHostCommand(db.QueryRow(ctx, `UPDATE host_commands SET task_token = $2, attempt = $3, heartbeat_s = $4, args = $5,
+		c, err = scanHostCommand(q.db.QueryRow(ctx, `UPDATE host_commands SET task_token = $2, attempt = $3, heartbeat_s = $4, args = $5,
 				secret_enc = $6, secret_fetched_at = NULL, status = 'pending', progress = NULL, result = NULL, error = '', error_type = '',
 				error_permanent = false,
 				settled = false, delivered_at = NULL, heartbeat_at = NULL, finished_at = NULL, updated_at = now()
 			WHERE id = $1 RETURNING `+hostCommandCols, old.ID, in.TaskToken, in.Attempt, in.HeartbeatS, args, in.NewSecret))
 		fresh = true
 	default: // open, or succeeded
-		c, err = scanHostCommand(db.QueryRow(ctx, `UPDATE host_commands SET task_token = $2, attempt = $3, heartbeat_s = $4, updated_at = now()
+		c, err = scanHostCommand(q.db.QueryRow(ctx, `UPDATE host_commands SET task_token = $2, attempt = $3, heartbeat_s = $4, updated_at = now()
 			WHERE id = $1 RETURNING `+hostCommandCols, old.ID, in.TaskToken, in.Attempt, in.HeartbeatS))
 	}
 	if err != nil {
 		return nil, false, err
 	}
 	if c.Open() {
-		if _, err := db.Exec(ctx, `SELECT pg_notify($1, $2)`, ChannelHostCommands, c.MachineID); err != nil {
+		if _, err := q.db.Exec(ctx, `SELECT pg_notify($1, $2)`, ChannelHostCommands, c.MachineID); err != nil {
 			return nil, false, err
 		}
 	}
@@ -130,11 +130,11 @@ func IssueHostCommand(ctx context.Context, db DBTX, in HostCommandIssue) (c *Hos
 
 // DeliverHostCommands returns the machine's open commands except those the
 // agent says it is running, oldest first, and marks them delivered.
-func DeliverHostCommands(ctx context.Context, db DBTX, machineID string, running []string) ([]HostCommand, error) {
+func (q *Queries) DeliverHostCommands(ctx context.Context, machineID string, running []string) ([]HostCommand, error) {
 	if running == nil {
 		running = []string{}
 	}
-	rows, err := db.Query(ctx, `UPDATE host_commands SET status = 'running', delivered_at = coalesce(delivered_at, now()), updated_at = now()
+	rows, err := q.db.Query(ctx, `UPDATE host_commands SET status = 'running', delivered_at = coalesce(delivered_at, now()), updated_at = now()
 		WHERE machine_id = $1 AND status IN ('pending', 'running') AND NOT (id::text = ANY($2::text[]))
 		RETURNING `+hostCommandCols, machineID, running)
 	list, err := collect(rows, err, scanHostCommand)
@@ -146,21 +146,21 @@ func DeliverHostCommands(ctx context.Context, db DBTX, machineID string, running
 }
 
 // GetHostCommand loads a command of the machine; another machine's command is ErrNotFound.
-func GetHostCommand(ctx context.Context, db DBTX, machineID, id string, forUpdate bool) (*HostCommand, error) {
-	q := `SELECT ` + hostCommandCols + ` FROM host_commands WHERE id = $1 AND machine_id = $2`
+func (q *Queries) GetHostCommand(ctx context.Context, machineID, id string, forUpdate bool) (*HostCommand, error) {
+	query := `SELECT ` + hostCommandCols + ` FROM host_commands WHERE id = $1 AND machine_id = $2`
 	if forUpdate {
-		q += ` FOR UPDATE`
+		query += ` FOR UPDATE`
 	}
-	return scanHostCommand(db.QueryRow(ctx, q, id, machineID))
+	return scanHostCommand(q.db.QueryRow(ctx, query, id, machineID))
 }
 
 // ErrSecretUnavailable: the command has no secret, or it was handed out already, or the command ended.
 var ErrSecretUnavailable = errors.New("secret unavailable")
 
 // TakeHostCommandSecret hands out an open command's secret, once.
-func TakeHostCommandSecret(ctx context.Context, db DBTX, machineID, id string) ([]byte, error) {
+func (q *Queries) TakeHostCommandSecret(ctx context.Context, machineID, id string) ([]byte, error) {
 	var enc []byte
-	err := db.QueryRow(ctx, `UPDATE host_commands SET secret_fetched_at = now(), updated_at = now()
+	err := q.db.QueryRow(ctx, `UPDATE host_commands SET secret_fetched_at = now(), updated_at = now()
 		WHERE id = $1 AND machine_id = $2 AND status IN ('pending', 'running') AND secret_enc IS NOT NULL AND secret_fetched_at IS NULL
 		RETURNING secret_enc`, id, machineID).Scan(&enc)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -170,36 +170,36 @@ func TakeHostCommandSecret(ctx context.Context, db DBTX, machineID, id string) (
 }
 
 // HostCommandSecret is the sealed secret of a command (nil when none), for the result's effects.
-func HostCommandSecret(ctx context.Context, db DBTX, id string) ([]byte, error) {
+func (q *Queries) HostCommandSecret(ctx context.Context, id string) ([]byte, error) {
 	var enc []byte
-	err := db.QueryRow(ctx, `SELECT secret_enc FROM host_commands WHERE id = $1`, id).Scan(&enc)
+	err := q.db.QueryRow(ctx, `SELECT secret_enc FROM host_commands WHERE id = $1`, id).Scan(&enc)
 	return enc, notFound(err)
 }
 
 // HeartbeatHostCommand records progress on an open command.
-func HeartbeatHostCommand(ctx context.Context, db DBTX, id string, progress json.RawMessage) error {
+func (q *Queries) HeartbeatHostCommand(ctx context.Context, id string, progress json.RawMessage) error {
 	if len(progress) == 0 {
 		progress = nil
 	}
-	_, err := db.Exec(ctx, `UPDATE host_commands SET heartbeat_at = now(), progress = coalesce($2, progress), updated_at = now()
+	_, err := q.db.Exec(ctx, `UPDATE host_commands SET heartbeat_at = now(), progress = coalesce($2, progress), updated_at = now()
 		WHERE id = $1 AND status IN ('pending', 'running')`, id, progress)
 	return err
 }
 
 // FinishHostCommand records the host's answer and drops the secret.
-func FinishHostCommand(ctx context.Context, db DBTX, id, status string, result json.RawMessage, errMsg, errType string, permanent bool) error {
+func (q *Queries) FinishHostCommand(ctx context.Context, id, status string, result json.RawMessage, errMsg, errType string, permanent bool) error {
 	if len(result) == 0 {
 		result = nil
 	}
-	_, err := db.Exec(ctx, `UPDATE host_commands SET status = $2, result = $3, error = $4, error_type = $5, error_permanent = $6,
+	_, err := q.db.Exec(ctx, `UPDATE host_commands SET status = $2, result = $3, error = $4, error_type = $5, error_permanent = $6,
 		finished_at = now(), secret_enc = NULL, updated_at = now() WHERE id = $1`, id, status, result, errMsg, errType, permanent)
 	return err
 }
 
 // SettleHostCommand marks the command's answer as delivered to Temporal
 // (or its activity as gone), and, when still open, cancelled.
-func SettleHostCommand(ctx context.Context, db DBTX, id string) error {
-	_, err := db.Exec(ctx, `UPDATE host_commands SET settled = true, updated_at = now(),
+func (q *Queries) SettleHostCommand(ctx context.Context, id string) error {
+	_, err := q.db.Exec(ctx, `UPDATE host_commands SET settled = true, updated_at = now(),
 		status = CASE WHEN status IN ('pending', 'running') THEN 'cancelled' ELSE status END,
 		error = CASE WHEN status IN ('pending', 'running') THEN 'no longer awaited by its workflow' ELSE error END,
 		finished_at = coalesce(finished_at, now()), secret_enc = NULL WHERE id = $1`, id)
@@ -208,8 +208,8 @@ func SettleHostCommand(ctx context.Context, db DBTX, id string) error {
 
 // SetPendingAgentKey records a new agent key (by its hash) that the agent
 // may use beside its current one until it confirms the switch.
-func SetPendingAgentKey(ctx context.Context, db DBTX, machineID string, keyHash []byte) error {
-	tag, err := db.Exec(ctx, `UPDATE machines SET agent_key_pending_hash = $2 WHERE id = $1 AND deleted_at IS NULL`, machineID, keyHash)
+func (q *Queries) SetPendingAgentKey(ctx context.Context, machineID string, keyHash []byte) error {
+	tag, err := q.db.Exec(ctx, `UPDATE machines SET agent_key_pending_hash = $2 WHERE id = $1 AND deleted_at IS NULL`, machineID, keyHash)
 	if err == nil && tag.RowsAffected() == 0 {
 		return ErrNotFound
 	}
@@ -217,20 +217,20 @@ func SetPendingAgentKey(ctx context.Context, db DBTX, machineID string, keyHash 
 }
 
 // PromotePendingAgentKey makes the pending key the agent key; the old one stops working.
-func PromotePendingAgentKey(ctx context.Context, db DBTX, machineID string) error {
-	_, err := db.Exec(ctx, `UPDATE machines SET agent_key_hash = agent_key_pending_hash, agent_key_pending_hash = NULL
+func (q *Queries) PromotePendingAgentKey(ctx context.Context, machineID string) error {
+	_, err := q.db.Exec(ctx, `UPDATE machines SET agent_key_hash = agent_key_pending_hash, agent_key_pending_hash = NULL
 		WHERE id = $1 AND agent_key_pending_hash IS NOT NULL`, machineID)
 	return err
 }
 
 // DropPendingAgentKey forgets a key the agent never switched to.
-func DropPendingAgentKey(ctx context.Context, db DBTX, machineID string) error {
-	_, err := db.Exec(ctx, `UPDATE machines SET agent_key_pending_hash = NULL WHERE id = $1`, machineID)
+func (q *Queries) DropPendingAgentKey(ctx context.Context, machineID string) error {
+	_, err := q.db.Exec(ctx, `UPDATE machines SET agent_key_pending_hash = NULL WHERE id = $1`, machineID)
 	return err
 }
 
 // RunHostCommand is the newest command of one workflow run (ErrNotFound before its activity started).
-func (s *Store) RunHostCommand(ctx context.Context, workflowID, runID string) (*HostCommand, error) {
-	return scanHostCommand(s.Pool.QueryRow(ctx, `SELECT `+hostCommandCols+` FROM host_commands WHERE workflow_id = $1 AND run_id = $2
+func (q *Queries) RunHostCommand(ctx context.Context, workflowID, runID string) (*HostCommand, error) {
+	return scanHostCommand(q.db.QueryRow(ctx, `SELECT `+hostCommandCols+` FROM host_commands WHERE workflow_id = $1 AND run_id = $2
 		ORDER BY created_at DESC LIMIT 1`, workflowID, runID))
 }

@@ -16,29 +16,29 @@ const MaintenanceReasonLeaseCleanup = "lease cleanup"
 // confirmed every end-of-lease step: the machine records the lease, and
 // unless an admin has it in maintenance already it goes into maintenance
 // with the reason "lease cleanup".
-func BeginLeaseCleanup(ctx context.Context, db DBTX, allocationID, machineID string) error {
-	if _, err := db.Exec(ctx, `UPDATE allocations SET cleanup_status = 'running', updated_at = now() WHERE id = $1`, allocationID); err != nil {
+func (q *Queries) BeginLeaseCleanup(ctx context.Context, allocationID, machineID string) error {
+	if _, err := q.db.Exec(ctx, `UPDATE allocations SET cleanup_status = 'running', updated_at = now() WHERE id = $1`, allocationID); err != nil {
 		return err
 	}
-	if _, err := db.Exec(ctx, `UPDATE machines SET cleanup_allocation_id = $2, cleanup_since = coalesce(cleanup_since, now()), updated_at = now()
+	if _, err := q.db.Exec(ctx, `UPDATE machines SET cleanup_allocation_id = $2, cleanup_since = coalesce(cleanup_since, now()), updated_at = now()
 		WHERE id = $1`, machineID, allocationID); err != nil {
 		return err
 	}
-	tag, err := db.Exec(ctx, `INSERT INTO maintenance_records (machine_id, reason, kind, started_by_name, previous_status)
+	tag, err := q.db.Exec(ctx, `INSERT INTO maintenance_records (machine_id, reason, kind, started_by_name, previous_status)
 		SELECT id, $2, 'lease_cleanup', 'system', status FROM machines WHERE id = $1 AND deleted_at IS NULL AND status <> 'maintenance'
 		ON CONFLICT (machine_id) WHERE ended_at IS NULL DO NOTHING`, machineID, MaintenanceReasonLeaseCleanup)
 	if err != nil {
 		return err
 	}
 	if tag.RowsAffected() > 0 {
-		_, err = db.Exec(ctx, `UPDATE machines SET status = 'maintenance', updated_at = now() WHERE id = $1`, machineID)
+		_, err = q.db.Exec(ctx, `UPDATE machines SET status = 'maintenance', updated_at = now() WHERE id = $1`, machineID)
 	}
 	return err
 }
 
 // SetCleanupStep records the outcome of one end-of-lease step on the lease.
-func (s *Store) SetCleanupStep(ctx context.Context, allocationID string, step HostStep) error {
-	return s.InTx(ctx, func(tx pgx.Tx) error { return setStepTx(ctx, tx, allocationID, step) })
+func (q *Queries) SetCleanupStep(ctx context.Context, allocationID string, step HostStep) error {
+	return q.InTx(ctx, func(tx pgx.Tx) error { return New(tx).setStepTx(ctx, allocationID, step) })
 }
 
 // LeaseCleanupFinish says how a cleanup ended.
@@ -56,19 +56,19 @@ type LeaseCleanupFinish struct {
 // FinishLeaseCleanup ends the cleanup: the lease records its outcome, the
 // machine no longer waits for it, the platform's maintenance is closed, and
 // the cleanup alert resolved. Repeating it changes nothing.
-func (s *Store) FinishLeaseCleanup(ctx context.Context, f LeaseCleanupFinish) error {
+func (q *Queries) FinishLeaseCleanup(ctx context.Context, f LeaseCleanupFinish) error {
 	outcome := "done"
 	if f.Reinstalled {
 		outcome = "reinstalled"
 	}
-	return s.InTx(ctx, func(tx pgx.Tx) error {
+	return q.InTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE allocations SET cleanup_status = $2, updated_at = now() WHERE id = $1 AND cleanup_status = 'running'`,
 			f.AllocationID, outcome)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err // finished before
 		}
 		for _, st := range f.Skipped {
-			if err := setStepTx(ctx, tx, f.AllocationID, st); err != nil {
+			if err := New(tx).setStepTx(ctx, f.AllocationID, st); err != nil {
 				return err
 			}
 		}
@@ -79,7 +79,7 @@ func (s *Store) FinishLeaseCleanup(ctx context.Context, f LeaseCleanupFinish) er
 		status := "online"
 		if f.Reinstalled {
 			status = "offline" // until the reinstalled host's agent registers
-			if err := ForgetAgent(ctx, tx, f.MachineID); err != nil {
+			if err := New(tx).ForgetAgent(ctx, f.MachineID); err != nil {
 				return err
 			}
 		}
@@ -104,19 +104,19 @@ func (s *Store) FinishLeaseCleanup(ctx context.Context, f LeaseCleanupFinish) er
 		if err != nil {
 			return err
 		}
-		if err := notifyAlertEvents(ctx, tx, changeEvents(changes)); err != nil {
+		if err := New(tx).notifyAlertEvents(ctx, changeEvents(changes)); err != nil {
 			return err
 		}
 		if f.Audit != nil {
-			return InsertAudit(ctx, tx, f.Audit)
+			return New(tx).InsertAudit(ctx, f.Audit)
 		}
 		return nil
 	})
 }
 
-func setStepTx(ctx context.Context, tx pgx.Tx, allocationID string, step HostStep) error {
+func (q *Queries) setStepTx(ctx context.Context, allocationID string, step HostStep) error {
 	var raw []byte
-	if err := tx.QueryRow(ctx, `SELECT host_steps FROM allocations WHERE id = $1 FOR UPDATE`, allocationID).Scan(&raw); err != nil {
+	if err := q.db.QueryRow(ctx, `SELECT host_steps FROM allocations WHERE id = $1 FOR UPDATE`, allocationID).Scan(&raw); err != nil {
 		return notFound(err)
 	}
 	var steps []HostStep
@@ -135,15 +135,15 @@ func setStepTx(ctx context.Context, tx pgx.Tx, allocationID string, step HostSte
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `UPDATE allocations SET host_steps = $2, updated_at = now() WHERE id = $1`, allocationID, b)
+	_, err = q.db.Exec(ctx, `UPDATE allocations SET host_steps = $2, updated_at = now() WHERE id = $1`, allocationID, b)
 	return err
 }
 
 // CleanupAlertRule is the lease_cleanup rule: whether it is on, its level
 // and after how long an unfinished cleanup raises it.
-func (s *Store) CleanupAlertRule(ctx context.Context) (enabled bool, level string, after time.Duration, err error) {
+func (q *Queries) CleanupAlertRule(ctx context.Context) (enabled bool, level string, after time.Duration, err error) {
 	var secs int
-	err = s.Pool.QueryRow(ctx, `SELECT enabled, level, duration_s FROM alert_rules WHERE type = 'lease_cleanup'`).Scan(&enabled, &level, &secs)
+	err = q.db.QueryRow(ctx, `SELECT enabled, level, duration_s FROM alert_rules WHERE type = 'lease_cleanup'`).Scan(&enabled, &level, &secs)
 	return enabled, level, time.Duration(secs) * time.Second, notFound(err)
 }
 
@@ -160,10 +160,10 @@ type CleanupAlert struct {
 	After                          time.Duration
 }
 
-func (s *Store) OpenCleanupAlert(ctx context.Context, a CleanupAlert) (bool, error) {
+func (q *Queries) OpenCleanupAlert(ctx context.Context, a CleanupAlert) (bool, error) {
 	machineID, level := a.MachineID, a.Level
 	opened := false
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
+	err := q.InTx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `INSERT INTO alerts (machine_id, gpu_index, type, level, message, duration_s, started_at, code, params)
 			SELECT m.id, -1, 'lease_cleanup', $3, $4, $5, $6, $7, coalesce($8::jsonb, '{}') FROM machines m
 			WHERE m.id = $1 AND m.cleanup_allocation_id = $2 AND m.deleted_at IS NULL
@@ -177,7 +177,7 @@ func (s *Store) OpenCleanupAlert(ctx context.Context, a CleanupAlert) (bool, err
 			return err
 		}
 		opened = len(changes) > 0
-		return notifyAlertEvents(ctx, tx, changeEvents(changes))
+		return New(tx).notifyAlertEvents(ctx, changeEvents(changes))
 	})
 	return opened, err
 }

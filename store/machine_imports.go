@@ -81,8 +81,8 @@ func scanMachineImport(row pgx.Row) (*MachineImport, error) {
 }
 
 // CreateMachineImport saves a previewed import (m.ID chosen by the caller) and its rows, copied in one go.
-func (s *Store) CreateMachineImport(ctx context.Context, m *MachineImport, rows []MachineImportRow) error {
-	return s.InTx(ctx, func(tx pgx.Tx) error {
+func (q *Queries) CreateMachineImport(ctx context.Context, m *MachineImport, rows []MachineImportRow) error {
+	return q.InTx(ctx, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `INSERT INTO machine_imports (id, file_name, file_size, object_key, sheet, total, valid, invalid, duplicates,
 			created_by, created_by_name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING status, created_at, updated_at`,
 			m.ID, m.FileName, m.FileSize, m.ObjectKey, m.Sheet, m.Total, m.Valid, m.Invalid, m.Duplicates, m.CreatedBy, m.CreatedByName,
@@ -120,14 +120,14 @@ func (s *Store) CreateMachineImport(ctx context.Context, m *MachineImport, rows 
 	})
 }
 
-func (s *Store) GetMachineImport(ctx context.Context, id string) (*MachineImport, error) {
-	return scanMachineImport(s.Pool.QueryRow(ctx, `SELECT `+machineImportCols+` FROM machine_imports WHERE id = $1`, id))
+func (q *Queries) GetMachineImport(ctx context.Context, id string) (*MachineImport, error) {
+	return scanMachineImport(q.db.QueryRow(ctx, `SELECT `+machineImportCols+` FROM machine_imports WHERE id = $1`, id))
 }
 
 // LockMachineImport reads an import and locks it until the transaction ends;
 // confirmations and batches of the same import take turns on it.
-func LockMachineImport(ctx context.Context, tx pgx.Tx, id string) (*MachineImport, error) {
-	return scanMachineImport(tx.QueryRow(ctx, `SELECT `+machineImportCols+` FROM machine_imports WHERE id = $1 FOR UPDATE`, id))
+func (q *Queries) LockMachineImport(ctx context.Context, id string) (*MachineImport, error) {
+	return scanMachineImport(q.db.QueryRow(ctx, `SELECT `+machineImportCols+` FROM machine_imports WHERE id = $1 FOR UPDATE`, id))
 }
 
 type MachineImportFilter struct {
@@ -138,7 +138,7 @@ type MachineImportFilter struct {
 var machineImportSorts = map[string]string{"createdAt": "created_at", "fileName": "file_name", "status": "status", "total": "total",
 	"created": "created", "finishedAt": "finished_at"}
 
-func (s *Store) ListMachineImports(ctx context.Context, f MachineImportFilter, p Page) ([]MachineImport, int, error) {
+func (q *Queries) ListMachineImports(ctx context.Context, f MachineImportFilter, p Page) ([]MachineImport, int, error) {
 	w := &where{}
 	if f.Status != "" {
 		w.add("status = %s", f.Status)
@@ -147,10 +147,10 @@ func (s *Store) ListMachineImports(ctx context.Context, f MachineImportFilter, p
 		w.add("(file_name ILIKE %s OR created_by_name ILIKE %[1]s)", likePattern(f.Keyword))
 	}
 	var total int
-	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM machine_imports`+w.sql(), w.args...).Scan(&total); err != nil {
+	if err := q.db.QueryRow(ctx, `SELECT count(*) FROM machine_imports`+w.sql(), w.args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT `+machineImportCols+` FROM machine_imports`+w.sql()+
+	rows, err := q.db.Query(ctx, `SELECT `+machineImportCols+` FROM machine_imports`+w.sql()+
 		p.orderBy(machineImportSorts, "created_at DESC, id")+p.limitOffset(), w.args...)
 	list, err := collect(rows, err, scanMachineImport)
 	return list, total, err
@@ -166,21 +166,21 @@ func scanImportRow(row pgx.Row, extra ...any) (*MachineImportRow, error) {
 }
 
 // MachineImportRows are the rows of an import in file order.
-func (s *Store) MachineImportRows(ctx context.Context, id string) ([]MachineImportRow, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT `+importRowCols+` FROM machine_import_rows WHERE import_id = $1 ORDER BY row_no`, id)
+func (q *Queries) MachineImportRows(ctx context.Context, id string) ([]MachineImportRow, error) {
+	rows, err := q.db.Query(ctx, `SELECT `+importRowCols+` FROM machine_import_rows WHERE import_id = $1 ORDER BY row_no`, id)
 	return collect(rows, err, func(r pgx.Row) (*MachineImportRow, error) { return scanImportRow(r) })
 }
 
 // ConfirmMachineImport marks a previewed import running on behalf of the admin who confirmed it.
-func ConfirmMachineImport(ctx context.Context, db DBTX, id, userID, userName string) error {
-	_, err := db.Exec(ctx, `UPDATE machine_imports SET status = 'running', confirmed_by = $2, confirmed_by_name = $3,
+func (q *Queries) ConfirmMachineImport(ctx context.Context, id, userID, userName string) error {
+	_, err := q.db.Exec(ctx, `UPDATE machine_imports SET status = 'running', confirmed_by = $2, confirmed_by_name = $3,
 		confirmed_at = now(), updated_at = now() WHERE id = $1 AND status = 'previewed'`, id, userID, userName)
 	return err
 }
 
 // BeginMachineImport marks the import running if nothing did yet and says how many rows are left.
-func BeginMachineImport(ctx context.Context, db DBTX, id string) (status string, pending int, err error) {
-	err = db.QueryRow(ctx, `WITH u AS (UPDATE machine_imports SET status = 'running', confirmed_at = coalesce(confirmed_at, now()), updated_at = now()
+func (q *Queries) BeginMachineImport(ctx context.Context, id string) (status string, pending int, err error) {
+	err = q.db.QueryRow(ctx, `WITH u AS (UPDATE machine_imports SET status = 'running', confirmed_at = coalesce(confirmed_at, now()), updated_at = now()
 			WHERE id = $1 AND status = 'previewed' RETURNING status)
 		SELECT coalesce((SELECT status FROM u), i.status), (SELECT count(*) FROM machine_import_rows WHERE import_id = $1 AND result IS NULL)
 		FROM machine_imports i WHERE i.id = $1`, id).Scan(&status, &pending)
@@ -188,8 +188,8 @@ func BeginMachineImport(ctx context.Context, db DBTX, id string) (status string,
 }
 
 // PendingImportRows are the next rows without a result, with what creating them needs.
-func PendingImportRows(ctx context.Context, db DBTX, id string, limit int) ([]MachineImportRow, error) {
-	rows, err := db.Query(ctx, `SELECT `+importRowCols+`, spec, password_enc FROM machine_import_rows
+func (q *Queries) PendingImportRows(ctx context.Context, id string, limit int) ([]MachineImportRow, error) {
+	rows, err := q.db.Query(ctx, `SELECT `+importRowCols+`, spec, password_enc FROM machine_import_rows
 		WHERE import_id = $1 AND result IS NULL ORDER BY row_no LIMIT $2`, id, limit)
 	return collect(rows, err, func(row pgx.Row) (*MachineImportRow, error) {
 		var spec []byte
@@ -219,7 +219,7 @@ type ImportRowResult struct {
 
 // SetImportRowResults records outcomes (dropping the sealed passwords, which
 // the machines now hold) and refreshes the import's counters.
-func SetImportRowResults(ctx context.Context, db DBTX, id string, results []ImportRowResult) error {
+func (q *Queries) SetImportRowResults(ctx context.Context, id string, results []ImportRowResult) error {
 	if len(results) == 0 {
 		return nil
 	}
@@ -228,19 +228,19 @@ func SetImportRowResults(ctx context.Context, db DBTX, id string, results []Impo
 	for i, r := range results {
 		rowNos[i], res[i], reasons[i], machines[i] = int32(r.Row), r.Result, r.Reason, r.MachineID
 	}
-	_, err := db.Exec(ctx, `UPDATE machine_import_rows r SET result = u.result, reason = u.reason,
+	_, err := q.db.Exec(ctx, `UPDATE machine_import_rows r SET result = u.result, reason = u.reason,
 			machine_id = nullif(u.machine_id, '')::uuid, password_enc = NULL
 		FROM unnest($2::int[], $3::text[], $4::text[], $5::text[]) AS u(row_no, result, reason, machine_id)
 		WHERE r.import_id = $1 AND r.row_no = u.row_no`, id, rowNos, res, reasons, machines)
 	if err != nil {
 		return err
 	}
-	return RefreshMachineImportCounters(ctx, db, id)
+	return q.RefreshMachineImportCounters(ctx, id)
 }
 
 // RefreshMachineImportCounters recomputes processed, created and skipped from the rows.
-func RefreshMachineImportCounters(ctx context.Context, db DBTX, id string) error {
-	_, err := db.Exec(ctx, `UPDATE machine_imports i SET processed = c.processed, created = c.created, skipped = c.skipped, updated_at = now()
+func (q *Queries) RefreshMachineImportCounters(ctx context.Context, id string) error {
+	_, err := q.db.Exec(ctx, `UPDATE machine_imports i SET processed = c.processed, created = c.created, skipped = c.skipped, updated_at = now()
 		FROM (SELECT count(*) FILTER (WHERE result IS NOT NULL) AS processed, count(*) FILTER (WHERE result = 'created') AS created,
 			count(*) FILTER (WHERE result = 'skipped') AS skipped FROM machine_import_rows WHERE import_id = $1) c
 		WHERE i.id = $1`, id)
@@ -248,11 +248,11 @@ func RefreshMachineImportCounters(ctx context.Context, db DBTX, id string) error
 }
 
 // FinishMachineImport ends a running import as done or failed; false when it was not running (already finished).
-func FinishMachineImport(ctx context.Context, db DBTX, id, status, errText string) (bool, error) {
-	if err := RefreshMachineImportCounters(ctx, db, id); err != nil {
+func (q *Queries) FinishMachineImport(ctx context.Context, id, status, errText string) (bool, error) {
+	if err := q.RefreshMachineImportCounters(ctx, id); err != nil {
 		return false, err
 	}
-	tag, err := db.Exec(ctx, `UPDATE machine_imports SET status = $2, error = $3, finished_at = now(), updated_at = now()
+	tag, err := q.db.Exec(ctx, `UPDATE machine_imports SET status = $2, error = $3, finished_at = now(), updated_at = now()
 		WHERE id = $1 AND status IN ('previewed', 'running')`, id, status, errText)
 	if err != nil {
 		return false, err
@@ -261,8 +261,8 @@ func FinishMachineImport(ctx context.Context, db DBTX, id, status, errText strin
 }
 
 // MachinesByImportKeys maps the import keys that already made a machine to its ID.
-func MachinesByImportKeys(ctx context.Context, db DBTX, keys []string) (map[string]string, error) {
-	rows, err := db.Query(ctx, `SELECT import_key, id FROM machines WHERE import_key = ANY($1)`, keys)
+func (q *Queries) MachinesByImportKeys(ctx context.Context, keys []string) (map[string]string, error) {
+	rows, err := q.db.Query(ctx, `SELECT import_key, id FROM machines WHERE import_key = ANY($1)`, keys)
 	type made struct{ Key, ID string }
 	list, err := collect(rows, err, func(r pgx.Row) (*made, error) {
 		var m made
@@ -275,9 +275,9 @@ func MachinesByImportKeys(ctx context.Context, db DBTX, keys []string) (map[stri
 	return out, err
 }
 
-// LiveMachineNames returns which of the names a live machine has (lower-cased), in db's transaction.
-func LiveMachineNames(ctx context.Context, db DBTX, names []string) (map[string]bool, error) {
-	rows, err := db.Query(ctx, `SELECT lower(name) FROM machines WHERE lower(name) = ANY($1) AND deleted_at IS NULL`, lowerAll(names))
+// LiveMachineNames returns which of the names a live machine has (lower-cased), in q's transaction.
+func (q *Queries) LiveMachineNames(ctx context.Context, names []string) (map[string]bool, error) {
+	rows, err := q.db.Query(ctx, `SELECT lower(name) FROM machines WHERE lower(name) = ANY($1) AND deleted_at IS NULL`, lowerAll(names))
 	if err != nil {
 		return nil, err
 	}

@@ -174,31 +174,31 @@ func (f MachineFilter) where(expiring time.Duration) *where {
 var machineSorts = map[string]string{"name": "m.name", "createdAt": "m.created_at", "gpuModel": "m.gpu_model", "gpuCount": "m.gpu_count",
 	"region": "m.region", "status": "m.status", "allocationStatus": allocationStatusExpr, "endAt": "m.live_end_at", "memoryGb": "m.memory_gb"}
 
-func (s *Store) ListMachines(ctx context.Context, f MachineFilter, p Page, expiring time.Duration) ([]Machine, int, error) {
+func (q *Queries) ListMachines(ctx context.Context, f MachineFilter, p Page, expiring time.Duration) ([]Machine, int, error) {
 	w := f.where(expiring)
 	var total int
-	if err := s.Pool.QueryRow(ctx, "SELECT count(*) FROM machines m"+w.sql(), w.args...).Scan(&total); err != nil {
+	if err := q.db.QueryRow(ctx, "SELECT count(*) FROM machines m"+w.sql(), w.args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
 	// the page's ids first (over machines alone, as the indexes serve it), then their rows with the joins
 	ids := "SELECT m.id FROM machines m" + w.sql() + p.orderBy(machineSorts, "m.created_at DESC, m.id") + p.limitOffset()
-	q := machineSelect + " JOIN (SELECT id, row_number() OVER () AS ord FROM (" + ids + ") page) pg ON pg.id = m.id ORDER BY pg.ord"
-	rows, err := s.Pool.Query(ctx, q, w.args...)
+	query := machineSelect + " JOIN (SELECT id, row_number() OVER () AS ord FROM (" + ids + ") page) pg ON pg.id = m.id ORDER BY pg.ord"
+	rows, err := q.db.Query(ctx, query, w.args...)
 	list, err := collect(rows, err, scanMachine)
 	return list, total, err
 }
 
-func (s *Store) GetMachine(ctx context.Context, id string, expiring time.Duration) (*Machine, error) {
-	return scanMachine(s.Pool.QueryRow(ctx, machineSelect+machineLive+" AND m.id = $2", expiring.String(), id))
+func (q *Queries) GetMachine(ctx context.Context, id string, expiring time.Duration) (*Machine, error) {
+	return scanMachine(q.db.QueryRow(ctx, machineSelect+machineLive+" AND m.id = $2", expiring.String(), id))
 }
 
 // GetTenantMachine returns a machine only while it is live-allocated to the tenant.
-func (s *Store) GetTenantMachine(ctx context.Context, tenantID, id string, expiring time.Duration) (*Machine, error) {
-	return scanMachine(s.Pool.QueryRow(ctx, machineSelect+machineLive+" AND m.id = $2 AND a.tenant_id = $3 AND a.status = 'active'", expiring.String(), id, tenantID))
+func (q *Queries) GetTenantMachine(ctx context.Context, tenantID, id string, expiring time.Duration) (*Machine, error) {
+	return scanMachine(q.db.QueryRow(ctx, machineSelect+machineLive+" AND m.id = $2 AND a.tenant_id = $3 AND a.status = 'active'", expiring.String(), id, tenantID))
 }
 
-func CreateMachine(ctx context.Context, db DBTX, m *Machine, importKey string) error {
-	return db.QueryRow(ctx, `INSERT INTO machines (name, region, room, gpu_model, gpu_memory_gb, gpu_count, cuda_version, driver_version,
+func (q *Queries) CreateMachine(ctx context.Context, m *Machine, importKey string) error {
+	return q.db.QueryRow(ctx, `INSERT INTO machines (name, region, room, gpu_model, gpu_memory_gb, gpu_count, cuda_version, driver_version,
 		cpu_model, cpu_cores, memory_gb, disk_gb, internal_ip, ssh_host, ssh_port, container_domain_prefix, ssh_user, ssh_password_enc, import_key, status)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, nullif($19, ''), coalesce(nullif($20, ''), 'online'))
 		RETURNING id, status, created_at, updated_at`,
@@ -208,8 +208,8 @@ func CreateMachine(ctx context.Context, db DBTX, m *Machine, importKey string) e
 }
 
 // UpdateMachine writes the descriptive fields (not the password, status or token).
-func UpdateMachine(ctx context.Context, db DBTX, m *Machine) error {
-	tag, err := db.Exec(ctx, `UPDATE machines SET name = $2, region = $3, room = $4, gpu_model = $5, gpu_memory_gb = $6, gpu_count = $7,
+func (q *Queries) UpdateMachine(ctx context.Context, m *Machine) error {
+	tag, err := q.db.Exec(ctx, `UPDATE machines SET name = $2, region = $3, room = $4, gpu_model = $5, gpu_memory_gb = $6, gpu_count = $7,
 		cuda_version = $8, driver_version = $9, cpu_model = $10, cpu_cores = $11, memory_gb = $12, disk_gb = $13, internal_ip = $14,
 		ssh_host = $15, ssh_port = $16, container_domain_prefix = $17, ssh_user = $18, updated_at = now() WHERE id = $1 AND deleted_at IS NULL`,
 		m.ID, m.Name, m.Region, m.Room, m.GPUModel, m.GPUMemoryGB, m.GPUCount, m.CUDAVersion, m.DriverVersion, m.CPUModel, m.CPUCores,
@@ -223,8 +223,8 @@ func UpdateMachine(ctx context.Context, db DBTX, m *Machine) error {
 	return nil
 }
 
-func SetMachinePassword(ctx context.Context, db DBTX, id string, enc []byte) error {
-	tag, err := db.Exec(ctx, `UPDATE machines SET ssh_password_enc = $2, updated_at = now() WHERE id = $1`, id, enc)
+func (q *Queries) SetMachinePassword(ctx context.Context, id string, enc []byte) error {
+	tag, err := q.db.Exec(ctx, `UPDATE machines SET ssh_password_enc = $2, updated_at = now() WHERE id = $1`, id, enc)
 	if err != nil {
 		return err
 	}
@@ -234,20 +234,20 @@ func SetMachinePassword(ctx context.Context, db DBTX, id string, enc []byte) err
 	return nil
 }
 
-func SetMachineStatus(ctx context.Context, db DBTX, id, status string) error {
-	_, err := db.Exec(ctx, `UPDATE machines SET status = $2, updated_at = now() WHERE id = $1`, id, status)
+func (q *Queries) SetMachineStatus(ctx context.Context, id, status string) error {
+	_, err := q.db.Exec(ctx, `UPDATE machines SET status = $2, updated_at = now() WHERE id = $1`, id, status)
 	return err
 }
 
-func SetAgentToken(ctx context.Context, db DBTX, id string, hash []byte, expiresAt time.Time) error {
-	_, err := db.Exec(ctx, `UPDATE machines SET agent_token_hash = $2, agent_token_created_at = now(), agent_token_expires_at = $3
+func (q *Queries) SetAgentToken(ctx context.Context, id string, hash []byte, expiresAt time.Time) error {
+	_, err := q.db.Exec(ctx, `UPDATE machines SET agent_token_hash = $2, agent_token_created_at = now(), agent_token_expires_at = $3
 		WHERE id = $1`, id, hash, expiresAt)
 	return err
 }
 
 // DeleteMachine hides the machine; its allocation history stays. The caller refuses while it is allocated.
-func DeleteMachine(ctx context.Context, db DBTX, id string) error {
-	tag, err := db.Exec(ctx, `UPDATE machines SET deleted_at = now(), agent_token_hash = NULL, agent_key_hash = NULL, agent_key_pending_hash = NULL, import_key = NULL, updated_at = now()
+func (q *Queries) DeleteMachine(ctx context.Context, id string) error {
+	tag, err := q.db.Exec(ctx, `UPDATE machines SET deleted_at = now(), agent_token_hash = NULL, agent_key_hash = NULL, agent_key_pending_hash = NULL, import_key = NULL, updated_at = now()
 		WHERE id = $1 AND deleted_at IS NULL`, id)
 	if err != nil {
 		return err
@@ -259,15 +259,15 @@ func DeleteMachine(ctx context.Context, db DBTX, id string) error {
 }
 
 // MachineIDByImportKey finds a machine an import already created.
-func MachineIDByImportKey(ctx context.Context, db DBTX, key string) (string, error) {
+func (q *Queries) MachineIDByImportKey(ctx context.Context, key string) (string, error) {
 	var id string
-	err := db.QueryRow(ctx, `SELECT id FROM machines WHERE import_key = $1`, key).Scan(&id)
+	err := q.db.QueryRow(ctx, `SELECT id FROM machines WHERE import_key = $1`, key).Scan(&id)
 	return id, notFound(err)
 }
 
 // MachineNamesTaken returns which of the names already exist (case-insensitive).
-func (s *Store) MachineNamesTaken(ctx context.Context, names []string) (map[string]bool, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT lower(name) FROM machines WHERE lower(name) = ANY($1) AND deleted_at IS NULL`, lowerAll(names))
+func (q *Queries) MachineNamesTaken(ctx context.Context, names []string) (map[string]bool, error) {
+	rows, err := q.db.Query(ctx, `SELECT lower(name) FROM machines WHERE lower(name) = ANY($1) AND deleted_at IS NULL`, lowerAll(names))
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/golang-migrate/migrate/v4"
 	_ "github.com/golang-migrate/migrate/v4/database/pgx/v5"
 	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/remotegpu/remotegpu/schema"
 	"github.com/remotegpu/remotegpu/store"
@@ -22,7 +23,7 @@ const week = 7 * 24 * time.Hour
 func newTenant(t *testing.T, st *store.Store, code string) string {
 	t.Helper()
 	tn := store.Tenant{Name: code, Company: code + " Ltd", Code: code, Status: "active"}
-	if err := store.CreateTenant(context.Background(), st.Pool, &tn); err != nil {
+	if err := st.CreateTenant(context.Background(), &tn); err != nil {
 		t.Fatal(err)
 	}
 	return tn.ID
@@ -32,7 +33,7 @@ func newMachine(t *testing.T, st *store.Store, name, region, status string) stri
 	t.Helper()
 	m := store.Machine{Name: name, Region: region, GPUModel: "H100", GPUMemoryGB: 80, GPUCount: 1 + len(name)%8, SSHHost: name + ".local",
 		SSHPort: 22, SSHUser: "root", SSHPasswordEnc: []byte("x"), Status: status, MemoryGB: len(name) * 3 % 7}
-	if err := store.CreateMachine(context.Background(), st.Pool, &m, ""); err != nil {
+	if err := st.CreateMachine(context.Background(), &m, ""); err != nil {
 		t.Fatal(err)
 	}
 	return m.ID
@@ -107,7 +108,7 @@ func TestMachineAllocationStatusFollowsLeases(t *testing.T) {
 	check("new", "unallocated", "", week)
 
 	// allocate: pending counts as allocated, whatever the window
-	aid, err := store.CreateAllocation(ctx, st.Pool, tenant, id, 1, "", "", "admin")
+	aid, err := st.CreateAllocation(ctx, tenant, id, 1, "", "", "admin")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +156,7 @@ func TestMachineAllocationStatusFollowsLeases(t *testing.T) {
 	check("reclaimed", "unallocated", "", week)
 
 	// a second lease, activated and ended as expired
-	aid2, err := store.CreateAllocation(ctx, st.Pool, tenant, id, 1, "", "", "admin")
+	aid2, err := st.CreateAllocation(ctx, tenant, id, 1, "", "", "admin")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +176,7 @@ func TestMachineAllocationStatusFollowsLeases(t *testing.T) {
 	check("expired", "unallocated", "", week)
 
 	// a deleted allocation row (only tests and repairs do that)
-	aid3, err := store.CreateAllocation(ctx, st.Pool, tenant, id, 1, "", "", "admin")
+	aid3, err := st.CreateAllocation(ctx, tenant, id, 1, "", "", "admin")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,14 +230,9 @@ func refList(t *testing.T, st *store.Store, f store.MachineFilter, sortBy, order
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, id)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
 	}
 	return ids
 }
@@ -256,11 +252,11 @@ func TestMachineListMatchesJoin(t *testing.T) {
 		switch i % 8 {
 		case 0: // never leased
 		case 1: // pending
-			if _, err := store.CreateAllocation(ctx, st.Pool, tenant, id, 1, "", "", "admin"); err != nil {
+			if _, err := st.CreateAllocation(ctx, tenant, id, 1, "", "", "admin"); err != nil {
 				t.Fatal(err)
 			}
 		case 2, 3, 4, 5: // active, ending in 1..40 days (some within the window), or already past
-			aid, err := store.CreateAllocation(ctx, st.Pool, tenant, id, 1, "", "", "admin")
+			aid, err := st.CreateAllocation(ctx, tenant, id, 1, "", "", "admin")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -269,7 +265,7 @@ func TestMachineListMatchesJoin(t *testing.T) {
 				t.Fatal(err)
 			}
 		case 6: // ended
-			aid, err := store.CreateAllocation(ctx, st.Pool, tenant, id, 1, "", "", "admin")
+			aid, err := st.CreateAllocation(ctx, tenant, id, 1, "", "", "admin")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -277,7 +273,7 @@ func TestMachineListMatchesJoin(t *testing.T) {
 				t.Fatal(err)
 			}
 		case 7: // deleted
-			if err := store.DeleteMachine(ctx, st.Pool, id); err != nil {
+			if err := st.DeleteMachine(ctx, id); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -25,15 +25,15 @@ type MaintenanceRecord struct {
 
 // StartMaintenance opens a record and puts the machine into maintenance; a
 // machine already in maintenance violates the open-record index.
-func StartMaintenance(ctx context.Context, db DBTX, machineID, reason string, until *time.Time, byID, byName string) (*MaintenanceRecord, error) {
+func (q *Queries) StartMaintenance(ctx context.Context, machineID, reason string, until *time.Time, byID, byName string) (*MaintenanceRecord, error) {
 	r := MaintenanceRecord{MachineID: machineID, Reason: reason, PlannedUntil: until, StartedByName: byName, Kind: "manual"}
-	err := db.QueryRow(ctx, `INSERT INTO maintenance_records (machine_id, reason, planned_until, started_by, started_by_name, previous_status)
+	err := q.db.QueryRow(ctx, `INSERT INTO maintenance_records (machine_id, reason, planned_until, started_by, started_by_name, previous_status)
 		SELECT id, $2, $3, $4, $5, status FROM machines WHERE id = $1 AND deleted_at IS NULL
 		RETURNING id, started_at, previous_status`, machineID, reason, until, nullable(byID), byName).Scan(&r.ID, &r.StartedAt, &r.PreviousStatus)
 	if err != nil {
 		return nil, notFound(err)
 	}
-	if _, err := db.Exec(ctx, `UPDATE machines SET status = 'maintenance', updated_at = now() WHERE id = $1`, machineID); err != nil {
+	if _, err := q.db.Exec(ctx, `UPDATE machines SET status = 'maintenance', updated_at = now() WHERE id = $1`, machineID); err != nil {
 		return nil, err
 	}
 	return &r, nil
@@ -45,14 +45,14 @@ func StartMaintenance(ctx context.Context, db DBTX, machineID, reason string, un
 var ErrCleanupMaintenance = errors.New("the maintenance is a lease cleanup")
 
 // EndMaintenance closes the open record and restores the status the machine had before.
-func EndMaintenance(ctx context.Context, db DBTX, machineID, byID, byName string) (*MaintenanceRecord, error) {
+func (q *Queries) EndMaintenance(ctx context.Context, machineID, byID, byName string) (*MaintenanceRecord, error) {
 	r := MaintenanceRecord{Kind: "manual"}
-	err := db.QueryRow(ctx, `UPDATE maintenance_records SET ended_at = now(), ended_by = $2, ended_by_name = $3
+	err := q.db.QueryRow(ctx, `UPDATE maintenance_records SET ended_at = now(), ended_by = $2, ended_by_name = $3
 		WHERE machine_id = $1 AND ended_at IS NULL AND kind = 'manual' RETURNING id, machine_id, reason, started_at, ended_at, previous_status`,
 		machineID, nullable(byID), byName).Scan(&r.ID, &r.MachineID, &r.Reason, &r.StartedAt, &r.EndedAt, &r.PreviousStatus)
 	if errors.Is(err, pgx.ErrNoRows) {
 		var cleanup bool
-		if db.QueryRow(ctx, `SELECT true FROM maintenance_records WHERE machine_id = $1 AND ended_at IS NULL AND kind = 'lease_cleanup'`,
+		if q.db.QueryRow(ctx, `SELECT true FROM maintenance_records WHERE machine_id = $1 AND ended_at IS NULL AND kind = 'lease_cleanup'`,
 			machineID).Scan(&cleanup) == nil && cleanup {
 			return nil, ErrCleanupMaintenance
 		}
@@ -60,7 +60,7 @@ func EndMaintenance(ctx context.Context, db DBTX, machineID, byID, byName string
 	if err != nil {
 		return nil, notFound(err)
 	}
-	if _, err := db.Exec(ctx, `UPDATE machines SET status = $2, updated_at = now() WHERE id = $1`, machineID, r.PreviousStatus); err != nil {
+	if _, err := q.db.Exec(ctx, `UPDATE machines SET status = $2, updated_at = now() WHERE id = $1`, machineID, r.PreviousStatus); err != nil {
 		return nil, err
 	}
 	return &r, nil
@@ -72,7 +72,7 @@ type MaintenanceFilter struct {
 	Keyword   string
 }
 
-func (s *Store) ListMaintenance(ctx context.Context, f MaintenanceFilter, p Page) ([]MaintenanceRecord, int, error) {
+func (q *Queries) ListMaintenance(ctx context.Context, f MaintenanceFilter, p Page) ([]MaintenanceRecord, int, error) {
 	var w where
 	if f.MachineID != "" {
 		w.add("r.machine_id = %s", f.MachineID)
@@ -86,10 +86,10 @@ func (s *Store) ListMaintenance(ctx context.Context, f MaintenanceFilter, p Page
 	}
 	from := " FROM maintenance_records r JOIN machines m ON m.id = r.machine_id"
 	var total int
-	if err := s.Pool.QueryRow(ctx, "SELECT count(*)"+from+w.sql(), w.args...).Scan(&total); err != nil {
+	if err := q.db.QueryRow(ctx, "SELECT count(*)"+from+w.sql(), w.args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT r.id, r.machine_id, m.name, r.reason, r.planned_until, r.started_by_name, r.started_at,
+	rows, err := q.db.Query(ctx, `SELECT r.id, r.machine_id, m.name, r.reason, r.planned_until, r.started_by_name, r.started_at,
 		r.ended_by_name, r.ended_at, r.previous_status, r.kind`+from+w.sql()+
 		p.orderBy(map[string]string{"startedAt": "r.started_at", "endedAt": "r.ended_at", "machineName": "m.name"}, "r.started_at DESC, r.id")+
 		p.limitOffset(), w.args...)

@@ -40,9 +40,9 @@ func PartitionBounds(parent string, t time.Time) (name string, from, to time.Tim
 
 // EnsurePartition creates the partition of parent holding t unless it
 // exists; created tells which.
-func (s *Store) EnsurePartition(ctx context.Context, parent string, t time.Time) (created bool, err error) {
+func (q *Queries) EnsurePartition(ctx context.Context, parent string, t time.Time) (created bool, err error) {
 	name, from, to := PartitionBounds(parent, t)
-	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, q.db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, partitionLockKey); err != nil {
 			return err
 		}
@@ -62,11 +62,11 @@ func (s *Store) EnsurePartition(ctx context.Context, parent string, t time.Time)
 }
 
 // EnsurePartitionsFor creates the partitions of parent covering [from, to).
-func (s *Store) EnsurePartitionsFor(ctx context.Context, parent string, from, to time.Time) ([]string, error) {
+func (q *Queries) EnsurePartitionsFor(ctx context.Context, parent string, from, to time.Time) ([]string, error) {
 	var created []string
 	for t := from; t.Before(to); {
 		name, _, next := PartitionBounds(parent, t)
-		ok, err := s.EnsurePartition(ctx, parent, t)
+		ok, err := q.EnsurePartition(ctx, parent, t)
 		if err != nil {
 			return created, err
 		}
@@ -86,8 +86,8 @@ type Partition struct {
 }
 
 // ListPartitions returns parent's partitions, oldest first.
-func (s *Store) ListPartitions(ctx context.Context, parent string) ([]Partition, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT c.relname, i.inhdetachpending FROM pg_inherits i
+func (q *Queries) ListPartitions(ctx context.Context, parent string) ([]Partition, error) {
+	rows, err := q.db.Query(ctx, `SELECT c.relname, i.inhdetachpending FROM pg_inherits i
 		JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
 		WHERE p.relname = $1 AND p.relnamespace = 'public'::regnamespace`, parent)
 	all, err := collect(rows, err, func(row pgx.Row) (*Partition, error) {
@@ -121,8 +121,8 @@ func (s *Store) ListPartitions(ctx context.Context, parent string) ([]Partition,
 // DropPartitionsBefore drops every partition of parent that ends at or
 // before cutoff: detached CONCURRENTLY first, so writers to the parent are
 // not blocked, then dropped. A detach interrupted earlier is finalised.
-func (s *Store) DropPartitionsBefore(ctx context.Context, parent string, cutoff time.Time) ([]string, error) {
-	parts, err := s.ListPartitions(ctx, parent)
+func (q *Queries) DropPartitionsBefore(ctx context.Context, parent string, cutoff time.Time) ([]string, error) {
+	parts, err := q.ListPartitions(ctx, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -136,13 +136,13 @@ func (s *Store) DropPartitionsBefore(ctx context.Context, parent string, cutoff 
 		if p.DetachPending {
 			mode = "FINALIZE"
 		}
-		if _, err := s.Pool.Exec(ctx, fmt.Sprintf(`ALTER TABLE %s DETACH PARTITION %s %s`, parentIdent, ident, mode)); err != nil {
+		if _, err := q.db.Exec(ctx, fmt.Sprintf(`ALTER TABLE %s DETACH PARTITION %s %s`, parentIdent, ident, mode)); err != nil {
 			var pe *pgconn.PgError
 			if !(errors.As(err, &pe) && pe.Code == "42P01") { // already gone: another replica dropped it
 				return dropped, fmt.Errorf("unable to detach partition %s: %w", p.Name, err)
 			}
 		}
-		if _, err := s.Pool.Exec(ctx, fmt.Sprintf(`DROP TABLE IF EXISTS %s`, ident)); err != nil {
+		if _, err := q.db.Exec(ctx, fmt.Sprintf(`DROP TABLE IF EXISTS %s`, ident)); err != nil {
 			return dropped, fmt.Errorf("unable to drop partition %s: %w", p.Name, err)
 		}
 		dropped = append(dropped, p.Name)

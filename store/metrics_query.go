@@ -58,12 +58,12 @@ func realtimeSorts() map[string]string {
 
 // AllRealtime is every machine that f lets through, by name, unpaged: the
 // admin's live snapshot (internal/live) holds the whole fleet.
-func (s *Store) AllRealtime(ctx context.Context, f RealtimeFilter) ([]RealtimeMachine, error) {
-	list, _, err := s.Realtime(ctx, f, Page{PageSize: 1<<31 - 1}) // LIMIT as large as Postgres takes
+func (q *Queries) AllRealtime(ctx context.Context, f RealtimeFilter) ([]RealtimeMachine, error) {
+	list, _, err := q.Realtime(ctx, f, Page{PageSize: 1<<31 - 1}) // LIMIT as large as Postgres takes
 	return list, err
 }
 
-func (s *Store) Realtime(ctx context.Context, f RealtimeFilter, p Page) ([]RealtimeMachine, int, error) {
+func (q *Queries) Realtime(ctx context.Context, f RealtimeFilter, p Page) ([]RealtimeMachine, int, error) {
 	w := &where{}
 	w.raw("m.deleted_at IS NULL")
 	if f.Region != "" {
@@ -80,10 +80,10 @@ func (s *Store) Realtime(ctx context.Context, f RealtimeFilter, p Page) ([]Realt
 	}
 	from := " FROM machines m LEFT JOIN machine_latest l ON l.machine_id = m.id"
 	var total int
-	if err := s.Pool.QueryRow(ctx, "SELECT count(*)"+from+w.sql(), w.args...).Scan(&total); err != nil {
+	if err := q.db.QueryRow(ctx, "SELECT count(*)"+from+w.sql(), w.args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT m.id, m.name, m.region, m.status, coalesce(m.gpu_source, ''), m.gpu_model, m.gpu_count, m.last_seen_at,
+	rows, err := q.db.Query(ctx, `SELECT m.id, m.name, m.region, m.status, coalesce(m.gpu_source, ''), m.gpu_model, m.gpu_count, m.last_seen_at,
 		l.sample_at, l.gpu_util_avg, l.gpu_util_max, l.gpu_mem_pct, l.gpu_temp_max, l.gpu_power_w, l.cpu_pct, l.mem_pct, l.disk_pct,
 		l.net_rx_bps, l.net_tx_bps, l.gpus, `+openAlertsExpr+from+w.sql()+p.orderBy(realtimeSorts(), "m.name, m.id")+p.limitOffset(), w.args...)
 	list, err := collect(rows, err, scanRealtime)
@@ -151,12 +151,12 @@ type Latest struct {
 }
 
 // MachineLatest returns the newest sample of the machine, ErrNotFound when none arrived yet.
-func (s *Store) MachineLatest(ctx context.Context, machineID string) (*Latest, error) {
+func (q *Queries) MachineLatest(ctx context.Context, machineID string) (*Latest, error) {
 	var l Latest
 	var gpus, procs, host []byte
 	var util, memPct *float32
 	var cpu, mem, disk float32
-	err := s.Pool.QueryRow(ctx, `SELECT sample_at, received_at, gpus, processes, host, gpu_util_avg, gpu_mem_pct, cpu_pct, mem_pct, disk_pct
+	err := q.db.QueryRow(ctx, `SELECT sample_at, received_at, gpus, processes, host, gpu_util_avg, gpu_mem_pct, cpu_pct, mem_pct, disk_pct
 		FROM machine_latest WHERE machine_id = $1`, machineID).Scan(&l.SampleAt, &l.ReceivedAt, &gpus, &procs, &host, &util, &memPct, &cpu, &mem, &disk)
 	if err != nil {
 		return nil, notFound(err)
@@ -174,9 +174,9 @@ func (s *Store) MachineLatest(ctx context.Context, machineID string) (*Latest, e
 
 // FleetAvgGPUUtil is the average utilisation over every GPU of the online
 // machines, from their latest samples (nil when none reported).
-func (s *Store) FleetAvgGPUUtil(ctx context.Context) (*float64, error) {
+func (q *Queries) FleetAvgGPUUtil(ctx context.Context) (*float64, error) {
 	var v *float64
-	err := s.Pool.QueryRow(ctx, `SELECT sum(l.gpu_util_avg::float8 * l.gpu_count) / nullif(sum(l.gpu_count) FILTER (WHERE l.gpu_util_avg IS NOT NULL), 0)
+	err := q.db.QueryRow(ctx, `SELECT sum(l.gpu_util_avg::float8 * l.gpu_count) / nullif(sum(l.gpu_count) FILTER (WHERE l.gpu_util_avg IS NOT NULL), 0)
 		FROM machine_latest l JOIN machines m ON m.id = l.machine_id WHERE m.deleted_at IS NULL AND m.status = 'online'`).Scan(&v)
 	if v != nil {
 		*v = round(*v)
@@ -261,12 +261,12 @@ func stepArg(d time.Duration) float64 { return d.Seconds() }
 
 const origin = `TIMESTAMPTZ '2000-01-01 00:00:00+00'`
 
-func (s *Store) GPUHistory(ctx context.Context, q HistoryQuery) ([]GPUSeries, error) {
-	segs := segments(q.Source, q.From, q.To, q.Marks, [3]string{"gpu_samples", "gpu_samples_1m", "gpu_samples_1h"})
+func (q *Queries) GPUHistory(ctx context.Context, hq HistoryQuery) ([]GPUSeries, error) {
+	segs := segments(hq.Source, hq.From, hq.To, hq.Marks, [3]string{"gpu_samples", "gpu_samples_1m", "gpu_samples_1h"})
 	if len(segs) == 0 {
 		return []GPUSeries{}, nil
 	}
-	args := []any{q.MachineID, stepArg(q.Step)}
+	args := []any{hq.MachineID, stepArg(hq.Step)}
 	parts := make([]string, len(segs))
 	for i, sg := range segs {
 		args = append(args, sg.from, sg.to)
@@ -279,7 +279,7 @@ func (s *Store) GPUHistory(ctx context.Context, q HistoryQuery) ([]GPUSeries, er
 				temp_avg AS temp, temp_max AS tmax, power_avg AS pw FROM %s WHERE machine_id = $1 AND bucket >= $%d AND bucket < $%d`, sg.table, a, b)
 		}
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT date_bin(make_interval(secs => $2), t, `+origin+`) AS b, gpu_index,
+	rows, err := q.db.Query(ctx, `SELECT date_bin(make_interval(secs => $2), t, `+origin+`) AS b, gpu_index,
 		sum(u::float8 * n) / sum(n), max(umax), sum(mem::float8 * n) / sum(n), max(memt), sum(temp::float8 * n) / sum(n), max(tmax), sum(pw::float8 * n) / sum(n)
 		FROM (`+strings.Join(parts, " UNION ALL ")+`) x GROUP BY 1, 2 ORDER BY 2, 1`, args...)
 	points, err := collect(rows, err, func(row pgx.Row) (*indexedGPUPoint, error) {
@@ -337,13 +337,13 @@ type HostPoint struct {
 	Load1        float64   `json:"load1"`
 }
 
-func (s *Store) HostHistory(ctx context.Context, q HistoryQuery) ([]HostPoint, error) {
-	segs := segments(q.Source, q.From, q.To, q.Marks, [3]string{"host_samples", "host_samples_1m", "host_samples_1h"})
+func (q *Queries) HostHistory(ctx context.Context, hq HistoryQuery) ([]HostPoint, error) {
+	segs := segments(hq.Source, hq.From, hq.To, hq.Marks, [3]string{"host_samples", "host_samples_1m", "host_samples_1h"})
 	out := []HostPoint{}
 	if len(segs) == 0 {
 		return out, nil
 	}
-	args := []any{q.MachineID, stepArg(q.Step)}
+	args := []any{hq.MachineID, stepArg(hq.Step)}
 	parts := make([]string, len(segs))
 	for i, sg := range segs {
 		args = append(args, sg.from, sg.to)
@@ -357,7 +357,7 @@ func (s *Store) HostHistory(ctx context.Context, q HistoryQuery) ([]HostPoint, e
 				disk_write_avg AS wr, net_rx_avg AS rx, net_tx_avg AS tx, load1_avg AS ld FROM %s WHERE machine_id = $1 AND bucket >= $%d AND bucket < $%d`, sg.table, a, b)
 		}
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT date_bin(make_interval(secs => $2), t, `+origin+`) AS b,
+	rows, err := q.db.Query(ctx, `SELECT date_bin(make_interval(secs => $2), t, `+origin+`) AS b,
 		sum(cpu::float8 * n) / sum(n), max(cmax), coalesce(sum(mem::float8 * n) / sum(n), 0), sum(disk::float8 * n) / sum(n),
 		sum(rd::float8 * n) / sum(n), sum(wr::float8 * n) / sum(n), sum(rx::float8 * n) / sum(n), sum(tx::float8 * n) / sum(n), sum(ld::float8 * n) / sum(n)
 		FROM (`+strings.Join(parts, " UNION ALL ")+`) x GROUP BY 1 ORDER BY 1`, args...)
@@ -391,22 +391,22 @@ type TrendSeries struct {
 // GPUTrend is the fleet-wide GPU utilisation from the fleet roll-ups (Source
 // 1m or 1h; the 1-hour one completed from the 1-minute one), for one region
 // or all, optionally one series per region.
-func (s *Store) GPUTrend(ctx context.Context, q HistoryQuery, region string, byRegion bool) ([]TrendSeries, error) {
-	src := q.Source
+func (q *Queries) GPUTrend(ctx context.Context, hq HistoryQuery, region string, byRegion bool) ([]TrendSeries, error) {
+	src := hq.Source
 	if src == SourceRaw {
 		src = Source1m
 	}
 	// the fleet tables have no raw level: the 1-minute one is the finest
-	marks := q.Marks
-	if marks.Done1m.Before(q.To) {
-		marks.Done1m = q.To
+	marks := hq.Marks
+	if marks.Done1m.Before(hq.To) {
+		marks.Done1m = hq.To
 	}
-	segs := segments(src, q.From, q.To, marks, [3]string{"", "gpu_fleet_1m", "gpu_fleet_1h"})
+	segs := segments(src, hq.From, hq.To, marks, [3]string{"", "gpu_fleet_1m", "gpu_fleet_1h"})
 	out := []TrendSeries{}
 	if len(segs) == 0 {
 		return out, nil
 	}
-	args := []any{stepArg(q.Step)}
+	args := []any{stepArg(hq.Step)}
 	regionCond := ""
 	if region != "" {
 		args = append(args, region)
@@ -425,7 +425,7 @@ func (s *Store) GPUTrend(ctx context.Context, q HistoryQuery, region string, byR
 	if byRegion {
 		group, sel = ", region", "region"
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT `+sel+`, date_bin(make_interval(secs => $1), bucket, `+origin+`) AS b,
+	rows, err := q.db.Query(ctx, `SELECT `+sel+`, date_bin(make_interval(secs => $1), bucket, `+origin+`) AS b,
 		sum(n)::float8, sum(us), max(um), max(g)
 		FROM (SELECT bucket`+group+`, sum(samples) AS n, sum(util_sum) AS us, max(util_max) AS um, sum(gpus) AS g
 			FROM (`+strings.Join(parts, " UNION ALL ")+`) x GROUP BY bucket`+group+`) y

@@ -113,19 +113,19 @@ type lateMark struct {
 // that committed before the claim is visible to the computation; one that
 // starts after it sees the new marked_until and records its samples before
 // it as late, for the next run.
-func (s *Store) RollUp(ctx context.Context, level string, now time.Time, maxSpan time.Duration) (RollupResult, error) {
+func (q *Queries) RollUp(ctx context.Context, level string, now time.Time, maxSpan time.Duration) (RollupResult, error) {
 	lv, ok := levels[level]
 	if !ok {
 		return RollupResult{}, fmt.Errorf("unknown roll-up level %q", level)
 	}
 	res := RollupResult{Level: level}
-	done, marked, err := s.rollupState(ctx, level)
+	done, marked, err := q.rollupState(ctx, level)
 	if err != nil {
 		return res, err
 	}
 	target := now.Add(-RollupSettle).UTC().Truncate(lv.step)
 	if level == Level1h {
-		d1m, _, err := s.rollupState(ctx, Level1m)
+		d1m, _, err := q.rollupState(ctx, Level1m)
 		if err != nil {
 			return res, err
 		}
@@ -137,11 +137,11 @@ func (s *Store) RollUp(ctx context.Context, level string, now time.Time, maxSpan
 		}
 	}
 	if done == nil {
-		start, err := s.rollupStart(ctx, level, target)
+		start, err := q.rollupStart(ctx, level, target)
 		if err != nil {
 			return res, err
 		}
-		if _, err := s.Pool.Exec(ctx, `UPDATE metrics_rollups SET done_until = $2, marked_until = $2, updated_at = now()
+		if _, err := q.db.Exec(ctx, `UPDATE metrics_rollups SET done_until = $2, marked_until = $2, updated_at = now()
 			WHERE level = $1 AND done_until IS NULL`, level, start); err != nil {
 			return res, err
 		}
@@ -152,7 +152,7 @@ func (s *Store) RollUp(ctx context.Context, level string, now time.Time, maxSpan
 		claim = target
 	}
 	if claim.After(*marked) {
-		err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		err := pgx.BeginFunc(ctx, q.db, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lv.lockKey); err != nil {
 				return err
 			}
@@ -171,19 +171,19 @@ func (s *Store) RollUp(ctx context.Context, level string, now time.Time, maxSpan
 		ensureTo = *marked
 	}
 	var lateMin *time.Time
-	if err := s.Pool.QueryRow(ctx, `SELECT min(from_at) FROM metrics_rollup_late WHERE level = $1`, level).Scan(&lateMin); err != nil {
+	if err := q.db.QueryRow(ctx, `SELECT min(from_at) FROM metrics_rollup_late WHERE level = $1`, level).Scan(&lateMin); err != nil {
 		return res, err
 	}
 	if lateMin != nil && lateMin.Before(ensureFrom) {
 		ensureFrom = lateMin.UTC().Truncate(lv.step)
 	}
 	for _, t := range []string{lv.gpuTable, lv.hostTable} {
-		if _, err := s.EnsurePartitionsFor(ctx, t, ensureFrom, ensureTo); err != nil {
+		if _, err := q.EnsurePartitionsFor(ctx, t, ensureFrom, ensureTo); err != nil {
 			return res, err
 		}
 	}
 
-	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, q.db, func(tx pgx.Tx) error {
 		var from, to time.Time
 		if err := tx.QueryRow(ctx, `SELECT done_until, marked_until FROM metrics_rollups WHERE level = $1 FOR UPDATE`, level).Scan(&from, &to); err != nil {
 			return err
@@ -270,19 +270,19 @@ func (s *Store) RollUp(ctx context.Context, level string, now time.Time, maxSpan
 	return res, nil
 }
 
-func (s *Store) rollupState(ctx context.Context, level string) (done, marked *time.Time, err error) {
-	err = s.Pool.QueryRow(ctx, `SELECT done_until, marked_until FROM metrics_rollups WHERE level = $1`, level).Scan(&done, &marked)
+func (q *Queries) rollupState(ctx context.Context, level string) (done, marked *time.Time, err error) {
+	err = q.db.QueryRow(ctx, `SELECT done_until, marked_until FROM metrics_rollups WHERE level = $1`, level).Scan(&done, &marked)
 	return done, marked, err
 }
 
 // rollupStart is where a level that never ran begins: at the oldest
 // partition of its source, or at target when there is none.
-func (s *Store) rollupStart(ctx context.Context, level string, target time.Time) (time.Time, error) {
+func (q *Queries) rollupStart(ctx context.Context, level string, target time.Time) (time.Time, error) {
 	src := RawMetricTables[0]
 	if level == Level1h {
 		src = MinuteMetricTables[0]
 	}
-	parts, err := s.ListPartitions(ctx, src)
+	parts, err := q.ListPartitions(ctx, src)
 	if err != nil || len(parts) == 0 || !parts[0].From.Before(target) {
 		return target, err
 	}
@@ -294,10 +294,10 @@ type RollupWatermarks struct {
 	Done1m, Done1h time.Time
 }
 
-func (s *Store) RollupWatermarks(ctx context.Context) (RollupWatermarks, error) {
+func (q *Queries) RollupWatermarks(ctx context.Context) (RollupWatermarks, error) {
 	var w RollupWatermarks
 	var d1m, d1h *time.Time
-	err := s.Pool.QueryRow(ctx, `SELECT (SELECT done_until FROM metrics_rollups WHERE level = '1m'),
+	err := q.db.QueryRow(ctx, `SELECT (SELECT done_until FROM metrics_rollups WHERE level = '1m'),
 		(SELECT done_until FROM metrics_rollups WHERE level = '1h')`).Scan(&d1m, &d1h)
 	if d1m != nil {
 		w.Done1m = d1m.UTC()
@@ -310,14 +310,14 @@ func (s *Store) RollupWatermarks(ctx context.Context) (RollupWatermarks, error) 
 
 // DeleteFleetBefore trims the fleet-wide trend tables (a few rows per
 // minute, so plain DELETE) and forgets late notes older than the raw retention.
-func (s *Store) DeleteFleetBefore(ctx context.Context, cut1m, cut1h, cutRaw time.Time) (int64, error) {
+func (q *Queries) DeleteFleetBefore(ctx context.Context, cut1m, cut1h, cutRaw time.Time) (int64, error) {
 	var n int64
-	for _, q := range []struct {
+	for _, del := range []struct {
 		sql string
 		cut time.Time
 	}{{`DELETE FROM gpu_fleet_1m WHERE bucket < $1`, cut1m}, {`DELETE FROM gpu_fleet_1h WHERE bucket < $1`, cut1h},
 		{`DELETE FROM metrics_rollup_late WHERE from_at < $1`, cutRaw}} {
-		tag, err := s.Pool.Exec(ctx, q.sql, q.cut)
+		tag, err := q.db.Exec(ctx, del.sql, del.cut)
 		if err != nil {
 			return n, err
 		}

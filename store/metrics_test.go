@@ -18,7 +18,7 @@ func mkMachine(t *testing.T, st *store.Store, name, region, status string) strin
 	t.Helper()
 	m := &store.Machine{Name: name, Region: region, GPUModel: "H100", GPUMemoryGB: 80, GPUCount: 8, SSHHost: name + ".test", SSHPort: 22,
 		SSHUser: "root", SSHPasswordEnc: []byte{1}, Status: status}
-	if err := store.CreateMachine(context.Background(), st.Pool, m, ""); err != nil {
+	if err := st.CreateMachine(context.Background(), m, ""); err != nil {
 		t.Fatal(err)
 	}
 	return m.ID
@@ -178,15 +178,15 @@ func TestIngestPartitions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	for rows.Next() {
+	got, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (string, error) {
 		var part string
 		var at time.Time
 		var u float32
-		if err := rows.Scan(&part, &at, &u); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, fmt.Sprintf("%s %s %v", part, at.UTC().Format(time.RFC3339), u))
+		err := row.Scan(&part, &at, &u)
+		return fmt.Sprintf("%s %s %v", part, at.UTC().Format(time.RFC3339), u), err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	want := []string{"gpu_samples_p20310301 2031-03-01T23:59:30Z 1", "gpu_samples_p20310302 2031-03-02T00:00:29Z 2", "gpu_samples_p20310302 2031-03-02T00:00:30Z 4"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {

@@ -31,8 +31,8 @@ type Notification struct {
 	CreatedAt time.Time  `json:"createdAt"`
 }
 
-func CreateNotificationBatch(ctx context.Context, db DBTX, b *NotificationBatch, senderID string) error {
-	return db.QueryRow(ctx, `INSERT INTO notification_batches (tenant_id, sender_id, sender_name, title, content, level, send_email)
+func (q *Queries) CreateNotificationBatch(ctx context.Context, b *NotificationBatch, senderID string) error {
+	return q.db.QueryRow(ctx, `INSERT INTO notification_batches (tenant_id, sender_id, sender_name, title, content, level, send_email)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, status, created_at`,
 		b.TenantID, senderID, b.SenderName, b.Title, b.Content, b.Level, b.SendEmail).Scan(&b.ID, &b.Status, &b.CreatedAt)
 }
@@ -49,24 +49,24 @@ func scanNotificationBatch(row pgx.Row) (*NotificationBatch, error) {
 	return &b, nil
 }
 
-func (s *Store) GetNotificationBatch(ctx context.Context, id string) (*NotificationBatch, error) {
-	return scanNotificationBatch(s.Pool.QueryRow(ctx, `SELECT `+batchColumns+` FROM notification_batches WHERE id = $1`, id))
+func (q *Queries) GetNotificationBatch(ctx context.Context, id string) (*NotificationBatch, error) {
+	return scanNotificationBatch(q.db.QueryRow(ctx, `SELECT `+batchColumns+` FROM notification_batches WHERE id = $1`, id))
 }
 
-func (s *Store) ListNotificationBatches(ctx context.Context, tenantID string, p Page) ([]NotificationBatch, int, error) {
+func (q *Queries) ListNotificationBatches(ctx context.Context, tenantID string, p Page) ([]NotificationBatch, int, error) {
 	var total int
-	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM notification_batches WHERE tenant_id = $1`, tenantID).Scan(&total); err != nil {
+	if err := q.db.QueryRow(ctx, `SELECT count(*) FROM notification_batches WHERE tenant_id = $1`, tenantID).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT `+batchColumns+`
+	rows, err := q.db.Query(ctx, `SELECT `+batchColumns+`
 		FROM notification_batches WHERE tenant_id = $1 ORDER BY created_at DESC, id`+p.limitOffset(), tenantID)
 	list, err := collect(rows, err, scanNotificationBatch)
 	return list, total, err
 }
 
 // DeliverNotification records the in-app copy for each user; a retried call adds nothing twice.
-func (s *Store) DeliverNotification(ctx context.Context, batchID string, userIDs []string) (int, error) {
-	tag, err := s.Pool.Exec(ctx, `INSERT INTO notifications (tenant_id, user_id, batch_id, title, content, level)
+func (q *Queries) DeliverNotification(ctx context.Context, batchID string, userIDs []string) (int, error) {
+	tag, err := q.db.Exec(ctx, `INSERT INTO notifications (tenant_id, user_id, batch_id, title, content, level)
 		SELECT b.tenant_id, u.id, b.id, b.title, b.content, b.level
 		FROM notification_batches b JOIN users u ON u.tenant_id = b.tenant_id AND u.id = ANY($2::uuid[])
 		WHERE b.id = $1
@@ -74,18 +74,18 @@ func (s *Store) DeliverNotification(ctx context.Context, batchID string, userIDs
 	return int(tag.RowsAffected()), err
 }
 
-func (s *Store) FinishNotificationBatch(ctx context.Context, id, status string, recipients int, errText string) error {
-	_, err := s.Pool.Exec(ctx, `UPDATE notification_batches SET status = $2, recipients = $3, error = $4, finished_at = now() WHERE id = $1`,
+func (q *Queries) FinishNotificationBatch(ctx context.Context, id, status string, recipients int, errText string) error {
+	_, err := q.db.Exec(ctx, `UPDATE notification_batches SET status = $2, recipients = $3, error = $4, finished_at = now() WHERE id = $1`,
 		id, status, recipients, errText)
 	return err
 }
 
-func (s *Store) ListNotifications(ctx context.Context, tenantID, userID string, unreadOnly bool, p Page) ([]Notification, int, int, error) {
+func (q *Queries) ListNotifications(ctx context.Context, tenantID, userID string, unreadOnly bool, p Page) ([]Notification, int, int, error) {
 	var w where
 	w.add("tenant_id = %s", tenantID)
 	w.add("user_id = %s", userID)
 	var unread int
-	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM notifications WHERE tenant_id = $1 AND user_id = $2 AND read_at IS NULL`,
+	if err := q.db.QueryRow(ctx, `SELECT count(*) FROM notifications WHERE tenant_id = $1 AND user_id = $2 AND read_at IS NULL`,
 		tenantID, userID).Scan(&unread); err != nil {
 		return nil, 0, 0, err
 	}
@@ -93,10 +93,10 @@ func (s *Store) ListNotifications(ctx context.Context, tenantID, userID string, 
 		w.raw("read_at IS NULL")
 	}
 	var total int
-	if err := s.Pool.QueryRow(ctx, "SELECT count(*) FROM notifications"+w.sql(), w.args...).Scan(&total); err != nil {
+	if err := q.db.QueryRow(ctx, "SELECT count(*) FROM notifications"+w.sql(), w.args...).Scan(&total); err != nil {
 		return nil, 0, 0, err
 	}
-	rows, err := s.Pool.Query(ctx, "SELECT id, title, content, level, read_at, created_at FROM notifications"+w.sql()+
+	rows, err := q.db.Query(ctx, "SELECT id, title, content, level, read_at, created_at FROM notifications"+w.sql()+
 		" ORDER BY created_at DESC, id"+p.limitOffset(), w.args...)
 	list, err := collect(rows, err, scanNotification)
 	return list, total, unread, err
@@ -111,16 +111,16 @@ func scanNotification(row pgx.Row) (*Notification, error) {
 }
 
 // MarkNotificationsRead marks one (id) or all (id empty) of the caller's notifications read.
-func (s *Store) MarkNotificationsRead(ctx context.Context, tenantID, userID, id string) (int, error) {
-	tag, err := s.Pool.Exec(ctx, `UPDATE notifications SET read_at = now()
+func (q *Queries) MarkNotificationsRead(ctx context.Context, tenantID, userID, id string) (int, error) {
+	tag, err := q.db.Exec(ctx, `UPDATE notifications SET read_at = now()
 		WHERE tenant_id = $1 AND user_id = $2 AND read_at IS NULL AND ($3 = '' OR id::text = $3)`, tenantID, userID, id)
 	return int(tag.RowsAffected()), err
 }
 
 // NotificationExists tells a missing id (404) from one already read.
-func (s *Store) NotificationExists(ctx context.Context, tenantID, userID, id string) (bool, error) {
+func (q *Queries) NotificationExists(ctx context.Context, tenantID, userID, id string) (bool, error) {
 	var ok bool
-	err := s.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM notifications WHERE id::text = $3 AND tenant_id = $1 AND user_id = $2)`,
+	err := q.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM notifications WHERE id::text = $3 AND tenant_id = $1 AND user_id = $2)`,
 		tenantID, userID, id).Scan(&ok)
 	return ok, err
 }

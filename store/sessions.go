@@ -3,8 +3,6 @@ package store
 import (
 	"context"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // SessionPrincipal is what a request needs to know about its caller; one
@@ -20,15 +18,15 @@ type SessionPrincipal struct {
 	TenantStatus string
 }
 
-func CreateSession(ctx context.Context, db DBTX, userID, ip, userAgent string, expires time.Time) (string, error) {
+func (q *Queries) CreateSession(ctx context.Context, userID, ip, userAgent string, expires time.Time) (string, error) {
 	var id string
-	err := db.QueryRow(ctx, `INSERT INTO sessions (user_id, ip, user_agent, expires_at) VALUES ($1, $2, $3, $4) RETURNING id`,
+	err := q.db.QueryRow(ctx, `INSERT INTO sessions (user_id, ip, user_agent, expires_at) VALUES ($1, $2, $3, $4) RETURNING id`,
 		userID, ip, userAgent, expires).Scan(&id)
 	return id, err
 }
 
-func InsertRefreshToken(ctx context.Context, db DBTX, sessionID string, hash []byte, expires time.Time) error {
-	_, err := db.Exec(ctx, `INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES ($1, $2, $3)`, hash, sessionID, expires)
+func (q *Queries) InsertRefreshToken(ctx context.Context, sessionID string, hash []byte, expires time.Time) error {
+	_, err := q.db.Exec(ctx, `INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES ($1, $2, $3)`, hash, sessionID, expires)
 	return err
 }
 
@@ -42,9 +40,9 @@ type RefreshToken struct {
 }
 
 // ClaimRefreshToken locks the token row for the rotation.
-func ClaimRefreshToken(ctx context.Context, tx pgx.Tx, hash []byte) (*RefreshToken, error) {
+func (q *Queries) ClaimRefreshToken(ctx context.Context, hash []byte) (*RefreshToken, error) {
 	var t RefreshToken
-	err := tx.QueryRow(ctx, `SELECT r.session_id, s.user_id, r.expires_at, r.used_at, s.revoked_at
+	err := q.db.QueryRow(ctx, `SELECT r.session_id, s.user_id, r.expires_at, r.used_at, s.revoked_at
 		FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE r.token_hash = $1 FOR UPDATE OF r`, hash).
 		Scan(&t.SessionID, &t.UserID, &t.ExpiresAt, &t.UsedAt, &t.SessionRevokedAt)
 	if err != nil {
@@ -53,40 +51,40 @@ func ClaimRefreshToken(ctx context.Context, tx pgx.Tx, hash []byte) (*RefreshTok
 	return &t, nil
 }
 
-func MarkRefreshTokenUsed(ctx context.Context, db DBTX, hash []byte) error {
-	_, err := db.Exec(ctx, `UPDATE refresh_tokens SET used_at = now() WHERE token_hash = $1`, hash)
+func (q *Queries) MarkRefreshTokenUsed(ctx context.Context, hash []byte) error {
+	_, err := q.db.Exec(ctx, `UPDATE refresh_tokens SET used_at = now() WHERE token_hash = $1`, hash)
 	return err
 }
 
-func TouchSession(ctx context.Context, db DBTX, id string) error {
-	_, err := db.Exec(ctx, `UPDATE sessions SET last_seen_at = now() WHERE id = $1`, id)
+func (q *Queries) TouchSession(ctx context.Context, id string) error {
+	_, err := q.db.Exec(ctx, `UPDATE sessions SET last_seen_at = now() WHERE id = $1`, id)
 	return err
 }
 
 // RevokeSession ends one login (logout, or reuse of a spent refresh token).
-func RevokeSession(ctx context.Context, db DBTX, id, reason string) error {
-	_, err := db.Exec(ctx, `UPDATE sessions SET revoked_at = now(), revoke_reason = $2 WHERE id = $1 AND revoked_at IS NULL`, id, reason)
+func (q *Queries) RevokeSession(ctx context.Context, id, reason string) error {
+	_, err := q.db.Exec(ctx, `UPDATE sessions SET revoked_at = now(), revoke_reason = $2 WHERE id = $1 AND revoked_at IS NULL`, id, reason)
 	return err
 }
 
 // RevokeUserSessions ends every session of a user except keep (may be empty); it returns how many ended.
-func RevokeUserSessions(ctx context.Context, db DBTX, userID, keep, reason string) (int, error) {
-	tag, err := db.Exec(ctx, `UPDATE sessions SET revoked_at = now(), revoke_reason = $3
+func (q *Queries) RevokeUserSessions(ctx context.Context, userID, keep, reason string) (int, error) {
+	tag, err := q.db.Exec(ctx, `UPDATE sessions SET revoked_at = now(), revoke_reason = $3
 		WHERE user_id = $1 AND revoked_at IS NULL AND ($2 = '' OR id::text <> $2)`, userID, keep, reason)
 	return int(tag.RowsAffected()), err
 }
 
 // RevokeTenantSessions ends every session of a tenant's users.
-func RevokeTenantSessions(ctx context.Context, db DBTX, tenantID, reason string) (int, error) {
-	tag, err := db.Exec(ctx, `UPDATE sessions SET revoked_at = now(), revoke_reason = $2
+func (q *Queries) RevokeTenantSessions(ctx context.Context, tenantID, reason string) (int, error) {
+	tag, err := q.db.Exec(ctx, `UPDATE sessions SET revoked_at = now(), revoke_reason = $2
 		WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM users WHERE tenant_id = $1)`, tenantID, reason)
 	return int(tag.RowsAffected()), err
 }
 
 // LoadPrincipal returns the live session's caller, or ErrNotFound when the session has ended.
-func (s *Store) LoadPrincipal(ctx context.Context, sessionID string) (*SessionPrincipal, error) {
+func (q *Queries) LoadPrincipal(ctx context.Context, sessionID string) (*SessionPrincipal, error) {
 	var p SessionPrincipal
-	err := s.Pool.QueryRow(ctx, `SELECT s.id, u.id, u.username, u.name, u.role, coalesce(u.tenant_id::text, ''), u.status, coalesce(t.status, '')
+	err := q.db.QueryRow(ctx, `SELECT s.id, u.id, u.username, u.name, u.role, coalesce(u.tenant_id::text, ''), u.status, coalesce(t.status, '')
 		FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN tenants t ON t.id = u.tenant_id
 		WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > now()`, sessionID).
 		Scan(&p.SessionID, &p.UserID, &p.Username, &p.Name, &p.Role, &p.TenantID, &p.UserStatus, &p.TenantStatus)

@@ -42,7 +42,7 @@ type TenantFilter struct {
 	Keyword string
 }
 
-func (s *Store) ListTenants(ctx context.Context, f TenantFilter, p Page) ([]Tenant, int, error) {
+func (q *Queries) ListTenants(ctx context.Context, f TenantFilter, p Page) ([]Tenant, int, error) {
 	var w where
 	if f.Status != "" {
 		w.add("t.status = %s", f.Status)
@@ -52,34 +52,34 @@ func (s *Store) ListTenants(ctx context.Context, f TenantFilter, p Page) ([]Tena
 		w.add("(t.name ILIKE %s OR t.company ILIKE %s OR t.email ILIKE %s OR t.code ILIKE %s)", pat, pat, pat, pat)
 	}
 	var total int
-	if err := s.Pool.QueryRow(ctx, "SELECT count(*) FROM tenants t"+w.sql(), w.args...).Scan(&total); err != nil {
+	if err := q.db.QueryRow(ctx, "SELECT count(*) FROM tenants t"+w.sql(), w.args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	q := "SELECT " + tenantColumns + " FROM tenants t" + w.sql() +
+	query := "SELECT " + tenantColumns + " FROM tenants t" + w.sql() +
 		p.orderBy(map[string]string{"name": "t.name", "company": "t.company", "createdAt": "t.created_at",
 			"status": "t.status", "machineCount": "machine_count", "userCount": "user_count"}, "t.created_at DESC, t.id") +
 		p.limitOffset()
-	rows, err := s.Pool.Query(ctx, q, w.args...)
+	rows, err := q.db.Query(ctx, query, w.args...)
 	list, err := collect(rows, err, scanTenant)
 	return list, total, err
 }
 
-func (s *Store) GetTenant(ctx context.Context, id string) (*Tenant, error) {
-	return scanTenant(s.Pool.QueryRow(ctx, "SELECT "+tenantColumns+" FROM tenants t WHERE t.id = $1", id))
+func (q *Queries) GetTenant(ctx context.Context, id string) (*Tenant, error) {
+	return scanTenant(q.db.QueryRow(ctx, "SELECT "+tenantColumns+" FROM tenants t WHERE t.id = $1", id))
 }
 
-func (s *Store) GetTenantByCode(ctx context.Context, code string) (*Tenant, error) {
-	return scanTenant(s.Pool.QueryRow(ctx, "SELECT "+tenantColumns+" FROM tenants t WHERE lower(t.code) = lower($1)", code))
+func (q *Queries) GetTenantByCode(ctx context.Context, code string) (*Tenant, error) {
+	return scanTenant(q.db.QueryRow(ctx, "SELECT "+tenantColumns+" FROM tenants t WHERE lower(t.code) = lower($1)", code))
 }
 
-func CreateTenant(ctx context.Context, db DBTX, t *Tenant) error {
-	return db.QueryRow(ctx, `INSERT INTO tenants (name, company, code, email, phone, remark, status)
+func (q *Queries) CreateTenant(ctx context.Context, t *Tenant) error {
+	return q.db.QueryRow(ctx, `INSERT INTO tenants (name, company, code, email, phone, remark, status)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, created_at, updated_at`,
 		t.Name, t.Company, t.Code, t.Email, t.Phone, t.Remark, t.Status).Scan(&t.ID, &t.CreatedAt, &t.UpdatedAt)
 }
 
-func UpdateTenant(ctx context.Context, db DBTX, t *Tenant) error {
-	tag, err := db.Exec(ctx, `UPDATE tenants SET name = $2, company = $3, email = $4, phone = $5, remark = $6,
+func (q *Queries) UpdateTenant(ctx context.Context, t *Tenant) error {
+	tag, err := q.db.Exec(ctx, `UPDATE tenants SET name = $2, company = $3, email = $4, phone = $5, remark = $6,
 		updated_at = now() WHERE id = $1`, t.ID, t.Name, t.Company, t.Email, t.Phone, t.Remark)
 	if err != nil {
 		return err
@@ -90,8 +90,8 @@ func UpdateTenant(ctx context.Context, db DBTX, t *Tenant) error {
 	return nil
 }
 
-func SetTenantStatus(ctx context.Context, db DBTX, id, status string) error {
-	tag, err := db.Exec(ctx, `UPDATE tenants SET status = $2, updated_at = now() WHERE id = $1`, id, status)
+func (q *Queries) SetTenantStatus(ctx context.Context, id, status string) error {
+	tag, err := q.db.Exec(ctx, `UPDATE tenants SET status = $2, updated_at = now() WHERE id = $1`, id, status)
 	if err != nil {
 		return err
 	}
@@ -101,8 +101,8 @@ func SetTenantStatus(ctx context.Context, db DBTX, id, status string) error {
 	return nil
 }
 
-func DeleteTenant(ctx context.Context, db DBTX, id string) error {
-	tag, err := db.Exec(ctx, `DELETE FROM tenants WHERE id = $1`, id)
+func (q *Queries) DeleteTenant(ctx context.Context, id string) error {
+	tag, err := q.db.Exec(ctx, `DELETE FROM tenants WHERE id = $1`, id)
 	if err != nil {
 		return err
 	}

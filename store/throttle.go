@@ -12,13 +12,13 @@ import (
 // ThrottleReset), and every attempt while locked is refused. It returns
 // whether this attempt may be checked and when the lock ends (zero when
 // the key is not locked).
-func (s *Store) ThrottleAttempt(ctx context.Context, key string, max int, window, lock time.Duration) (allowed bool, lockedUntil time.Time, err error) {
+func (q *Queries) ThrottleAttempt(ctx context.Context, key string, max int, window, lock time.Duration) (allowed bool, lockedUntil time.Time, err error) {
 	var (
 		failures int
 		until    *time.Time
 	)
 	// fresh: the lock is over or the window has passed, so counting starts again.
-	err = s.Pool.QueryRow(ctx, `
+	err = q.db.QueryRow(ctx, `
 		INSERT INTO login_throttle AS t (key, failures, window_start, locked_until)
 		VALUES ($1, 1, now(), CASE WHEN $3 <= 1 THEN now() + $4::interval END)
 		ON CONFLICT (key) DO UPDATE SET
@@ -47,16 +47,16 @@ func (s *Store) ThrottleAttempt(ctx context.Context, key string, max int, window
 }
 
 // ThrottleReset forgets the attempts of key (a successful login forgets its account's).
-func (s *Store) ThrottleReset(ctx context.Context, key string) error {
-	_, err := s.Pool.Exec(ctx, `DELETE FROM login_throttle WHERE key = $1`, key)
+func (q *Queries) ThrottleReset(ctx context.Context, key string) error {
+	_, err := q.db.Exec(ctx, `DELETE FROM login_throttle WHERE key = $1`, key)
 	return err
 }
 
 // ThrottleForgive takes back one attempt of key (one that turned out not
 // to be a guess: a successful login from an address, or a directory
 // outage), and the lock that attempt set when it was the max-th.
-func (s *Store) ThrottleForgive(ctx context.Context, key string, max int) error {
-	_, err := s.Pool.Exec(ctx, `UPDATE login_throttle SET failures = greatest(failures - 1, 0),
+func (q *Queries) ThrottleForgive(ctx context.Context, key string, max int) error {
+	_, err := q.db.Exec(ctx, `UPDATE login_throttle SET failures = greatest(failures - 1, 0),
 		locked_until = CASE WHEN failures - 1 < $2 THEN NULL ELSE locked_until END WHERE key = $1`, key, max)
 	return err
 }

@@ -39,36 +39,36 @@ func scanUser(row pgx.Row) (*User, error) {
 	return &u, nil
 }
 
-func (s *Store) GetUser(ctx context.Context, id string) (*User, error) {
-	return scanUser(s.Pool.QueryRow(ctx, "SELECT "+userColumns+" FROM users u WHERE u.id = $1", id))
+func (q *Queries) GetUser(ctx context.Context, id string) (*User, error) {
+	return scanUser(q.db.QueryRow(ctx, "SELECT "+userColumns+" FROM users u WHERE u.id = $1", id))
 }
 
 // GetTenantUser returns a user only when it belongs to the tenant.
-func (s *Store) GetTenantUser(ctx context.Context, tenantID, id string) (*User, error) {
-	return scanUser(s.Pool.QueryRow(ctx, "SELECT "+userColumns+" FROM users u WHERE u.id = $1 AND u.tenant_id = $2", id, tenantID))
+func (q *Queries) GetTenantUser(ctx context.Context, tenantID, id string) (*User, error) {
+	return scanUser(q.db.QueryRow(ctx, "SELECT "+userColumns+" FROM users u WHERE u.id = $1 AND u.tenant_id = $2", id, tenantID))
 }
 
 // FindUserByLogin matches a username, an email or an employee ID (what the login and reset forms accept).
-func (s *Store) FindUserByLogin(ctx context.Context, login string) (*User, error) {
-	return scanUser(s.Pool.QueryRow(ctx, "SELECT "+userColumns+` FROM users u
+func (q *Queries) FindUserByLogin(ctx context.Context, login string) (*User, error) {
+	return scanUser(q.db.QueryRow(ctx, "SELECT "+userColumns+` FROM users u
 		WHERE lower(u.username) = lower($1) OR (u.email <> '' AND lower(u.email) = lower($1))
 		   OR (u.employee_id <> '' AND u.employee_id = $1)
 		ORDER BY (lower(u.username) = lower($1)) DESC LIMIT 1`, login))
 }
 
-func (s *Store) ListTenantUsers(ctx context.Context, tenantID string) ([]User, error) {
-	rows, err := s.Pool.Query(ctx, "SELECT "+userColumns+` FROM users u WHERE u.tenant_id = $1
+func (q *Queries) ListTenantUsers(ctx context.Context, tenantID string) ([]User, error) {
+	rows, err := q.db.Query(ctx, "SELECT "+userColumns+` FROM users u WHERE u.tenant_id = $1
 		ORDER BY (u.role = 'owner') DESC, u.created_at`, tenantID)
 	return collect(rows, err, scanUser)
 }
 
 // TenantRecipients lists a tenant's active users (who a notification goes to).
-func (s *Store) TenantRecipients(ctx context.Context, tenantID string) ([]User, error) {
-	rows, err := s.Pool.Query(ctx, "SELECT "+userColumns+` FROM users u WHERE u.tenant_id = $1 AND u.status = 'active' ORDER BY u.created_at`, tenantID)
+func (q *Queries) TenantRecipients(ctx context.Context, tenantID string) ([]User, error) {
+	rows, err := q.db.Query(ctx, "SELECT "+userColumns+` FROM users u WHERE u.tenant_id = $1 AND u.status = 'active' ORDER BY u.created_at`, tenantID)
 	return collect(rows, err, scanUser)
 }
 
-func CreateUser(ctx context.Context, db DBTX, u *User) error {
+func (q *Queries) CreateUser(ctx context.Context, u *User) error {
 	var emp *string
 	if u.EmployeeID != "" {
 		emp = &u.EmployeeID
@@ -76,19 +76,19 @@ func CreateUser(ctx context.Context, db DBTX, u *User) error {
 	if u.Status == "" {
 		u.Status = "active"
 	}
-	return db.QueryRow(ctx, `INSERT INTO users (tenant_id, username, email, employee_id, name, phone, role, auth_source, password_hash, status)
+	return q.db.QueryRow(ctx, `INSERT INTO users (tenant_id, username, email, employee_id, name, phone, role, auth_source, password_hash, status)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id, created_at, updated_at`,
 		u.TenantID, u.Username, u.Email, emp, u.Name, u.Phone, u.Role, u.AuthSource, u.PasswordHash, u.Status,
 	).Scan(&u.ID, &u.CreatedAt, &u.UpdatedAt)
 }
 
 // UpdateUser writes the editable fields (profile, role, status, employee ID).
-func UpdateUser(ctx context.Context, db DBTX, u *User) error {
+func (q *Queries) UpdateUser(ctx context.Context, u *User) error {
 	var emp *string
 	if u.EmployeeID != "" {
 		emp = &u.EmployeeID
 	}
-	tag, err := db.Exec(ctx, `UPDATE users SET name = $2, email = $3, phone = $4, role = $5, status = $6, employee_id = $7,
+	tag, err := q.db.Exec(ctx, `UPDATE users SET name = $2, email = $3, phone = $4, role = $5, status = $6, employee_id = $7,
 		updated_at = now() WHERE id = $1`, u.ID, u.Name, u.Email, u.Phone, u.Role, u.Status, emp)
 	if err != nil {
 		return err
@@ -99,18 +99,18 @@ func UpdateUser(ctx context.Context, db DBTX, u *User) error {
 	return nil
 }
 
-func SetPassword(ctx context.Context, db DBTX, userID, hash string) error {
-	_, err := db.Exec(ctx, `UPDATE users SET password_hash = $2, password_changed_at = now(), updated_at = now() WHERE id = $1`, userID, hash)
+func (q *Queries) SetPassword(ctx context.Context, userID, hash string) error {
+	_, err := q.db.Exec(ctx, `UPDATE users SET password_hash = $2, password_changed_at = now(), updated_at = now() WHERE id = $1`, userID, hash)
 	return err
 }
 
-func SetAvatar(ctx context.Context, db DBTX, userID, key string) error {
-	_, err := db.Exec(ctx, `UPDATE users SET avatar_key = $2, updated_at = now() WHERE id = $1`, userID, key)
+func (q *Queries) SetAvatar(ctx context.Context, userID, key string) error {
+	_, err := q.db.Exec(ctx, `UPDATE users SET avatar_key = $2, updated_at = now() WHERE id = $1`, userID, key)
 	return err
 }
 
-func (s *Store) TouchLogin(ctx context.Context, userID string) error {
-	_, err := s.Pool.Exec(ctx, `UPDATE users SET last_login_at = now() WHERE id = $1`, userID)
+func (q *Queries) TouchLogin(ctx context.Context, userID string) error {
+	_, err := q.db.Exec(ctx, `UPDATE users SET last_login_at = now() WHERE id = $1`, userID)
 	return err
 }
 
@@ -124,12 +124,12 @@ type LDAPSync struct {
 // SyncLDAPUser writes what the directory owns after an LDAP login: the
 // contact fields (an empty one keeps the stored value), the role and the
 // customer, both recomputed from the directory every time.
-func SyncLDAPUser(ctx context.Context, db DBTX, id string, d LDAPSync) error {
+func (q *Queries) SyncLDAPUser(ctx context.Context, id string, d LDAPSync) error {
 	var emp *string
 	if d.EmployeeID != "" {
 		emp = &d.EmployeeID
 	}
-	_, err := db.Exec(ctx, `UPDATE users SET name = coalesce(nullif($2, ''), name), email = coalesce(nullif($3, ''), email),
+	_, err := q.db.Exec(ctx, `UPDATE users SET name = coalesce(nullif($2, ''), name), email = coalesce(nullif($3, ''), email),
 		phone = coalesce(nullif($4, ''), phone), employee_id = coalesce($5, employee_id), role = $6, tenant_id = $7,
 		updated_at = now() WHERE id = $1`,
 		id, d.Name, d.Email, d.Phone, emp, d.Role, d.TenantID)
@@ -137,8 +137,8 @@ func SyncLDAPUser(ctx context.Context, db DBTX, id string, d LDAPSync) error {
 }
 
 // CountAdmins counts active platform admins (the seed uses it).
-func (s *Store) CountAdmins(ctx context.Context) (int, error) {
+func (q *Queries) CountAdmins(ctx context.Context) (int, error) {
 	var n int
-	err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM users WHERE role = 'admin' AND status = 'active'`).Scan(&n)
+	err := q.db.QueryRow(ctx, `SELECT count(*) FROM users WHERE role = 'admin' AND status = 'active'`).Scan(&n)
 	return n, err
 }

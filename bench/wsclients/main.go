@@ -403,7 +403,7 @@ func seed(ctx context.Context, st *store.Store, n int) ([]string, error) {
 		name := fmt.Sprintf("wsbench-%05d", i)
 		m := &store.Machine{Name: name, Region: r.Name, GPUModel: "H100", GPUMemoryGB: 80, GPUCount: 8, SSHHost: name + ".bench.local", SSHPort: 22,
 			SSHUser: "root", SSHPasswordEnc: []byte{1}, Status: "online"}
-		if err := store.CreateMachine(ctx, st.Pool, m, ""); err != nil {
+		if err := st.CreateMachine(ctx, m, ""); err != nil {
 			return nil, err
 		}
 	}

@@ -66,7 +66,7 @@ func seedDemoFleet(ctx context.Context, cfg config.Config, st *store.Store) erro
 			GPUCount: spec.GPUCount, CUDAVersion: spec.CUDAVersion, DriverVersion: spec.DriverVersion, CPUModel: spec.CPUModel,
 			CPUCores: spec.CPUCores, MemoryGB: spec.MemoryGB, DiskGB: spec.DiskGB, SSHHost: spec.SSHHost, SSHPort: spec.SSHPort,
 			SSHUser: spec.SSHUser, ContainerDomainPrefix: spec.ContainerDomainPrefix, SSHPasswordEnc: enc}
-		if err := store.CreateMachine(ctx, st.Pool, &m, ""); err != nil {
+		if err := st.CreateMachine(ctx, &m, ""); err != nil {
 			return fmt.Errorf("unable to create demo machine %s: %w", spec.Name, err)
 		}
 	}
@@ -117,7 +117,7 @@ func startDemoAgents(ctx context.Context, dataDir, binDir, url string) error {
 		if _, err := os.Stat(filepath.Join(stateDir, runner.StateFile)); err != nil {
 			token, _ := auth.NewRefreshToken()
 			token = "rga_" + token
-			if err := store.SetAgentToken(ctx, st.Pool, id, auth.HashToken(token), time.Now().Add(24*time.Hour)); err != nil {
+			if err := st.SetAgentToken(ctx, id, auth.HashToken(token), time.Now().Add(24*time.Hour)); err != nil {
 				return err
 			}
 			args = append(args, "--bootstrap-token", token)

@@ -20,7 +20,7 @@ func TestRotateSecrets(t *testing.T) {
 	oldBox, _ := secrets.New(oldKey)
 	enc, _ := oldBox.Seal("Old-Passw0rd!")
 	m := &store.Machine{Name: "rot-1", Region: "北京", GPUModel: "H100", GPUMemoryGB: 80, GPUCount: 8, SSHHost: "h", SSHPort: 22, SSHUser: "root", SSHPasswordEnc: enc}
-	if err := store.CreateMachine(ctx, st.Pool, m, ""); err != nil {
+	if err := st.CreateMachine(ctx, m, ""); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("DATABASE_URL", dsn)

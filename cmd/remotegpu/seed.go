@@ -47,7 +47,7 @@ func seedDemo(ctx context.Context) error {
 		t, err := st.GetTenantByCode(ctx, c.tenant.Code)
 		if errors.Is(err, store.ErrNotFound) {
 			t = &c.tenant
-			err = store.CreateTenant(ctx, st.Pool, t)
+			err = st.CreateTenant(ctx, t)
 		}
 		if err != nil {
 			return fmt.Errorf("unable to seed customer %s: %w", c.tenant.Code, err)
@@ -64,7 +64,7 @@ func seedDemo(ctx context.Context) error {
 		// An announcement is text an admin writes, in one language: the demo's is in the console's default one.
 		a := store.Announcement{Title: "欢迎使用 RemoteGPU", Level: "info", Published: true,
 			Content: "整机 GPU 长期租用平台：机器、任务、镜像、数据集与监控。"}
-		if err := store.CreateAnnouncement(ctx, st.Pool, &a, ""); err != nil {
+		if err := st.CreateAnnouncement(ctx, &a, ""); err != nil {
 			return err
 		}
 	}
@@ -92,5 +92,5 @@ func ensureUser(ctx context.Context, st *store.Store, tenantID *string, d demoUs
 		return err
 	}
 	u := &store.User{TenantID: tenantID, Username: d.username, Name: d.name, Email: d.email, Role: d.role, AuthSource: "local", PasswordHash: hash}
-	return st.InTx(ctx, func(tx pgx.Tx) error { return store.CreateUser(ctx, tx, u) })
+	return st.InTx(ctx, func(tx pgx.Tx) error { return store.New(tx).CreateUser(ctx, u) })
 }

@@ -354,7 +354,7 @@ func TestDirectoryLogins(t *testing.T) {
 	cfg := dir.Config()
 	f := newService(t, &cfg)
 	acme := &store.Tenant{Name: "Alice", Company: "Acme", Code: "acme", Status: "active"}
-	if err := store.CreateTenant(context.Background(), f.st.Pool, acme); err != nil {
+	if err := f.st.CreateTenant(context.Background(), acme); err != nil {
 		t.Fatal(err)
 	}
 	ctx := from("10.0.0.9")

@@ -64,11 +64,11 @@ func (s *Service) CreateCustomer(ctx context.Context, in CreateCustomerInput) (*
 		return nil, err
 	}
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		if err := store.CreateTenant(ctx, tx, &t); err != nil {
+		if err := store.New(tx).CreateTenant(ctx, &t); err != nil {
 			return err
 		}
 		owner.TenantID = &t.ID
-		if err := store.CreateUser(ctx, tx, owner); err != nil {
+		if err := store.New(tx).CreateUser(ctx, owner); err != nil {
 			return err
 		}
 		if err := audit.Record(ctx, tx, audit.Entry{Action: "customer.create", TargetType: "customer", TargetID: t.ID, TenantID: t.ID,
@@ -170,7 +170,7 @@ func (s *Service) UpdateCustomer(ctx context.Context, id string, in CustomerFiel
 	after.Name, after.Company, after.Email, after.Phone, after.Remark = strings.TrimSpace(in.Name), strings.TrimSpace(in.Company),
 		in.Email, in.Phone, in.Remark
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		if err := store.UpdateTenant(ctx, tx, &after); err != nil {
+		if err := store.New(tx).UpdateTenant(ctx, &after); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Action: "customer.update", TargetType: "customer", TargetID: id, TenantID: id, Success: true,
@@ -194,7 +194,7 @@ func (s *Service) DeleteCustomer(ctx context.Context, id string) error {
 			apperr.P{"count": t.MachineCount})
 	}
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		if err := store.DeleteTenant(ctx, tx, id); err != nil {
+		if err := store.New(tx).DeleteTenant(ctx, id); err != nil {
 			return err
 		}
 		// the entry keeps no tenant_id: the tenant row is gone
@@ -219,12 +219,12 @@ func (s *Service) SetCustomerStatus(ctx context.Context, id string, enabled bool
 		return nil, CustomerNotFound(err)
 	}
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		if err := store.SetTenantStatus(ctx, tx, id, status); err != nil {
+		if err := store.New(tx).SetTenantStatus(ctx, id, status); err != nil {
 			return err
 		}
 		detail := map[string]any{"before": before.Status, "after": status}
 		if !enabled {
-			n, err := store.RevokeTenantSessions(ctx, tx, id, "customer disabled")
+			n, err := store.New(tx).RevokeTenantSessions(ctx, id, "customer disabled")
 			if err != nil {
 				return err
 			}
@@ -258,7 +258,7 @@ func (s *Service) CreateCustomerUser(ctx context.Context, tenantID string, in Ne
 	}
 	u.TenantID = &tenantID
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		if err := store.CreateUser(ctx, tx, u); err != nil {
+		if err := store.New(tx).CreateUser(ctx, u); err != nil {
 			return err
 		}
 		return auditUserCreated(ctx, tx, u)
@@ -286,7 +286,7 @@ func (s *Service) UpdateCustomerUser(ctx context.Context, tenantID, userID strin
 		in.Phone, strings.TrimSpace(in.EmployeeID)
 	after.Role, after.Status = in.Role, in.Status
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		if err := store.UpdateUser(ctx, tx, &after); err != nil {
+		if err := store.New(tx).UpdateUser(ctx, &after); err != nil {
 			return err
 		}
 		entry := func(action string, detail map[string]any) audit.Entry {
@@ -302,7 +302,7 @@ func (s *Service) UpdateCustomerUser(ctx context.Context, tenantID, userID strin
 			action := "user.enable"
 			if after.Status == "disabled" {
 				action = "user.disable"
-				if _, err := store.RevokeUserSessions(ctx, tx, after.ID, "", "user disabled"); err != nil {
+				if _, err := store.New(tx).RevokeUserSessions(ctx, after.ID, "", "user disabled"); err != nil {
 					return err
 				}
 			}

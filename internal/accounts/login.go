@@ -203,7 +203,7 @@ func (s *Service) syncLDAPUser(ctx context.Context, u *store.User, id *ldapauth.
 			return nil, accessErr
 		}
 		err := s.Store.InTx(ctx, func(tx pgx.Tx) error {
-			n, err := store.RevokeUserSessions(ctx, tx, u.ID, "", "directory access removed")
+			n, err := store.New(tx).RevokeUserSessions(ctx, u.ID, "", "directory access removed")
 			if err != nil {
 				return err
 			}
@@ -217,12 +217,12 @@ func (s *Service) syncLDAPUser(ctx context.Context, u *store.User, id *ldapauth.
 	}
 	changed := role != u.Role || deref(tenantID) != deref(u.TenantID)
 	err := s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		err := store.SyncLDAPUser(ctx, tx, u.ID, store.LDAPSync{Name: id.Name, Email: id.Email, Phone: id.Phone,
+		err := store.New(tx).SyncLDAPUser(ctx, u.ID, store.LDAPSync{Name: id.Name, Email: id.Email, Phone: id.Phone,
 			EmployeeID: id.EmployeeID, Role: role, TenantID: tenantID})
 		if err != nil || !changed {
 			return err
 		}
-		n, err := store.RevokeUserSessions(ctx, tx, u.ID, "", "directory role changed")
+		n, err := store.New(tx).RevokeUserSessions(ctx, u.ID, "", "directory role changed")
 		if err != nil {
 			return err
 		}
@@ -256,7 +256,7 @@ func (s *Service) provisionLDAPUser(ctx context.Context, id *ldapauth.Identity) 
 	u := &store.User{Username: id.Username, Email: id.Email, Name: id.Name, Phone: id.Phone, EmployeeID: id.EmployeeID,
 		Role: role, TenantID: tenantID, AuthSource: "ldap"}
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		if err := store.CreateUser(ctx, tx, u); err != nil {
+		if err := store.New(tx).CreateUser(ctx, u); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Action: "user.provision", TargetType: "user", TargetID: u.ID, Success: true,
@@ -302,10 +302,10 @@ func (s *Service) startSession(ctx context.Context, u *store.User) (*Tokens, err
 	var sessionID string
 	err := s.Store.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		if sessionID, err = store.CreateSession(ctx, tx, u.ID, ri.IP, truncate(ri.UserAgent, 400), expires); err != nil {
+		if sessionID, err = store.New(tx).CreateSession(ctx, u.ID, ri.IP, truncate(ri.UserAgent, 400), expires); err != nil {
 			return err
 		}
-		if err := store.InsertRefreshToken(ctx, tx, sessionID, hash, expires); err != nil {
+		if err := store.New(tx).InsertRefreshToken(ctx, sessionID, hash, expires); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Action: "auth.login", TargetType: "user", TargetID: u.ID, Success: true,
@@ -362,27 +362,27 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (*Tokens, er
 		reused    bool
 	)
 	err := s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		t, err := store.ClaimRefreshToken(ctx, tx, hash)
+		t, err := store.New(tx).ClaimRefreshToken(ctx, hash)
 		if err != nil {
 			return err
 		}
 		sessionID = t.SessionID
 		if t.UsedAt != nil {
 			reused = true
-			return store.RevokeSession(ctx, tx, t.SessionID, "refresh token reuse")
+			return store.New(tx).RevokeSession(ctx, t.SessionID, "refresh token reuse")
 		}
 		if t.SessionRevokedAt != nil || s.now().After(t.ExpiresAt) {
 			return store.ErrNotFound
 		}
-		if err := store.MarkRefreshTokenUsed(ctx, tx, hash); err != nil {
+		if err := store.New(tx).MarkRefreshTokenUsed(ctx, hash); err != nil {
 			return err
 		}
 		var nextHash []byte
 		next, nextHash = auth.NewRefreshToken()
-		if err := store.InsertRefreshToken(ctx, tx, t.SessionID, nextHash, t.ExpiresAt); err != nil {
+		if err := store.New(tx).InsertRefreshToken(ctx, t.SessionID, nextHash, t.ExpiresAt); err != nil {
 			return err
 		}
-		if err := store.TouchSession(ctx, tx, t.SessionID); err != nil {
+		if err := store.New(tx).TouchSession(ctx, t.SessionID); err != nil {
 			return err
 		}
 		u, err := s.Store.GetUser(ctx, t.UserID)
@@ -412,11 +412,11 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (*Tokens, er
 // Logout ends the session of a refresh token; an unknown token is no error.
 func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 	err := s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		t, err := store.ClaimRefreshToken(ctx, tx, auth.HashToken(refreshToken))
+		t, err := store.New(tx).ClaimRefreshToken(ctx, auth.HashToken(refreshToken))
 		if err != nil {
 			return err
 		}
-		if err := store.RevokeSession(ctx, tx, t.SessionID, "logout"); err != nil {
+		if err := store.New(tx).RevokeSession(ctx, t.SessionID, "logout"); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Action: "auth.logout", TargetType: "session", TargetID: t.SessionID, Success: true})

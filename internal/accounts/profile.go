@@ -51,7 +51,7 @@ func (s *Service) UpdateProfile(ctx context.Context, in UpdateProfileInput) (*Ac
 		}
 	}
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		if err := store.UpdateUser(ctx, tx, &after); err != nil {
+		if err := store.New(tx).UpdateUser(ctx, &after); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Action: "profile.update", TargetType: "user", TargetID: p.UserID, Success: true,
@@ -92,10 +92,10 @@ func (s *Service) ChangePassword(ctx context.Context, in ChangePasswordInput) (r
 		return 0, err
 	}
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		if err := store.SetPassword(ctx, tx, u.ID, hash); err != nil {
+		if err := store.New(tx).SetPassword(ctx, u.ID, hash); err != nil {
 			return err
 		}
-		if revoked, err = store.RevokeUserSessions(ctx, tx, u.ID, p.SessionID, "password changed"); err != nil {
+		if revoked, err = store.New(tx).RevokeUserSessions(ctx, u.ID, p.SessionID, "password changed"); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Action: "profile.change_password", TargetType: "user", TargetID: u.ID, Success: true,
@@ -179,7 +179,7 @@ func (s *Service) SetAvatar(ctx context.Context, file io.Reader, size int64) (*A
 		return nil, err
 	}
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		if err := store.SetAvatar(ctx, tx, p.UserID, key); err != nil {
+		if err := store.New(tx).SetAvatar(ctx, p.UserID, key); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Action: "profile.avatar", TargetType: "user", TargetID: p.UserID, Success: true,

@@ -70,7 +70,7 @@ func (s *Service) sendResetCode(ctx context.Context, account string) {
 	code := auth.GenerateCode()
 	var refused string
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		last, today, err := store.PasswordResetsSince(ctx, tx, user.ID, s.now().Add(-24*time.Hour))
+		last, today, err := store.New(tx).PasswordResetsSince(ctx, user.ID, s.now().Add(-24*time.Hour))
 		if err != nil {
 			return err
 		}
@@ -80,7 +80,7 @@ func (s *Service) sendResetCode(ctx context.Context, account string) {
 		case today >= resetMaxPerDay:
 			refused = "daily limit"
 		default:
-			return store.CreatePasswordReset(ctx, tx, user.ID, s.codeHash(user.ID, code), s.now().Add(resetCodeTTL))
+			return store.New(tx).CreatePasswordReset(ctx, user.ID, s.codeHash(user.ID, code), s.now().Add(resetCodeTTL))
 		}
 		return nil
 	})
@@ -142,7 +142,7 @@ func (s *Service) ConfirmReset(ctx context.Context, in ConfirmResetInput) error 
 	}
 	var verdict error
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		r, err := store.LatestPasswordReset(ctx, tx, user.ID, true)
+		r, err := store.New(tx).LatestPasswordReset(ctx, user.ID, true)
 		if errors.Is(err, store.ErrNotFound) {
 			verdict = errBadCode()
 			return nil
@@ -152,15 +152,15 @@ func (s *Service) ConfirmReset(ctx context.Context, in ConfirmResetInput) error 
 		}
 		if s.now().After(r.ExpiresAt) || r.Attempts >= resetMaxAttempts {
 			verdict = apperr.New(apperr.Invalid, "accounts.resetCodeSpent", "the code has expired or was tried too often; request a new one")
-			return store.ConsumePasswordReset(ctx, tx, r.ID)
+			return store.New(tx).ConsumePasswordReset(ctx, r.ID)
 		}
 		if !hmac.Equal([]byte(r.CodeHash), []byte(s.codeHash(user.ID, in.Code))) {
 			left := resetMaxAttempts - r.Attempts - 1
 			verdict = apperr.New(apperr.Invalid, "accounts.wrongResetCode", "wrong code, {left} tries left", apperr.P{"left": left})
 			if left == 0 {
-				return store.ConsumePasswordReset(ctx, tx, r.ID)
+				return store.New(tx).ConsumePasswordReset(ctx, r.ID)
 			}
-			return store.IncrementResetAttempts(ctx, tx, r.ID)
+			return store.New(tx).IncrementResetAttempts(ctx, r.ID)
 		}
 		// The code is right: now the rules that need the username, then the hash.
 		if err := auth.CheckPolicy(in.NewPassword, user.Username); err != nil {
@@ -172,13 +172,13 @@ func (s *Service) ConfirmReset(ctx context.Context, in ConfirmResetInput) error 
 		if err != nil {
 			return err
 		}
-		if err := store.ConsumePasswordReset(ctx, tx, r.ID); err != nil {
+		if err := store.New(tx).ConsumePasswordReset(ctx, r.ID); err != nil {
 			return err
 		}
-		if err := store.SetPassword(ctx, tx, user.ID, hash); err != nil {
+		if err := store.New(tx).SetPassword(ctx, user.ID, hash); err != nil {
 			return err
 		}
-		if _, err := store.RevokeUserSessions(ctx, tx, user.ID, "", "password reset"); err != nil {
+		if _, err := store.New(tx).RevokeUserSessions(ctx, user.ID, "", "password reset"); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Action: "auth.password_reset", TargetType: "user", TargetID: user.ID, Success: true, Actor: user})

@@ -35,14 +35,14 @@ func (s *Service) AddSSHKey(ctx context.Context, in AddSSHKeyInput) (*store.SSHK
 	}
 	key := store.SSHKey{Name: strings.TrimSpace(in.Name), KeyType: k.Type, PublicKey: k.Normalized, Comment: k.Comment, Fingerprint: k.Fingerprint}
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		n, err := store.CountSSHKeys(ctx, tx, p.TenantID, p.UserID)
+		n, err := store.New(tx).CountSSHKeys(ctx, p.TenantID, p.UserID)
 		if err != nil {
 			return err
 		}
 		if n >= MaxSSHKeys {
 			return apperr.New(apperr.Conflict, "accounts.tooManySSHKeys", "at most {max} keys", apperr.P{"max": MaxSSHKeys})
 		}
-		if err := store.CreateSSHKey(ctx, tx, p.TenantID, p.UserID, &key); err != nil {
+		if err := store.New(tx).CreateSSHKey(ctx, p.TenantID, p.UserID, &key); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Action: "ssh_key.create", TargetType: "ssh_key", TargetID: key.ID, Success: true,
@@ -63,7 +63,7 @@ func (s *Service) AddSSHKey(ctx context.Context, in AddSSHKeyInput) (*store.SSHK
 func (s *Service) DeleteSSHKey(ctx context.Context, id string) error {
 	p := caller.From(ctx)
 	err := s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		k, err := store.DeleteSSHKey(ctx, tx, p.TenantID, p.UserID, id)
+		k, err := store.New(tx).DeleteSSHKey(ctx, p.TenantID, p.UserID, id)
 		if err != nil {
 			return err
 		}

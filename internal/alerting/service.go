@@ -192,7 +192,7 @@ func (s *Service) UpdateRules(ctx context.Context, in UpdateRulesInput) ([]store
 	by := caller.From(ctx).Username
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
 		for _, r := range changed {
-			if err := store.UpdateAlertRule(ctx, tx, r, by); err != nil {
+			if err := store.New(tx).UpdateAlertRule(ctx, r, by); err != nil {
 				return err
 			}
 		}
@@ -237,7 +237,7 @@ func (s *Service) Acknowledge(ctx context.Context, in TransitionInput) (*store.A
 		case "resolved":
 			return alreadyResolved()
 		}
-		return store.AcknowledgeAlert(ctx, tx, a.ID, p.UserID, p.Username, note)
+		return store.New(tx).AcknowledgeAlert(ctx, a.ID, p.UserID, p.Username, note)
 	})
 }
 
@@ -248,7 +248,7 @@ func (s *Service) Resolve(ctx context.Context, in TransitionInput) (*store.Alert
 		if a.Status == "resolved" {
 			return alreadyResolved()
 		}
-		return store.ResolveAlert(ctx, tx, a, store.ResolutionManual, p.UserID, p.Username, note)
+		return store.New(tx).ResolveAlert(ctx, a, store.ResolutionManual, p.UserID, p.Username, note)
 	})
 }
 
@@ -259,7 +259,7 @@ func (s *Service) Ignore(ctx context.Context, in TransitionInput) (*store.Alert,
 		if a.Status == "resolved" {
 			return alreadyResolved()
 		}
-		return store.ResolveAlert(ctx, tx, a, store.ResolutionIgnored, p.UserID, p.Username, note)
+		return store.New(tx).ResolveAlert(ctx, a, store.ResolutionIgnored, p.UserID, p.Username, note)
 	})
 }
 
@@ -268,14 +268,14 @@ func (s *Service) transition(ctx context.Context, in TransitionInput, action str
 	p := caller.From(ctx)
 	note := strings.TrimSpace(in.Note)
 	err := s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		a, err := store.LockAlert(ctx, tx, in.ID)
+		a, err := store.New(tx).LockAlert(ctx, in.ID)
 		if err != nil {
 			return notFound(err)
 		}
 		if err := change(tx, a, p, note); err != nil {
 			return err
 		}
-		after, err := store.LockAlert(ctx, tx, in.ID)
+		after, err := store.New(tx).LockAlert(ctx, in.ID)
 		if err != nil {
 			return err
 		}

@@ -45,7 +45,7 @@ func machine(t *testing.T, st *store.Store, name string) string {
 	t.Helper()
 	m := &store.Machine{Name: name, Region: "北京", GPUModel: "H100", GPUMemoryGB: 80, GPUCount: 8, SSHHost: name + ".test", SSHPort: 22,
 		SSHUser: "root", SSHPasswordEnc: []byte{1}, Status: "online"}
-	if err := store.CreateMachine(context.Background(), st.Pool, m, ""); err != nil {
+	if err := st.CreateMachine(context.Background(), m, ""); err != nil {
 		t.Fatal(err)
 	}
 	return m.ID
@@ -56,7 +56,7 @@ func asAdmin(t *testing.T, st *store.Store) context.Context {
 	t.Helper()
 	hash, _ := auth.HashPassword("Passw0rd-Test")
 	u := &store.User{Username: "ops", Name: "运维", Email: "ops@example.test", Role: "admin", AuthSource: "local", PasswordHash: hash}
-	if err := store.CreateUser(context.Background(), st.Pool, u); err != nil {
+	if err := st.CreateUser(context.Background(), u); err != nil {
 		t.Fatal(err)
 	}
 	return caller.WithPrincipal(context.Background(), &caller.Principal{UserID: u.ID, Username: u.Username, Role: "admin"})

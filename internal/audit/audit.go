@@ -44,7 +44,7 @@ func Record(ctx context.Context, db store.DBTX, e Entry) error {
 	if e.TenantID != "" {
 		a.TenantID = &e.TenantID
 	}
-	err := store.InsertAudit(ctx, db, a)
+	err := store.New(db).InsertAudit(ctx, a)
 	if err != nil {
 		slog.ErrorContext(ctx, "unable to write audit log", "action", e.Action, "err", err)
 	}

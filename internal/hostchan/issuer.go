@@ -79,7 +79,7 @@ func (i *Issuer) Issue(ctx context.Context, r Request) (json.RawMessage, error) 
 	err = i.Store.InTx(ctx, func(tx pgx.Tx) error {
 		var fresh bool
 		var err error
-		c, fresh, err = store.IssueHostCommand(ctx, tx, store.HostCommandIssue{MachineID: r.MachineID, Kind: r.Kind, Args: args,
+		c, fresh, err = store.New(tx).IssueHostCommand(ctx, store.HostCommandIssue{MachineID: r.MachineID, Kind: r.Kind, Args: args,
 			Serial: r.Serial, WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID, ActivityID: info.ActivityID,
 			Attempt: int(info.Attempt), TaskToken: info.TaskToken, HeartbeatS: int(every / time.Second), NewSecret: sealed})
 		if err != nil {
@@ -95,7 +95,7 @@ func (i *Issuer) Issue(ctx context.Context, r Request) (json.RawMessage, error) 
 	}
 	if c.Status == "succeeded" {
 		// The host did it for an earlier attempt; this one completes now.
-		if err := store.SettleHostCommand(ctx, i.Store.Pool, c.ID); err != nil {
+		if err := i.Store.SettleHostCommand(ctx, c.ID); err != nil {
 			return nil, fmt.Errorf("unable to settle the host command: %w", err)
 		}
 		return c.Result, nil

@@ -67,7 +67,7 @@ func (s *Service) Poll(ctx context.Context, c Caller, running []string, wait tim
 	deadline := time.Now().Add(wait)
 	for {
 		woken := s.waiters.watch(s.Store, c.MachineID) // before the query, so no notification is missed
-		list, err := store.DeliverHostCommands(ctx, s.Store.Pool, c.MachineID, running)
+		list, err := s.Store.DeliverHostCommands(ctx, c.MachineID, running)
 		if err != nil {
 			return nil, err
 		}
@@ -115,7 +115,7 @@ func (s *Service) awaited(ctx context.Context, cmd *store.HostCommand) bool {
 	if gone(err) && s.workflowRunning(ctx, cmd) {
 		return false // between two attempts: the next one takes the command over and it comes again
 	}
-	if err := store.SettleHostCommand(ctx, s.Store.Pool, cmd.ID); err != nil {
+	if err := s.Store.SettleHostCommand(ctx, cmd.ID); err != nil {
 		slog.WarnContext(ctx, "unable to close a host command no longer awaited", "command", cmd.ID, "err", err)
 	}
 	return false
@@ -142,7 +142,7 @@ func (s *Service) Secret(ctx context.Context, c Caller, id string) (string, erro
 	var plain string
 	var refusal error
 	err := s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		cmd, err := store.GetHostCommand(ctx, tx, c.MachineID, id, true)
+		cmd, err := store.New(tx).GetHostCommand(ctx, c.MachineID, id, true)
 		if errors.Is(err, store.ErrNotFound) {
 			refusal = notFound()
 			return refusal
@@ -150,7 +150,7 @@ func (s *Service) Secret(ctx context.Context, c Caller, id string) (string, erro
 		if err != nil {
 			return err
 		}
-		sealed, err := store.TakeHostCommandSecret(ctx, tx, c.MachineID, id)
+		sealed, err := store.New(tx).TakeHostCommandSecret(ctx, c.MachineID, id)
 		if errors.Is(err, store.ErrSecretUnavailable) {
 			refusal = apperr.ForbiddenErr("machines.hostCommand.noSecret", "this command has no secret to hand out (none, already fetched, or the command ended)")
 			return refusal
@@ -173,7 +173,7 @@ func (s *Service) Secret(ctx context.Context, c Caller, id string) (string, erro
 // activity, and tells the agent to stop when the workflow cancelled the
 // command or no longer waits for it.
 func (s *Service) Heartbeat(ctx context.Context, c Caller, id string, progress json.RawMessage) (bool, error) {
-	cmd, err := store.GetHostCommand(ctx, s.Store.Pool, c.MachineID, id, false)
+	cmd, err := s.Store.GetHostCommand(ctx, c.MachineID, id, false)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, s.refuse(ctx, c, "heartbeat", id, notFound())
 	}
@@ -194,9 +194,9 @@ func (s *Service) Heartbeat(ctx context.Context, c Caller, id string, progress j
 	switch {
 	case gone(err) && s.workflowRunning(ctx, cmd):
 		// Between two attempts: keep working, the result completes the next one.
-		return false, store.HeartbeatHostCommand(ctx, s.Store.Pool, cmd.ID, progress)
+		return false, s.Store.HeartbeatHostCommand(ctx, cmd.ID, progress)
 	case gone(err):
-		if err := store.SettleHostCommand(ctx, s.Store.Pool, cmd.ID); err != nil {
+		if err := s.Store.SettleHostCommand(ctx, cmd.ID); err != nil {
 			return false, err
 		}
 		return true, nil
@@ -205,7 +205,7 @@ func (s *Service) Heartbeat(ctx context.Context, c Caller, id string, progress j
 	case err != nil:
 		return false, unavailable(err)
 	}
-	return false, store.HeartbeatHostCommand(ctx, s.Store.Pool, cmd.ID, progress)
+	return false, s.Store.HeartbeatHostCommand(ctx, cmd.ID, progress)
 }
 
 // Finish records the host's answer to one of the caller's commands, with
@@ -218,7 +218,7 @@ func (s *Service) Finish(ctx context.Context, c Caller, id string, r agentproto.
 	var refusal error
 	err := s.Store.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		cmd, err = store.GetHostCommand(ctx, tx, c.MachineID, id, true)
+		cmd, err = store.New(tx).GetHostCommand(ctx, c.MachineID, id, true)
 		if errors.Is(err, store.ErrNotFound) {
 			refusal = notFound()
 			return refusal
@@ -247,7 +247,7 @@ func (s *Service) Finish(ctx context.Context, c Caller, id string, r agentproto.
 		if status != agentproto.ResultSucceeded {
 			result = nil
 		}
-		if err := store.FinishHostCommand(ctx, tx, cmd.ID, status, result, msg, typ, permanent); err != nil {
+		if err := store.New(tx).FinishHostCommand(ctx, cmd.ID, status, result, msg, typ, permanent); err != nil {
 			return err
 		}
 		cmd.Status, cmd.Result, cmd.Error, cmd.ErrorType, cmd.ErrorPermanent = status, result, msg, typ, permanent
@@ -271,7 +271,7 @@ func (s *Service) effects(ctx context.Context, tx pgx.Tx, c Caller, cmd *store.H
 		if !ok {
 			return nil
 		}
-		sealed, err := store.HostCommandSecret(ctx, tx, cmd.ID)
+		sealed, err := store.New(tx).HostCommandSecret(ctx, cmd.ID)
 		if err != nil {
 			return err
 		}
@@ -279,7 +279,7 @@ func (s *Service) effects(ctx context.Context, tx pgx.Tx, c Caller, cmd *store.H
 			*status, *msg, *typ = agentproto.ResultFailed, "the command had no password", "NoSecret"
 			return nil
 		}
-		if err := store.SetMachinePassword(ctx, tx, cmd.MachineID, sealed); err != nil {
+		if err := store.New(tx).SetMachinePassword(ctx, cmd.MachineID, sealed); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, c, "machine.password_applied", cmd.ID, true, map[string]any{"workflowId": cmd.WorkflowID})
@@ -289,9 +289,9 @@ func (s *Service) effects(ctx context.Context, tx pgx.Tx, c Caller, cmd *store.H
 			ok = false
 		}
 		if !ok {
-			return store.DropPendingAgentKey(ctx, tx, cmd.MachineID)
+			return store.New(tx).DropPendingAgentKey(ctx, cmd.MachineID)
 		}
-		if err := store.PromotePendingAgentKey(ctx, tx, cmd.MachineID); err != nil {
+		if err := store.New(tx).PromotePendingAgentKey(ctx, cmd.MachineID); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, c, "machine.agent_key_rotated", cmd.ID, true, map[string]any{"workflowId": cmd.WorkflowID})
@@ -306,7 +306,7 @@ func (s *Service) effects(ctx context.Context, tx pgx.Tx, c Caller, cmd *store.H
 		if err := json.Unmarshal(cmd.Args, &args); err != nil || args.AllocationID == "" {
 			return nil
 		}
-		return store.SetAllocationKeysVersion(ctx, tx, args.AllocationID, args.Version)
+		return store.New(tx).SetAllocationKeysVersion(ctx, args.AllocationID, args.Version)
 	}
 	return nil
 }
@@ -340,7 +340,7 @@ func (s *Service) settle(ctx context.Context, cmd *store.HostCommand) error {
 		// The answer is kept; the agent reports again (or the next attempt finds it).
 		return unavailable(err)
 	}
-	return store.SettleHostCommand(ctx, s.Store.Pool, cmd.ID)
+	return s.Store.SettleHostCommand(ctx, cmd.ID)
 }
 
 // refuse audits a refused request and returns its error; when the audit
@@ -359,7 +359,7 @@ func (s *Service) audit(ctx context.Context, db store.DBTX, c Caller, action, co
 		detail = map[string]any{}
 	}
 	detail["commandId"] = commandID
-	return store.InsertAudit(ctx, db, &store.AuditLog{ActorName: "agent", ActorRole: "agent", Action: action, TargetType: "machine",
+	return store.New(db).InsertAudit(ctx, &store.AuditLog{ActorName: "agent", ActorRole: "agent", Action: action, TargetType: "machine",
 		TargetID: c.MachineID, Success: success, IP: c.IP, TraceID: c.TraceID, Detail: detail})
 }
 

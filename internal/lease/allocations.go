@@ -67,7 +67,7 @@ func (s *Service) Allocate(ctx context.Context, in AllocateInput) ([]store.Alloc
 	ids := make([]string, len(machines))
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
 		for i, m := range machines {
-			id, err := store.CreateAllocation(ctx, tx, t.ID, m.ID, in.Months, remark, p.UserID, p.Username)
+			id, err := store.New(tx).CreateAllocation(ctx, t.ID, m.ID, in.Months, remark, p.UserID, p.Username)
 			if err != nil {
 				if store.IsUniqueViolation(err, "allocations_live_machine_key") {
 					return apperr.ConflictErr("lease.machineJustAllocated", "machine {machine} was just allocated", apperr.P{"machine": m.Name})

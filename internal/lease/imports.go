@@ -56,7 +56,7 @@ func (s *Service) UploadImport(ctx context.Context, in UploadImportInput) (*Mach
 	if s.Objects == nil || s.Secrets == nil {
 		return nil, apperr.UnavailableErr("machines.import.notConfigured", "the object store or the secrets key is not configured")
 	}
-	taken, err := store.LiveMachineNames(ctx, s.Store.Pool, parsed.Names())
+	taken, err := s.Store.LiveMachineNames(ctx, parsed.Names())
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +133,7 @@ func (s *Service) ConfirmImport(ctx context.Context, id string) (*MachineImportD
 	// waits for this transaction, and a second confirmation waits and then
 	// finds the import running.
 	err := s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		imp, err := store.LockMachineImport(ctx, tx, id)
+		imp, err := store.New(tx).LockMachineImport(ctx, id)
 		if err != nil {
 			return importNotFound(err)
 		}
@@ -144,7 +144,7 @@ func (s *Service) ConfirmImport(ctx context.Context, id string) (*MachineImportD
 			return apperr.ConflictErr("machines.import.failed",
 				"this import failed ({error}); upload the file again: machines already created will be skipped as duplicates", apperr.P{"error": imp.Error})
 		}
-		if err := store.ConfirmMachineImport(ctx, tx, imp.ID, p.UserID, p.Username); err != nil {
+		if err := store.New(tx).ConfirmMachineImport(ctx, imp.ID, p.UserID, p.Username); err != nil {
 			return err
 		}
 		if err := audit.Record(ctx, tx, audit.Entry{Action: "machine.import", TargetType: "machine_import", TargetID: imp.ID, Success: true,

@@ -58,12 +58,12 @@ func newFixture(t *testing.T) *fixture {
 	tc := &fakeTemporal{}
 	ctx := context.Background()
 	admin := &store.User{Username: "admin1", Name: "admin1", Email: "admin1@example.test", Role: "admin", AuthSource: "local"}
-	if err := store.CreateUser(ctx, st.Pool, admin); err != nil {
+	if err := st.CreateUser(ctx, admin); err != nil {
 		t.Fatal(err)
 	}
 	ctx = caller.WithPrincipal(ctx, &caller.Principal{UserID: admin.ID, Username: admin.Username, Role: "admin"})
 	tenant := &store.Tenant{Name: "A", Company: "Company A", Code: "a", Email: "a@example.test", Status: "active"}
-	if err := store.CreateTenant(ctx, st.Pool, tenant); err != nil {
+	if err := st.CreateTenant(ctx, tenant); err != nil {
 		t.Fatal(err)
 	}
 	return &fixture{svc: lease.New(st, tc, box, nil, cfg, nil), st: st, tc: tc, ctx: ctx, tenant: tenant}
@@ -197,7 +197,7 @@ func TestMachineRules(t *testing.T) {
 func TestLeaseHostStepsOfOlderRows(t *testing.T) {
 	f := newFixture(t)
 	m := f.machine(t, "old-01")
-	id, err := store.CreateAllocation(f.ctx, f.st.Pool, f.tenant.ID, m.ID, 1, "", caller.From(f.ctx).UserID, "admin1")
+	id, err := f.st.CreateAllocation(f.ctx, f.tenant.ID, m.ID, 1, "", caller.From(f.ctx).UserID, "admin1")
 	if err != nil {
 		t.Fatal(err)
 	}

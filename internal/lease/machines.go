@@ -102,10 +102,10 @@ func (s *Service) CreateMachine(ctx context.Context, in CreateMachineInput) (*Cr
 	applySpec(&m, spec)
 	boot := s.newBootstrap()
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		if err := store.CreateMachine(ctx, tx, &m, ""); err != nil {
+		if err := store.New(tx).CreateMachine(ctx, &m, ""); err != nil {
 			return err
 		}
-		if err := store.SetAgentToken(ctx, tx, m.ID, auth.HashToken(boot.AgentToken), boot.ExpiresAt); err != nil {
+		if err := store.New(tx).SetAgentToken(ctx, m.ID, auth.HashToken(boot.AgentToken), boot.ExpiresAt); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Action: "machine.create", TargetType: "machine", TargetID: m.ID, Success: true,
@@ -160,11 +160,11 @@ func (s *Service) UpdateMachine(ctx context.Context, in UpdateMachineInput) (*st
 		return nil, apperr.ConflictErr("machines.inMaintenance", "the machine is in maintenance; end the maintenance first").AtField("body.status")
 	}
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		if err := store.UpdateMachine(ctx, tx, &after); err != nil {
+		if err := store.New(tx).UpdateMachine(ctx, &after); err != nil {
 			return err
 		}
 		if status != "" && status != before.Status {
-			if err := store.SetMachineStatus(ctx, tx, after.ID, status); err != nil {
+			if err := store.New(tx).SetMachineStatus(ctx, after.ID, status); err != nil {
 				return err
 			}
 			after.Status = status
@@ -194,7 +194,7 @@ func (s *Service) DeleteMachine(ctx context.Context, id string) error {
 			"the machine's last lease is still being cleaned; if the host was reinstalled or is gone, mark it reinstalled first")
 	}
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		if err := store.DeleteMachine(ctx, tx, id); err != nil {
+		if err := store.New(tx).DeleteMachine(ctx, id); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Action: "machine.delete", TargetType: "machine", TargetID: id, Success: true,
@@ -239,7 +239,7 @@ func (s *Service) RotateAgentToken(ctx context.Context, id string) (*AgentBootst
 	}
 	boot := s.newBootstrap()
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		if err := store.SetAgentToken(ctx, tx, m.ID, auth.HashToken(boot.AgentToken), boot.ExpiresAt); err != nil {
+		if err := store.New(tx).SetAgentToken(ctx, m.ID, auth.HashToken(boot.AgentToken), boot.ExpiresAt); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Action: "machine.agent_token", TargetType: "machine", TargetID: m.ID, Success: true,
@@ -268,7 +268,7 @@ func (s *Service) StartMaintenance(ctx context.Context, in StartMaintenanceInput
 	var rec *store.MaintenanceRecord
 	err := s.Store.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		if rec, err = store.StartMaintenance(ctx, tx, in.MachineID, strings.TrimSpace(in.Reason), in.Until, p.UserID, p.Username); err != nil {
+		if rec, err = store.New(tx).StartMaintenance(ctx, in.MachineID, strings.TrimSpace(in.Reason), in.Until, p.UserID, p.Username); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Action: "machine.maintenance_start", TargetType: "machine", TargetID: in.MachineID, Success: true,
@@ -294,7 +294,7 @@ func (s *Service) EndMaintenance(ctx context.Context, machineID string) (*store.
 	var rec *store.MaintenanceRecord
 	err := s.Store.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		if rec, err = store.EndMaintenance(ctx, tx, machineID, p.UserID, p.Username); err != nil {
+		if rec, err = store.New(tx).EndMaintenance(ctx, machineID, p.UserID, p.Username); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Action: "machine.maintenance_end", TargetType: "machine", TargetID: machineID, Success: true,

@@ -149,7 +149,7 @@ func (s *Service) auditRefusal(ctx context.Context, path string, key [32]byte) {
 		slog.WarnContext(ctx, "refused agent token (not audited: too many from this address)", "ip", ip, "path", path)
 		return
 	}
-	err := store.InsertAudit(ctx, s.Store.Pool, &store.AuditLog{ActorName: "agent", ActorRole: "agent", Action: "agent.auth_refused",
+	err := s.Store.InsertAudit(ctx, &store.AuditLog{ActorName: "agent", ActorRole: "agent", Action: "agent.auth_refused",
 		TargetType: "agent_api", TargetID: path, IP: ip, TraceID: logging.TraceID(ctx),
 		Detail: map[string]any{"tokenSha256Prefix": fmt.Sprintf("%x", key[:6])}})
 	if err != nil {
@@ -174,7 +174,7 @@ func (s *Service) RegisterAgent(ctx context.Context, in RegisterAgentInput) (age
 	var name string
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		name, err = store.RegisterAgent(ctx, tx, req.MachineID, auth.HashToken(req.BootstrapToken), auth.HashToken(key), inv,
+		name, err = store.New(tx).RegisterAgent(ctx, req.MachineID, auth.HashToken(req.BootstrapToken), auth.HashToken(key), inv,
 			req.Inventory.GPUSource, s.Now())
 		if err != nil {
 			return err

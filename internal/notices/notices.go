@@ -66,7 +66,7 @@ func (s *Service) Send(ctx context.Context, in SendInput) (*Sent, error) {
 	}
 	var wfID string
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		if err := store.CreateNotificationBatch(ctx, tx, &b, p.UserID); err != nil {
+		if err := store.New(tx).CreateNotificationBatch(ctx, &b, p.UserID); err != nil {
 			return err
 		}
 		wfID = workflows.SendNotificationWorkflowID(b.ID)
@@ -118,7 +118,7 @@ type AnnouncementInput struct {
 func (s *Service) CreateAnnouncement(ctx context.Context, in AnnouncementInput) (*store.Announcement, error) {
 	a := store.Announcement{Title: in.Title, Content: in.Content, Level: in.Level, Published: in.Published}
 	err := s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		if err := store.CreateAnnouncement(ctx, tx, &a, caller.From(ctx).UserID); err != nil {
+		if err := store.New(tx).CreateAnnouncement(ctx, &a, caller.From(ctx).UserID); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Action: "announcement.create", TargetType: "announcement", TargetID: a.ID, Success: true,
@@ -134,7 +134,7 @@ func (s *Service) CreateAnnouncement(ctx context.Context, in AnnouncementInput) 
 func (s *Service) UpdateAnnouncement(ctx context.Context, id string, in AnnouncementInput) (*store.Announcement, error) {
 	a := store.Announcement{ID: id, Title: in.Title, Content: in.Content, Level: in.Level, Published: in.Published}
 	err := s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		if err := store.UpdateAnnouncement(ctx, tx, &a); err != nil {
+		if err := store.New(tx).UpdateAnnouncement(ctx, &a); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Action: "announcement.update", TargetType: "announcement", TargetID: a.ID, Success: true,
@@ -149,7 +149,7 @@ func (s *Service) UpdateAnnouncement(ctx context.Context, id string, in Announce
 // DeleteAnnouncement deletes an announcement.
 func (s *Service) DeleteAnnouncement(ctx context.Context, id string) error {
 	err := s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		if err := store.DeleteAnnouncement(ctx, tx, id); err != nil {
+		if err := store.New(tx).DeleteAnnouncement(ctx, id); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Action: "announcement.delete", TargetType: "announcement", TargetID: id, Success: true})

@@ -60,7 +60,7 @@ func TestSendAndInbox(t *testing.T) {
 	svc := notices.New(st, nil, "")
 	ctx := context.Background()
 	tenant := &store.Tenant{Name: "A", Company: "Acme", Code: "acme", Status: "active"}
-	if err := store.CreateTenant(ctx, st.Pool, tenant); err != nil {
+	if err := st.CreateTenant(ctx, tenant); err != nil {
 		t.Fatal(err)
 	}
 	admin := caller.WithPrincipal(ctx, &caller.Principal{Username: "admin", Role: "admin"})
@@ -71,7 +71,7 @@ func TestSendAndInbox(t *testing.T) {
 		t.Fatalf("without Temporal: %v", err)
 	}
 	u := &store.User{TenantID: &tenant.ID, Username: "acme-owner", Role: "owner", AuthSource: "local"}
-	if err := store.CreateUser(ctx, st.Pool, u); err != nil {
+	if err := st.CreateUser(ctx, u); err != nil {
 		t.Fatal(err)
 	}
 	owner := caller.WithPrincipal(ctx, &caller.Principal{UserID: u.ID, TenantID: tenant.ID, Role: "owner"})
