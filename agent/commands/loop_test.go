@@ -234,16 +234,21 @@ func TestReportRetried(t *testing.T) {
 	f.add(c, refused)
 	var mu sync.Mutex
 	runs := map[string]int{}
+	// d, added later, runs until the test has seen a poll naming it
+	d := &fakeCmd{Command: agentproto.Command{ID: newID(), Kind: "work"}}
+	release := make(chan struct{})
 	a := startLoop(t, f, map[string]Handler{"work": func(_ context.Context, call *Call) (any, error) {
 		mu.Lock()
 		runs[call.ID]++
 		mu.Unlock()
+		if call.ID == d.ID {
+			<-release
+		}
 		return nil, nil
 	}})
 	a.waitForgotten(t, refused.ID)
 	f.until(t, "a refused report", func() bool { return c.reports > 0 })
 	// A new command makes the agent poll while the report is being retried.
-	d := &fakeCmd{Command: agentproto.Command{ID: newID(), Kind: "work"}}
 	f.add(d)
 	var running []string
 	f.until(t, "a poll naming the new command", func() bool {
@@ -255,6 +260,7 @@ func TestReportRetried(t *testing.T) {
 		}
 		return false
 	})
+	close(release)
 	if !slices.Contains(running, c.ID) || slices.Contains(running, refused.ID) {
 		t.Errorf("poll running %v; want %s (report pending) and not %s (refused)", running, c.ID, refused.ID)
 	}
