@@ -22,6 +22,7 @@ import (
 	"github.com/remotegpu/remotegpu/internal/accounts"
 	"github.com/remotegpu/remotegpu/internal/agentproto"
 	"github.com/remotegpu/remotegpu/internal/alerting"
+	"github.com/remotegpu/remotegpu/internal/apperr"
 	"github.com/remotegpu/remotegpu/internal/config"
 	"github.com/remotegpu/remotegpu/internal/hostchan"
 	"github.com/remotegpu/remotegpu/internal/ldapauth"
@@ -183,10 +184,10 @@ func New(d Deps) *Server {
 		r.Mount(prefix, h)
 	}
 	r.Handle("/api/*", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		writeJSONError(w, req, http.StatusNotFound, "no such endpoint")
+		writeError(w, req, apperr.New(apperr.NotFound, apperr.CodeNoSuchEndpoint, "no such endpoint"))
 	}))
 	r.Handle("/ws/*", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		writeJSONError(w, req, http.StatusNotFound, "no such endpoint")
+		writeError(w, req, apperr.New(apperr.NotFound, apperr.CodeNoSuchEndpoint, "no such endpoint"))
 	}))
 	r.NotFound(spaHandler(d.Config.WebDir))
 	s.handler = r
