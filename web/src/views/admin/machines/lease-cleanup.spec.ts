@@ -7,6 +7,7 @@ import { effectScope, nextTick, ref } from 'vue'
 import { flushPromises, mount } from '@vue/test-utils'
 import { createPinia } from 'pinia'
 import { i18n } from '@/locales'
+import { allocationFixture, machineFixture } from '@/test/fixtures'
 import type { Allocation, HostStep, Machine, MaintenanceRecord, PasswordReset } from '@/api/types'
 
 vi.mock('@/api/machines', () => ({
@@ -30,33 +31,7 @@ const MaintenanceTable = (await import('./components/MaintenanceTable.vue')).def
 const AllocateDialog = (await import('./components/AllocateDialog.vue')).default
 const HostStepList = (await import('../allocations/components/HostStepList.vue')).default
 
-const machine: Machine = {
-  id: '3f0c2a52-0d47-4f0e-9a3a-1f0b2c3d4e5f',
-  name: 'gpu-bj-001',
-  gpuUtil: null,
-  region: '北京',
-  room: '',
-  gpuModel: 'RTX 4090',
-  gpuMemoryGb: 24,
-  gpuCount: 8,
-  cudaVersion: '12.4',
-  driverVersion: '550.54.15',
-  cpuModel: 'Xeon',
-  cpuCores: 64,
-  memoryGb: 512,
-  diskGb: 4096,
-  internalIp: '10.0.0.1',
-  sshHost: 'gpu-bj-001.beijing.ssh.example.com',
-  sshPort: 22,
-  containerDomainPrefix: 'gpu-bj-001',
-  sshUser: 'root',
-  sshPassword: '******',
-  status: 'maintenance',
-  allocationStatus: 'unallocated',
-  agentTokenIssued: true,
-  createdAt: '2026-01-01T00:00:00Z',
-  updatedAt: '2026-01-01T00:00:00Z',
-}
+const machine = machineFixture({ status: 'maintenance' })
 const cleaning: Machine = { ...machine, cleanup: { allocationId: 'al-1', since: '2026-03-01T08:00:00Z' } }
 
 const pending: PasswordReset = { status: 'pending', user: 'root', requestedAt: '2026-03-01T08:00:00Z', appliedAt: null, error: '', simulated: false }
@@ -70,32 +45,8 @@ const steps = (state: HostStep['state']): HostStep[] =>
     detail: state === 'pending' ? 'waiting for the host agent to confirm' : '',
     at: '2026-03-01T08:00:00Z',
   }))
-const allocation = (cleanupStatus: Allocation['cleanupStatus'], state: HostStep['state']): Allocation => ({
-  id: 'al-1',
-  tenantId: 't1',
-  customer: 'Acme',
-  customerName: 'Ann',
-  machineId: machine.id,
-  machineName: machine.name,
-  gpuModel: 'RTX 4090',
-  gpuCount: 8,
-  region: '北京',
-  status: 'reclaimed',
-  expiring: false,
-  months: 1,
-  extensions: 0,
-  remark: '',
-  startAt: '2026-02-01T00:00:00Z',
-  endAt: '2026-03-01T00:00:00Z',
-  createdAt: '2026-02-01T00:00:00Z',
-  createdByName: 'admin',
-  expiringNotifiedAt: null,
-  endedAt: '2026-03-01T08:00:00Z',
-  endedByName: 'admin',
-  endReason: 'test',
-  hostSteps: steps(state),
-  cleanupStatus,
-})
+const allocation = (cleanupStatus: Allocation['cleanupStatus'], state: HostStep['state']): Allocation =>
+  allocationFixture({ hostSteps: steps(state), cleanupStatus })
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- one helper for several components
 const mountIt = (component: any, props: Record<string, unknown>) =>

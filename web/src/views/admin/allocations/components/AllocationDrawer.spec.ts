@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { flushPromises, mount } from '@vue/test-utils'
 import { createPinia } from 'pinia'
 import { i18n } from '@/locales'
+import { allocationFixture } from '@/test/fixtures'
 import type { Allocation, HostStep } from '@/api/types'
 import AllocationDrawer from './AllocationDrawer.vue'
 
@@ -9,32 +10,8 @@ vi.mock('@/api/allocations', () => ({ getAllocation: vi.fn() }))
 const api = await import('@/api/allocations')
 
 const step = (s: string, state: HostStep['state']): HostStep => ({ step: s, state, confirmed: state === 'confirmed', detail: '', at: '2026-03-01T08:00:00Z' })
-const allocation = (cleanupStatus: Allocation['cleanupStatus'], hostSteps: HostStep[]): Allocation => ({
-  id: 'al-1',
-  tenantId: 't1',
-  customer: 'Acme',
-  customerName: 'Ann',
-  machineId: 'm1',
-  machineName: 'gpu-bj-001',
-  gpuModel: 'RTX 4090',
-  gpuCount: 8,
-  region: '北京',
-  status: 'reclaimed',
-  expiring: false,
-  months: 1,
-  extensions: 0,
-  remark: '',
-  startAt: '2026-02-01T00:00:00Z',
-  endAt: '2026-03-01T00:00:00Z',
-  createdAt: '2026-02-01T00:00:00Z',
-  createdByName: 'admin',
-  expiringNotifiedAt: null,
-  endedAt: '2026-03-01T08:00:00Z',
-  endedByName: 'admin',
-  endReason: 'test',
-  hostSteps,
-  cleanupStatus,
-})
+const allocation = (cleanupStatus: Allocation['cleanupStatus'], hostSteps: HostStep[]): Allocation =>
+  allocationFixture({ machineId: 'm1', hostSteps, cleanupStatus })
 
 function open() {
   return mount(AllocationDrawer, {

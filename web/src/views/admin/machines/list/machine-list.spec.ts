@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ElMessage } from 'element-plus'
 import type { Machine } from '@/api/types'
 import { flushPromises, mountPage } from '@/test/mountPage'
+import { machineFixture } from '@/test/fixtures'
 import MachineListPage from './index.vue'
 import { VIEW_KEY } from './useMachineList'
 
@@ -28,34 +29,10 @@ vi.mock('@/api/machines', () => ({
 vi.mock('@/utils/confirm', () => ({ confirmAction: vi.fn(async () => true), promptReason: vi.fn(async () => 'customer asked') }))
 const api = await import('@/api/machines')
 
-const machine: Machine = {
-  id: '3f0c2a52-0d47-4f0e-9a3a-1f0b2c3d4e5f',
-  name: 'gpu-bj-001',
-  gpuUtil: null,
-  region: '北京',
-  room: '',
-  gpuModel: 'RTX 4090',
-  gpuMemoryGb: 24,
-  gpuCount: 8,
-  cudaVersion: '12.4',
-  driverVersion: '550.54.15',
-  cpuModel: 'Xeon',
-  cpuCores: 64,
-  memoryGb: 512,
-  diskGb: 4096,
-  internalIp: '10.0.0.1',
-  sshHost: 'gpu-bj-001.beijing.ssh.example.com',
-  sshPort: 22,
-  containerDomainPrefix: 'gpu-bj-001',
-  sshUser: 'root',
-  sshPassword: '******',
-  status: 'online',
+const machine = machineFixture({
   allocationStatus: 'allocated',
   allocation: { id: 'a1', tenantId: 't1', customer: 'Acme', status: 'active', startAt: null, endAt: '2027-01-01T00:00:00Z' },
-  agentTokenIssued: true,
-  createdAt: '2026-01-01T00:00:00Z',
-  updatedAt: '2026-01-01T00:00:00Z',
-}
+})
 
 describe('machine list page', () => {
   afterEach(() => vi.clearAllMocks())
