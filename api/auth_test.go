@@ -94,16 +94,7 @@ func TestPasswordReset(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, options{})
 	other := e.login("member-a")
-	since := time.Now()
-	e.anon().must(200, "POST", "/api/auth/password-reset/request", map[string]any{"account": "member-a@example.test"})
-	msg, err := e.sink.WaitFor(context.Background(), "member-a@example.test", since)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code := regexp.MustCompile(`\b\d{6}\b`).FindString(msg.Text)
-	if code == "" {
-		t.Fatalf("no code in mail: %q", msg.Text)
-	}
+	code := resetCode(t, e, "member-a@example.test", "member-a@example.test")
 	// a second request within 60 s gets the same answer, but no second code
 	known := e.anon().must(200, "POST", "/api/auth/password-reset/request", map[string]any{"account": "member-a"})
 	e.waitAudit("auth.password_reset_request", "resend too soon", 1)
@@ -136,13 +127,7 @@ func TestPasswordReset(t *testing.T) {
 func TestPasswordResetCodeExpiresAndLocks(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, options{})
-	since := time.Now()
-	e.anon().must(200, "POST", "/api/auth/password-reset/request", map[string]any{"account": "owner-b"})
-	msg, err := e.sink.WaitFor(context.Background(), "owner-b@example.test", since)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code := regexp.MustCompile(`\b\d{6}\b`).FindString(msg.Text)
+	code := resetCode(t, e, "owner-b", "owner-b@example.test")
 	wrong := "000000"
 	if code == wrong {
 		wrong = "111111"
@@ -155,13 +140,7 @@ func TestPasswordResetCodeExpiresAndLocks(t *testing.T) {
 
 	// a fresh code expires after 10 minutes
 	e.offset = 61 * time.Second
-	since = time.Now()
-	e.anon().must(200, "POST", "/api/auth/password-reset/request", map[string]any{"account": "owner-b"})
-	msg, err = e.sink.WaitFor(context.Background(), "owner-b@example.test", since)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code = regexp.MustCompile(`\b\d{6}\b`).FindString(msg.Text)
+	code = resetCode(t, e, "owner-b", "owner-b@example.test")
 	e.offset += 11 * time.Minute
 	e.anon().must(400, "POST", "/api/auth/password-reset/confirm", map[string]any{"account": "owner-b", "code": code, "newPassword": "New-Passw0rd"})
 }
@@ -292,13 +271,7 @@ func TestPasswordResetSameAnswerAndDailyCap(t *testing.T) {
 // Not parallel: it counts the hashes of the whole process.
 func TestPasswordResetHashesOnlyWithTheRightCode(t *testing.T) {
 	e := newEnv(t, options{})
-	since := time.Now()
-	e.anon().must(200, "POST", "/api/auth/password-reset/request", map[string]any{"account": "member-b"})
-	msg, err := e.sink.WaitFor(context.Background(), "member-b@example.test", since)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code := regexp.MustCompile(`\b\d{6}\b`).FindString(msg.Text)
+	code := resetCode(t, e, "member-b", "member-b@example.test")
 	wrong := "000000"
 	if code == wrong {
 		wrong = "111111"
@@ -354,4 +327,20 @@ func TestEmailChangeNeedsPassword(t *testing.T) {
 	}
 	s.must(429, "PUT", "/api/customer/profile", body("x@example.test", "wrong"))
 	e.anon().must(429, "POST", "/api/auth/login", map[string]any{"username": "member-a", "password": testPassword})
+}
+
+// resetCode asks for a password reset of account and returns the code mailed to email.
+func resetCode(t *testing.T, e *env, account, email string) string {
+	t.Helper()
+	since := time.Now()
+	e.anon().must(200, "POST", "/api/auth/password-reset/request", map[string]any{"account": account})
+	msg, err := e.sink.WaitFor(context.Background(), email, since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := regexp.MustCompile(`\b\d{6}\b`).FindString(msg.Text)
+	if code == "" {
+		t.Fatalf("no code in mail: %q", msg.Text)
+	}
+	return code
 }
