@@ -20,6 +20,6 @@ export const ignoreAlert = (id: string, note?: string) => http.put<Alert>(`${bas
 
 export const getAlertRules = () => http.get<AlertRule[] | null>(`${base}/rules`)
 
-/** 422 is shown at the rule's fields. */
+/** 400 is shown at the rule's fields. */
 export const updateAlertRules = (rules: AlertRuleInput[]) =>
-  http.put<AlertRule[] | null>(`${base}/rules`, { rules }, { silent: [422] })
+  http.put<AlertRule[] | null>(`${base}/rules`, { rules }, { silent: [400] })

@@ -6,9 +6,9 @@ const base = '/api/admin/allocations'
 export const listAllocations = (params: AllocationListParams) =>
   http.get<PageResult<Allocation>>(base, { params: cleanParams(params) })
 
-/** One allocation per machine. 409/422 (a machine taken, offline, in maintenance) are shown on the form. */
+/** One allocation per machine. 409/400 (a machine taken, offline, in maintenance) are shown on the form. */
 export const createAllocations = (input: AllocationCreateInput) =>
-  http.post<Allocation[] | null>(base, input, { silent: [400, 409, 422] })
+  http.post<Allocation[] | null>(base, input, { silent: [400, 409] })
 
 /** The latest five: the first page of 5 (total counts them all). */
 export const recentAllocations = () => http.get<PageResult<Allocation>>(`${base}/recent`)

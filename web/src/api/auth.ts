@@ -16,13 +16,13 @@ export const logout = (refreshToken: string) =>
 
 export const getMe = () => http.get<Me>('/api/auth/me')
 
-/** The same answer for every account; a 422 is shown at the field by the page. */
+/** The same answer for every account; a 400 is shown at the field by the page. */
 export const requestPasswordReset = (account: string) =>
-  http.post<PasswordResetRequestResult>('/api/auth/password-reset/request', { account }, { skipAuth: true, silent: [422] })
+  http.post<PasswordResetRequestResult>('/api/auth/password-reset/request', { account }, { skipAuth: true, silent: [400] })
 
-/** 400/422 are shown at the form fields by the page. */
+/** 400 is shown at the form fields by the page. */
 export const confirmPasswordReset = (input: PasswordResetConfirmInput) =>
   http.post<Record<string, never>>('/api/auth/password-reset/confirm', input, {
     skipAuth: true,
-    silent: [400, 422],
+    silent: [400],
   })

@@ -103,10 +103,10 @@ describe('envelope', () => {
 
   it('turns an error answer into an ApiError, toasts it once, and keeps field errors', async () => {
     const errors = [{ location: 'body.email', message: 'must be an e-mail', value: 'x' }]
-    const { http, notify } = setup(() => ({ status: 422, body: fail(422, 'validation failed', { errors }) }))
+    const { http, notify } = setup(() => ({ status: 400, body: fail(400, 'validation failed', { errors }) }))
     const err = await http.post('/api/x', {}).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(ApiError)
-    expect(err).toMatchObject({ status: 422, code: 422, message: 'validation failed', traceId: 't-err', notified: true })
+    expect(err).toMatchObject({ status: 400, code: 400, message: 'validation failed', traceId: 't-err', notified: true })
     expect((err as ApiError).fieldErrors).toEqual(errors)
     expect(notify).toHaveBeenCalledTimes(1)
   })

@@ -13,7 +13,7 @@ export const downloadImportTemplate = () => http.blob(`${base}/import/template`)
 export function uploadImport(file: File) {
   const form = new FormData()
   form.append('file', file)
-  return http.post<MachineImportDetail>(`${base}/import`, form, { silent: [400, 413, 422] })
+  return http.post<MachineImportDetail>(`${base}/import`, form, { silent: [400, 413] })
 }
 
 /** Starts the import workflow (202); confirming again changes nothing. */

@@ -29,12 +29,12 @@ export const getMachineOptions = () => http.get<MachineOptions>(`${base}/options
 
 export const getMachine = (id: string) => http.get<Machine>(`${base}/${id}`)
 
-/** 409 (name taken) and 422 are shown at the form fields. */
+/** 409 (name taken) and 400 are shown at the form fields. */
 export const createMachine = (input: MachineCreateInput) =>
-  http.post<MachineCreateResult>(base, input, { silent: [400, 409, 422] })
+  http.post<MachineCreateResult>(base, input, { silent: [400, 409] })
 
 export const updateMachine = (id: string, input: MachineUpdateInput) =>
-  http.put<Machine>(`${base}/${id}`, input, { silent: [400, 409, 422] })
+  http.put<Machine>(`${base}/${id}`, input, { silent: [400, 409] })
 
 /** 409 (still allocated) is toasted with the API's message. */
 export const deleteMachine = (id: string) => http.delete<Record<string, never>>(`${base}/${id}`)
@@ -70,7 +70,7 @@ export const getMachineSshCommand = (id: string) => http.get<SshCommand>(`${base
 export const rotateAgentToken = (id: string) => http.post<AgentBootstrap>(`${base}/${id}/agent-token`)
 
 export const startMaintenance = (id: string, input: MaintenanceInput) =>
-  http.post<MaintenanceRecord>(`${base}/${id}/maintenance`, input, { silent: [422] })
+  http.post<MaintenanceRecord>(`${base}/${id}/maintenance`, input, { silent: [400] })
 
 /** 409 for the platform's lease-cleanup maintenance, which ends with the cleanup. */
 export const endMaintenance = (id: string) => http.post<MaintenanceRecord>(`${base}/${id}/maintenance/end`)
@@ -78,9 +78,9 @@ export const endMaintenance = (id: string) => http.post<MaintenanceRecord>(`${ba
 export const listMaintenanceRecords = (params: MaintenanceListParams) =>
   http.get<PageResult<MaintenanceRecord>>(`${base}/maintenance-records`, { params: cleanParams(params) })
 
-/** 409 (in maintenance, offline, already allocated, still being cleaned) and 422 are shown in the dialog. */
+/** 409 (in maintenance, offline, already allocated, still being cleaned) and 400 are shown in the dialog. */
 export const allocateMachine = (id: string, input: MachineAllocateInput) =>
-  http.post<Allocation[] | null>(`${base}/${id}/allocate`, input, { silent: [400, 409, 422] })
+  http.post<Allocation[] | null>(`${base}/${id}/allocate`, input, { silent: [400, 409] })
 
 /** 202: the lease ends at once and the answer is the allocation as it is; the host's cleanup goes on (machine.cleanup). */
 export const reclaimMachine = (id: string, reason: string) =>

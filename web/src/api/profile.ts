@@ -5,10 +5,10 @@ const base = '/api/customer/profile'
 
 export const getProfile = () => http.get<Me>(base)
 
-export const updateProfile = (input: ProfileInput) => http.put<Me>(base, input, { silent: [400, 409, 422] })
+export const updateProfile = (input: ProfileInput) => http.put<Me>(base, input, { silent: [400, 409] })
 
 export const changePassword = (input: ChangePasswordInput) =>
-  http.post<ChangePasswordResult>(`${base}/change-password`, input, { silent: [400, 422] })
+  http.post<ChangePasswordResult>(`${base}/change-password`, input, { silent: [400] })
 
 export function uploadAvatar(file: File) {
   const form = new FormData()

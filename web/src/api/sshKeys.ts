@@ -10,6 +10,6 @@ export const MAX_SSH_KEYS = 50
 export const listSshKeys = () => http.get<PageResult<SshKey>>(base, { params: { page: 1, pageSize: MAX_SSH_KEYS } })
 
 /** 400 (invalid key) and 409 (duplicate) are shown at the field. */
-export const createSshKey = (input: SshKeyInput) => http.post<SshKey>(base, input, { silent: [400, 409, 422] })
+export const createSshKey = (input: SshKeyInput) => http.post<SshKey>(base, input, { silent: [400, 409] })
 
 export const deleteSshKey = (id: string) => http.delete<Record<string, never>>(`${base}/${id}`)

@@ -17,7 +17,7 @@ export interface Envelope<T = unknown> {
   traceId: string
 }
 
-/** One entry of `data.errors` in a 400/422 answer. */
+/** One entry of `data.errors` in a 400 answer. */
 export interface FieldError {
   /** e.g. `body.email`, `body.owner.username`, `query.page` */
   location: string

@@ -102,7 +102,7 @@ describe('forgot password page', () => {
     vi.mocked(authApi.requestPasswordReset).mockResolvedValue({ resendAfter: 60, expiresIn: 600 })
     vi.mocked(authApi.confirmPasswordReset).mockRejectedValue(
       new ApiError({
-        status: 422,
+        status: 400,
         message: 'use at least three of upper case, lower case, digits and symbols',
         data: {
           reason: 'accounts.passwordTooSimple',

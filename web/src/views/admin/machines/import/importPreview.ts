@@ -123,7 +123,7 @@ export interface FileProblem {
 export function fileProblem(err: ApiError): FileProblem | null {
   const params = err.params as { kind?: string; cells?: string[] | null; columns?: string[] | null }
   if (err.status === 413) return { reason: 'too_large', message: codeText(err.reason, params, err.message), where: [] }
-  if (err.status !== 422 && err.status !== 400) return null
+  if (err.status !== 400) return null
   const fieldMessages = err.fieldErrors
     .filter((f) => f.reason !== err.reason)
     .map((f) => codeText(f.reason, f.params, f.message))

@@ -71,7 +71,7 @@ export function useSshKeys() {
       dialog.value = false
       await load()
     } catch (e) {
-      // 422 invalid key, 409 duplicate: the API's message under the key
+      // 400 invalid key, 409 duplicate: the API's message under the key
       server.report(e, 'publicKey')
     } finally {
       saving.value = false
