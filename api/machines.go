@@ -189,7 +189,7 @@ func (h *machinesHandler) register(api huma.API) {
 	huma.Register(api, operation(http.MethodGet, "/api/admin/machines/{id}/ssh-command", "get-machine-ssh-command", tag,
 		"The ready SSH command (一键登录)", roleAdmin, http.StatusNotFound), h.sshCommand)
 	huma.Register(api, operation(http.MethodPost, "/api/admin/machines/{id}/agent-token", "rotate-machine-agent-token", tag,
-		"Issue a new agent bootstrap token (the old one stops working); shown once", roleAdmin, http.StatusNotFound), h.agentToken)
+		"Issue a new agent bootstrap token, shown once; the old bootstrap token stops working. A registered agent keeps its key until an agent registers with the new token (the key is also rotated at every lease end)", roleAdmin, http.StatusNotFound), h.agentToken)
 	huma.Register(api, operation(http.MethodPost, "/api/admin/machines/{id}/maintenance", "start-machine-maintenance", tag,
 		"Put a machine into maintenance, with a record", roleAdmin, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity), h.startMaintenance)
 	huma.Register(api, operation(http.MethodPost, "/api/admin/machines/{id}/maintenance/end", "end-machine-maintenance", tag,

@@ -155,7 +155,7 @@ func (s *Service) MarkReinstalled(ctx context.Context, in MarkReinstalledInput) 
 	switch {
 	case errors.As(err, &nf):
 		return nil, apperr.UnavailableErr("lease.cleanupRestarting", "the cleanup is being restarted; try again in a minute")
-	case errors.As(err, &appErr):
+	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeCleanupFinished:
 		return nil, apperr.ConflictErr("lease.cleanupFinished", "the cleanup has already finished")
 	case err != nil:
 		slog.ErrorContext(ctx, "unable to mark the machine reinstalled", "machine", m.ID, "err", err)

@@ -230,8 +230,10 @@ func (s *Service) RevealMachinePassword(ctx context.Context, id string) (*Reveal
 	return s.RevealPassword(ctx, m)
 }
 
-// RotateAgentToken issues a new bootstrap token for a machine's agent (the
-// old one stops working), audited.
+// RotateAgentToken issues a new bootstrap token for installing the machine's
+// agent (the old bootstrap token stops working), audited. An agent already
+// registered keeps its key until an agent registers with the new token; the
+// key is rotated at the end of every lease (lease cleanup).
 func (s *Service) RotateAgentToken(ctx context.Context, id string) (*AgentBootstrap, error) {
 	m, err := s.GetMachine(ctx, id)
 	if err != nil {

@@ -504,7 +504,7 @@ const en: typeof zhCN = {
     agentTokenIssued: 'Issued',
     agentTokenNone: 'Not issued',
     reissueToken: 'Issue a new token',
-    confirmReissueToken: 'Issue a new agent token for “{name}”? The old token stops working at once.',
+    confirmReissueToken: 'Issue a new install token for the agent of “{name}”? The old install token stops working at once; an agent already registered keeps working until an agent registers with the new token.',
     agentTokenTitle: 'Agent token of “{name}”',
     agentTokenHint:
       'The token is shown only this once and cannot be seen again after closing. Copy the install command and run it as root on the machine to install and start the agent.',

@@ -500,7 +500,7 @@ export default {
     agentTokenIssued: '已签发',
     agentTokenNone: '未签发',
     reissueToken: '重新签发令牌',
-    confirmReissueToken: '确定为机器「{name}」重新签发 Agent 令牌吗？旧令牌将立即失效。',
+    confirmReissueToken: '确定为机器「{name}」重新签发 Agent 安装令牌吗？旧安装令牌将立即失效；已注册的 Agent 仍可工作，直到有 Agent 用新令牌注册。',
     agentTokenTitle: '「{name}」的 Agent 令牌',
     agentTokenHint: '令牌只显示这一次，关闭后无法再次查看。请复制安装命令，在该机器上以 root 执行以安装并启动 Agent。',
     installCommand: '注册命令（在已安装代理的主机上运行）',
