@@ -106,8 +106,8 @@ func (h *authHandler) register(api huma.API) {
 		http.StatusUnprocessableEntity), h.logout)
 	huma.Register(api, operation(http.MethodGet, "/api/auth/me", "get-me", "auth", "The caller's account", roleAny), h.me)
 	huma.Register(api, operation(http.MethodPost, "/api/auth/password-reset/request", "request-password-reset", "auth",
-		"Mail a 6-digit reset code (answers the same for every account; the mail goes out in the background)", nil,
-		http.StatusUnprocessableEntity), h.resetRequest)
+		"Mail a 6-digit reset code (answers the same for every account; the mail goes out in the background); 429 when too many requests wait for it", nil,
+		http.StatusBadRequest, http.StatusTooManyRequests), h.resetRequest)
 	huma.Register(api, operation(http.MethodPost, "/api/auth/password-reset/confirm", "confirm-password-reset", "auth",
 		"Set a new password with the mailed code; ends every session", nil, http.StatusBadRequest, http.StatusUnprocessableEntity), h.resetConfirm)
 	huma.Register(api, operation(http.MethodPost, "/api/auth/ws-ticket", "create-ws-ticket", "auth",
@@ -138,7 +138,10 @@ func (h *authHandler) me(ctx context.Context, _ *struct{}) (*Resp[Me], error) {
 
 // resetRequest answers at once and the same for every account (see accounts.RequestReset).
 func (h *authHandler) resetRequest(ctx context.Context, in *ResetRequestInput) (*Resp[ResetRequestOutput], error) {
-	r := h.s.accounts.RequestReset(ctx, in.Body.Account)
+	r, err := h.s.accounts.RequestReset(ctx, in.Body.Account)
+	if err != nil {
+		return nil, withRetryAfter(err)
+	}
 	return ok(ctx, ResetRequestOutput{ResendAfter: int(r.ResendAfter.Seconds()), ExpiresIn: int(r.ExpiresIn.Seconds()),
 		DirectoryResetURL: r.DirectoryResetURL})
 }

@@ -34,7 +34,7 @@ func (q *Queries) LatestPasswordReset(ctx context.Context, userID string, lock b
 // returns when the newest was made and how many were made after since: the
 // resend interval and the daily cap.
 func (q *Queries) PasswordResetsSince(ctx context.Context, userID string, since time.Time) (last time.Time, n int, err error) {
-	if _, err := q.db.Exec(ctx, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, userID); err != nil {
+	if err := q.LockUser(ctx, userID); err != nil {
 		return time.Time{}, 0, err
 	}
 	var newest *time.Time

@@ -142,3 +142,10 @@ func (q *Queries) CountAdmins(ctx context.Context) (int, error) {
 	err := q.db.QueryRow(ctx, `SELECT count(*) FROM users WHERE role = 'admin' AND status = 'active'`).Scan(&n)
 	return n, err
 }
+
+// LockUser locks the user's row for the transaction, so that checks on what
+// the user owns (reset requests, SSH keys) run one after the other.
+func (q *Queries) LockUser(ctx context.Context, userID string) error {
+	_, err := q.db.Exec(ctx, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, userID)
+	return err
+}

@@ -3,6 +3,7 @@ package accounts_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"sync"
@@ -183,11 +184,16 @@ func TestPasswordResetByTheWorkers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := f.svc.RequestReset(ctx, "initech-owner")
+	r, err := f.svc.RequestReset(ctx, "initech-owner")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if r.ResendAfter != time.Minute || r.DirectoryResetURL != "" {
 		t.Fatalf("answer %+v", r)
 	}
-	f.svc.RequestReset(ctx, "nobody") // the same answer; nothing is mailed
+	if _, err := f.svc.RequestReset(ctx, "nobody"); err != nil { // the same answer; nothing is mailed
+		t.Fatal(err)
+	}
 	var got []mail.Message
 	for deadline := time.Now().Add(10 * time.Second); len(got) == 0 && time.Now().Before(deadline); {
 		time.Sleep(20 * time.Millisecond)
@@ -220,15 +226,23 @@ func TestPasswordResetByTheWorkers(t *testing.T) {
 	}
 }
 
-func TestClosedServiceDropsResetRequests(t *testing.T) {
+// A request no worker would take is refused, the same for every account,
+// instead of being answered as if a code were on its way.
+func TestResetRequestsRefusedWhenNoWorkerTakesThem(t *testing.T) {
 	t.Parallel()
 	f := newService(t, nil)
-	f.svc.Start()
+	// not started: nothing drains the queue, which takes resetQueue requests
+	for i := range 32 {
+		if _, err := f.svc.RequestReset(from("10.0.0.6"), fmt.Sprintf("nobody-%d", i)); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	if _, err := f.svc.RequestReset(from("10.0.0.6"), "initech-owner"); code(err) != "accounts.resetBusy" {
+		t.Fatalf("a full queue answered %v", err)
+	}
 	f.svc.Close()
-	f.svc.RequestReset(from("10.0.0.6"), "initech-owner")
-	time.Sleep(100 * time.Millisecond)
-	if n := len(f.mail.messages()); n != 0 {
-		t.Fatalf("%d mails after Close", n)
+	if _, err := f.svc.RequestReset(from("10.0.0.6"), "initech-owner"); code(err) != "accounts.resetBusy" {
+		t.Fatalf("a closed service answered %v", err)
 	}
 }
 

@@ -42,13 +42,16 @@ type ResetRequested struct {
 // not, local or directory: the lookup, the limits and the mail happen in
 // the service's workers after the answer, so neither its status, its body
 // nor its time tells whether the account exists.
-func (s *Service) RequestReset(ctx context.Context, account string) ResetRequested {
+// When the workers are overwhelmed it refuses, also the same for every account.
+func (s *Service) RequestReset(ctx context.Context, account string) (ResetRequested, error) {
 	out := ResetRequested{ResendAfter: resetResendAfter, ExpiresIn: resetCodeTTL}
 	if s.LDAP.Enabled() {
 		out.DirectoryResetURL = s.Config.LDAP.PasswordResetURL
 	}
-	s.enqueueReset(ctx, strings.TrimSpace(account))
-	return out
+	if err := s.enqueueReset(ctx, strings.TrimSpace(account)); err != nil {
+		return ResetRequested{}, err
+	}
+	return out, nil
 }
 
 // sendResetCode mails a code to a local, active account with an e-mail,
@@ -137,8 +140,8 @@ func (s *Service) ConfirmReset(ctx context.Context, in ConfirmResetInput) error 
 	if err != nil {
 		return err
 	}
-	if user.AuthSource != "local" {
-		return errBadCode() // no code was ever sent to it
+	if user.AuthSource != "local" || user.Status != "active" {
+		return errBadCode() // no code was ever sent to it, or the account is disabled
 	}
 	var verdict error
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {

@@ -14,6 +14,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/remotegpu/remotegpu/internal/apperr"
 	"github.com/remotegpu/remotegpu/internal/auth"
 	"github.com/remotegpu/remotegpu/internal/config"
 	"github.com/remotegpu/remotegpu/internal/ldapauth"
@@ -56,7 +57,7 @@ type resetJob struct {
 }
 
 // resetWorkers mail the codes; resetQueue bounds the requests waiting for
-// them: beyond it a request is dropped (logged), never queued without end.
+// them: beyond it a request is refused (429), never queued without end.
 const (
 	resetWorkers = 4
 	resetQueue   = 32
@@ -102,19 +103,27 @@ func (s *Service) resetWorker() {
 	}
 }
 
-// enqueueReset hands a request to the workers, or drops it when the queue
-// is full or the service closed.
-func (s *Service) enqueueReset(ctx context.Context, account string) {
+// enqueueReset hands a request to the workers. When the queue is full or
+// the service is closing it refuses (busy, the same for every account), so
+// the caller is never told a code is on its way that no worker will send.
+func (s *Service) enqueueReset(ctx context.Context, account string) error {
 	select {
 	case <-s.done:
-		return
+		return errResetBusy()
 	default:
 	}
 	select {
 	case s.resets <- resetJob{ctx: context.WithoutCancel(ctx), account: account}:
+		return nil
 	default:
-		slog.WarnContext(ctx, "password reset requests are piling up; one was dropped")
+		slog.WarnContext(ctx, "password reset requests are piling up; one was refused")
+		return errResetBusy()
 	}
+}
+
+func errResetBusy() error {
+	return apperr.New(apperr.TooManyRequests, "accounts.resetBusy", "too many password reset requests at once; try again in a moment",
+		apperr.P{"retryAfter": 5})
 }
 
 func (s *Service) now() time.Time { return s.Now() }

@@ -35,6 +35,10 @@ func (s *Service) AddSSHKey(ctx context.Context, in AddSSHKeyInput) (*store.SSHK
 	}
 	key := store.SSHKey{Name: strings.TrimSpace(in.Name), KeyType: k.Type, PublicKey: k.Normalized, Comment: k.Comment, Fingerprint: k.Fingerprint}
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
+		// parallel adds of one user count one after the other
+		if err := store.New(tx).LockUser(ctx, p.UserID); err != nil {
+			return err
+		}
 		n, err := store.New(tx).CountSSHKeys(ctx, p.TenantID, p.UserID)
 		if err != nil {
 			return err

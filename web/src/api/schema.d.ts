@@ -722,7 +722,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Issue a new agent bootstrap token (the old one stops working); shown once
+         * Issue a new agent bootstrap token, shown once; the old bootstrap token stops working. A registered agent keeps its key until an agent registers with the new token (the key is also rotated at every lease end)
          * @description Roles: admin.
          */
         post: operations["rotate-machine-agent-token"];
@@ -1171,7 +1171,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Mail a 6-digit reset code (answers the same for every account; the mail goes out in the background) */
+        /** Mail a 6-digit reset code (answers the same for every account; the mail goes out in the background); 429 when too many requests wait for it */
         post: operations["request-password-reset"];
         delete?: never;
         options?: never;
@@ -8827,6 +8827,15 @@ export interface operations {
             };
             /** @description Bad Request */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
