@@ -368,6 +368,8 @@ type AlertChange struct {
 	Type      string
 	Level     string
 	Event     string // AlertOpened or AlertResolved
+	// Resolved: opened already resolved (a backlog that crossed and cleared the threshold)
+	Resolved bool
 }
 
 // ApplyAlertActions stores the evaluation's actions of several machines in
@@ -417,7 +419,8 @@ func (q *Queries) ApplyAlertActions(ctx context.Context, acts map[string]eval.Ac
 					} else if err != nil {
 						return err
 					}
-					changes = append(changes, AlertChange{ID: id, MachineID: machine, Type: string(n.Key.Type), Level: string(n.Level), Event: AlertOpened})
+					changes = append(changes, AlertChange{ID: id, MachineID: machine, Type: string(n.Key.Type), Level: string(n.Level), Event: AlertOpened,
+						Resolved: n.ResolvedAt != nil})
 					if n.ResolvedAt != nil {
 						changes = append(changes, AlertChange{ID: id, MachineID: machine, Type: string(n.Key.Type), Level: string(n.Level), Event: AlertResolved})
 					}
@@ -540,7 +543,7 @@ func (q *Queries) MarkAlertNotifyStarted(ctx context.Context, id string) error {
 // AlertsAwaitingNotify lists critical alerts created in [from, to) whose
 // notification workflow has not been started (its start failed), oldest first.
 func (q *Queries) AlertsAwaitingNotify(ctx context.Context, from, to time.Time, limit int) ([]string, error) {
-	rows, err := q.db.Query(ctx, `SELECT id::text FROM alerts WHERE notify_started_at IS NULL AND level = 'critical'
+	rows, err := q.db.Query(ctx, `SELECT id::text FROM alerts WHERE notify_started_at IS NULL AND level = 'critical' AND status <> 'resolved'
 		AND created_at >= $1 AND created_at < $2 ORDER BY created_at LIMIT $3`, from, to, limit)
 	if err != nil {
 		return nil, err

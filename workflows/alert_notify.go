@@ -36,7 +36,8 @@ var alertDeliveryRetry = &temporal.RetryPolicy{InitialInterval: 5 * time.Second,
 // AlertNotify tells the platform admins about a new critical alert: one
 // mail per admin, each with its own retries so that one bad address does
 // not hold up the others, and the webhook when one is configured. The api
-// starts it from the ingest path (or the offline sweep) without waiting.
+// starts it for the alerts its evaluation opens; the worker's AlertSweep for
+// offline alerts and for any that still have none.
 func AlertNotify(ctx workflow.Context, in AlertNotifyInput) (AlertNotifyResult, error) {
 	var a *activities.Alerts
 	var res AlertNotifyResult

@@ -422,7 +422,9 @@ func (s *Service) evaluate(batch []ingested) error {
 func criticalOpened(changes []store.AlertChange) []string {
 	var ids []string
 	for _, c := range changes {
-		if c.Event == store.AlertOpened && c.Level == string(eval.LevelCritical) {
+		// an alert stored already resolved (a backlog) is not worth a mail:
+		// it also keeps a host that sends made-up samples from mailing the admins
+		if c.Event == store.AlertOpened && c.Level == string(eval.LevelCritical) && !c.Resolved {
 			ids = append(ids, c.ID)
 		}
 	}
@@ -504,6 +506,8 @@ func (s *Service) NotifyPending(ctx context.Context, in activities.NotifyAlertsI
 	if limit <= 0 {
 		limit = 50
 	}
+	// also the alerts the api has just opened: its start may race this one,
+	// and the alert's workflow ID lets only one of the two through
 	ids, err := s.Store.AlertsAwaitingNotify(ctx, now.Add(-24*time.Hour), now.Add(time.Minute), limit)
 	if err != nil {
 		return res, fmt.Errorf("unable to list the alerts awaiting a notice: %w", err)
@@ -546,8 +550,10 @@ func (s *Service) notify(ctx context.Context, ids []string) (int, error) {
 
 // ---- the rules cache --------------------------------------------------------
 
-// rulesCache keeps the rules for a few seconds; a change (here or on another
-// replica, through alert_rules) drops it at once.
+// rulesCache keeps the rules for a few seconds. In the api a change drops it
+// at once (here, or on another replica through live's LISTEN on
+// alert_rules); the worker's copy, used by the offline sweep, is at most
+// the cache's age old.
 type rulesCache struct {
 	st    *store.Store
 	mu    sync.Mutex

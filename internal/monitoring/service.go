@@ -184,10 +184,15 @@ func (s *Service) RegisterAgent(ctx context.Context, in RegisterAgentInput) (age
 				"gpus": len(req.Inventory.GPUs), "agentVersion": req.Inventory.AgentVersion}})
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		slog.WarnContext(ctx, "agent registration refused", "machine", req.MachineID, "ip", caller.RequestOf(ctx).IP)
-		if err := audit.Record(ctx, s.Store.Pool, audit.Entry{Action: "machine.agent_register", TargetType: "machine", TargetID: req.MachineID,
-			Detail: map[string]any{"reason": "unknown machine, or an invalid or expired bootstrap token", "hostname": req.Inventory.Hostname}}); err != nil {
-			return agentproto.RegisterResponse{}, err
+		ip := caller.RequestOf(ctx).IP
+		slog.WarnContext(ctx, "agent registration refused", "machine", req.MachineID, "ip", ip)
+		// audited up to a burst per address, as refused agent tokens: made-up
+		// registrations cannot flood the audit log
+		if s.refusals.allow(ip) {
+			if err := audit.Record(ctx, s.Store.Pool, audit.Entry{Action: "machine.agent_register", TargetType: "machine", TargetID: req.MachineID,
+				Detail: map[string]any{"reason": "unknown machine, or an invalid or expired bootstrap token", "hostname": req.Inventory.Hostname}}); err != nil {
+				return agentproto.RegisterResponse{}, err
+			}
 		}
 		return agentproto.RegisterResponse{}, apperr.New(apperr.Unauthorized, "monitoring.bootstrapTokenInvalid",
 			"unknown machine, or an invalid or expired bootstrap token (each token works once, for a limited time: issue a new one in the console)")
