@@ -55,7 +55,7 @@ type TokenPair struct {
 
 func tokenPair(ctx context.Context, t *accounts.Tokens, err error) (*Resp[TokenPair], error) {
 	if err != nil {
-		return nil, withRetryAfter(err)
+		return nil, err
 	}
 	return ok(ctx, TokenPair{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, ExpiresIn: t.ExpiresIn, User: meOf(&t.Account)})
 }
@@ -140,7 +140,7 @@ func (h *authHandler) me(ctx context.Context, _ *struct{}) (*Resp[Me], error) {
 func (h *authHandler) resetRequest(ctx context.Context, in *ResetRequestInput) (*Resp[ResetRequestOutput], error) {
 	r, err := h.s.accounts.RequestReset(ctx, in.Body.Account)
 	if err != nil {
-		return nil, withRetryAfter(err)
+		return nil, err
 	}
 	return ok(ctx, ResetRequestOutput{ResendAfter: int(r.ResendAfter.Seconds()), ExpiresIn: int(r.ExpiresIn.Seconds()),
 		DirectoryResetURL: r.DirectoryResetURL})

@@ -73,13 +73,13 @@ func (h *profileHandler) get(ctx context.Context, _ *struct{}) (*Resp[Me], error
 func (h *profileHandler) update(ctx context.Context, in *UpdateProfileInput) (*Resp[Me], error) {
 	a, err := h.s.accounts.UpdateProfile(ctx, accounts.UpdateProfileInput{Name: in.Body.Name, Email: in.Body.Email, Phone: in.Body.Phone,
 		CurrentPassword: in.Body.CurrentPassword})
-	return account(ctx, a, withRetryAfter(err))
+	return account(ctx, a, err)
 }
 
 func (h *profileHandler) changePassword(ctx context.Context, in *ChangePasswordInput) (*Resp[PasswordChanged], error) {
 	n, err := h.s.accounts.ChangePassword(ctx, accounts.ChangePasswordInput{OldPassword: in.Body.OldPassword, NewPassword: in.Body.NewPassword})
 	if err != nil {
-		return nil, withRetryAfter(err)
+		return nil, err
 	}
 	return ok(ctx, PasswordChanged{RevokedSessions: n})
 }

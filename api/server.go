@@ -238,6 +238,11 @@ func writeJSONError(w http.ResponseWriter, r *http.Request, status int, msg stri
 // else as a 500.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	body := newError(r.Context(), http.StatusInternalServerError, "internal error", err).(*ErrorBody)
+	if e, ok := apperr.As(err); ok {
+		for k, v := range e.GetHeaders() {
+			w.Header()[k] = v
+		}
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(body.status)
 	_ = json.NewEncoder(w).Encode(body)

@@ -8,7 +8,9 @@ package apperr
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
+	"strconv"
 )
 
 type Kind int
@@ -66,13 +68,14 @@ func (e *Error) AtField(location string) *Error {
 	return e
 }
 
-// With adds a parameter (extra detail such as retryAfter).
-func (e *Error) With(key string, value any) *Error {
-	if e.Params == nil {
-		e.Params = P{}
+// GetHeaders gives an error that says when to come back (params.retryAfter,
+// seconds) its Retry-After header; the api writes it with every such answer.
+func (e *Error) GetHeaders() http.Header {
+	secs, ok := e.Params["retryAfter"].(int)
+	if !ok {
+		return nil
 	}
-	e.Params[key] = value
-	return e
+	return http.Header{"Retry-After": {strconv.Itoa(max(1, secs))}}
 }
 
 // As finds the domain error in err's chain.
