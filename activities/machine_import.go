@@ -100,7 +100,7 @@ func (a *MachineImports) ImportMachineBatch(ctx context.Context, in ImportBatchI
 		if err != nil {
 			return fmt.Errorf("unable to look up import keys: %w", err)
 		}
-		taken, err := store.New(tx).LiveMachineNames(ctx, names)
+		taken, err := store.New(tx).MachineNamesTaken(ctx, names)
 		if err != nil {
 			return fmt.Errorf("unable to look up machine names: %w", err)
 		}

@@ -95,11 +95,6 @@ func (s *Server) authMiddleware(api huma.API) func(huma.Context, func(huma.Conte
 
 var errForbiddenRole = accounts.ErrForbiddenRole
 
-// unauthorized is a 401 with an English message of the generic code.
-func unauthorized(msg string) error {
-	return apperr.New(apperr.Unauthorized, apperr.CodeUnauthorized, msg)
-}
-
 // ListParams is the paging part of every list operation (requirements 4.5.3).
 type ListParams struct {
 	Page     int    `query:"page" minimum:"1" default:"1" doc:"1-based page number"`

@@ -138,10 +138,7 @@ func (h *agentHandler) samples(ctx context.Context, in *AgentSamplesInput) (*Res
 }
 
 // MachineInventory is the admin's view of what the agent reported (internal/monitoring).
-type (
-	MachineInventory    = monitoring.MachineInventory
-	InventoryDifference = monitoring.InventoryDifference
-)
+type MachineInventory = monitoring.MachineInventory
 
 func (h *agentHandler) machineInventory(ctx context.Context, in *MachineIDInput) (*Resp[MachineInventory], error) {
 	out, err := h.mon.Inventory(ctx, monitoring.MachineInput{MachineID: in.ID})

@@ -17,7 +17,7 @@ import (
 // them out of the package's own code.
 func TestAPIIsHTTPOnly(t *testing.T) {
 	forbiddenCalls := map[string]string{
-		"InTx": "a transaction", "BeginTx": "a transaction", "Begin": "a transaction",
+		"InTx": "a transaction", "BeginTx": "a transaction", "Begin": "a transaction", "BeginFunc": "a transaction",
 		"ExecuteWorkflow": "a workflow start", "SignalWithStartWorkflow": "a workflow start",
 		"UpdateWorkflow": "a workflow update", "UpdateWithStartWorkflow": "a workflow update",
 		"SignalWorkflow": "a workflow signal", "CancelWorkflow": "a workflow cancel", "TerminateWorkflow": "a workflow end",
@@ -55,6 +55,10 @@ func TestAPIIsHTTPOnly(t *testing.T) {
 				if sel, ok := n.Fun.(*ast.SelectorExpr); ok {
 					if what, bad := forbiddenCalls[sel.Sel.Name]; bad {
 						t.Errorf("%s calls %s (%s): that belongs to a service", fset.Position(n.Pos()), sel.Sel.Name, what)
+					}
+					// store.New(tx) runs queries in a transaction the handler holds
+					if pkg, ok := sel.X.(*ast.Ident); ok && pkg.Name == "store" && sel.Sel.Name == "New" {
+						t.Errorf("%s calls store.New: queries in a transaction belong to a service", fset.Position(n.Pos()))
 					}
 				}
 			}

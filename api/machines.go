@@ -231,9 +231,6 @@ func (h *machinesHandler) create(ctx context.Context, in *CreateMachineInput) (*
 	return ok(ctx, CreatedMachine{Machine: machineOut(&c.Machine), AgentBootstrap: c.AgentBootstrap})
 }
 
-// machineNotFound names a missing machine, for the handlers that read one.
-func machineNotFound(err error) error { return lease.MachineNotFound(err) }
-
 func (h *machinesHandler) get(ctx context.Context, in *MachineIDInput) (*Resp[Machine], error) {
 	m, err := h.s.lease.GetMachine(ctx, in.ID)
 	if err != nil {

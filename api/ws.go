@@ -27,7 +27,6 @@ const (
 
 type (
 	AdminFrame    = live.AdminFrame
-	StatusChange  = live.StatusChange
 	CustomerFrame = live.CustomerFrame
 )
 

@@ -262,7 +262,7 @@ func (q *Queries) LockAlert(ctx context.Context, id string) (*Alert, error) {
 // AcknowledgeAlert moves an active alert to acknowledged.
 func (q *Queries) AcknowledgeAlert(ctx context.Context, id, byID, byName, note string) error {
 	_, err := q.db.Exec(ctx, `UPDATE alerts SET status = 'acknowledged', acknowledged_at = now(), acknowledged_by = $2, acknowledged_by_name = $3,
-		note = CASE WHEN $4 = '' THEN note ELSE $4 END, updated_at = now() WHERE id = $1 AND status = 'active'`, id, nilIfEmpty(byID), byName, note)
+		note = CASE WHEN $4 = '' THEN note ELSE $4 END, updated_at = now() WHERE id = $1 AND status = 'active'`, id, nullable(byID), byName, note)
 	if err != nil {
 		return err
 	}
@@ -275,7 +275,7 @@ func (q *Queries) AcknowledgeAlert(ctx context.Context, id, byID, byName, note s
 func (q *Queries) ResolveAlert(ctx context.Context, a *Alert, resolution, byID, byName, note string) error {
 	_, err := q.db.Exec(ctx, `UPDATE alerts SET status = 'resolved', resolution = $2, resolved_at = now(), resolved_by = $3, resolved_by_name = $4,
 		note = CASE WHEN $5 = '' THEN note ELSE $5 END, updated_at = now() WHERE id = $1 AND status <> 'resolved'`,
-		a.ID, resolution, nilIfEmpty(byID), byName, note)
+		a.ID, resolution, nullable(byID), byName, note)
 	if err != nil {
 		return err
 	}
@@ -301,13 +301,6 @@ func (q *Queries) ResolveAlert(ctx context.Context, a *Alert, resolution, byID, 
 		}
 	}
 	return q.notifyAlertEvents(ctx, []string{a.ID + ":" + event})
-}
-
-func nilIfEmpty(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
 }
 
 func (q *Queries) notifyAlertEvents(ctx context.Context, events []string) error {

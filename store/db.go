@@ -152,9 +152,3 @@ func New(db DBTX) *Queries { return &Queries{db: db} }
 func (q *Queries) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, q.db, fn)
 }
-
-// WithTx runs fn with the queries of one transaction (a savepoint when q is
-// already in one), committing when fn returns nil.
-func (q *Queries) WithTx(ctx context.Context, fn func(q *Queries) error) error {
-	return q.InTx(ctx, func(tx pgx.Tx) error { return fn(New(tx)) })
-}

@@ -274,17 +274,3 @@ func (q *Queries) MachinesByImportKeys(ctx context.Context, keys []string) (map[
 	}
 	return out, err
 }
-
-// LiveMachineNames returns which of the names a live machine has (lower-cased), in q's transaction.
-func (q *Queries) LiveMachineNames(ctx context.Context, names []string) (map[string]bool, error) {
-	rows, err := q.db.Query(ctx, `SELECT lower(name) FROM machines WHERE lower(name) = ANY($1) AND deleted_at IS NULL`, lowerAll(names))
-	if err != nil {
-		return nil, err
-	}
-	taken, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	out := make(map[string]bool, len(taken))
-	for _, n := range taken {
-		out[n] = true
-	}
-	return out, err
-}

@@ -42,7 +42,7 @@ func PartitionBounds(parent string, t time.Time) (name string, from, to time.Tim
 // exists; created tells which.
 func (q *Queries) EnsurePartition(ctx context.Context, parent string, t time.Time) (created bool, err error) {
 	name, from, to := PartitionBounds(parent, t)
-	err = pgx.BeginFunc(ctx, q.db, func(tx pgx.Tx) error {
+	err = q.InTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, partitionLockKey); err != nil {
 			return err
 		}

@@ -152,7 +152,7 @@ func (q *Queries) RollUp(ctx context.Context, level string, now time.Time, maxSp
 		claim = target
 	}
 	if claim.After(*marked) {
-		err := pgx.BeginFunc(ctx, q.db, func(tx pgx.Tx) error {
+		err := q.InTx(ctx, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lv.lockKey); err != nil {
 				return err
 			}
@@ -183,7 +183,7 @@ func (q *Queries) RollUp(ctx context.Context, level string, now time.Time, maxSp
 		}
 	}
 
-	err = pgx.BeginFunc(ctx, q.db, func(tx pgx.Tx) error {
+	err = q.InTx(ctx, func(tx pgx.Tx) error {
 		var from, to time.Time
 		if err := tx.QueryRow(ctx, `SELECT done_until, marked_until FROM metrics_rollups WHERE level = $1 FOR UPDATE`, level).Scan(&from, &to); err != nil {
 			return err

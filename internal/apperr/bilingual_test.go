@@ -12,9 +12,10 @@ import (
 	"testing"
 )
 
-// bilingual is a text in both languages, "中文 / English": the way messages
-// were written before they got codes. The console translates codes now.
-var bilingual = regexp.MustCompile(`\p{Han}[^/]*[ ）)]/ ?[A-Za-z]`)
+// bilingual is a text in both languages, "中文 / English" or "English /
+// 中文" (spaces optional): the way messages were written before they got
+// codes. The console translates codes now.
+var bilingual = regexp.MustCompile(`\p{Han}[^/]*/\s*[A-Za-z]{2}|[A-Za-z]{2}[^/]*/\s*[^/]*\p{Han}`)
 
 // No Go string holds a message in both languages: messages carry a code and
 // parameters (apperr.New), and the console's catalogues hold the texts.

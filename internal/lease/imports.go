@@ -56,7 +56,7 @@ func (s *Service) UploadImport(ctx context.Context, in UploadImportInput) (*Mach
 	if s.Objects == nil || s.Secrets == nil {
 		return nil, apperr.UnavailableErr("machines.import.notConfigured", "the object store or the secrets key is not configured")
 	}
-	taken, err := s.Store.LiveMachineNames(ctx, parsed.Names())
+	taken, err := s.Store.MachineNamesTaken(ctx, parsed.Names())
 	if err != nil {
 		return nil, err
 	}
