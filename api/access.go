@@ -51,14 +51,8 @@ func operation(method, path, id, tag, summary string, roles []string, errs ...in
 	return documentErrors(op)
 }
 
-// documentErrors lists an operation's error statuses once each; a bad input
-// is documented as 400, which is what newError answers for it.
+// documentErrors lists an operation's error statuses once each.
 func documentErrors(op huma.Operation) huma.Operation {
-	for i, st := range op.Errors {
-		if st == http.StatusUnprocessableEntity {
-			op.Errors[i] = http.StatusBadRequest
-		}
-	}
 	slices.Sort(op.Errors)
 	op.Errors = slices.Compact(op.Errors)
 	return op

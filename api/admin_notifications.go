@@ -36,11 +36,11 @@ type ListSentNotificationsInput struct {
 func (h *adminNotificationsHandler) register(api huma.API) {
 	op := operation(http.MethodPost, "/api/admin/customers/{id}/notifications", "send-customer-notification", "customers",
 		"Send a notification to every user of a customer (runs as a workflow)", roleAdmin,
-		http.StatusNotFound, http.StatusUnprocessableEntity, http.StatusServiceUnavailable)
+		http.StatusNotFound, http.StatusBadRequest, http.StatusServiceUnavailable)
 	op.DefaultStatus = http.StatusAccepted
 	huma.Register(api, op, h.send)
 	huma.Register(api, operation(http.MethodGet, "/api/admin/customers/{id}/notifications", "list-customer-notifications", "customers",
-		"Notifications sent to a customer, newest first", roleAdmin, http.StatusNotFound, http.StatusUnprocessableEntity), h.list)
+		"Notifications sent to a customer, newest first", roleAdmin, http.StatusNotFound, http.StatusBadRequest), h.list)
 }
 
 func (h *adminNotificationsHandler) send(ctx context.Context, in *SendNotificationInput) (*Resp[SentNotification], error) {

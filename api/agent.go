@@ -100,15 +100,15 @@ func (h *agentHandler) register(api huma.API) {
 	}
 	reg := operation(http.MethodPost, agentproto.PathRegister, "register-agent", tag,
 		"Exchange a machine's one-use bootstrap token for the agent's own token; records the inventory", nil,
-		http.StatusUnauthorized, http.StatusUnprocessableEntity)
+		http.StatusUnauthorized, http.StatusBadRequest)
 	reg.MaxBodyBytes = maxAgentRegisterBytes
 	huma.Register(api, reg, h.registerAgent)
 	huma.Register(api, agentOp(http.MethodPost, agentproto.PathInventory, "report-agent-inventory",
-		"The agent reports what its host has", maxAgentRegisterBytes, http.StatusUnprocessableEntity), h.inventory)
+		"The agent reports what its host has", maxAgentRegisterBytes, http.StatusBadRequest), h.inventory)
 	huma.Register(api, agentOp(http.MethodPost, agentproto.PathSamples, "report-agent-samples",
 		"The agent reports one or more sampling rounds; answers once they are stored. Rounds older than the raw retention are not stored "+
 			"(not counted in accepted; resending them is useless); timestamps more than a minute ahead of the api's clock are set to it",
-		maxAgentSamplesBytes, http.StatusUnprocessableEntity), h.samples)
+		maxAgentSamplesBytes, http.StatusBadRequest), h.samples)
 	h.registerCommands(agentOp)
 	huma.Register(api, operation(http.MethodGet, "/api/admin/machines/{id}/inventory", "get-machine-inventory", "machines",
 		"What the machine's agent reported, and where it differs from what the admin entered", roleAdmin, http.StatusNotFound), h.machineInventory)

@@ -40,7 +40,7 @@ func (h *agentHandler) registerCommands(agentOp func(method, path, id, summary s
 	api := h.s.api
 	huma.Register(api, agentOp(http.MethodPost, agentproto.PathCommandsPoll, "poll-agent-commands",
 		"Long-poll the machine's host commands that the agent is not running yet (a command it lost is delivered again)",
-		64<<10, http.StatusUnprocessableEntity, http.StatusServiceUnavailable), h.poll)
+		64<<10, http.StatusBadRequest, http.StatusServiceUnavailable), h.poll)
 	huma.Register(api, agentOp(http.MethodPost, agentproto.PathCommandSecret, "get-agent-command-secret",
 		"The secret of one open command, handed out once (audited); any other request is refused and audited",
 		0, http.StatusForbidden, http.StatusNotFound), h.secret)
@@ -49,7 +49,7 @@ func (h *agentHandler) registerCommands(agentOp func(method, path, id, summary s
 		64<<10, http.StatusNotFound, http.StatusServiceUnavailable), h.heartbeat)
 	huma.Register(api, agentOp(http.MethodPost, agentproto.PathCommandResult, "report-agent-command-result",
 		"What the host did: recorded, then handed to the workflow; a second report of a completed command is refused",
-		maxAgentResultBytes, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusServiceUnavailable), h.result)
+		maxAgentResultBytes, http.StatusNotFound, http.StatusConflict, http.StatusBadRequest, http.StatusServiceUnavailable), h.result)
 }
 
 func (h *agentHandler) poll(ctx context.Context, in *AgentPollInput) (*Resp[agentproto.PollResponse], error) {
@@ -75,7 +75,7 @@ func (h *agentHandler) secret(ctx context.Context, in *AgentCommandIDInput) (*Re
 
 func (h *agentHandler) heartbeat(ctx context.Context, in *AgentHeartbeatInput) (*Resp[agentproto.HeartbeatResponse], error) {
 	if len(in.Body.Progress) > 0 && !json.Valid(in.Body.Progress) {
-		return nil, apperr.New(apperr.Unprocessable, "monitoring.progressNotJSON", "progress: not JSON").AtField("body.progress")
+		return nil, apperr.New(apperr.Invalid, "monitoring.progressNotJSON", "progress: not JSON").AtField("body.progress")
 	}
 	cancel, err := h.s.hosts.Heartbeat(ctx, agentCaller(ctx), in.ID, in.Body.Progress)
 	if err != nil {
@@ -86,7 +86,7 @@ func (h *agentHandler) heartbeat(ctx context.Context, in *AgentHeartbeatInput) (
 
 func (h *agentHandler) result(ctx context.Context, in *AgentResultInput) (*Resp[Empty], error) {
 	if in.Body.Status == agentproto.ResultFailed && in.Body.Error == nil {
-		return nil, apperr.New(apperr.Unprocessable, "monitoring.failedWithoutError", "error: a failed command says why").AtField("body.error")
+		return nil, apperr.New(apperr.Invalid, "monitoring.failedWithoutError", "error: a failed command says why").AtField("body.error")
 	}
 	if err := h.s.hosts.Finish(ctx, agentCaller(ctx), in.ID, in.Body); err != nil {
 		return nil, err

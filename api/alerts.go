@@ -80,26 +80,26 @@ func (h *alertsHandler) register(api huma.API) {
 	const tag = "alerts"
 	huma.Register(api, operation(http.MethodGet, "/api/admin/alerts", "list-alerts", tag,
 		"Alerts (告警列表); sortBy createdAt|startedAt|resolvedAt|level|type|status|machineName|region (default createdAt desc)", roleAdmin,
-		http.StatusBadRequest, http.StatusUnprocessableEntity), h.list)
+		http.StatusBadRequest, http.StatusBadRequest), h.list)
 	huma.Register(api, operation(http.MethodGet, "/api/admin/alerts/active", "list-active-alerts", tag,
 		"The alert centre: open alerts (active and acknowledged), most severe first, then newest, with counts by level. "+
 			"Not paged: it is the dashboard's short list (the first limit alerts) with the counts of all of them; "+
 			"every open alert, paged, is list-alerts with status=open", roleAdmin,
-		http.StatusUnprocessableEntity), h.active)
+		http.StatusBadRequest), h.active)
 	huma.Register(api, operation(http.MethodGet, "/api/admin/alerts/rules", "get-alert-rules", tag,
 		"The alert rules: GPU temperature, disk usage, memory usage, offline, lease cleanup overdue", roleAdmin), h.getRules)
 	huma.Register(api, operation(http.MethodPut, "/api/admin/alerts/rules", "update-alert-rules", tag,
-		"Change alert rules (audited); returns every rule", roleAdmin, http.StatusUnprocessableEntity), h.updateRules)
+		"Change alert rules (audited); returns every rule", roleAdmin, http.StatusBadRequest), h.updateRules)
 	huma.Register(api, operation(http.MethodGet, "/api/admin/alerts/{id}", "get-alert", tag, "An alert", roleAdmin, http.StatusNotFound), h.get)
 	huma.Register(api, operation(http.MethodPut, "/api/admin/alerts/{id}/acknowledge", "acknowledge-alert", tag,
 		"Acknowledge an active alert (seen, being handled; it stays open until resolved)", roleAdmin,
-		http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity), h.acknowledge)
+		http.StatusNotFound, http.StatusConflict, http.StatusBadRequest), h.acknowledge)
 	huma.Register(api, operation(http.MethodPut, "/api/admin/alerts/{id}/resolve", "resolve-alert", tag,
 		"Mark an open alert handled (标记已处理): resolved by hand; it opens again if the condition still holds for the rule's duration", roleAdmin,
-		http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity), h.resolve)
+		http.StatusNotFound, http.StatusConflict, http.StatusBadRequest), h.resolve)
 	huma.Register(api, operation(http.MethodPut, "/api/admin/alerts/{id}/ignore", "ignore-alert", tag,
 		"Ignore an open alert (忽略): resolved as ignored; the same condition opens no new alert until it has cleared", roleAdmin,
-		http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity), h.ignore)
+		http.StatusNotFound, http.StatusConflict, http.StatusBadRequest), h.ignore)
 }
 
 func (h *alertsHandler) list(ctx context.Context, in *ListAlertsInput) (*Resp[Page[store.Alert]], error) {

@@ -74,10 +74,10 @@ func (h *allocationsHandler) register(api huma.API) {
 	const tag = "allocations"
 	huma.Register(api, operation(http.MethodGet, "/api/admin/allocations", "list-allocations", tag,
 		"Allocation records; tabs current/history/expiring; sortBy createdAt|startAt|endAt|customer|machineName|status|months", roleAdmin,
-		http.StatusBadRequest, http.StatusUnprocessableEntity), h.list)
+		http.StatusBadRequest, http.StatusBadRequest), h.list)
 	op := operation(http.MethodPost, "/api/admin/allocations", "create-allocations", tag,
 		"Quick allocation: lease machines to a customer for N months (one Allocation workflow each)", roleAdmin,
-		http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusServiceUnavailable)
+		http.StatusNotFound, http.StatusConflict, http.StatusBadRequest, http.StatusServiceUnavailable)
 	op.DefaultStatus = http.StatusCreated
 	huma.Register(api, op, h.create)
 	huma.Register(api, operation(http.MethodGet, "/api/admin/allocations/recent", "list-recent-allocations", tag,
@@ -85,7 +85,7 @@ func (h *allocationsHandler) register(api huma.API) {
 	huma.Register(api, operation(http.MethodGet, "/api/admin/allocations/{id}", "get-allocation", tag, "An allocation", roleAdmin,
 		http.StatusNotFound), h.get)
 	huma.Register(api, operation(http.MethodPost, "/api/admin/allocations/{id}/extend", "extend-allocation", tag,
-		"Renew: move the end by N months", roleAdmin, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusServiceUnavailable), h.extend)
+		"Renew: move the end by N months", roleAdmin, http.StatusNotFound, http.StatusConflict, http.StatusBadRequest, http.StatusServiceUnavailable), h.extend)
 	rop := operation(http.MethodPost, "/api/admin/allocations/{id}/reclaim", "reclaim-allocation", tag,
 		"End the lease now. Answers 202 once the lease accepted it: the lease ends at once, and the machine stays in maintenance "+
 			"until its host confirmed the end-of-lease steps (tasks stopped, keys removed, password and agent key rotated)", roleAdmin,
@@ -93,7 +93,7 @@ func (h *allocationsHandler) register(api huma.API) {
 	rop.DefaultStatus = http.StatusAccepted
 	huma.Register(api, rop, h.reclaim)
 	mop := operation(http.MethodPost, "/api/admin/machines/{id}/allocate", "allocate-machine", "machines",
-		"Allocate one machine to a customer", roleAdmin, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusServiceUnavailable)
+		"Allocate one machine to a customer", roleAdmin, http.StatusNotFound, http.StatusConflict, http.StatusBadRequest, http.StatusServiceUnavailable)
 	mop.DefaultStatus = http.StatusCreated
 	huma.Register(api, mop, h.allocateMachine)
 	mrop := operation(http.MethodPost, "/api/admin/machines/{id}/reclaim", "reclaim-machine", "machines",

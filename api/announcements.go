@@ -31,12 +31,12 @@ type AnnouncementIDInput struct {
 
 func (h *announcementsHandler) register(api huma.API) {
 	huma.Register(api, operation(http.MethodGet, "/api/admin/announcements", "list-announcements", "announcements",
-		"All announcements, published or not", roleAdmin, http.StatusUnprocessableEntity), h.list)
-	op := operation(http.MethodPost, "/api/admin/announcements", "create-announcement", "announcements", "Create an announcement", roleAdmin, http.StatusUnprocessableEntity)
+		"All announcements, published or not", roleAdmin, http.StatusBadRequest), h.list)
+	op := operation(http.MethodPost, "/api/admin/announcements", "create-announcement", "announcements", "Create an announcement", roleAdmin, http.StatusBadRequest)
 	op.DefaultStatus = http.StatusCreated
 	huma.Register(api, op, h.create)
 	huma.Register(api, operation(http.MethodPut, "/api/admin/announcements/{id}", "update-announcement", "announcements",
-		"Edit an announcement", roleAdmin, http.StatusNotFound, http.StatusUnprocessableEntity), h.update)
+		"Edit an announcement", roleAdmin, http.StatusNotFound, http.StatusBadRequest), h.update)
 	huma.Register(api, operation(http.MethodDelete, "/api/admin/announcements/{id}", "delete-announcement", "announcements",
 		"Delete an announcement", roleAdmin, http.StatusNotFound), h.delete)
 }

@@ -98,18 +98,18 @@ type ResetConfirmInput struct {
 
 func (h *authHandler) register(api huma.API) {
 	op := operation(http.MethodPost, "/api/auth/login", "login", "auth", "Log in with a local or LDAP/AD account", nil,
-		http.StatusUnauthorized, http.StatusForbidden, http.StatusUnprocessableEntity, http.StatusTooManyRequests, http.StatusServiceUnavailable)
+		http.StatusUnauthorized, http.StatusForbidden, http.StatusBadRequest, http.StatusTooManyRequests, http.StatusServiceUnavailable)
 	huma.Register(api, op, h.login)
 	huma.Register(api, operation(http.MethodPost, "/api/auth/refresh", "refresh-token", "auth",
-		"Rotate the refresh token and get a new access token", nil, http.StatusUnauthorized, http.StatusUnprocessableEntity), h.refresh)
+		"Rotate the refresh token and get a new access token", nil, http.StatusUnauthorized, http.StatusBadRequest), h.refresh)
 	huma.Register(api, operation(http.MethodPost, "/api/auth/logout", "logout", "auth", "End the session of a refresh token", nil,
-		http.StatusUnprocessableEntity), h.logout)
+		http.StatusBadRequest), h.logout)
 	huma.Register(api, operation(http.MethodGet, "/api/auth/me", "get-me", "auth", "The caller's account", roleAny), h.me)
 	huma.Register(api, operation(http.MethodPost, "/api/auth/password-reset/request", "request-password-reset", "auth",
 		"Mail a 6-digit reset code (answers the same for every account; the mail goes out in the background); 429 when too many requests wait for it", nil,
 		http.StatusBadRequest, http.StatusTooManyRequests), h.resetRequest)
 	huma.Register(api, operation(http.MethodPost, "/api/auth/password-reset/confirm", "confirm-password-reset", "auth",
-		"Set a new password with the mailed code; ends every session", nil, http.StatusBadRequest, http.StatusUnprocessableEntity), h.resetConfirm)
+		"Set a new password with the mailed code; ends every session", nil, http.StatusBadRequest, http.StatusBadRequest), h.resetConfirm)
 	huma.Register(api, operation(http.MethodPost, "/api/auth/ws-ticket", "create-ws-ticket", "auth",
 		"A one-time ticket for a WebSocket handshake (/ws/**?ticket=), valid 30 s", roleAny), h.wsTicket)
 }

@@ -101,7 +101,7 @@ type CustomerDashboardStats struct {
 func (h *customerMachinesHandler) register(api huma.API) {
 	const tag = "customer-machines"
 	huma.Register(api, operation(http.MethodGet, "/api/customer/machines", "list-my-machines", tag,
-		"Machines leased to the caller's company; sortBy name|endAt|gpuModel", roleCustomer, http.StatusBadRequest, http.StatusUnprocessableEntity), h.list)
+		"Machines leased to the caller's company; sortBy name|endAt|gpuModel", roleCustomer, http.StatusBadRequest, http.StatusBadRequest), h.list)
 	huma.Register(api, operation(http.MethodGet, "/api/customer/machines/summary", "get-my-machines-summary", tag,
 		"Machine overview cards for the dashboard: every machine leased to the company, as a plain list (not paged: "+
 			"the dashboard shows one card per leased machine, and a company leases at most as many machines as its allocations hold)", roleCustomer), h.summary)
@@ -112,7 +112,7 @@ func (h *customerMachinesHandler) register(api huma.API) {
 	huma.Register(api, operation(http.MethodPost, "/api/customer/machines/{id}/reveal-password", "reveal-my-machine-password", tag,
 		"Reveal the SSH password for copying (recorded)", roleCustomer, http.StatusNotFound), h.reveal)
 	huma.Register(api, operation(http.MethodPost, "/api/customer/machines/{id}/connection-events", "record-connection-event", tag,
-		"Record that the connection command was copied", roleCustomer, http.StatusNotFound, http.StatusUnprocessableEntity), h.event)
+		"Record that the connection command was copied", roleCustomer, http.StatusNotFound, http.StatusBadRequest), h.event)
 	huma.Register(api, operation(http.MethodGet, "/api/customer/dashboard/stats", "get-customer-dashboard-stats", tag,
 		"The customer's home cards", roleCustomer), h.stats)
 }

@@ -47,12 +47,12 @@ func (h *customerUsersHandler) register(api huma.API) {
 	huma.Register(api, operation(http.MethodGet, "/api/admin/customers/{id}/users", "list-customer-users", tag,
 		"A customer's accounts (all of them: a customer has a handful, so the list is not paged)", roleAdmin, http.StatusNotFound), h.list)
 	op := operation(http.MethodPost, "/api/admin/customers/{id}/users", "create-customer-user", tag,
-		"Add an account to a customer", roleAdmin, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity)
+		"Add an account to a customer", roleAdmin, http.StatusNotFound, http.StatusConflict, http.StatusBadRequest)
 	op.DefaultStatus = http.StatusCreated
 	huma.Register(api, op, h.create)
 	huma.Register(api, operation(http.MethodPut, "/api/admin/customers/{id}/users/{userId}", "update-customer-user", tag,
 		"Edit an account: profile, role, enabled (disabling ends its sessions)", roleAdmin,
-		http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity), h.update)
+		http.StatusNotFound, http.StatusConflict, http.StatusBadRequest), h.update)
 }
 
 func (h *customerUsersHandler) list(ctx context.Context, in *ListCustomerUsersInput) (*Resp[[]User], error) {

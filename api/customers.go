@@ -110,15 +110,15 @@ type CustomerDetail struct {
 func (h *customersHandler) register(api huma.API) {
 	const tag = "customers"
 	huma.Register(api, operation(http.MethodGet, "/api/admin/customers", "list-customers", tag,
-		"Customers; sortBy name|company|createdAt|status|machineCount|userCount", roleAdmin, http.StatusBadRequest, http.StatusUnprocessableEntity), h.list)
+		"Customers; sortBy name|company|createdAt|status|machineCount|userCount", roleAdmin, http.StatusBadRequest, http.StatusBadRequest), h.list)
 	op := operation(http.MethodPost, "/api/admin/customers", "create-customer", tag, "Add a customer with its owner account", roleAdmin,
-		http.StatusConflict, http.StatusUnprocessableEntity)
+		http.StatusConflict, http.StatusBadRequest)
 	op.DefaultStatus = http.StatusCreated
 	huma.Register(api, op, h.create)
 	huma.Register(api, operation(http.MethodGet, "/api/admin/customers/{id}", "get-customer", tag, "A customer with its users", roleAdmin,
 		http.StatusNotFound), h.get)
 	huma.Register(api, operation(http.MethodPut, "/api/admin/customers/{id}", "update-customer", tag, "Edit a customer", roleAdmin,
-		http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity), h.update)
+		http.StatusNotFound, http.StatusConflict, http.StatusBadRequest), h.update)
 	huma.Register(api, operation(http.MethodDelete, "/api/admin/customers/{id}", "delete-customer", tag,
 		"Delete a customer and its accounts (refused while it holds machines or data)", roleAdmin, http.StatusNotFound, http.StatusConflict), h.delete)
 	huma.Register(api, operation(http.MethodPost, "/api/admin/customers/{id}/disable", "disable-customer", tag,

@@ -82,7 +82,6 @@ var statusOf = map[apperr.Kind]int{
 	apperr.Forbidden:       http.StatusForbidden,
 	apperr.NotFound:        http.StatusNotFound,
 	apperr.Conflict:        http.StatusConflict,
-	apperr.Unprocessable:   http.StatusBadRequest,
 	apperr.TooManyRequests: http.StatusTooManyRequests,
 	apperr.Unavailable:     http.StatusServiceUnavailable,
 	apperr.TooLarge:        http.StatusRequestEntityTooLarge,

@@ -100,7 +100,7 @@ func (h *machineImportHandler) register(api huma.API) {
 		"Upload a filled-in template: stores the file and answers with every row validated (errors per cell, each with a code); nothing is created until it is confirmed. "+
 			"A file refused as a whole answers 413 (over 10 MB) or 400 with data.reason machines.import.<problem> and data.params "+
 			"{kind (too_large, not_xlsx, encrypted, corrupt, empty, missing_columns, duplicate_columns, formulas, too_many_rows), cells, columns, and the message's figures}.",
-		roleAdmin, http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity, http.StatusServiceUnavailable)
+		roleAdmin, http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusBadRequest, http.StatusServiceUnavailable)
 	up.DefaultStatus = http.StatusCreated
 	up.MaxBodyBytes = maxImportUploadBytes
 	huma.Register(api, up, h.upload)

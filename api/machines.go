@@ -172,16 +172,16 @@ func (h *machinesHandler) register(api huma.API) {
 	}
 	huma.Register(api, operation(http.MethodGet, "/api/admin/machines", "list-machines", tag,
 		"Machines with filters; sortBy name|createdAt|gpuModel|gpuCount|region|status|allocationStatus|endAt|memoryGb", roleAdmin,
-		http.StatusBadRequest, http.StatusUnprocessableEntity), h.list)
+		http.StatusBadRequest, http.StatusBadRequest), h.list)
 	huma.Register(api, reg(operation(http.MethodPost, "/api/admin/machines", "create-machine", tag,
-		"Add a machine; returns the agent bootstrap token once", roleAdmin, http.StatusConflict, http.StatusUnprocessableEntity), http.StatusCreated), h.create)
+		"Add a machine; returns the agent bootstrap token once", roleAdmin, http.StatusConflict, http.StatusBadRequest), http.StatusCreated), h.create)
 	huma.Register(api, operation(http.MethodGet, "/api/admin/machines/options", "get-machine-options", tag,
 		"Regions, GPU models and states the forms offer", roleAdmin), h.options)
 	huma.Register(api, operation(http.MethodGet, "/api/admin/machines/maintenance-records", "list-maintenance-records", tag,
-		"Maintenance records (维护记录)", roleAdmin, http.StatusBadRequest, http.StatusUnprocessableEntity), h.listMaintenance)
+		"Maintenance records (维护记录)", roleAdmin, http.StatusBadRequest, http.StatusBadRequest), h.listMaintenance)
 	huma.Register(api, operation(http.MethodGet, "/api/admin/machines/{id}", "get-machine", tag, "A machine", roleAdmin, http.StatusNotFound), h.get)
 	huma.Register(api, operation(http.MethodPut, "/api/admin/machines/{id}", "update-machine", tag, "Edit a machine", roleAdmin,
-		http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity), h.update)
+		http.StatusNotFound, http.StatusConflict, http.StatusBadRequest), h.update)
 	huma.Register(api, operation(http.MethodDelete, "/api/admin/machines/{id}", "delete-machine", tag,
 		"Delete a machine (refused while allocated); its allocation history stays", roleAdmin, http.StatusNotFound, http.StatusConflict), h.delete)
 	huma.Register(api, operation(http.MethodPost, "/api/admin/machines/{id}/reveal-password", "reveal-machine-password", tag,
@@ -191,7 +191,7 @@ func (h *machinesHandler) register(api huma.API) {
 	huma.Register(api, operation(http.MethodPost, "/api/admin/machines/{id}/agent-token", "rotate-machine-agent-token", tag,
 		"Issue a new agent bootstrap token, shown once; the old bootstrap token stops working. A registered agent keeps its key until an agent registers with the new token (the key is also rotated at every lease end)", roleAdmin, http.StatusNotFound), h.agentToken)
 	huma.Register(api, operation(http.MethodPost, "/api/admin/machines/{id}/maintenance", "start-machine-maintenance", tag,
-		"Put a machine into maintenance, with a record", roleAdmin, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity), h.startMaintenance)
+		"Put a machine into maintenance, with a record", roleAdmin, http.StatusNotFound, http.StatusConflict, http.StatusBadRequest), h.startMaintenance)
 	huma.Register(api, operation(http.MethodPost, "/api/admin/machines/{id}/maintenance/end", "end-machine-maintenance", tag,
 		"Take a machine out of maintenance", roleAdmin, http.StatusNotFound, http.StatusConflict), h.endMaintenance)
 }

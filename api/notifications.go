@@ -33,7 +33,7 @@ type MarkedRead struct {
 func (h *notificationsHandler) register(api huma.API) {
 	const tag = "notifications"
 	huma.Register(api, operation(http.MethodGet, "/api/customer/notifications", "list-notifications", tag,
-		"The caller's notifications, newest first, with the unread count", roleCustomer, http.StatusUnprocessableEntity), h.list)
+		"The caller's notifications, newest first, with the unread count", roleCustomer, http.StatusBadRequest), h.list)
 	huma.Register(api, operation(http.MethodPost, "/api/customer/notifications/{id}/read", "mark-notification-read", tag,
 		"Mark one notification read", roleCustomer, http.StatusNotFound), h.markRead)
 	huma.Register(api, operation(http.MethodPost, "/api/customer/notifications/read-all", "mark-all-notifications-read", tag,

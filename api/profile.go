@@ -52,11 +52,11 @@ func (h *profileHandler) register(api huma.API) {
 	const tag = "profile"
 	huma.Register(api, operation(http.MethodGet, "/api/customer/profile", "get-profile", tag, "The caller's profile", roleCustomer), h.get)
 	huma.Register(api, operation(http.MethodPut, "/api/customer/profile", "update-profile", tag, "Edit the caller's profile", roleCustomer,
-		http.StatusConflict, http.StatusUnprocessableEntity), h.update)
+		http.StatusConflict, http.StatusBadRequest), h.update)
 	huma.Register(api, operation(http.MethodPost, "/api/customer/profile/change-password", "change-password", tag,
-		"Change the password; ends the caller's other sessions", roleCustomer, http.StatusBadRequest, http.StatusConflict, http.StatusUnprocessableEntity), h.changePassword)
+		"Change the password; ends the caller's other sessions", roleCustomer, http.StatusBadRequest, http.StatusConflict, http.StatusBadRequest), h.changePassword)
 	op := operation(http.MethodPost, "/api/customer/profile/avatar", "upload-avatar", tag, "Upload the avatar (PNG, JPEG or WebP, ≤ 2 MB)",
-		roleCustomer, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity)
+		roleCustomer, http.StatusRequestEntityTooLarge, http.StatusBadRequest)
 	op.MaxBodyBytes = maxAvatarBytes + 64<<10
 	huma.Register(api, op, h.uploadAvatar)
 	get := operation(http.MethodGet, "/api/customer/profile/avatar", "get-avatar", tag, "The avatar image", roleCustomer, http.StatusNotFound)

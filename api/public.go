@@ -33,7 +33,7 @@ func (h *publicHandler) register(api huma.API) {
 	huma.Register(api, operation(http.MethodGet, "/api/public/status", "get-public-status", "public",
 		"Whether login works (directory reachable), for the login page", nil), h.status)
 	huma.Register(api, operation(http.MethodGet, "/api/public/announcements", "list-public-announcements", "public",
-		"Published announcements (read-only, also during maintenance)", nil, http.StatusUnprocessableEntity), h.announcements)
+		"Published announcements (read-only, also during maintenance)", nil, http.StatusBadRequest), h.announcements)
 }
 
 // ldapProbe caches the directory's reachability so the login page cannot

@@ -29,9 +29,9 @@ type SSHKeyIDInput struct {
 func (h *sshKeysHandler) register(api huma.API) {
 	const tag = "ssh-keys"
 	huma.Register(api, operation(http.MethodGet, "/api/customer/ssh-keys", "list-ssh-keys", tag,
-		"The caller's SSH public keys, newest first", roleCustomer, http.StatusUnprocessableEntity), h.list)
+		"The caller's SSH public keys, newest first", roleCustomer, http.StatusBadRequest), h.list)
 	op := operation(http.MethodPost, "/api/customer/ssh-keys", "create-ssh-key", tag, "Add an SSH public key (validated, fingerprinted, no duplicates)",
-		roleCustomer, http.StatusConflict, http.StatusUnprocessableEntity)
+		roleCustomer, http.StatusConflict, http.StatusBadRequest)
 	op.DefaultStatus = http.StatusCreated
 	huma.Register(api, op, h.create)
 	huma.Register(api, operation(http.MethodDelete, "/api/customer/ssh-keys/{id}", "delete-ssh-key", tag, "Remove an SSH public key",

@@ -103,7 +103,7 @@ func newUser(f NewUser, at string) (*store.User, string, error) {
 	}
 	if u.AuthSource == "ldap" {
 		if f.Password != "" {
-			return nil, "", apperr.New(apperr.Unprocessable, "accounts.directoryNoPassword",
+			return nil, "", apperr.New(apperr.Invalid, "accounts.directoryNoPassword",
 				"directory accounts have no local password").AtField(at + ".password")
 		}
 		return u, "", nil

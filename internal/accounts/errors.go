@@ -61,7 +61,7 @@ func errTooManyAttempts(until, now time.Time) error {
 func policyError(err error, field string) error {
 	var pe *auth.PolicyError
 	if errors.As(err, &pe) {
-		return apperr.New(apperr.Unprocessable, pe.Code, pe.Message, pe.Params).AtField(field)
+		return apperr.New(apperr.Invalid, pe.Code, pe.Message, pe.Params).AtField(field)
 	}
 	return err
 }

@@ -39,11 +39,11 @@ func (s *Service) UpdateProfile(ctx context.Context, in UpdateProfileInput) (*Ac
 	after.Name, after.Email, after.Phone = strings.TrimSpace(in.Name), strings.TrimSpace(in.Email), in.Phone
 	if !strings.EqualFold(after.Email, before.Email) {
 		if before.AuthSource != "local" {
-			return nil, apperr.New(apperr.Unprocessable, "accounts.emailInDirectory",
+			return nil, apperr.New(apperr.Invalid, "accounts.emailInDirectory",
 				"the e-mail comes from the corporate directory; change it there").AtField("body.email")
 		}
 		if in.CurrentPassword == "" {
-			return nil, apperr.New(apperr.Unprocessable, "accounts.currentPasswordRequired",
+			return nil, apperr.New(apperr.Invalid, "accounts.currentPasswordRequired",
 				"enter your current password to change the e-mail").AtField("body.currentPassword")
 		}
 		if err := s.checkCurrentPassword(ctx, before, in.CurrentPassword, "body.currentPassword", "profile.update"); err != nil {
@@ -82,7 +82,7 @@ func (s *Service) ChangePassword(ctx context.Context, in ChangePasswordInput) (r
 		return 0, err
 	}
 	if in.OldPassword == in.NewPassword {
-		return 0, apperr.New(apperr.Unprocessable, "accounts.samePassword", "the new password must differ").AtField("body.newPassword")
+		return 0, apperr.New(apperr.Invalid, "accounts.samePassword", "the new password must differ").AtField("body.newPassword")
 	}
 	if err := auth.CheckPolicy(in.NewPassword, u.Username); err != nil {
 		return 0, policyError(err, "body.newPassword")
@@ -139,7 +139,7 @@ const MaxAvatarBytes = 2 << 20
 var avatarTypes = map[string]string{"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 
 func errAvatarTooLarge() error {
-	return apperr.New(apperr.Unprocessable, "accounts.avatarTooLarge", "the avatar must be at most {mb} MB",
+	return apperr.New(apperr.Invalid, "accounts.avatarTooLarge", "the avatar must be at most {mb} MB",
 		apperr.P{"mb": MaxAvatarBytes >> 20}).AtField("body.file")
 }
 
@@ -163,7 +163,7 @@ func (s *Service) SetAvatar(ctx context.Context, file io.Reader, size int64) (*A
 	ct := http.DetectContentType(data)
 	ext, allowed := avatarTypes[ct]
 	if !allowed {
-		return nil, apperr.New(apperr.Unprocessable, "accounts.avatarType", "only PNG, JPEG or WebP images").AtField("body.file")
+		return nil, apperr.New(apperr.Invalid, "accounts.avatarType", "only PNG, JPEG or WebP images").AtField("body.file")
 	}
 	if s.Objects == nil {
 		return nil, apperr.New(apperr.Unavailable, "accounts.noObjectStore", "the object store is not configured")

@@ -30,7 +30,7 @@ func (s *Service) AddSSHKey(ctx context.Context, in AddSSHKeyInput) (*store.SSHK
 	p := caller.From(ctx)
 	k, err := sshkey.Parse(in.PublicKey)
 	if err != nil {
-		return nil, apperr.New(apperr.Unprocessable, "accounts.invalidSSHKey", "invalid public key: {reason}",
+		return nil, apperr.New(apperr.Invalid, "accounts.invalidSSHKey", "invalid public key: {reason}",
 			apperr.P{"reason": strings.TrimPrefix(err.Error(), sshkey.ErrInvalid.Error()+": ")}).AtField("body.publicKey")
 	}
 	key := store.SSHKey{Name: strings.TrimSpace(in.Name), KeyType: k.Type, PublicKey: k.Normalized, Comment: k.Comment, Fingerprint: k.Fingerprint}

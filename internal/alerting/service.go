@@ -166,7 +166,7 @@ func (s *Service) UpdateRules(ctx context.Context, in UpdateRulesInput) ([]store
 	for i, ri := range in.Rules {
 		at := fmt.Sprintf("body.rules[%d].", i)
 		if seen[ri.Type] {
-			return nil, apperr.New(apperr.Unprocessable, "alerting.ruleListedTwice", "rule {type} is listed twice", apperr.P{"type": ri.Type}).
+			return nil, apperr.New(apperr.Invalid, "alerting.ruleListedTwice", "rule {type} is listed twice", apperr.P{"type": ri.Type}).
 				AtField(at + "type")
 		}
 		seen[ri.Type] = true
@@ -180,7 +180,7 @@ func (s *Service) UpdateRules(ctx context.Context, in UpdateRulesInput) ([]store
 				r.ClearMargin = *ri.ClearMargin
 			}
 			if ri.Threshold == nil {
-				return nil, apperr.New(apperr.Unprocessable, "alerting.thresholdRequired", "threshold is required").AtField(at + "threshold")
+				return nil, apperr.New(apperr.Invalid, "alerting.thresholdRequired", "threshold is required").AtField(at + "threshold")
 			}
 			r.Threshold = ri.Threshold
 		}

@@ -22,7 +22,6 @@ const (
 	Forbidden
 	NotFound
 	Conflict
-	Unprocessable // answered as 400, like Invalid (requirements 4.5.3); kept for the few rules a form shows beside a field
 	TooManyRequests
 	Unavailable
 	TooLarge

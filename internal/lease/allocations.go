@@ -253,7 +253,7 @@ func (s *Service) update(ctx context.Context, id, name, updateID string, stage c
 	if errors.As(err, &appErr) {
 		switch appErr.Type() {
 		case workflows.ErrTypeInvalidMonths:
-			return apperr.New(apperr.Unprocessable, "lease.invalidMonths", "months must be between 1 and {max}",
+			return apperr.New(apperr.Invalid, "lease.invalidMonths", "months must be between 1 and {max}",
 				apperr.P{"max": workflows.MaxExtendMonths}).AtField("body.months")
 		case workflows.ErrTypeLeaseEnded:
 			return errLeaseEnded()

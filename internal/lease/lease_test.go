@@ -167,7 +167,7 @@ func TestMachineRules(t *testing.T) {
 	}
 
 	_, err = f.svc.StartMaintenance(f.ctx, lease.StartMaintenanceInput{MachineID: m.ID, Reason: "x", Until: new(time.Now().Add(-time.Hour))})
-	wantCode(t, err, apperr.Unprocessable, "machines.maintenanceUntilPast")
+	wantCode(t, err, apperr.Invalid, "machines.maintenanceUntilPast")
 	if _, err := f.svc.StartMaintenance(f.ctx, lease.StartMaintenanceInput{MachineID: m.ID, Reason: "fan"}); err != nil {
 		t.Fatal(err)
 	}

@@ -265,7 +265,7 @@ type StartMaintenanceInput struct {
 func (s *Service) StartMaintenance(ctx context.Context, in StartMaintenanceInput) (*store.MaintenanceRecord, error) {
 	p := caller.From(ctx)
 	if in.Until != nil && in.Until.Before(s.Now()) {
-		return nil, apperr.New(apperr.Unprocessable, "machines.maintenanceUntilPast", "the planned end must be in the future").AtField("body.until")
+		return nil, apperr.New(apperr.Invalid, "machines.maintenanceUntilPast", "the planned end must be in the future").AtField("body.until")
 	}
 	var rec *store.MaintenanceRecord
 	err := s.Store.InTx(ctx, func(tx pgx.Tx) error {

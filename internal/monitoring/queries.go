@@ -295,7 +295,7 @@ func resolveSpan(r Range, defRange string, now time.Time, mon config.Monitoring,
 			sp.to = r.To.UTC()
 		}
 		if !sp.from.Before(sp.to) {
-			return sp, apperr.New(apperr.Unprocessable, "monitoring.fromAfterTo", "from must be before to").AtField("query.from")
+			return sp, apperr.New(apperr.Invalid, "monitoring.fromAfterTo", "from must be before to").AtField("query.from")
 		}
 	} else {
 		name := r.Name
@@ -311,7 +311,7 @@ func resolveSpan(r Range, defRange string, now time.Time, mon config.Monitoring,
 		sp.from = oldest
 	}
 	if !sp.from.Before(sp.to) {
-		return sp, apperr.New(apperr.Unprocessable, "monitoring.rangeBeforeRetention",
+		return sp, apperr.New(apperr.Invalid, "monitoring.rangeBeforeRetention",
 			"the range holds no data: it ends before the retention begins").AtField("query.from")
 	}
 	want := max(minStep, mon.SampleInterval, time.Duration(r.Step)*time.Second)

@@ -228,7 +228,7 @@ type SamplesInput struct {
 // ingest hooks; it answers how many rounds were stored.
 func (s *Service) IngestSamples(ctx context.Context, in SamplesInput) (int, error) {
 	if len(in.Samples) == 0 {
-		return 0, apperr.New(apperr.Unprocessable, "monitoring.noSamples", "samples: at least one sampling round").AtField("body.samples")
+		return 0, apperr.New(apperr.Invalid, "monitoring.noSamples", "samples: at least one sampling round").AtField("body.samples")
 	}
 	stored, err := s.ingest().Submit(ctx, in.MachineID, s.Now(), in.Samples)
 	if err != nil {

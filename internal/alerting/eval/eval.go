@@ -134,13 +134,13 @@ func RulesOf(list []Rule) Rules {
 func (r Rule) Validate() (field string, err *apperr.Error) {
 	switch {
 	case !r.Type.Valid():
-		return "type", apperr.New(apperr.Unprocessable, "alerting.unknownType", "unknown alert type {type}", apperr.P{"type": string(r.Type)})
+		return "type", apperr.New(apperr.Invalid, "alerting.unknownType", "unknown alert type {type}", apperr.P{"type": string(r.Type)})
 	case !r.Level.Valid():
-		return "level", apperr.New(apperr.Unprocessable, "alerting.invalidLevel", "level must be critical, warning or info")
+		return "level", apperr.New(apperr.Invalid, "alerting.invalidLevel", "level must be critical, warning or info")
 	case r.Duration < 0 || r.Duration > 24*time.Hour:
-		return "durationSeconds", apperr.New(apperr.Unprocessable, "alerting.durationRange", "duration must be 0 to 86400 seconds")
+		return "durationSeconds", apperr.New(apperr.Invalid, "alerting.durationRange", "duration must be 0 to 86400 seconds")
 	case r.Duration%time.Second != 0:
-		return "durationSeconds", apperr.New(apperr.Unprocessable, "alerting.durationWholeSeconds", "duration must be whole seconds")
+		return "durationSeconds", apperr.New(apperr.Invalid, "alerting.durationWholeSeconds", "duration must be whole seconds")
 	}
 	if !r.Type.HasThreshold() {
 		return "", nil // offline, lease_cleanup: the threshold is not used
@@ -151,10 +151,10 @@ func (r Rule) Validate() (field string, err *apperr.Error) {
 		lo, hi = 30, 130
 	}
 	if r.Threshold < lo || r.Threshold > hi || math.IsNaN(r.Threshold) {
-		return "threshold", apperr.New(apperr.Unprocessable, "alerting.thresholdRange", "threshold must be {min} to {max}", apperr.P{"min": lo, "max": hi})
+		return "threshold", apperr.New(apperr.Invalid, "alerting.thresholdRange", "threshold must be {min} to {max}", apperr.P{"min": lo, "max": hi})
 	}
 	if r.ClearMargin < 0 || r.ClearMargin > 50 || r.ClearMargin >= r.Threshold || math.IsNaN(r.ClearMargin) {
-		return "clearMargin", apperr.New(apperr.Unprocessable, "alerting.clearMarginRange", "clear margin must be 0 to 50 and below the threshold")
+		return "clearMargin", apperr.New(apperr.Invalid, "alerting.clearMarginRange", "clear margin must be 0 to 50 and below the threshold")
 	}
 	return "", nil
 }
