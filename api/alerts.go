@@ -80,7 +80,7 @@ func (h *alertsHandler) register(api huma.API) {
 	const tag = "alerts"
 	huma.Register(api, operation(http.MethodGet, "/api/admin/alerts", "list-alerts", tag,
 		"Alerts (告警列表); sortBy createdAt|startedAt|resolvedAt|level|type|status|machineName|region (default createdAt desc)", roleAdmin,
-		http.StatusBadRequest, http.StatusBadRequest), h.list)
+		http.StatusBadRequest), h.list)
 	huma.Register(api, operation(http.MethodGet, "/api/admin/alerts/active", "list-active-alerts", tag,
 		"The alert centre: open alerts (active and acknowledged), most severe first, then newest, with counts by level. "+
 			"Not paged: it is the dashboard's short list (the first limit alerts) with the counts of all of them; "+

@@ -74,7 +74,7 @@ func (h *allocationsHandler) register(api huma.API) {
 	const tag = "allocations"
 	huma.Register(api, operation(http.MethodGet, "/api/admin/allocations", "list-allocations", tag,
 		"Allocation records; tabs current/history/expiring; sortBy createdAt|startAt|endAt|customer|machineName|status|months", roleAdmin,
-		http.StatusBadRequest, http.StatusBadRequest), h.list)
+		http.StatusBadRequest), h.list)
 	op := operation(http.MethodPost, "/api/admin/allocations", "create-allocations", tag,
 		"Quick allocation: lease machines to a customer for N months (one Allocation workflow each)", roleAdmin,
 		http.StatusNotFound, http.StatusConflict, http.StatusBadRequest, http.StatusServiceUnavailable)

@@ -28,7 +28,7 @@ type ListAuditLogsInput struct {
 func (h *auditHandler) register(api huma.API) {
 	huma.Register(api, operation(http.MethodGet, "/api/admin/audit-logs", "list-audit-logs", "audit",
 		"The audit log (logins, account and role changes, …); sortBy createdAt|action|actorName", roleAdmin,
-		http.StatusBadRequest, http.StatusBadRequest), h.list)
+		http.StatusBadRequest), h.list)
 }
 
 func (h *auditHandler) list(ctx context.Context, in *ListAuditLogsInput) (*Resp[Page[store.AuditLog]], error) {

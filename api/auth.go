@@ -109,7 +109,7 @@ func (h *authHandler) register(api huma.API) {
 		"Mail a 6-digit reset code (answers the same for every account; the mail goes out in the background); 429 when too many requests wait for it", nil,
 		http.StatusBadRequest, http.StatusTooManyRequests), h.resetRequest)
 	huma.Register(api, operation(http.MethodPost, "/api/auth/password-reset/confirm", "confirm-password-reset", "auth",
-		"Set a new password with the mailed code; ends every session", nil, http.StatusBadRequest, http.StatusBadRequest), h.resetConfirm)
+		"Set a new password with the mailed code; ends every session", nil, http.StatusBadRequest), h.resetConfirm)
 	huma.Register(api, operation(http.MethodPost, "/api/auth/ws-ticket", "create-ws-ticket", "auth",
 		"A one-time ticket for a WebSocket handshake (/ws/**?ticket=), valid 30 s", roleAny), h.wsTicket)
 }

@@ -101,10 +101,10 @@ type CustomerDashboardStats struct {
 func (h *customerMachinesHandler) register(api huma.API) {
 	const tag = "customer-machines"
 	huma.Register(api, operation(http.MethodGet, "/api/customer/machines", "list-my-machines", tag,
-		"Machines leased to the caller's company; sortBy name|endAt|gpuModel", roleCustomer, http.StatusBadRequest, http.StatusBadRequest), h.list)
+		"Machines leased to the caller's company; sortBy name|endAt|gpuModel", roleCustomer, http.StatusBadRequest), h.list)
 	huma.Register(api, operation(http.MethodGet, "/api/customer/machines/summary", "get-my-machines-summary", tag,
-		"Machine overview cards for the dashboard: every machine leased to the company, as a plain list (not paged: "+
-			"the dashboard shows one card per leased machine, and a company leases at most as many machines as its allocations hold)", roleCustomer), h.summary)
+		"Machine overview cards for the dashboard: the machines leased to the company, by name, as a plain list of at most 1000 "+
+			"(not paged: the dashboard shows one card per leased machine)", roleCustomer), h.summary)
 	huma.Register(api, operation(http.MethodGet, "/api/customer/machines/connection-history", "list-my-connection-history", tag,
 		"Password reveals and copied connection commands on the company's machines", roleCustomer, http.StatusBadRequest), h.history)
 	huma.Register(api, operation(http.MethodGet, "/api/customer/machines/{id}", "get-my-machine", tag, "One leased machine", roleCustomer,

@@ -110,7 +110,7 @@ type CustomerDetail struct {
 func (h *customersHandler) register(api huma.API) {
 	const tag = "customers"
 	huma.Register(api, operation(http.MethodGet, "/api/admin/customers", "list-customers", tag,
-		"Customers; sortBy name|company|createdAt|status|machineCount|userCount", roleAdmin, http.StatusBadRequest, http.StatusBadRequest), h.list)
+		"Customers; sortBy name|company|createdAt|status|machineCount|userCount", roleAdmin, http.StatusBadRequest), h.list)
 	op := operation(http.MethodPost, "/api/admin/customers", "create-customer", tag, "Add a customer with its owner account", roleAdmin,
 		http.StatusConflict, http.StatusBadRequest)
 	op.DefaultStatus = http.StatusCreated

@@ -172,13 +172,13 @@ func (h *machinesHandler) register(api huma.API) {
 	}
 	huma.Register(api, operation(http.MethodGet, "/api/admin/machines", "list-machines", tag,
 		"Machines with filters; sortBy name|createdAt|gpuModel|gpuCount|region|status|allocationStatus|endAt|memoryGb", roleAdmin,
-		http.StatusBadRequest, http.StatusBadRequest), h.list)
+		http.StatusBadRequest), h.list)
 	huma.Register(api, reg(operation(http.MethodPost, "/api/admin/machines", "create-machine", tag,
 		"Add a machine; returns the agent bootstrap token once", roleAdmin, http.StatusConflict, http.StatusBadRequest), http.StatusCreated), h.create)
 	huma.Register(api, operation(http.MethodGet, "/api/admin/machines/options", "get-machine-options", tag,
 		"Regions, GPU models and states the forms offer", roleAdmin), h.options)
 	huma.Register(api, operation(http.MethodGet, "/api/admin/machines/maintenance-records", "list-maintenance-records", tag,
-		"Maintenance records (维护记录)", roleAdmin, http.StatusBadRequest, http.StatusBadRequest), h.listMaintenance)
+		"Maintenance records (维护记录)", roleAdmin, http.StatusBadRequest), h.listMaintenance)
 	huma.Register(api, operation(http.MethodGet, "/api/admin/machines/{id}", "get-machine", tag, "A machine", roleAdmin, http.StatusNotFound), h.get)
 	huma.Register(api, operation(http.MethodPut, "/api/admin/machines/{id}", "update-machine", tag, "Edit a machine", roleAdmin,
 		http.StatusNotFound, http.StatusConflict, http.StatusBadRequest), h.update)

@@ -76,15 +76,15 @@ type CustomerRealtimeInput struct {
 func (h *monitoringHandler) register(api huma.API) {
 	huma.Register(api, operation(http.MethodGet, "/api/admin/monitoring/realtime", "get-admin-monitoring-realtime", "monitoring",
 		"Every machine's latest figures (实时监控); sortBy gpuUtil|cpu|mem|temp|disk|power|name|region|status|lastSeen", roleAdmin,
-		http.StatusBadRequest, http.StatusBadRequest), h.realtime)
+		http.StatusBadRequest), h.realtime)
 	huma.Register(api, operation(http.MethodGet, "/api/admin/dashboard/gpu-trend", "get-admin-gpu-trend", "dashboard",
 		"Fleet-wide GPU utilisation trend (average and busiest GPU) from the roll-ups", roleAdmin,
-		http.StatusBadRequest, http.StatusBadRequest), h.gpuTrend)
+		http.StatusBadRequest), h.gpuTrend)
 	huma.Register(api, operation(http.MethodGet, "/api/customer/monitoring/{machineId}/realtime", "get-my-machine-realtime", "customer-monitoring",
 		"A leased machine's latest figures, with the processes using its GPUs", roleCustomer, http.StatusNotFound), h.customerRealtime)
 	huma.Register(api, operation(http.MethodGet, "/api/customer/machines/{id}/monitoring", "get-my-machine-monitoring", "customer-monitoring",
 		"A leased machine's figures over time, for charts (since the lease began)", roleCustomer,
-		http.StatusNotFound, http.StatusBadRequest, http.StatusBadRequest), h.customerHistory)
+		http.StatusNotFound, http.StatusBadRequest), h.customerHistory)
 	huma.Register(api, operation(http.MethodGet, "/api/customer/machines/{id}/processes", "get-my-machine-processes", "customer-monitoring",
 		"Processes using the GPUs of a leased machine, as of its latest sample", roleCustomer, http.StatusNotFound), h.customerProcesses)
 }

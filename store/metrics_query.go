@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -50,20 +51,30 @@ type RealtimeFilter struct {
 	OnlyAlerts bool
 }
 
-// realtimeSorts are the sortBy keys of the real-time list.
-func realtimeSorts() map[string]string {
-	return map[string]string{"gpuUtil": "l.gpu_util_avg", "cpu": "l.cpu_pct", "mem": "l.mem_pct", "temp": "l.gpu_temp_max",
-		"disk": "l.disk_pct", "power": "l.gpu_power_w", "name": "m.name", "region": "m.region", "status": "m.status", "lastSeen": "m.last_seen_at"}
-}
+// realtimeSorts are the sortBy keys of the real-time list (read only).
+var realtimeSorts = map[string]string{"gpuUtil": "l.gpu_util_avg", "cpu": "l.cpu_pct", "mem": "l.mem_pct", "temp": "l.gpu_temp_max",
+	"disk": "l.disk_pct", "power": "l.gpu_power_w", "name": "m.name", "region": "m.region", "status": "m.status", "lastSeen": "m.last_seen_at"}
 
-// AllRealtime is every machine that f lets through, by name, unpaged: the
-// admin's live snapshot (internal/live) holds the whole fleet.
+// AllRealtime is every machine that f lets through, by name, unpaged and
+// uncounted: the admin's live snapshot (internal/live) holds the whole fleet.
 func (q *Queries) AllRealtime(ctx context.Context, f RealtimeFilter) ([]RealtimeMachine, error) {
-	list, _, err := q.Realtime(ctx, f, Page{PageSize: 1<<31 - 1}) // LIMIT as large as Postgres takes
-	return list, err
+	w := f.where()
+	return q.realtimeRows(ctx, w, " ORDER BY m.name, m.id")
 }
 
 func (q *Queries) Realtime(ctx context.Context, f RealtimeFilter, p Page) ([]RealtimeMachine, int, error) {
+	w := f.where()
+	var total int
+	if err := q.db.QueryRow(ctx, "SELECT count(*)"+realtimeFrom+w.sql(), w.args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	list, err := q.realtimeRows(ctx, w, p.orderBy(realtimeSorts, "m.name, m.id")+p.limitOffset())
+	return list, total, err
+}
+
+const realtimeFrom = " FROM machines m LEFT JOIN machine_latest l ON l.machine_id = m.id"
+
+func (f RealtimeFilter) where() *where {
 	w := &where{}
 	w.raw("m.deleted_at IS NULL")
 	if f.Region != "" {
@@ -78,16 +89,15 @@ func (q *Queries) Realtime(ctx context.Context, f RealtimeFilter, p Page) ([]Rea
 	if f.OnlyAlerts {
 		w.raw(openAlertsExpr + " > 0")
 	}
-	from := " FROM machines m LEFT JOIN machine_latest l ON l.machine_id = m.id"
-	var total int
-	if err := q.db.QueryRow(ctx, "SELECT count(*)"+from+w.sql(), w.args...).Scan(&total); err != nil {
-		return nil, 0, err
-	}
+	return w
+}
+
+// realtimeRows reads the machines w lets through; tail orders and pages them.
+func (q *Queries) realtimeRows(ctx context.Context, w *where, tail string) ([]RealtimeMachine, error) {
 	rows, err := q.db.Query(ctx, `SELECT m.id, m.name, m.region, m.status, coalesce(m.gpu_source, ''), m.gpu_model, m.gpu_count, m.last_seen_at,
 		l.sample_at, l.gpu_util_avg, l.gpu_util_max, l.gpu_mem_pct, l.gpu_temp_max, l.gpu_power_w, l.cpu_pct, l.mem_pct, l.disk_pct,
-		l.net_rx_bps, l.net_tx_bps, l.gpus, `+openAlertsExpr+from+w.sql()+p.orderBy(realtimeSorts(), "m.name, m.id")+p.limitOffset(), w.args...)
-	list, err := collect(rows, err, scanRealtime)
-	return list, total, err
+		l.net_rx_bps, l.net_tx_bps, l.gpus, `+openAlertsExpr+realtimeFrom+w.sql()+tail, w.args...)
+	return collect(rows, err, scanRealtime)
 }
 
 func scanRealtime(row pgx.Row) (*RealtimeMachine, error) {
@@ -121,19 +131,10 @@ func f64(v *float32) *float64 {
 
 func round(v float64) float64 {
 	// 7 significant digits is what a real carries; 2 decimals is what anyone reads
-	const scale = 100
 	if v > 1e12 || v < -1e12 {
 		return v
 	}
-	r := float64(int64(v*scale+copysign(0.5, v))) / scale
-	return r
-}
-
-func copysign(a, b float64) float64 {
-	if b < 0 {
-		return -a
-	}
-	return a
+	return math.Round(v*100) / 100
 }
 
 // Latest is a machine's newest sample.

@@ -1284,7 +1284,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Machine overview cards for the dashboard: every machine leased to the company, as a plain list (not paged: the dashboard shows one card per leased machine, and a company leases at most as many machines as its allocations hold)
+         * Machine overview cards for the dashboard: the machines leased to the company, by name, as a plain list of at most 1000 (not paged: the dashboard shows one card per leased machine)
          * @description Roles: owner, member.
          */
         get: operations["get-my-machines-summary"];
