@@ -5,6 +5,7 @@ import * as lease from './lease'
 import * as accounts from './accounts'
 import * as alerting from './alerting'
 import * as machines from './machines'
+import * as tasks from './tasks'
 
 export const codesZh = {
   ...common.zh,
@@ -14,6 +15,7 @@ export const codesZh = {
   monitoring: alerting.monitoringZh,
   live: alerting.liveZh,
   machines: machines.zh,
+  tasks: tasks.zh,
 }
 
 export const codesEn: typeof codesZh = {
@@ -24,4 +26,5 @@ export const codesEn: typeof codesZh = {
   monitoring: alerting.monitoringEn,
   live: alerting.liveEn,
   machines: machines.en,
+  tasks: tasks.en,
 }
