@@ -23,6 +23,10 @@ describe('sidebar', () => {
     expect(shape(buildMenu(moduleRoutes, role))).toEqual([
       ['menu.customerHome', ['/customer/dashboard']],
       ['menu.myMachines', ['/customer/machines/list', '/customer/machines/connect', '/customer/machines/history']],
+      [
+        'menu.tasks',
+        ['/customer/tasks/list', '/customer/tasks/inference', '/customer/tasks/queue', '/customer/tasks/history', '/customer/tasks/create-training'],
+      ],
       ['menu.customerMonitoring', ['/customer/monitoring/realtime']],
       ['menu.settings', ['/customer/settings/profile', '/customer/settings/ssh-keys', '/customer/settings/notifications']],
     ])
