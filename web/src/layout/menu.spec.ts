@@ -15,6 +15,7 @@ describe('sidebar', () => {
       ['menu.customers', ['/admin/customers/list', '/admin/customers/add']],
       ['menu.allocations', ['/admin/allocations', '/admin/allocations/quick', '/admin/allocations/expiring']],
       ['menu.monitoring', ['/admin/monitoring/realtime', '/admin/monitoring/alerts']],
+      ['menu.tasks', ['/admin/tasks/list']],
       ['menu.system', ['/admin/system/audit-logs', '/admin/system/announcements']],
     ])
   })
