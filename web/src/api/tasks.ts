@@ -22,6 +22,8 @@ export interface Task {
   status: TaskStatus
   /** a code, `tasks.reason.*`; '' when there is none */
   statusReason: string
+  /** the figures of statusReason */
+  statusParams?: Record<string, unknown> | null
   /** the machine of the current or last attempt */
   machineId: string
   machineName: string
@@ -62,8 +64,13 @@ export interface TaskAttempt {
   startedAt: string | null
   finishedAt: string | null
   exitCode: number | null
-  /** `tasks.reason.*`, '' while it runs or when it succeeded */
+  /** `tasks.reason.*`, '' while it runs */
   reason: string
+  params?: Record<string, unknown> | null
+  container?: string
+  /** the container got the GPUs as devices; false with simulated GPUs; null before it started */
+  gpuDevices?: boolean | null
+  logLines?: number
   durationSeconds: number
 }
 
@@ -82,6 +89,9 @@ export interface TaskDetails extends Task {
   checkpointIntervalSeconds: number
   servicePort: number | null
   attempts: TaskAttempt[] | null
+  /** the first attempt of the current run (a re-run starts a new one) */
+  firstAttempt?: number
+  createdByName?: string
   /** the host's GPU source is simulated: no device was given to the container */
   gpuSimulated: boolean
   /** inference tasks: whether the service answers */

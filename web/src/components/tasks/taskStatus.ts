@@ -45,8 +45,20 @@ export function formatDuration(seconds: number | null | undefined): string {
   return t('task.durationFmt.s', { s: sec })
 }
 
-/** The reason of a status (a `tasks.reason.*` code) in the console's language; '' when none. */
-export function reasonText(code: string | null | undefined, params: Record<string, unknown> = {}): string {
+export const REASON_RESTARTING = 'tasks.reason.restarting'
+
+/**
+ * The reason of a status (a `tasks.reason.*` code and its params) in the
+ * console's language; '' when none. A task waiting to restart says why the
+ * attempt before ended too (params.lastReason, lastParams).
+ */
+export function reasonText(code: string | null | undefined, params: Record<string, unknown> | null | undefined = {}): string {
   if (!code) return ''
-  return codeText(code, params, code)
+  const p = params ?? {}
+  const text = codeText(code, p, code)
+  if (code === REASON_RESTARTING && typeof p.lastReason === 'string' && p.lastReason) {
+    const last = reasonText(p.lastReason, (p.lastParams as Record<string, unknown> | null) ?? {})
+    return last ? `${text} · ${last}` : text
+  }
+  return text
 }

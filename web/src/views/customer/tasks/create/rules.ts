@@ -54,8 +54,13 @@ export const TASK_FIELDS = [
 ] as const
 export type TaskField = (typeof TASK_FIELDS)[number]
 
+// The API's limits (internal/tasks).
+export const MAX_NAME = 64
 export const MAX_ATTEMPTS = 10
-export const MAX_CHECKPOINT_INTERVAL = 7 * 86_400
+export const MIN_CHECKPOINT_INTERVAL = 60
+export const MAX_CHECKPOINT_INTERVAL = 86_400
+export const MIN_SERVICE_PORT = 1024
+export const MAX_COMMAND = 10_000
 
 export const emptyTaskForm = (): TaskForm => ({
   name: '',
@@ -91,7 +96,7 @@ export const CONTAINER_ENV = [
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 /** The variables the platform sets: a task's own cannot override them. */
 export const isReservedEnv = (name: string) =>
-  /^RGPU_/i.test(name) || name === 'CUDA_VISIBLE_DEVICES' || name === 'NVIDIA_VISIBLE_DEVICES'
+  /^RGPU_/i.test(name) || ['CUDA_VISIBLE_DEVICES', 'NVIDIA_VISIBLE_DEVICES'].includes(name.toUpperCase())
 
 /** What is wrong with the name of env row `index`; '' when nothing (an empty row is left out). */
 export function envNameProblem(rows: readonly Pick<EnvRow, 'name' | 'value'>[], index: number): string {
@@ -124,7 +129,7 @@ const between = (min: number, max: () => number, requiredKey?: string): FormItem
 /** The rules; `machine` is the machine chosen (its GPU count bounds the GPUs asked for), `form` the form. */
 export function taskRules(machine: () => AvailableMachine | undefined, form: () => TaskForm): FormRules<TaskForm> {
   return {
-    name: [required('task.name'), maxLength(128)],
+    name: [required('task.name'), maxLength(MAX_NAME)],
     machineId: [required('task.machine', 'change')],
     gpuCount: [between(1, () => machine()?.gpuCount ?? 64, 'task.gpuCount')],
     image: [required('task.image', 'change'), maxLength(500)],
@@ -136,16 +141,24 @@ export function taskRules(machine: () => AvailableMachine | undefined, form: () 
       },
     ],
     scriptPath: [maxLength(1024)],
-    command: [required('task.command'), maxLength(16_384)],
+    command: [required('task.command'), maxLength(MAX_COMMAND)],
     maxAttempts: [between(1, () => MAX_ATTEMPTS, 'task.maxAttempts')],
-    checkpointIntervalSeconds: [between(0, () => MAX_CHECKPOINT_INTERVAL)],
+    checkpointIntervalSeconds: [
+      {
+        trigger: ['blur', 'change'],
+        validator: (_r, v: number | null, cb) =>
+          !v || (v >= MIN_CHECKPOINT_INTERVAL && v <= MAX_CHECKPOINT_INTERVAL)
+            ? cb()
+            : cb(new Error(t('task.form.checkpointRange', { min: MIN_CHECKPOINT_INTERVAL, max: MAX_CHECKPOINT_INTERVAL }))),
+      },
+    ],
     servicePort: [
       {
         trigger: ['blur', 'change'],
         validator: (_r, v: number | null, cb) => {
           if (form().type !== 'inference') return cb()
           if (v === null || v === undefined) return cb(new Error(t('validation.required', { field: t('task.servicePort') })))
-          return v >= 1 && v <= 65535 ? cb() : cb(new Error(t('validation.between', { min: 1, max: 65535 })))
+          return v >= MIN_SERVICE_PORT && v <= 65535 ? cb() : cb(new Error(t('validation.between', { min: MIN_SERVICE_PORT, max: 65535 })))
         },
       },
     ],

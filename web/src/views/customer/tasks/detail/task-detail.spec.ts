@@ -47,6 +47,7 @@ function details(over: Partial<TaskDetails> = {}): TaskDetails {
         finishedAt: '2026-01-01T00:10:10Z',
         exitCode: 137,
         reason: 'tasks.reason.oomKilled',
+        params: { code: 137 },
         durationSeconds: 600,
       },
       {
@@ -110,7 +111,7 @@ describe('task detail page', () => {
     await flushPromises()
     const table = wrapper.find('[data-testid="attempt-table"]')
     expect(table.text()).toContain('137')
-    expect(table.text()).toContain('内存不足，进程被系统终止')
+    expect(table.text()).toContain('内存不足，进程被系统终止（退出码 137）')
     const buttons = table.findAll('.el-table__body-wrapper button')
     await buttons[buttons.length - 1].trigger('click') // attempt 1 (the table lists the latest first)
     await flushPromises()

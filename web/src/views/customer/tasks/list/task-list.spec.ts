@@ -73,6 +73,7 @@ describe('task list page', () => {
           name: 'failed-one',
           status: 'failed',
           statusReason: 'tasks.reason.oomKilled',
+          statusParams: { code: 137 },
           finishedAt: '2026-01-01T01:00:00Z',
           durationSeconds: 3725,
           attempt: 3,
@@ -92,7 +93,7 @@ describe('task list page', () => {
 
     const failed = wrapper.find('[data-testid="task-card-failed-one"]')
     expect(failed.find('[data-testid="task-card-status"]').text()).toBe('失败')
-    expect(failed.find('[data-testid="task-card-reason"]').text()).toBe('内存不足，进程被系统终止')
+    expect(failed.find('[data-testid="task-card-reason"]').text()).toBe('内存不足，进程被系统终止（退出码 137）')
     expect(failed.text()).toContain('1小时02分')
     expect(failed.find('[data-testid="task-card-stop"]').exists()).toBe(false)
     expect(failed.find('[data-testid="task-card-restart"]').exists()).toBe(true)
