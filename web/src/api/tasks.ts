@@ -221,6 +221,20 @@ const base = '/api/customer/tasks'
 export const listTasks = (params: TaskListParams, quiet = false) =>
   http.get<PageResult<Task>>(base, { params: cleanParams(params), silent: quiet })
 
+export interface TaskCounts {
+  running: number
+  queued: number
+}
+
+/** How many of the caller's tasks run and wait (the dashboard's card): the totals of two one-row pages. */
+export async function countTasks(): Promise<TaskCounts> {
+  const [running, queued] = await Promise.all([
+    listTasks({ status: 'running', page: 1, pageSize: 1 }, true),
+    listTasks({ status: 'queued', page: 1, pageSize: 1 }, true),
+  ])
+  return { running: running.total ?? 0, queued: queued.total ?? 0 }
+}
+
 /** The latest 10 (the dashboard's 最近任务). */
 export const recentTasks = () => http.get<Task[] | null>(`${base}/recent`)
 

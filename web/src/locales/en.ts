@@ -733,6 +733,9 @@ const en: typeof zhCN = {
     noHistory: 'No imports yet',
   },
   myMachine: {
+    taskHistory: 'Task history',
+    createTaskHere: 'New task on this machine',
+    noTasks: 'No task has run on this machine yet',
     machine: 'Machine',
     user: 'User',
     what: 'Action',

@@ -722,6 +722,9 @@ export default {
     noHistory: '暂无导入记录',
   },
   myMachine: {
+    taskHistory: '任务历史',
+    createTaskHere: '在这台机器上创建任务',
+    noTasks: '这台机器上还没有任务',
     machine: '机器',
     user: '用户',
     what: '操作',
