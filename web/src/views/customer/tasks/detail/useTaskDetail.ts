@@ -40,6 +40,8 @@ export function useTaskDetail(options: { createSocket?(url: string): SocketLike 
       if (mine !== seq) return
       notFound.value = isApiError(e) && e.status === 404
       loadFailed.value = !notFound.value && !task.value
+      // deleted (or never the caller's): nothing more to follow
+      if (notFound.value) logs.stop()
     } finally {
       if (mine === seq) loading.value = false
     }
