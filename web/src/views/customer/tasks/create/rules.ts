@@ -118,6 +118,7 @@ export const envNameRule = (rows: () => readonly Pick<EnvRow, 'name' | 'value'>[
 })
 
 const between = (min: number, max: () => number, requiredKey?: string): FormItemRule => ({
+  required: !!requiredKey,
   trigger: ['blur', 'change'],
   validator: (_r, v: number | null, cb) => {
     if (v === null || v === undefined) return requiredKey ? cb(new Error(t('validation.required', { field: t(requiredKey) }))) : cb()
