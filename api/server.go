@@ -127,6 +127,7 @@ func New(d Deps) *Server {
 
 	cfg := huma.DefaultConfig("RemoteGPU API", Version)
 	cfg.CreateHooks = nil // no $schema links: bodies are exactly the envelope
+	cfg.Formats = map[string]huma.Format{"application/json": jsonFormat, "json": jsonFormat}
 	cfg.OpenAPIPath = "/openapi"
 	cfg.Info.Description = "Whole GPU machines leased to enterprise customers, and the services around them. " +
 		"Every response is {code, message, data, traceId}; lists take page, pageSize, sortBy, order, filters."
