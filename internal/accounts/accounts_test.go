@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -188,6 +189,47 @@ func TestBusyPasswordSlotsAreNotGuesses(t *testing.T) {
 }
 
 var mailedCode = regexp.MustCompile(`\b\d{6}\b`)
+
+// New passwords are hashed in the password slots, as checks are: with
+// every slot taken a new account and a reset are refused as busy (and the
+// code stays usable), and a password change costs a check and a hash.
+func TestNewPasswordsAreHashedInTheSlots(t *testing.T) {
+	t.Parallel()
+	f := newService(t, nil)
+	ctx := from("10.0.0.14")
+	f.svc.SendResetCode(ctx, "initech-owner")
+	mailed := mailedCode.FindString(f.mail.messages()[0].Text)
+	release := f.svc.HoldPasswordSlots(2)
+	_, err := f.svc.CreateCustomerUser(asAdmin(), f.tenant.ID, accounts.NewUser{Username: "dev", Role: "member"})
+	busyCreate := errors.Is(err, accounts.ErrBusy)
+	err = f.svc.ConfirmReset(ctx, accounts.ConfirmResetInput{Account: "initech-owner", Code: mailed, NewPassword: "Brand-New-Passw0rd"})
+	busyReset := errors.Is(err, accounts.ErrBusy)
+	release()
+	if !busyCreate || !busyReset {
+		t.Fatalf("with every slot taken: new account busy %v, reset busy %v", busyCreate, busyReset)
+	}
+	var computed atomic.Int64
+	f.svc.OnPasswordWork(func(compute func()) { computed.Add(1); compute() })
+	if err := f.svc.ConfirmReset(ctx, accounts.ConfirmResetInput{Account: "initech-owner", Code: mailed, NewPassword: "Brand-New-Passw0rd"}); err != nil {
+		t.Fatalf("the code after a busy answer: %v", err)
+	}
+	tok, err := f.svc.Login(ctx, accounts.LoginInput{Login: "initech-owner", Password: "Brand-New-Passw0rd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.svc.Authenticate(ctx, "Bearer "+tok.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	computed.Store(0)
+	if _, err := f.svc.ChangePassword(caller.WithPrincipal(ctx, p), accounts.ChangePasswordInput{OldPassword: "Brand-New-Passw0rd",
+		NewPassword: "Other-New-Passw0rd"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := computed.Load(); n != 2 {
+		t.Fatalf("a password change computed %d argon2 in the slots, want 2 (the check and the hash)", n)
+	}
+}
 
 func TestPasswordResetByTheWorkers(t *testing.T) {
 	t.Parallel()

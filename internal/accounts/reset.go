@@ -8,7 +8,6 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -116,13 +115,6 @@ func (s *Service) sendResetCode(ctx context.Context, account string) {
 	}
 }
 
-// resetHashes counts the new passwords hashed by ConfirmReset (tests: only
-// a right code costs an argon2 hash).
-var resetHashes atomic.Int64
-
-// ResetHashes counts the passwords ConfirmReset hashed in this process (tests).
-func ResetHashes() int64 { return resetHashes.Load() }
-
 type ConfirmResetInput struct {
 	Account     string
 	Code        string
@@ -175,8 +167,7 @@ func (s *Service) ConfirmReset(ctx context.Context, in ConfirmResetInput) error 
 			verdict = policyError(err, "body.newPassword")
 			return nil // the code stays usable
 		}
-		resetHashes.Add(1)
-		hash, err := auth.HashPassword(in.NewPassword)
+		hash, err := s.slots.hash(ctx, in.NewPassword)
 		if err != nil {
 			return err
 		}
