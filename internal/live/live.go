@@ -24,6 +24,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/jackc/puddle/v2"
 
+	"github.com/remotegpu/remotegpu/internal/accounts"
 	"github.com/remotegpu/remotegpu/internal/apperr"
 	"github.com/remotegpu/remotegpu/internal/caller"
 	"github.com/remotegpu/remotegpu/internal/monitoring"
@@ -560,7 +561,7 @@ func (s *Service) checkSessions() error {
 			return err
 		}
 		for _, c := range clients {
-			if err != nil || sp.UserStatus != "active" || sp.TenantStatus == "disabled" || sp.Role != c.p.Role || sp.TenantID != c.p.TenantID {
+			if err != nil || !accounts.SessionLive(sp) || sp.Role != c.p.Role || sp.TenantID != c.p.TenantID {
 				c.kick(CloseSessionEnded, "session ended: log in again")
 			}
 		}
