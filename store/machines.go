@@ -218,6 +218,12 @@ func (q *Queries) GetMachine(ctx context.Context, id string, expiring time.Durat
 	return scanMachine(q.db.QueryRow(ctx, machineSelect+machineLive+" AND m.id = $2", expiring.String(), id))
 }
 
+// GetMachines returns the machines of ids that exist, in no particular order.
+func (q *Queries) GetMachines(ctx context.Context, ids []string, expiring time.Duration) ([]Machine, error) {
+	rows, err := q.db.Query(ctx, machineSelect+machineLive+" AND m.id = ANY($2::uuid[])", expiring.String(), ids)
+	return collect(rows, err, scanMachine)
+}
+
 // GetTenantMachine returns a machine only while it is live-allocated to the tenant.
 func (q *Queries) GetTenantMachine(ctx context.Context, tenantID, id string, expiring time.Duration) (*Machine, error) {
 	return scanMachine(q.db.QueryRow(ctx, machineSelect+machineLive+" AND m.id = $2 AND a.tenant_id = $3 AND a.status = 'active'", expiring.String(), id, tenantID))

@@ -220,6 +220,37 @@ func TestMachineFilterFailsClosed(t *testing.T) {
 	}
 }
 
+// Ending a lease writes the host steps recorded before codes with their
+// English half only, without changing the caller's steps; a reason the
+// platform wrote comes back with its code.
+func TestEndAllocationKeepsTheCallersSteps(t *testing.T) {
+	t.Parallel()
+	st, _ := storetest.New(t)
+	ctx := context.Background()
+	aid, err := st.CreateAllocation(ctx, newTenant(t, st, "acme"), newMachine(t, st, "gpu-01", "north", "online"), 1, "", "", "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const legacy = "已设置新密码 / new password set for root"
+	steps := []store.HostStep{{Step: "rotate_password", Confirmed: true, Detail: legacy}}
+	if err := st.EndAllocation(ctx, aid, "reclaimed", store.ReasonReclaimedEarly, "admin", steps); err != nil {
+		t.Fatal(err)
+	}
+	if steps[0].Detail != legacy {
+		t.Fatalf("the caller's step became %q", steps[0].Detail)
+	}
+	a, err := st.GetAllocation(ctx, aid, week)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.HostSteps) != 1 || a.HostSteps[0].Detail != "new password set for root" {
+		t.Fatalf("stored steps %+v", a.HostSteps)
+	}
+	if a.EndReason != store.ReasonReclaimedEarly || a.EndReasonCode != "lease.reclaimedEarly" {
+		t.Fatalf("end reason %q code %q", a.EndReason, a.EndReasonCode)
+	}
+}
+
 func b2i(b bool) int {
 	if b {
 		return 1
