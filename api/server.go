@@ -68,15 +68,17 @@ type Server struct {
 
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Start runs the api's background work until Close: the alert evaluation of
-// what the agents send and the monitoring WebSockets' pushes (the sockets
-// are refused until then). The durable periodic work (offline sweep,
-// notices) is the worker's schedules.
+// Start runs the api's background work until Close: the mailing of reset
+// codes, the host command channel's listening (new commands, agent key
+// changes), the alert evaluation of what the agents send and the
+// monitoring WebSockets' pushes (the sockets are refused until then). The
+// durable periodic work (offline sweep, notices) is the worker's schedules.
 func (s *Server) Start(ctx context.Context) {
 	if s.Store == nil {
 		return
 	}
 	s.accounts.Start()
+	s.hosts.Start(s.mon.ForgetMachine)
 	s.alerts.Start(ctx)
 	s.live.Start(ctx)
 }
@@ -112,7 +114,6 @@ func New(d Deps) *Server {
 	s.live = live.New(d.Store, s.mon, d.Config.PublicURL, every, wsTuning())
 	s.live.RulesChanged, s.live.WriteError = s.alerts.InvalidateRules, writeError
 	if d.Store != nil {
-		s.hosts.Start(s.mon.ForgetMachine)
 		// every ingest is evaluated against the alert rules
 		s.mon.OnIngest(func(ctx context.Context, machineID string, samples []agentproto.Sample) {
 			s.alerts.Ingested(ctx, alerting.IngestedInput{MachineID: machineID, Samples: samples})

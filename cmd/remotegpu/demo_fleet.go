@@ -95,7 +95,7 @@ func startDemoAgents(ctx context.Context, dataDir, binDir, url string) error {
 	}
 	logDir := filepath.Join(dataDir, "logs")
 	for _, spec := range demoMachines {
-		list, _, err := st.ListMachines(ctx, store.MachineFilter{Keyword: spec.Name}, store.Page{PageSize: 5}, time.Hour)
+		list, _, err := st.ListMachines(ctx, store.MachineFilter{Scope: store.AllMachines, Keyword: spec.Name}, store.Page{PageSize: 5}, time.Hour)
 		if err != nil {
 			return err
 		}

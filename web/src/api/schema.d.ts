@@ -180,7 +180,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The latest 5 allocations, as one page of 5 (total counts them all)
+         * The latest 5 allocations, newest first
          * @description Roles: admin.
          */
         get: operations["list-recent-allocations"];
@@ -1788,7 +1788,10 @@ export interface components {
             customerName: string;
             /** Format: date-time */
             endAt: string | null;
+            /** @description As the admin wrote it, or one the platform wrote (then endReasonCode names it) */
             endReason: string;
+            /** @description The end reason as a code (lease.<x>) the console translates, when the platform wrote it; absent for an admin's own words */
+            endReasonCode?: string;
             /** Format: date-time */
             endedAt: string | null;
             endedByName: string;
@@ -4738,7 +4741,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["EnvelopePageAllocation"];
+                    "application/json": components["schemas"]["EnvelopeListAllocation"];
                 };
             };
             /** @description Unauthorized */

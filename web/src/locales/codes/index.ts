@@ -5,14 +5,16 @@ import * as lease from './lease'
 import * as accounts from './accounts'
 import * as alerting from './alerting'
 import * as machines from './machines'
+import * as monitoring from './monitoring'
+import * as live from './live'
 
 export const codesZh = {
   ...common.zh,
   lease: lease.zh,
   accounts: accounts.zh,
   alerting: alerting.zh,
-  monitoring: alerting.monitoringZh,
-  live: alerting.liveZh,
+  monitoring: monitoring.zh,
+  live: live.zh,
   machines: machines.zh,
 }
 
@@ -21,7 +23,7 @@ export const codesEn: typeof codesZh = {
   lease: lease.en,
   accounts: accounts.en,
   alerting: alerting.en,
-  monitoring: alerting.monitoringEn,
-  live: alerting.liveEn,
+  monitoring: monitoring.en,
+  live: live.en,
   machines: machines.en,
 }
