@@ -40,7 +40,7 @@ func TestLineReader(t *testing.T) {
 	var s []byte
 	for _, f := range [][]byte{
 		frame(frameStdout, t0, "one\n"),
-		frame(frameStderr, t0, "err part "),       // a partial message (a long line Docker split)
+		frame(frameStderr, t0, "err part "),      // a partial message (a long line Docker split)
 		frame(frameStdout, t1, "two\nthree\r\n"), // two lines in one message, CRLF
 		frame(frameStderr, t1, "end\n"),
 		frame(frameStdout, t1, "bad \xff nul \x00\n"),
