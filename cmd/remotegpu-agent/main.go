@@ -2,8 +2,8 @@
 // inventory and a sample of every GPU and of the host every interval to the
 // api, and runs the host commands the api hands it over HTTPS (stop a
 // tenant's containers and login sessions, set the login password, write the
-// platform's authorized_keys block, rotate its own key). It never talks to
-// Temporal.
+// platform's authorized_keys block, rotate its own key, run task
+// containers and ship their logs). It never talks to Temporal.
 package main
 
 import (
@@ -35,8 +35,9 @@ Check the collectors without an api:
   remotegpu-agent --once --gpu-source=simulated   # anywhere
 
 On a developer's machine (the dev stack's demo agents) run with
---host-ops=simulated: host commands are then acknowledged without touching
-the machine, and their results say "simulated".
+--host-ops=simulated: commands on the login account are then acknowledged
+without touching the machine, and their results say "simulated"; task
+containers still run, in the Docker daemon --docker-host names.
 
 Flags:
 `
@@ -94,9 +95,9 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*option
 	var seed int64
 	fs.Int64Var(&seed, "sim-seed", int64(envInt("REMOTEGPU_SIM_SEED", 0)), "simulated source: seed; 0 derives it from the machine ID (REMOTEGPU_SIM_SEED)")
 	fs.IntVar(&c.Buffer, "buffer", envInt("REMOTEGPU_BUFFER", 720), "samples kept while the api is unreachable, oldest dropped first (720 = 1 h at 5 s) (REMOTEGPU_BUFFER)")
-	fs.StringVar(&c.DockerHost, "docker-host", env("REMOTEGPU_DOCKER_HOST", ""), "Docker daemon address; empty uses DOCKER_HOST or the local socket (REMOTEGPU_DOCKER_HOST)")
+	fs.StringVar(&c.DockerHost, "docker-host", env("REMOTEGPU_DOCKER_HOST", ""), "Docker daemon of the task containers; empty uses DOCKER_HOST or the local socket (REMOTEGPU_DOCKER_HOST)")
 	fs.DurationVar(&c.StopTimeout, "stop-timeout", envDur("REMOTEGPU_STOP_TIMEOUT", 30*time.Second), "how long a container has to stop before it is killed (REMOTEGPU_STOP_TIMEOUT)")
-	fs.StringVar(&c.HostOps, "host-ops", env("REMOTEGPU_HOST_OPS", commands.ModeReal), "host commands: real; simulated (acknowledged without touching this machine, for demo agents on a developer's machine); or off (metrics only, no command polling) (REMOTEGPU_HOST_OPS)")
+	fs.StringVar(&c.HostOps, "host-ops", env("REMOTEGPU_HOST_OPS", commands.ModeReal), "host commands: real; simulated (login account and sessions left alone, task containers run in --docker-host: for demo agents on a developer's machine); or off (metrics only, no command polling) (REMOTEGPU_HOST_OPS)")
 	fs.DurationVar(&c.KillGrace, "kill-grace", envDur("REMOTEGPU_KILL_GRACE", 10*time.Second), "how long a login session's process has to exit after SIGTERM before SIGKILL when a lease ends (REMOTEGPU_KILL_GRACE)")
 	fs.StringVar(&c.SSHUser, "ssh-user", env("REMOTEGPU_SSH_USER", ""), "when set, the only account whose password the agent sets (others are refused); empty: the login user the api names, root included (REMOTEGPU_SSH_USER)")
 	fs.StringVar(&c.Chpasswd, "chpasswd", env("REMOTEGPU_CHPASSWD", "chpasswd"), "chpasswd command that sets the password; reads user:password lines on stdin (REMOTEGPU_CHPASSWD)")
