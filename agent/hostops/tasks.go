@@ -104,7 +104,11 @@ func (o *Ops) TaskStart(ctx context.Context, a agentproto.TaskStartArgs) (agentp
 		return res, dockerErr(host, "unable to inspect the task's container", err)
 	}
 	if insp.State != nil && insp.State.Status == container.StateCreated {
-		if err := o.Docker.ContainerStart(ctx, insp.ID, container.StartOptions{}); err != nil {
+		err := o.Docker.ContainerStart(ctx, insp.ID, container.StartOptions{})
+		if err != nil && strings.Contains(err.Error(), "could not select device driver") {
+			return res, Permanentf("GPUDriverUnavailable", "Docker cannot give the container its GPUs (is the NVIDIA container toolkit installed?): %v", err)
+		}
+		if err != nil {
 			return res, dockerErr(host, "unable to start the task's container", err)
 		}
 		if insp, err = o.Docker.ContainerInspect(ctx, insp.ID); err != nil {

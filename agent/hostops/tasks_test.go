@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -479,4 +480,20 @@ func TestTaskOutputs(t *testing.T) {
 	if res, err := list("many"); err != nil || len(res.Files) != MaxOutputs || !res.Truncated {
 		t.Errorf("many: %d files, truncated %v, %v", len(res.Files), res.Truncated, err)
 	}
+}
+
+// A device request on a host without the NVIDIA container toolkit fails
+// for good, saying what is missing (scripts/device-task-gpu-check.sh checks
+// a host that has it).
+func TestTaskGPUDriverMissing(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("nvidia-container-runtime-hook"); err == nil {
+		t.Skip("this host has the NVIDIA container toolkit")
+	}
+	o, _ := taskOps(t)
+	o.GPUDevices = true
+	task := newTaskID()
+	t.Cleanup(func() { _, _ = o.TaskRemove(context.Background(), agentproto.TaskRemoveArgs{TaskID: task}) })
+	_, err := o.TaskStart(taskCtx(t), agentproto.TaskStartArgs{TaskID: task, Attempt: 1, Image: testimage.Ref, Command: "true", GPUs: []int{0}})
+	assertErr(t, err, "GPUDriverUnavailable", true, "NVIDIA container toolkit")
 }

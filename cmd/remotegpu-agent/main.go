@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -33,6 +34,8 @@ through REMOTEGPU_AGENT_TOKEN rather than the flag (flags show in ps).
 Check the collectors without an api:
   remotegpu-agent --once                          # NVML: needs an NVIDIA driver
   remotegpu-agent --once --gpu-source=simulated   # anywhere
+Check a task container with GPU 0 (Docker and the NVIDIA container toolkit):
+  remotegpu-agent --check-task IMAGE --check-gpus 0 --check-command 'nvidia-smi -L'
 
 On a developer's machine (the dev stack's demo agents) run with
 --host-ops=simulated: commands on the login account are then acknowledged
@@ -52,6 +55,9 @@ func main() {
 type options struct {
 	cfg       runner.Config
 	once      bool
+	checkTask string // an image: run one task container and exit
+	checkCmd  string
+	checkGPUs []int
 	version   bool
 	logLevel  string
 	logFormat string
@@ -103,6 +109,9 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*option
 	fs.StringVar(&c.Chpasswd, "chpasswd", env("REMOTEGPU_CHPASSWD", "chpasswd"), "chpasswd command that sets the password; reads user:password lines on stdin (REMOTEGPU_CHPASSWD)")
 	fs.DurationVar(&c.HTTPTimeout, "http-timeout", envDur("REMOTEGPU_HTTP_TIMEOUT", 10*time.Second), "timeout of each call to the api (REMOTEGPU_HTTP_TIMEOUT)")
 	fs.BoolVar(&o.once, "once", false, "print the inventory and one sample as JSON and exit (no api needed)")
+	fs.StringVar(&o.checkTask, "check-task", "", "run one task container of this image with --check-gpus through the agent's task path, print its log and exit with its status (no api needed)")
+	fs.StringVar(&o.checkCmd, "check-command", "nvidia-smi -L", "--check-task: the command, run by /bin/sh -c")
+	checkGPUs := fs.String("check-gpus", "0", "--check-task: comma-separated GPU indices given to the container (a device request with --gpu-source=nvml)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.StringVar(&o.logLevel, "log-level", env("REMOTEGPU_LOG_LEVEL", "info"), "debug, info, warn or error (REMOTEGPU_LOG_LEVEL)")
 	fs.StringVar(&o.logFormat, "log-format", env("REMOTEGPU_LOG_FORMAT", "text"), "text or json (REMOTEGPU_LOG_FORMAT)")
@@ -114,6 +123,16 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*option
 	}
 	if c.BootstrapToken == "" {
 		c.BootstrapToken = getenv("REMOTEGPU_AGENT_TOKEN")
+	}
+	for _, g := range strings.Split(*checkGPUs, ",") {
+		if g = strings.TrimSpace(g); g == "" {
+			continue
+		}
+		n, err := strconv.Atoi(g)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("--check-gpus: %q is not a GPU index", g)
+		}
+		o.checkGPUs = append(o.checkGPUs, n)
 	}
 	c.Sim.Seed = uint64(seed)
 	switch c.GPUSource {
@@ -153,6 +172,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 0
 	}
 	o.cfg.Log = logging.New(stderr, o.logFormat, o.logLevel)
+	if o.checkTask != "" {
+		code, err := runner.CheckTask(ctx, o.cfg, o.checkTask, o.checkCmd, o.checkGPUs, stdout)
+		if err != nil {
+			fmt.Fprintln(stderr, "remotegpu-agent:", err)
+			return 1
+		}
+		return code
+	}
 	if o.once {
 		err = runner.Once(ctx, o.cfg, stdout)
 	} else {

@@ -1,9 +1,11 @@
 package runner
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,5 +41,20 @@ func TestReportsImages(t *testing.T) {
 	}
 	if !slices.ContainsFunc(api.images[0].Images, func(im agentproto.HostImage) bool { return im.Ref == testimage.Ref }) {
 		t.Errorf("report %+v", api.images[0])
+	}
+}
+
+// The host check runs a container through the task path and passes on its
+// log and exit status.
+func TestCheckTask(t *testing.T) {
+	testdocker.Client(t)
+	var out strings.Builder
+	cfg := Config{DockerHost: os.Getenv("DOCKER_HOST"), GPUSource: agentproto.GPUSourceSimulated, Log: quiet()}
+	code, err := CheckTask(context.Background(), cfg, testimage.Ref, "echo gpus=$CUDA_VISIBLE_DEVICES; exit 3", []int{0, 1}, &out)
+	if err != nil || code != 3 {
+		t.Fatalf("exit %d, %v\n%s", code, err, out.String())
+	}
+	if !strings.Contains(out.String(), "gpus=0,1\n") || !strings.Contains(out.String(), `"gpuDevices": false`) {
+		t.Errorf("output:\n%s", out.String())
 	}
 }
