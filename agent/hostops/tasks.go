@@ -105,8 +105,13 @@ func (o *Ops) TaskStart(ctx context.Context, a agentproto.TaskStartArgs) (agentp
 	}
 	if insp.State != nil && insp.State.Status == container.StateCreated {
 		err := o.Docker.ContainerStart(ctx, insp.ID, container.StartOptions{})
-		if err != nil && strings.Contains(err.Error(), "could not select device driver") {
+		switch {
+		case err == nil:
+		case strings.Contains(err.Error(), "could not select device driver"):
 			return res, Permanentf("GPUDriverUnavailable", "Docker cannot give the container its GPUs (is the NVIDIA container toolkit installed?): %v", err)
+		case strings.Contains(err.Error(), "OCI runtime create failed"):
+			// The same container fails the same way again (a mount or device the runtime refuses).
+			return res, Permanentf("ContainerNotStartable", "the task's container cannot start: %v", err)
 		}
 		if err != nil {
 			return res, dockerErr(host, "unable to start the task's container", err)

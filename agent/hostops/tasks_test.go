@@ -1,6 +1,7 @@
 package hostops
 
 import (
+	"archive/tar"
 	"bufio"
 	"bytes"
 	"context"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
 
@@ -496,4 +498,30 @@ func TestTaskGPUDriverMissing(t *testing.T) {
 	t.Cleanup(func() { _, _ = o.TaskRemove(context.Background(), agentproto.TaskRemoveArgs{TaskID: task}) })
 	_, err := o.TaskStart(taskCtx(t), agentproto.TaskStartArgs{TaskID: task, Attempt: 1, Image: testimage.Ref, Command: "true", GPUs: []int{0}})
 	assertErr(t, err, "GPUDriverUnavailable", true, "NVIDIA container toolkit")
+}
+
+// An image the command cannot run in (no /bin/sh): the init process starts
+// and fails to run it, so the attempt ends with its exit status and says why.
+func TestTaskWithoutShell(t *testing.T) {
+	t.Parallel()
+	o, cli := taskOps(t)
+	var tarball bytes.Buffer
+	tw := tar.NewWriter(&tarball)
+	_ = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "etc/", Mode: 0o755})
+	_ = tw.Close()
+	const ref = "remotegpu/nosh:test"
+	rc, err := cli.ImageImport(taskCtx(t), image.ImportSource{Source: &tarball, SourceName: "-"}, ref, image.ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, rc)
+	rc.Close()
+	task := newTaskID()
+	t.Cleanup(func() { _, _ = o.TaskRemove(context.Background(), agentproto.TaskRemoveArgs{TaskID: task}) })
+	start := startTask(t, o, agentproto.TaskStartArgs{TaskID: task, Attempt: 1, Image: ref, Command: "echo hi"})
+	res := wait(t, o, task, 1)
+	t.Logf("exit %d: %s", res.ExitCode, logsOf(t, cli, start.ContainerID))
+	if res.ExitCode == 0 || !strings.Contains(logsOf(t, cli, start.ContainerID), "/bin/sh") {
+		t.Errorf("wait %+v", res)
+	}
 }

@@ -252,7 +252,9 @@ func (s *Shipper) stream(ctx context.Context, f *follow, skip int64) (ended bool
 		return false, err
 	}
 	readCtx, cancel := context.WithCancel(ctx)
-	lines := make(chan agentproto.LogLine, s.batchLines())
+	// Room for a fifth of a batch while one is posted: at most a few MiB
+	// of lines held, the rest waits in Docker.
+	lines := make(chan agentproto.LogLine, s.batchLines()/5)
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(lines)
