@@ -39,6 +39,7 @@ type fakeAPI struct {
 	secrets  map[string]string
 	results  map[string]agentproto.ResultRequest
 	resultBy map[string]string
+	images   []agentproto.ImagesReport
 	// changed gets a token (never blocking) after every request that
 	// changed what the api holds: the tests re-check their condition then.
 	changed chan struct{}
@@ -106,6 +107,11 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f.samples[tok] += len(req.Samples)
 		envelope(w, http.StatusOK, agentproto.SamplesResponse{Accepted: len(req.Samples)})
+	case agentproto.PathImages:
+		var rep agentproto.ImagesReport
+		_ = json.NewDecoder(r.Body).Decode(&rep)
+		f.images = append(f.images, rep)
+		envelope(w, http.StatusOK, struct{}{})
 	case agentproto.PathCommandsPoll:
 		var req agentproto.PollRequest
 		_ = json.NewDecoder(r.Body).Decode(&req)
