@@ -7,8 +7,8 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// HostImage is an image present on a host, as its agent reported it.
-type HostImage struct {
+// MachineImage is an image present on a host, as its agent reported it.
+type MachineImage struct {
 	Ref     string     `json:"ref" doc:"repo:tag"`
 	ID      string     `json:"id"`
 	Size    int64      `json:"size" doc:"Bytes"`
@@ -16,7 +16,7 @@ type HostImage struct {
 }
 
 // ReplaceHostImages makes the machine's images the ones reported.
-func (q *Queries) ReplaceHostImages(ctx context.Context, machineID string, images []HostImage) error {
+func (q *Queries) ReplaceHostImages(ctx context.Context, machineID string, images []MachineImage) error {
 	refs := make([]string, len(images))
 	ids := make([]string, len(images))
 	sizes := make([]int64, len(images))
@@ -37,10 +37,10 @@ func (q *Queries) ReplaceHostImages(ctx context.Context, machineID string, image
 }
 
 // HostImages are the images the machine's agent reported, by reference.
-func (q *Queries) HostImages(ctx context.Context, machineID string) ([]HostImage, error) {
+func (q *Queries) HostImages(ctx context.Context, machineID string) ([]MachineImage, error) {
 	rows, err := q.db.Query(ctx, `SELECT ref, image_id, size, created FROM host_images WHERE machine_id = $1 ORDER BY ref`, machineID)
-	return collect(rows, err, func(row pgx.Row) (*HostImage, error) {
-		var im HostImage
+	return collect(rows, err, func(row pgx.Row) (*MachineImage, error) {
+		var im MachineImage
 		err := row.Scan(&im.Ref, &im.ID, &im.Size, &im.Created)
 		return &im, err
 	})

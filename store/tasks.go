@@ -554,6 +554,14 @@ func (q *Queries) EndLeaseTasks(ctx context.Context, tenantID, machineID string)
 	return ids, nil
 }
 
+// ServicePortInUse tells whether a live task of the machine publishes the port.
+func (q *Queries) ServicePortInUse(ctx context.Context, machineID string, port int) (bool, error) {
+	var used bool
+	err := q.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tasks WHERE machine_id = $1 AND service_port = $2 AND status IN ('queued', 'running'))`,
+		machineID, port).Scan(&used)
+	return used, err
+}
+
 // AvailableMachine is a machine leased to the tenant, as the create form offers it.
 type AvailableMachine struct {
 	ID          string `json:"id" format:"uuid"`

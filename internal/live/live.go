@@ -105,6 +105,8 @@ type Service struct {
 	RulesChanged func()
 	// WriteError answers a refused handshake (the api's error envelope).
 	WriteError func(w http.ResponseWriter, r *http.Request, err error)
+	// TaskLogs reads the tasks' logs for their sockets (internal/tasks).
+	TaskLogs TaskLogs
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -114,6 +116,7 @@ type Service struct {
 	mu        sync.Mutex
 	admins    map[*client]struct{}
 	customers map[string]map[*client]struct{} // by machine
+	followers map[string]map[*follower]struct{} // task log sockets, by task
 	statuses  []StatusChange                  // for the next admin frame
 	alertIDs  map[string]struct{}             // for the next admin frame
 	pushQ     map[string]struct{}             // machines whose customers get a frame
@@ -131,7 +134,7 @@ func New(st *store.Store, mon *monitoring.Service, publicURL string, every time.
 		t.KeepFrame = every
 	}
 	s := &Service{Store: st, Monitoring: mon, PublicURL: publicURL, Every: every, Tuning: t, admins: map[*client]struct{}{},
-		customers: map[string]map[*client]struct{}{}, alertIDs: map[string]struct{}{}, pushQ: map[string]struct{}{},
+		customers: map[string]map[*client]struct{}{}, followers: map[string]map[*follower]struct{}{}, alertIDs: map[string]struct{}{}, pushQ: map[string]struct{}{},
 		wake: make(chan struct{}, 1), RulesChanged: func() {}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.cancel() // not started
@@ -209,6 +212,11 @@ func (s *Service) stop(code int, reason string) {
 			all = append(all, c)
 		}
 	}
+	for _, set := range s.followers {
+		for f := range set {
+			all = append(all, f.c)
+		}
+	}
 	s.mu.Unlock()
 	for _, c := range all {
 		c.kick(code, reason)
@@ -229,7 +237,7 @@ func (s *Service) sleep(d time.Duration) bool {
 // ---- the connection to Postgres -------------------------------------------
 
 var channels = []string{store.ChannelMachineMetrics, store.ChannelMachineStatus, store.ChannelAlertEvents,
-	store.ChannelAllocationChanges, store.ChannelAlertRules}
+	store.ChannelAllocationChanges, store.ChannelAlertRules, store.ChannelTaskLogs}
 
 // listen keeps a dedicated connection LISTENing, reconnecting with backoff.
 func (s *Service) listen() {
@@ -268,6 +276,7 @@ func (s *Service) listenOnce(connected func()) error {
 	s.mu.Unlock()
 	s.RulesChanged()
 	s.poke()
+	s.wakeAllFollowers()
 	for {
 		n, err := conn.WaitForNotification(s.ctx)
 		if err != nil {
@@ -322,6 +331,8 @@ func (s *Service) dispatch(channel, payload string) {
 		s.mu.Unlock()
 	case store.ChannelAlertRules:
 		s.RulesChanged()
+	case store.ChannelTaskLogs:
+		s.wakeFollowers(payload)
 	}
 }
 
@@ -549,6 +560,11 @@ func (s *Service) checkSessions() error {
 	for _, set := range s.customers {
 		for c := range set {
 			bySession[c.p.SessionID] = append(bySession[c.p.SessionID], c)
+		}
+	}
+	for _, set := range s.followers {
+		for f := range set {
+			bySession[f.c.p.SessionID] = append(bySession[f.c.p.SessionID], f.c)
 		}
 	}
 	s.mu.Unlock()
