@@ -115,11 +115,11 @@ type Service struct {
 
 	mu        sync.Mutex
 	admins    map[*client]struct{}
-	customers map[string]map[*client]struct{} // by machine
+	customers map[string]map[*client]struct{}   // by machine
 	followers map[string]map[*follower]struct{} // task log sockets, by task
-	statuses  []StatusChange                  // for the next admin frame
-	alertIDs  map[string]struct{}             // for the next admin frame
-	pushQ     map[string]struct{}             // machines whose customers get a frame
+	statuses  []StatusChange                    // for the next admin frame
+	alertIDs  map[string]struct{}               // for the next admin frame
+	pushQ     map[string]struct{}               // machines whose customers get a frame
 	lastFrame *websocket.PreparedMessage
 	lastAt    time.Time
 	building  sync.Mutex // one admin snapshot at a time
