@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -410,4 +411,65 @@ func (a *hostAgent) each(kinds ...string) map[string]agentproto.Command {
 		a.t.Fatalf("only %v of %v came", out, kinds)
 	}
 	return out
+}
+
+// The live log under volume: a reader gets every line in order however the
+// batches come (the socket reads Postgres after its cursor, in chunks), and
+// a socket that does not read is dropped (4008) instead of buffering.
+func TestTaskLogSocketVolume(t *testing.T) {
+	t.Parallel()
+	wsTune()
+	e := newEnv(t, options{})
+	admin := e.login("admin1")
+	owner := e.login("owner-a")
+	ag := addAgent(t, e, admin, "log-host", "北京")
+	lease(t, e, e.fx.tenantA.ID, ag.machineID)
+	id, err := e.st.CreateTask(context.Background(), store.TaskSpec{TenantID: e.fx.tenantA.ID, Name: "chatty", Type: "training",
+		MachineID: ag.machineID, GPUCount: 1, Image: "img", Command: "yes", MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/ws/customer/tasks/" + id + "/logs"
+	reader := dialWS(t, e.srv.URL, path, owner.access)
+	// the idle client's kernel takes little, so the server's queue fills
+	small := &websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
+		c, err := net.Dial(network, addr)
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetReadBuffer(4 << 10)
+		}
+		return c, err
+	}}
+	idle, _, err := small.Dial(ticketURL(t, e.srv.URL, path, owner.access), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	const batches, per = 4, 5000
+	logPath := strings.Replace(agentproto.PathTaskLogs, "{id}", id, 1)
+	now := time.Now().UTC()
+	for b := range batches {
+		lines := make([]agentproto.LogLine, per)
+		for i := range lines {
+			lines[i] = agentproto.LogLine{Time: now, Stream: "stdout", Text: fmt.Sprintf("step %06d loss 0.%04d", b*per+i, i)}
+		}
+		var ack agentproto.TaskLogAck
+		ag.must(200, "POST", logPath, agentproto.TaskLogBatch{Attempt: 1, Offset: int64(b * per), Lines: lines}).decode(t, &ack)
+		if ack.Next != int64((b+1)*per) {
+			t.Fatalf("ack %+v", ack)
+		}
+	}
+	var last int64
+	waitFrame(t, reader, "every line", func(f live.LogFrame) bool {
+		for _, l := range f.Lines {
+			if l.N != last+1 {
+				t.Fatalf("line %d after %d", l.N, last)
+			}
+			last = l.N
+		}
+		return last == batches*per
+	})
+	// dropped: with 4008 when the close frame gets through, else cut (1006)
+	if code := closeCode(t, idle, 20*time.Second); code != live.CloseSlowConsumer && code != websocket.CloseAbnormalClosure {
+		t.Fatalf("the idle socket closed with %d", code)
+	}
 }
