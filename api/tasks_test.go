@@ -473,3 +473,58 @@ func TestTaskLogSocketVolume(t *testing.T) {
 		t.Fatalf("the idle socket closed with %d", code)
 	}
 }
+
+// A task the api recorded but whose workflow never started (or was
+// terminated) gets one from the reconciler, at its current attempt: a
+// granted attempt finds its GPUs and its container again. A deleted task
+// whose cleanup is not running gets it too.
+func TestReconcilerGivesTasksTheirWorkflows(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{temporal: true})
+	ctx := context.Background()
+	admin := e.login("admin1")
+	ag := addAgent(t, e, admin, "orphan-host", "北京")
+	host := newHostAgent(t, e, ag)
+	leaseOne(t, admin, e.fx.tenantA.ID, ag.machineID) // with its workflow, which the reconciler leaves alone
+	startLease(t, host)
+	id, err := e.st.CreateTask(ctx, store.TaskSpec{TenantID: e.fx.tenantA.ID, Name: "orphan", Type: "training", MachineID: ag.machineID,
+		GPUCount: 2, Image: "img", Command: "true", MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := reconcile(t, e); res.TasksStarted != 1 {
+		t.Fatalf("reconcile %+v", res)
+	}
+	start := host.next(agentproto.KindTaskStart)
+	host.succeed(start.ID, agentproto.TaskStartResult{ContainerID: "c1", StartedAt: time.Now().UTC()})
+	host.next(agentproto.KindTaskWait)
+	if err := e.temporal.TerminateWorkflow(ctx, "task:"+id, "", "test"); err != nil {
+		t.Fatal(err)
+	}
+	host.running = nil // the agent forgets the wait: the new run asks again
+	if res := reconcile(t, e); res.TasksStarted != 1 {
+		t.Fatalf("reconcile after the terminate %+v", res)
+	}
+	start = host.next(agentproto.KindTaskStart)
+	if sa := args[agentproto.TaskStartArgs](t, start); sa.Attempt != 1 || fmt.Sprint(sa.GPUs) != "[0 1]" {
+		t.Fatalf("the new run's start %+v", sa)
+	}
+	host.succeed(start.ID, agentproto.TaskStartResult{ContainerID: "c1", StartedAt: time.Now().UTC(), Reused: true})
+	wait := host.next(agentproto.KindTaskWait)
+	host.succeed(wait.ID, agentproto.TaskWaitResult{ExitCode: 0, FinishedAt: time.Now().UTC()})
+	owner := e.login("owner-a")
+	waitStatus(t, owner, id, "succeeded")
+
+	if err := e.st.MarkTaskDeleted(ctx, id, true); err != nil {
+		t.Fatal(err)
+	}
+	if res := reconcile(t, e); res.RemovalsStarted != 1 {
+		t.Fatalf("reconcile of the deleted task %+v", res)
+	}
+	rm := host.next(agentproto.KindTaskRemove)
+	host.succeed(rm.ID, agentproto.TaskRemoveResult{})
+	waitFor(t, "the rows gone", func() bool {
+		_, err := e.st.GetTask(ctx, store.TaskScope{All: true}, id, true)
+		return err == store.ErrNotFound
+	})
+}

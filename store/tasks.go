@@ -624,3 +624,27 @@ func rowsTo[T any](rows pgx.Rows, err error) ([]T, error) {
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[T])
 }
+
+// ReconcileTask is a live task, for the reconciler to give it a workflow.
+type ReconcileTask struct {
+	ID, MachineID                      string
+	Attempt, FirstAttempt, MaxAttempts int
+	AutoRestart, AnyMachine            bool
+}
+
+// LiveTasksBefore are the queued and running tasks last changed before cutoff.
+func (q *Queries) LiveTasksBefore(ctx context.Context, cutoff time.Time) ([]ReconcileTask, error) {
+	rows, err := q.db.Query(ctx, `SELECT id, machine_id, attempt, first_attempt, max_attempts, auto_restart, any_machine FROM tasks
+		WHERE status IN ('queued', 'running') AND updated_at < $1 ORDER BY updated_at LIMIT 1000`, cutoff)
+	return collect(rows, err, func(row pgx.Row) (*ReconcileTask, error) {
+		var t ReconcileTask
+		err := row.Scan(&t.ID, &t.MachineID, &t.Attempt, &t.FirstAttempt, &t.MaxAttempts, &t.AutoRestart, &t.AnyMachine)
+		return &t, err
+	})
+}
+
+// DeletedTasksBefore are the tasks deleted before cutoff whose rows are still there.
+func (q *Queries) DeletedTasksBefore(ctx context.Context, cutoff time.Time) ([]string, error) {
+	rows, err := q.db.Query(ctx, `SELECT id::text FROM tasks WHERE deleted_at < $1 ORDER BY deleted_at LIMIT 1000`, cutoff)
+	return rowsTo[string](rows, err)
+}
