@@ -277,9 +277,14 @@ func (q *Queries) GetTaskDetail(ctx context.Context, s TaskScope, id string) (*T
 	d := TaskDetail{Task: *t}
 	var env []byte
 	var source *string
+	w := &where{}
+	if err := s.add(w); err != nil {
+		return nil, err
+	}
+	w.add("t.id = %s::uuid", id)
 	err = q.db.QueryRow(ctx, `SELECT t.any_machine, t.work_dir, t.script_path, t.command, t.env, t.auto_restart, t.notify_in_app, t.notify_mail,
 		t.checkpoint_interval_s, t.service_port, t.created_by_name, t.first_attempt, m.gpu_source
-		FROM tasks t JOIN machines m ON m.id = t.machine_id WHERE t.id = $1`, id).Scan(&d.AnyMachine, &d.WorkDir, &d.ScriptPath, &d.Command, &env,
+		FROM tasks t JOIN machines m ON m.id = t.machine_id`+w.sql(), w.args...).Scan(&d.AnyMachine, &d.WorkDir, &d.ScriptPath, &d.Command, &env,
 		&d.AutoRestart, &d.NotifyInApp, &d.NotifyMail, &d.CheckpointIntervalSeconds, &d.ServicePort, &d.CreatedByName, &d.FirstAttempt, &source)
 	if err != nil {
 		return nil, notFound(err)

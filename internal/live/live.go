@@ -1,11 +1,12 @@
 // Package live pushes the monitoring to browsers over WebSockets: the
 // admin's snapshot of every machine (with the status and alert changes
 // since the previous one) every sample interval, and a leased machine's
-// figures to its customer as they arrive. Every api replica runs one
-// Service between Start and Close; the replicas learn of new data from
-// Postgres (LISTEN on a dedicated connection): the ingest's machine_metrics
-// and machine_status, alert_events, allocation_changes and alert_rules.
-// Frames are encoded (and compressed) once and queued to every client; a
+// figures to its customer as they arrive; and a task's log as it is stored
+// (tasklogs.go). Every api replica runs one Service between Start and
+// Close; the replicas learn of new data from Postgres (LISTEN on a
+// dedicated connection): the ingest's machine_metrics and machine_status,
+// alert_events, allocation_changes, alert_rules and task_logs. Monitoring
+// frames are encoded (and compressed) once and queued to every client; a
 // client whose queue is full is dropped, never waited for.
 package live
 
