@@ -96,8 +96,8 @@ type CustomerDashboardStats struct {
 	GPUs           int     `json:"gpus"`
 	HoursThisMonth float64 `json:"hoursThisMonth" doc:"Machine-hours leased this calendar month (from the allocations)"`
 	ExpiringSoon   int     `json:"expiringSoon"`
-	RunningTasks   int     `json:"runningTasks" doc:"The company's tasks running now (运行中的任务)"`
-	QueuedTasks    int     `json:"queuedTasks"`
+	RunningTasks   int     `json:"runningTasks" required:"false" doc:"The company's tasks running now (运行中的任务)"`
+	QueuedTasks    int     `json:"queuedTasks" required:"false"`
 }
 
 func (h *customerMachinesHandler) register(api huma.API) {

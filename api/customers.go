@@ -105,7 +105,7 @@ type UpdateCustomerInput struct {
 type CustomerDetail struct {
 	store.Tenant
 	Users []User           `json:"users"`
-	Tasks store.TaskCounts `json:"tasks" doc:"The customer's tasks: running now (运行任务数), queued, and all"`
+	Tasks store.TaskCounts `json:"tasks" required:"false" doc:"The customer's tasks: running now (运行任务数), queued, and all"`
 }
 
 func (h *customersHandler) register(api huma.API) {

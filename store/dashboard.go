@@ -19,8 +19,8 @@ type FleetStats struct {
 	ActiveCustomers  int     `json:"activeCustomers" doc:"Customers holding at least one machine"`
 	PendingCustomers int     `json:"pendingCustomers"`
 	AvgGPUUtil       float64 `json:"avgGpuUtil" doc:"Average utilisation of every GPU of the online machines, from their latest samples, %"`
-	RunningTasks     int     `json:"runningTasks" doc:"Tasks running now, every customer's (运行任务数)"`
-	QueuedTasks      int     `json:"queuedTasks" doc:"Tasks waiting in their machines' queues"`
+	RunningTasks     int     `json:"runningTasks" required:"false" doc:"Tasks running now, every customer's (运行任务数)"`
+	QueuedTasks      int     `json:"queuedTasks" required:"false" doc:"Tasks waiting in their machines' queues"`
 }
 
 // FleetStats counts the fleet; allocated and expiring come from the live

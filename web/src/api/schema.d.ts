@@ -2420,12 +2420,12 @@ export interface components {
             /** Format: int64 */
             onlineMachines: number;
             /** Format: int64 */
-            queuedTasks: number;
+            queuedTasks?: number;
             /**
              * Format: int64
              * @description The company's tasks running now (运行中的任务)
              */
-            runningTasks: number;
+            runningTasks?: number;
         };
         CustomerDetail: {
             /** @description Short code; the LDAP tenant attribute maps to it */
@@ -2448,7 +2448,7 @@ export interface components {
             /** @enum {string} */
             status: "active" | "pending" | "disabled";
             /** @description The customer's tasks: running now (运行任务数), queued, and all */
-            tasks: components["schemas"]["TaskCounts"];
+            tasks?: components["schemas"]["TaskCounts"];
             /** Format: date-time */
             updatedAt: string;
             /** Format: int64 */
@@ -3287,12 +3287,12 @@ export interface components {
              * Format: int64
              * @description Tasks waiting in their machines' queues
              */
-            queuedTasks: number;
+            queuedTasks?: number;
             /**
              * Format: int64
              * @description Tasks running now, every customer's (运行任务数)
              */
-            runningTasks: number;
+            runningTasks?: number;
         };
         FormFile: {
             ContentType: string;
