@@ -528,3 +528,22 @@ func TestReconcilerGivesTasksTheirWorkflows(t *testing.T) {
 		return err == store.ErrNotFound
 	})
 }
+
+// A task whose workflow cannot start is not left behind: 503, no task, and
+// the record says it failed.
+func TestTaskCreateUndoneWithoutWorkflows(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{}) // no Temporal
+	admin := e.login("admin1")
+	owner := e.login("owner-a")
+	m := addMachine(t, admin, "undo-host", "北京", "H100").Machine
+	lease(t, e, e.fx.tenantA.ID, m.ID)
+	r := owner.must(503, "POST", "/api/customer/tasks/training", taskBody(m.ID, 1))
+	var d api.ErrorData
+	r.decode(t, &d)
+	var page api.Page[api.Task]
+	owner.must(200, "GET", "/api/customer/tasks", nil).decode(t, &page)
+	if d.Reason != "workflowUnavailable" || page.Total != 0 || auditCount(t, e, "task.create", false) != 1 {
+		t.Fatalf("reason %q, %d tasks, %d failures recorded", d.Reason, page.Total, auditCount(t, e, "task.create", false))
+	}
+}
