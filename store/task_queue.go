@@ -17,7 +17,9 @@ import (
 // for a machine; task_gpu_grants' primary key keeps two tasks off one GPU
 // whatever happens. The lock is FOR NO KEY UPDATE: it excludes the other
 // deciders and the lease triggers, not the foreign-key checks of inserts
-// that name the machine (samples, commands).
+// that name the machine (samples, commands). Task rows are locked the same
+// way, so that a log batch being stored (its foreign-key check takes a key
+// share on the task) never deadlocks with the end of the attempt.
 
 // Admission is what an Admit call found.
 type Admission struct {
@@ -49,7 +51,7 @@ func (q *Queries) AdmitTask(ctx context.Context, taskID string, attempt int) (*A
 		}
 		var status, tenantID, current string
 		var cur int
-		if err := tx.QueryRow(ctx, `SELECT status, tenant_id, attempt, machine_id FROM tasks WHERE id = $1 FOR UPDATE`, taskID).
+		if err := tx.QueryRow(ctx, `SELECT status, tenant_id, attempt, machine_id FROM tasks WHERE id = $1 FOR NO KEY UPDATE`, taskID).
 			Scan(&status, &tenantID, &cur, &current); err != nil {
 			return notFound(err)
 		}
@@ -141,7 +143,7 @@ func (q *Queries) grantQueue(ctx context.Context, machineID string, gpuCount int
 		gpus    int
 	}
 	rows, err = q.db.Query(ctx, `SELECT id, attempt, gpu_count FROM tasks WHERE machine_id = $1 AND status = 'queued'
-		AND (not_before IS NULL OR not_before <= now()) ORDER BY queued_at, id FOR UPDATE`, machineID)
+		AND (not_before IS NULL OR not_before <= now()) ORDER BY queued_at, id FOR NO KEY UPDATE`, machineID)
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +250,7 @@ func (q *Queries) FinishTaskAttempt(ctx context.Context, e AttemptEnd) (*Attempt
 		}
 		var status string
 		var cur int
-		if err := tx.QueryRow(ctx, `SELECT status, attempt FROM tasks WHERE id = $1 FOR UPDATE`, e.TaskID).Scan(&status, &cur); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT status, attempt FROM tasks WHERE id = $1 FOR NO KEY UPDATE`, e.TaskID).Scan(&status, &cur); err != nil {
 			return notFound(err)
 		}
 		out = &AttemptEnded{Status: status, Final: TaskEnded(status)}

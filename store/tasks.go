@@ -438,7 +438,7 @@ type TaskState struct {
 func (q *Queries) LockTaskState(ctx context.Context, id string) (*TaskState, error) {
 	var s TaskState
 	err := q.db.QueryRow(ctx, `SELECT status, status_reason, status_params, attempt, first_attempt, machine_id, exit_code, started_at, finished_at
-		FROM tasks WHERE id = $1 FOR UPDATE`, id).Scan(&s.Status, &s.Reason, &s.Params, &s.Attempt, &s.FirstAttempt, &s.MachineID, &s.ExitCode,
+		FROM tasks WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&s.Status, &s.Reason, &s.Params, &s.Attempt, &s.FirstAttempt, &s.MachineID, &s.ExitCode,
 		&s.StartedAt, &s.FinishedAt)
 	return &s, notFound(err)
 }
@@ -447,7 +447,7 @@ func (q *Queries) LockTaskState(ctx context.Context, id string) (*TaskState, err
 func (q *Queries) UndoRestart(ctx context.Context, id string, s *TaskState) error {
 	return q.InTx(ctx, func(tx pgx.Tx) error {
 		var attempt int
-		if err := tx.QueryRow(ctx, `SELECT attempt FROM tasks WHERE id = $1 FOR UPDATE`, id).Scan(&attempt); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT attempt FROM tasks WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&attempt); err != nil {
 			return notFound(err)
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM task_gpu_grants WHERE task_id = $1`, id); err != nil {
