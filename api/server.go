@@ -33,6 +33,7 @@ import (
 	"github.com/remotegpu/remotegpu/internal/notices"
 	"github.com/remotegpu/remotegpu/internal/objstore"
 	"github.com/remotegpu/remotegpu/internal/secrets"
+	"github.com/remotegpu/remotegpu/internal/tasks"
 	"github.com/remotegpu/remotegpu/store"
 )
 
@@ -63,7 +64,8 @@ type Server struct {
 	lease     *lease.Service
 	mon       *monitoring.Service // agents, ingest and its hooks (OnIngest), the figures
 	alerts    *alerting.Service
-	live      *live.Service // the monitoring WebSockets
+	live      *live.Service // the monitoring WebSockets and the task logs
+	tasks     *tasks.Service
 }
 
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -113,6 +115,8 @@ func New(d Deps) *Server {
 	s.alerts = alerting.New(d.Store, d.Temporal, d.Config.TemporalTaskQueue, d.Config.PublicURL, every, d.Now)
 	s.live = live.New(d.Store, s.mon, d.Config.PublicURL, every, wsTuning())
 	s.live.RulesChanged, s.live.WriteError = s.alerts.InvalidateRules, writeError
+	s.tasks = tasks.New(d.Store, d.Temporal, d.Config.TemporalTaskQueue, s.mon, d.Config.Fleet.ExpiringNotice)
+	s.live.TaskLogs = s.tasks
 	if d.Store != nil {
 		// every ingest is evaluated against the alert rules
 		s.mon.OnIngest(func(ctx context.Context, machineID string, samples []agentproto.Sample) {
@@ -175,6 +179,8 @@ func New(d Deps) *Server {
 	(&customerMachinesHandler{s}).register(api)
 	(&dashboardHandler{s}).register(api)
 	(&allocationsHandler{s}).register(api)
+	(&tasksHandler{s}).register(api)
+	(&adminTasksHandler{s}).register(api)
 	(&machineHostHandler{s}).register(api)
 	s.registerMonitoring(api)
 	(&alertsHandler{alerts: s.alerts, regionName: s.mon.RegionName}).register(api)

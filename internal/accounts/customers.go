@@ -145,6 +145,7 @@ func codeFrom(company string) string {
 type Customer struct {
 	Tenant *store.Tenant
 	Users  []store.User
+	Tasks  store.TaskCounts // its tasks: running, queued, all
 }
 
 // GetCustomer returns a customer with its accounts.
@@ -157,7 +158,11 @@ func (s *Service) GetCustomer(ctx context.Context, id string) (*Customer, error)
 	if err != nil {
 		return nil, err
 	}
-	return &Customer{Tenant: t, Users: users}, nil
+	tc, err := s.Store.CountTasks(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &Customer{Tenant: t, Users: users, Tasks: tc}, nil
 }
 
 // UpdateCustomer edits a customer's fields.

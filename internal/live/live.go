@@ -1,11 +1,12 @@
 // Package live pushes the monitoring to browsers over WebSockets: the
 // admin's snapshot of every machine (with the status and alert changes
 // since the previous one) every sample interval, and a leased machine's
-// figures to its customer as they arrive. Every api replica runs one
-// Service between Start and Close; the replicas learn of new data from
-// Postgres (LISTEN on a dedicated connection): the ingest's machine_metrics
-// and machine_status, alert_events, allocation_changes and alert_rules.
-// Frames are encoded (and compressed) once and queued to every client; a
+// figures to its customer as they arrive; and a task's log as it is stored
+// (tasklogs.go). Every api replica runs one Service between Start and
+// Close; the replicas learn of new data from Postgres (LISTEN on a
+// dedicated connection): the ingest's machine_metrics and machine_status,
+// alert_events, allocation_changes, alert_rules and task_logs. Monitoring
+// frames are encoded (and compressed) once and queued to every client; a
 // client whose queue is full is dropped, never waited for.
 package live
 
@@ -106,6 +107,8 @@ type Service struct {
 	RulesChanged func()
 	// WriteError answers a refused handshake (the api's error envelope).
 	WriteError func(w http.ResponseWriter, r *http.Request, err error)
+	// TaskLogs reads the tasks' logs for their sockets (internal/tasks).
+	TaskLogs TaskLogs
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -114,10 +117,11 @@ type Service struct {
 
 	mu        sync.Mutex
 	admins    map[peer]struct{}
-	customers map[string]map[peer]struct{} // by machine
-	statuses  []StatusChange               // for the next admin frame
-	alertIDs  map[string]struct{}          // for the next admin frame
-	pushQ     map[string]struct{}          // machines whose customers get a frame
+	customers map[string]map[peer]struct{}      // by machine
+	followers map[string]map[*follower]struct{} // task log sockets, by task
+	statuses  []StatusChange                    // for the next admin frame
+	alertIDs  map[string]struct{}               // for the next admin frame
+	pushQ     map[string]struct{}               // machines whose customers get a frame
 	lastFrame *websocket.PreparedMessage
 	lastAt    time.Time
 	building  sync.Mutex // one admin snapshot at a time
@@ -132,7 +136,7 @@ func New(st *store.Store, mon *monitoring.Service, publicURL string, every time.
 		t.KeepFrame = every
 	}
 	s := &Service{Store: st, Monitoring: mon, PublicURL: publicURL, Every: every, Tuning: t, admins: map[peer]struct{}{},
-		customers: map[string]map[peer]struct{}{}, alertIDs: map[string]struct{}{}, pushQ: map[string]struct{}{},
+		customers: map[string]map[peer]struct{}{}, followers: map[string]map[*follower]struct{}{}, alertIDs: map[string]struct{}{}, pushQ: map[string]struct{}{},
 		wake: make(chan struct{}, 1), RulesChanged: func() {}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.cancel() // not started
@@ -210,6 +214,11 @@ func (s *Service) stop(code int, reason string) {
 			all = append(all, c)
 		}
 	}
+	for _, set := range s.followers {
+		for f := range set {
+			all = append(all, f.c)
+		}
+	}
 	s.mu.Unlock()
 	for _, c := range all {
 		c.kick(code, reason)
@@ -230,7 +239,7 @@ func (s *Service) sleep(d time.Duration) bool {
 // ---- the connection to Postgres -------------------------------------------
 
 var channels = []string{store.ChannelMachineMetrics, store.ChannelMachineStatus, store.ChannelAlertEvents,
-	store.ChannelAllocationChanges, store.ChannelAlertRules}
+	store.ChannelAllocationChanges, store.ChannelAlertRules, store.ChannelTaskLogs}
 
 // listen keeps a dedicated connection LISTENing, reconnecting with backoff.
 func (s *Service) listen() {
@@ -269,6 +278,7 @@ func (s *Service) listenOnce(connected func()) error {
 	s.mu.Unlock()
 	s.RulesChanged()
 	s.poke()
+	s.wakeAllFollowers()
 	for {
 		n, err := conn.WaitForNotification(s.ctx)
 		if err != nil {
@@ -323,6 +333,8 @@ func (s *Service) dispatch(channel, payload string) {
 		s.mu.Unlock()
 	case store.ChannelAlertRules:
 		s.RulesChanged()
+	case store.ChannelTaskLogs:
+		s.wakeFollowers(payload)
 	}
 }
 
@@ -557,6 +569,12 @@ func (s *Service) checkSessions() error {
 		for c := range set {
 			sid := c.principal().SessionID
 			bySession[sid] = append(bySession[sid], c)
+		}
+	}
+	for _, set := range s.followers {
+		for f := range set {
+			sid := f.c.principal().SessionID
+			bySession[sid] = append(bySession[sid], f.c)
 		}
 	}
 	s.mu.Unlock()
