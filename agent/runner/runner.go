@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"reflect"
 	"sync"
 	"time"
@@ -84,6 +85,10 @@ func (c *Config) collectors() (*collect.Host, error) {
 	sim := c.Sim
 	if sim.Seed == 0 {
 		sim.Seed = collect.SeedFrom(c.MachineID)
+	}
+	// simulated GPUs only: faults injected for demos and tests (README, The host agent)
+	if sim.FaultFile == "" && c.StateDir != "" {
+		sim.FaultFile = filepath.Join(c.StateDir, collect.SimFaultFileName)
 	}
 	gpu, err := collect.NewGPU(c.GPUSource, sim)
 	if err != nil {

@@ -444,3 +444,24 @@ func TestBadHostOpsConfig(t *testing.T) {
 		t.Errorf("bad docker host: %v", err)
 	}
 }
+
+// The simulated source takes its faults from the state directory.
+func TestSimulatedFaultFileInStateDir(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{MachineID: "m1", StateDir: dir, GPUSource: agentproto.GPUSourceSimulated, Sim: collect.SimConfig{GPUs: 2}}
+	host, err := cfg.collectors()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	if err := os.WriteFile(filepath.Join(dir, "simulate-gpu-fault"), []byte("1 79\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := host.Sample(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.GPUs) != 2 || len(s.GPUs[1].XIDs) != 1 || s.GPUs[1].XIDs[0] != 79 {
+		t.Fatalf("gpus %+v", s.GPUs)
+	}
+}

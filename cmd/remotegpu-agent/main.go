@@ -42,6 +42,14 @@ On a developer's machine (the dev stack's demo agents) run with
 without touching the machine, and their results say "simulated"; task
 containers still run, in the Docker daemon --docker-host names.
 
+Simulated GPU faults (--gpu-source=simulated only; NVML ignores the file):
+write "<gpu index> <xid>" (a critical XID error) or "<gpu index> ecc" (one
+more uncorrected ECC error), one per line, to <state dir>/simulate-gpu-fault;
+the next sample reads it, reports the faults and removes it. Tasks on that
+GPU are then moved as after a real fault. For demos and tests; the demo
+agents of make run keep their state in .data/agents/<machine name>/:
+  echo "0 79" > .data/agents/<machine name>/simulate-gpu-fault
+
 Flags:
 `
 

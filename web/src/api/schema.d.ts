@@ -3391,6 +3391,8 @@ export interface components {
              */
             utilization: number;
             uuid?: string;
+            /** @description Critical XID errors NVML reported for this GPU since the previous sample (each code once) */
+            xids?: number[] | null;
         };
         GPUSeries: {
             /** Format: int64 */
