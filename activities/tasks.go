@@ -29,6 +29,8 @@ const (
 	TaskStopSignal = "stop"
 	// TaskAdmittedSignal hints that the task's queue moved (no payload).
 	TaskAdmittedSignal = "admitted"
+	// TaskGPUFaultSignal says that a GPU the task holds reported a fault (GPUFault).
+	TaskGPUFaultSignal = "gpuFault"
 )
 
 // TaskWorkflowID is the workflow of one task (each run of it).
@@ -46,6 +48,8 @@ const (
 	ReasonStartFailed    = "tasks.reason.startFailed"
 	ReasonWaitFailed     = "tasks.reason.waitFailed"
 	ReasonCompleted      = "tasks.reason.completed"
+	// ReasonGPUFault: a GPU of the attempt reported a fault ({gpuIndex} and {xid} or {ecc}).
+	ReasonGPUFault = "tasks.reason.gpuFault"
 )
 
 // StopRequest is the payload of TaskStopSignal.
@@ -53,6 +57,24 @@ type StopRequest struct {
 	Reason string         // ReasonStoppedByUser, ReasonStoppedByAdmin or ReasonLeaseEnded
 	Params map[string]any // the admin's reason ({reason})
 	By     string
+}
+
+// GPUFault is the payload of TaskGPUFaultSignal: a fault of a GPU an
+// attempt of the task holds, as its host's agent reported it.
+type GPUFault struct {
+	Attempt  int // the attempt that holds the GPU
+	GPUIndex int
+	XID      int       // the critical XID error, 0 for an ECC fault
+	ECC      int64     // new uncorrected ECC errors, 0 for an XID
+	At       time.Time // the sample's time
+}
+
+// Params are the figures of ReasonGPUFault.
+func (f GPUFault) Params() map[string]any {
+	if f.XID != 0 {
+		return map[string]any{"gpuIndex": f.GPUIndex, "xid": f.XID}
+	}
+	return map[string]any{"gpuIndex": f.GPUIndex, "ecc": f.ECC}
 }
 
 type AdmitTaskInput struct {

@@ -23,6 +23,8 @@ const (
 	TaskStopSignal = activities.TaskStopSignal
 	// TaskAdmittedSignal hints that the queue moved: look again now.
 	TaskAdmittedSignal = activities.TaskAdmittedSignal
+	// TaskGPUFaultSignal says that a GPU of an attempt failed (activities.GPUFault).
+	TaskGPUFaultSignal = activities.TaskGPUFaultSignal
 	// TaskStateQuery returns TaskRunState.
 	TaskStateQuery = "state"
 )
@@ -60,6 +62,9 @@ const (
 	TaskRecheck = 30 * time.Second
 	// TaskStopGrace is the time between SIGTERM and SIGKILL on a stop.
 	TaskStopGrace = 30 * time.Second
+	// TaskFaultGrace is the same when a GPU fault stops the attempt: the
+	// process cannot do much on a failed GPU.
+	TaskFaultGrace = 10 * time.Second
 	// TaskWaitHeartbeat: a host that does not heartbeat a running
 	// attempt's wait for this long is lost.
 	TaskWaitHeartbeat = 60 * time.Second
@@ -84,9 +89,10 @@ func TaskBackoff(n int) time.Duration {
 // queue until it holds its GPUs (admission is Postgres', see
 // store.AdmitTask), start the attempt's container, wait for it to exit,
 // then end the task or, when it failed and may restart, queue the next
-// attempt after a backoff (on another machine when the host was lost and
-// the task allows it). A stop signal ends it in any state. The customer is
-// told when it ends.
+// attempt after a backoff (on another machine when the host was lost or a
+// GPU of the attempt failed, and the task allows it). A GPU fault signal
+// stops the attempt's container (see runAttempt). A stop signal ends it in
+// any state. The customer is told when it ends.
 func TaskRun(ctx workflow.Context, in TaskRunInput) (TaskRunResult, error) {
 	if in.TaskID == "" || in.MachineID == "" || in.Attempt < 1 {
 		return TaskRunResult{}, temporal.NewNonRetryableApplicationError("task, machine and attempt are required", "InvalidArgument", nil)
@@ -108,14 +114,19 @@ type taskRun struct {
 	failures int
 	phase    string
 	stop     *activities.StopRequest
+	// fault is the first GPU fault of the current attempt (faults of other
+	// attempts, late or repeated signals, are dropped).
+	fault    *activities.GPUFault
 	admitted int // admitted signals received
 	logger   log.Logger
 }
 
 // outcome is how an attempt ended.
 type outcome struct {
-	ok       bool
-	hostLost bool
+	ok bool
+	// move: the next attempt may go to another machine (the host was lost
+	// or a GPU failed).
+	move     bool
 	reason   string
 	params   map[string]any
 	exitCode *int
@@ -129,6 +140,7 @@ func (w *taskRun) setup(ctx workflow.Context) error {
 	}
 	stopCh := workflow.GetSignalChannel(ctx, TaskStopSignal)
 	admittedCh := workflow.GetSignalChannel(ctx, TaskAdmittedSignal)
+	faultCh := workflow.GetSignalChannel(ctx, TaskGPUFaultSignal)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
 			sel := workflow.NewSelector(ctx)
@@ -142,6 +154,13 @@ func (w *taskRun) setup(ctx workflow.Context) error {
 			sel.AddReceive(admittedCh, func(c workflow.ReceiveChannel, _ bool) {
 				c.Receive(ctx, nil)
 				w.admitted++
+			})
+			sel.AddReceive(faultCh, func(c workflow.ReceiveChannel, _ bool) {
+				var f activities.GPUFault
+				c.Receive(ctx, &f)
+				if w.fault == nil && f.Attempt == w.attempt && w.phase != "backoff" && w.phase != "done" {
+					w.fault = &f
+				}
 			})
 			sel.Select(ctx)
 		}
@@ -180,7 +199,7 @@ func (w *taskRun) run(ctx workflow.Context) (TaskRunResult, error) {
 			if w.in.AutoRestart && w.attempt-w.in.FirstAttempt+1 < w.in.MaxAttempts {
 				w.failures++
 				fin.Next, fin.Backoff = true, TaskBackoff(w.failures)
-				if out.hostLost && w.in.AnyMachine {
+				if out.move && w.in.AnyMachine {
 					fin.NextMachine = w.pickMachine(ctx)
 				}
 			}
@@ -194,6 +213,7 @@ func (w *taskRun) run(ctx workflow.Context) (TaskRunResult, error) {
 			return w.done(ctx, res.Status)
 		}
 		w.attempt++
+		w.fault = nil
 		if fin.NextMachine != "" {
 			w.machine = fin.NextMachine
 		}
@@ -238,19 +258,39 @@ func (w *taskRun) queue(ctx workflow.Context) (granted bool, ended string, err e
 }
 
 // runAttempt starts the attempt's container and waits for it to end,
-// stopping it when asked to.
+// stopping it when asked to. A GPU fault of the attempt stops it too (with
+// TaskFaultGrace) and ends it as tasks.reason.gpuFault, a failure whose
+// next attempt may move like a lost host's; only an exit 0 that came before
+// the fault did anything keeps it a success, and a stop wins over it. A
+// fault before the start skips the start.
 func (w *taskRun) runAttempt(ctx workflow.Context) outcome {
+	w.phase = "starting"
+	if w.fault != nil {
+		return w.faultOutcome(nil)
+	}
+	out := w.startAndWait(ctx)
+	if w.fault != nil && !out.ok {
+		return w.faultOutcome(out.exitCode)
+	}
+	return out
+}
+
+// faultOutcome ends the attempt for its GPU fault.
+func (w *taskRun) faultOutcome(exitCode *int) outcome {
+	return outcome{move: true, reason: activities.ReasonGPUFault, params: w.fault.Params(), exitCode: exitCode}
+}
+
+func (w *taskRun) startAndWait(ctx workflow.Context) outcome {
 	var h *activities.Host
 	var a *activities.Tasks
-	w.phase = "starting"
 	var started agentproto.TaskStartResult
-	// a stop during the start waits for it: the container exists then, and is stopped below
+	// a stop (or fault) during the start waits for it: the container exists then, and is stopped below
 	err := workflow.ExecuteActivity(taskStartOptions(ctx), h.TaskStart, activities.TaskStartInput{TaskID: w.in.TaskID, Attempt: w.attempt}).
 		Get(ctx, &started)
 	if err != nil {
 		w.cleanup(ctx) // it may have started all the same
 		if hostLost(err) {
-			return outcome{hostLost: true, reason: activities.ReasonHostLost}
+			return outcome{move: true, reason: activities.ReasonHostLost}
 		}
 		return outcome{reason: activities.ReasonStartFailed, params: map[string]any{"error": rootMessage(err)}}
 	}
@@ -263,13 +303,16 @@ func (w *taskRun) runAttempt(ctx workflow.Context) outcome {
 	wait := workflow.ExecuteActivity(taskWaitOptions(ctx), h.TaskWait, in)
 	var stopped workflow.Future
 	for !wait.IsReady() {
-		if w.stop != nil && stopped == nil {
+		if (w.stop != nil || w.fault != nil) && stopped == nil {
 			w.phase = "stopping"
 			stop := in
 			stop.GraceSeconds = int(TaskStopGrace / time.Second)
+			if w.stop == nil {
+				stop.GraceSeconds = int(TaskFaultGrace / time.Second)
+			}
 			stopped = workflow.ExecuteActivity(taskStopOptions(ctx), h.TaskStop, stop)
 		}
-		if err := workflow.Await(ctx, func() bool { return wait.IsReady() || (w.stop != nil && stopped == nil) }); err != nil {
+		if err := workflow.Await(ctx, func() bool { return wait.IsReady() || ((w.stop != nil || w.fault != nil) && stopped == nil) }); err != nil {
 			break
 		}
 	}
@@ -283,7 +326,7 @@ func (w *taskRun) runAttempt(ctx workflow.Context) outcome {
 		if stopped == nil {
 			w.cleanup(ctx)
 		}
-		return outcome{hostLost: true, reason: activities.ReasonHostLost}
+		return outcome{move: true, reason: activities.ReasonHostLost}
 	case err != nil:
 		return outcome{reason: activities.ReasonWaitFailed, params: map[string]any{"error": rootMessage(err)}}
 	case res.Missing:
@@ -292,6 +335,10 @@ func (w *taskRun) runAttempt(ctx workflow.Context) outcome {
 		return outcome{reason: activities.ReasonOOMKilled, exitCode: &res.ExitCode, params: map[string]any{"code": res.ExitCode}}
 	case res.ExitCode != 0:
 		return outcome{reason: activities.ReasonExitCode, exitCode: &res.ExitCode, params: map[string]any{"code": res.ExitCode}}
+	}
+	if stopped != nil && w.stop == nil {
+		// stopped for a fault: an exit 0 after SIGTERM is no success
+		return outcome{exitCode: &res.ExitCode}
 	}
 	return outcome{ok: true, exitCode: &res.ExitCode}
 }
@@ -306,8 +353,8 @@ func (w *taskRun) cleanup(ctx workflow.Context) {
 		GraceSeconds: 10}).Get(ctx, nil)
 }
 
-// pickMachine is where the next attempt goes after a lost host: another
-// leased machine when there is one ("" keeps the same).
+// pickMachine is where the next attempt goes after a lost host or a GPU
+// fault: another leased machine when there is one ("" keeps the same).
 func (w *taskRun) pickMachine(ctx workflow.Context) string {
 	var a *activities.Tasks
 	var id string

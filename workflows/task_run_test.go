@@ -411,3 +411,111 @@ func TestTaskBackoff(t *testing.T) {
 		}
 	}
 }
+
+func (f *taskFake) faultAt(d time.Duration, fault activities.GPUFault) {
+	f.at(d, func() { f.env.SignalWorkflow(TaskGPUFaultSignal, fault) })
+}
+
+// A GPU fault while the attempt runs: its container is stopped with the
+// short grace, the attempt fails as tasks.reason.gpuFault and the next one
+// goes to another machine, as after a lost host.
+func TestTaskRunGPUFaultRequeuesOnAnotherMachine(t *testing.T) {
+	f := newTaskFake(t)
+	f.faultAt(10*time.Minute, activities.GPUFault{Attempt: 1, GPUIndex: 1, XID: 79, At: taskStart.Add(10 * time.Minute)})
+	res := f.run(TaskRunInput{TaskID: testTask, MachineID: testMachine, Attempt: 1, FirstAttempt: 1, MaxAttempts: 2, AutoRestart: true, AnyMachine: true})
+	if res.Status != store.TaskSucceeded || res.Attempt != 2 {
+		t.Fatalf("result %+v", res)
+	}
+	if len(f.stops) != 1 || f.stopsAt[0] != 10*time.Minute ||
+		f.stops[0] != (activities.TaskHostInput{TaskID: testTask, Attempt: 1, MachineID: testMachine, GraceSeconds: 10}) {
+		t.Fatalf("stops %+v at %v", f.stops, f.stopsAt)
+	}
+	fault := f.finishes[0]
+	if !fault.Next || fault.Status != store.TaskFailed || fault.Reason != activities.ReasonGPUFault || fault.NextMachine != otherMachine ||
+		fault.Backoff != 10*time.Second || fault.Params["gpuIndex"] != float64(1) || fault.Params["xid"] != float64(79) ||
+		fault.ExitCode == nil || *fault.ExitCode != 143 {
+		t.Fatalf("after the fault: %+v", fault)
+	}
+	if f.picked != 1 || len(f.starts) != 2 || f.waits[1] != (activities.TaskHostInput{TaskID: testTask, Attempt: 2, MachineID: otherMachine}) {
+		t.Fatalf("picked %d, waits %+v", f.picked, f.waits)
+	}
+	f.wantEnd(store.TaskSucceeded, activities.ReasonCompleted)
+}
+
+// Without anyMachine the next attempt stays on the machine; an ECC fault
+// says how many errors came.
+func TestTaskRunGPUFaultStaysWithoutAnyMachine(t *testing.T) {
+	f := newTaskFake(t)
+	f.faultAt(time.Minute, activities.GPUFault{Attempt: 1, GPUIndex: 0, ECC: 2})
+	res := f.run(TaskRunInput{TaskID: testTask, MachineID: testMachine, Attempt: 1, FirstAttempt: 1, MaxAttempts: 2, AutoRestart: true})
+	if res.Status != store.TaskSucceeded || res.Attempt != 2 || f.picked != 0 {
+		t.Fatalf("result %+v, picked %d", res, f.picked)
+	}
+	fault := f.finishes[0]
+	if fault.Reason != activities.ReasonGPUFault || fault.NextMachine != "" || fault.Params["gpuIndex"] != float64(0) || fault.Params["ecc"] != float64(2) {
+		t.Fatalf("after the fault: %+v", fault)
+	}
+	if f.waits[1].MachineID != testMachine || f.waits[1].Attempt != 2 {
+		t.Fatalf("waits %+v", f.waits)
+	}
+}
+
+// Without restarts left the fault ends the task as failed.
+func TestTaskRunGPUFaultFailsTheLastAttempt(t *testing.T) {
+	f := newTaskFake(t)
+	f.faultAt(time.Minute, activities.GPUFault{Attempt: 1, GPUIndex: 3, XID: 48})
+	res := f.run(TaskRunInput{TaskID: testTask, MachineID: testMachine, Attempt: 1, FirstAttempt: 1, MaxAttempts: 1, AutoRestart: true, AnyMachine: true})
+	if res.Status != store.TaskFailed || f.picked != 0 || len(f.starts) != 1 {
+		t.Fatalf("result %+v, picked %d", res, f.picked)
+	}
+	f.wantEnd(store.TaskFailed, activities.ReasonGPUFault)
+}
+
+// A fault during the start waits for it, then stops the container; one
+// that came before the start (the GPUs were granted, the workflow had not
+// looked yet) skips the start.
+func TestTaskRunGPUFaultAroundTheStart(t *testing.T) {
+	f := newTaskFake(t)
+	f.startFor = 20 * time.Second
+	f.faultAt(5*time.Second, activities.GPUFault{Attempt: 1, GPUIndex: 0, XID: 79})
+	f.run(TaskRunInput{})
+	if len(f.stops) != 1 || f.stopsAt[0] != 20*time.Second || f.stops[0].GraceSeconds != 10 {
+		t.Fatalf("stops %+v at %v", f.stops, f.stopsAt)
+	}
+	f.wantEnd(store.TaskFailed, activities.ReasonGPUFault)
+
+	f = newTaskFake(t)
+	f.grantAt = time.Minute
+	f.faultAt(45*time.Second, activities.GPUFault{Attempt: 1, GPUIndex: 0, XID: 79})
+	f.run(TaskRunInput{})
+	if len(f.starts) != 0 || len(f.stops) != 0 || f.finishAt[0] != time.Minute {
+		t.Fatalf("starts %+v stops %+v, finished at %v", f.starts, f.stops, f.finishAt)
+	}
+	f.wantEnd(store.TaskFailed, activities.ReasonGPUFault)
+}
+
+// A stop wins over a fault: the task is stopped, its container stopped once.
+func TestTaskRunStopAfterGPUFault(t *testing.T) {
+	f := newTaskFake(t)
+	f.faultAt(10*time.Minute, activities.GPUFault{Attempt: 1, GPUIndex: 0, XID: 79})
+	f.stopAt(10*time.Minute + 2*time.Second)
+	res := f.run(TaskRunInput{TaskID: testTask, MachineID: testMachine, Attempt: 1, FirstAttempt: 1, MaxAttempts: 3, AutoRestart: true, AnyMachine: true})
+	if res.Status != store.TaskStopped || len(f.stops) != 1 || len(f.starts) != 1 || f.picked != 0 {
+		t.Fatalf("result %+v, stops %+v", res, f.stops)
+	}
+	f.wantEnd(store.TaskStopped, activities.ReasonStoppedByUser)
+}
+
+// Faults of another attempt, or ones that come between attempts, change nothing.
+func TestTaskRunIgnoresOtherAttemptsFaults(t *testing.T) {
+	f := newTaskFake(t)
+	f.runFor = time.Minute
+	f.exits = []int{1}
+	f.faultAt(30*time.Second, activities.GPUFault{Attempt: 2, GPUIndex: 0, XID: 79}) // not the running attempt
+	f.faultAt(65*time.Second, activities.GPUFault{Attempt: 1, GPUIndex: 0, XID: 79}) // attempt 1 is over: in the backoff
+	f.faultAt(66*time.Second, activities.GPUFault{Attempt: 2, GPUIndex: 0, XID: 79}) // attempt 2 holds no GPU yet
+	res := f.run(TaskRunInput{TaskID: testTask, MachineID: testMachine, Attempt: 1, FirstAttempt: 1, MaxAttempts: 2, AutoRestart: true, AnyMachine: true})
+	if res.Status != store.TaskSucceeded || res.Attempt != 2 || len(f.stops) != 0 || f.finishes[0].Reason != activities.ReasonExitCode {
+		t.Fatalf("result %+v, stops %+v, finishes %+v", res, f.stops, f.finishes)
+	}
+}
