@@ -122,6 +122,10 @@ func New(d Deps) *Server {
 		s.mon.OnIngest(func(ctx context.Context, machineID string, samples []agentproto.Sample) {
 			s.alerts.Ingested(ctx, alerting.IngestedInput{MachineID: machineID, Samples: samples})
 		})
+		// a GPU fault moves the tasks on that GPU
+		s.mon.OnIngest(func(ctx context.Context, machineID string, samples []agentproto.Sample) {
+			s.tasks.SamplesIngested(ctx, tasks.SamplesIngestedInput{MachineID: machineID, Samples: samples})
+		})
 	}
 
 	r := chi.NewRouter()

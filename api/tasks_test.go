@@ -547,3 +547,81 @@ func TestTaskCreateUndoneWithoutWorkflows(t *testing.T) {
 		t.Fatalf("reason %q, %d tasks, %d failures recorded", d.Reason, page.Total, auditCount(t, e, "task.create", false))
 	}
 }
+
+// A GPU fault in a host's samples moves the task on that GPU: an XID error
+// on one of its GPUs stops its container (10 s grace) and the attempt ends
+// as tasks.reason.gpuFault, the next queued on the company's other machine
+// (anyMachine); there a rise of the uncorrected ECC count ends the last
+// attempt the same way. A program's own XID, or an ECC count first seen
+// above 0, moves nothing.
+func TestTaskGPUFaultMovesIt(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{temporal: true})
+	admin := e.login("admin1")
+	owner := e.login("owner-a")
+	ag1 := addAgent(t, e, admin, "fault-host-1", "北京")
+	ag2 := addAgent(t, e, admin, "fault-host-2", "北京")
+	lease(t, e, e.fx.tenantA.ID, ag1.machineID)
+	lease(t, e, e.fx.tenantA.ID, ag2.machineID)
+	host1, host2 := newHostAgent(t, e, ag1), newHostAgent(t, e, ag2)
+	withECC := func(s agentproto.Sample, gpu int, n int64) agentproto.Sample {
+		s.GPUs[gpu].ECCErrors = &n
+		return s
+	}
+	ag2.post(t, withECC(round(time.Now().UTC(), 8, 10), 0, 0)) // online, its ECC counts known
+
+	body := taskBody(ag1.machineID, 2)
+	body["anyMachine"], body["autoRestart"], body["maxAttempts"] = true, true, 2
+	var tk api.Task
+	owner.must(201, "POST", "/api/customer/tasks/training", body).decode(t, &tk)
+	start := host1.next(agentproto.KindTaskStart)
+	host1.succeed(start.ID, agentproto.TaskStartResult{ContainerID: "c1", StartedAt: time.Now().UTC()})
+	wait := host1.next(agentproto.KindTaskWait)
+	waitStatus(t, owner, tk.ID, "running")
+
+	// the program's own XID and a first ECC count above 0 on its GPU 0: nothing
+	benign := withECC(round(time.Now().UTC(), 8, 40), 0, 3)
+	benign.GPUs[0].XIDs = []int{13}
+	ag1.post(t, benign)
+	// XID 79 (fallen off the bus) on its GPU 1, the count of GPU 0 unchanged
+	fault := withECC(round(time.Now().UTC(), 8, 40), 0, 3)
+	fault.GPUs[1].XIDs = []int{79}
+	ag1.post(t, fault)
+	stop := host1.next(agentproto.KindTaskStop)
+	if sa := args[agentproto.TaskStopArgs](t, stop); sa.GraceSeconds != 10 || sa.Attempt != 1 || sa.TaskID != tk.ID {
+		t.Fatalf("stop args %+v", sa)
+	}
+	host1.succeed(stop.ID, agentproto.TaskStopResult{WasRunning: true})
+	host1.succeed(wait.ID, agentproto.TaskWaitResult{ExitCode: 143, FinishedAt: time.Now().UTC(), LogsShipped: true})
+	moved := waitStatus(t, owner, tk.ID, "queued")
+	if moved.Attempt != 2 || moved.MachineID != ag2.machineID || moved.StatusReason != "tasks.reason.restarting" ||
+		moved.StatusParams["lastReason"] != "tasks.reason.gpuFault" {
+		t.Fatalf("after the fault %+v", moved)
+	}
+	var d api.TaskDetails
+	owner.must(200, "GET", "/api/customer/tasks/"+tk.ID+"/details", nil).decode(t, &d)
+	first := d.Attempts[len(d.Attempts)-1]
+	if len(d.Attempts) != 2 || first.Attempt != 1 || first.MachineID != ag1.machineID || first.Reason != "tasks.reason.gpuFault" ||
+		first.Params["gpuIndex"] != float64(1) || first.Params["xid"] != float64(79) || d.Attempts[0].MachineID != ag2.machineID {
+		t.Fatalf("attempts %+v", d.Attempts)
+	}
+
+	// attempt 2 runs on the other machine once the backoff (10 s) is over
+	start = host2.next(agentproto.KindTaskStart)
+	if sa := args[agentproto.TaskStartArgs](t, start); sa.Attempt != 2 || sa.TaskID != tk.ID || fmt.Sprint(sa.GPUs) != "[0 1]" {
+		t.Fatalf("start on the other machine %+v", sa)
+	}
+	host2.succeed(start.ID, agentproto.TaskStartResult{ContainerID: "c2", StartedAt: time.Now().UTC()})
+	wait = host2.next(agentproto.KindTaskWait)
+	waitStatus(t, owner, tk.ID, "running")
+	// its GPU 0's uncorrected ECC count rises from 0 to 1: the last attempt fails so
+	ag2.post(t, withECC(round(time.Now().UTC(), 8, 40), 0, 1))
+	stop = host2.next(agentproto.KindTaskStop)
+	host2.succeed(stop.ID, agentproto.TaskStopResult{WasRunning: true})
+	host2.succeed(wait.ID, agentproto.TaskWaitResult{ExitCode: 137, FinishedAt: time.Now().UTC(), LogsShipped: true})
+	failed := waitStatus(t, owner, tk.ID, "failed")
+	if failed.StatusReason != "tasks.reason.gpuFault" || failed.StatusParams["gpuIndex"] != float64(0) || failed.StatusParams["ecc"] != float64(1) ||
+		failed.Attempt != 2 {
+		t.Fatalf("failed %+v", failed)
+	}
+}
