@@ -15,6 +15,7 @@ describe('sidebar', () => {
       ['menu.customers', ['/admin/customers/list', '/admin/customers/add']],
       ['menu.allocations', ['/admin/allocations', '/admin/allocations/quick', '/admin/allocations/expiring']],
       ['menu.monitoring', ['/admin/monitoring/realtime', '/admin/monitoring/alerts']],
+      ['menu.tasks', ['/admin/tasks/list']],
       ['menu.system', ['/admin/system/audit-logs', '/admin/system/announcements']],
     ])
   })
@@ -23,6 +24,10 @@ describe('sidebar', () => {
     expect(shape(buildMenu(moduleRoutes, role))).toEqual([
       ['menu.customerHome', ['/customer/dashboard']],
       ['menu.myMachines', ['/customer/machines/list', '/customer/machines/connect', '/customer/machines/history']],
+      [
+        'menu.tasks',
+        ['/customer/tasks/list', '/customer/tasks/inference', '/customer/tasks/queue', '/customer/tasks/history', '/customer/tasks/create-training'],
+      ],
       ['menu.customerMonitoring', ['/customer/monitoring/realtime']],
       ['menu.settings', ['/customer/settings/profile', '/customer/settings/ssh-keys', '/customer/settings/notifications']],
     ])

@@ -1,4 +1,5 @@
 import type zhCN from './zh-CN'
+import { en as task } from './tasks'
 
 // English; typed against zh-CN.ts so that no key is missing.
 const en: typeof zhCN = {
@@ -81,6 +82,14 @@ const en: typeof zhCN = {
     alerts: 'Alerts',
     alertCenter: 'Alert centre',
     customerMonitoring: 'Monitoring & analytics',
+    tasks: 'Tasks',
+    trainingTasks: 'Training tasks',
+    inferenceTasks: 'Inference tasks',
+    taskQueue: 'Task queue',
+    taskHistory: 'History',
+    createTask: 'New training task',
+    taskDetail: 'Task details',
+    taskList: 'Task list',
   },
   layout: {
     toggleSidebar: 'Toggle sidebar',
@@ -148,6 +157,13 @@ const en: typeof zhCN = {
       active: 'Open',
       acknowledged: 'Acknowledged',
       resolved: 'Handled',
+    },
+    task: {
+      queued: 'Queued',
+      running: 'Running',
+      succeeded: 'Succeeded',
+      failed: 'Failed',
+      stopped: 'Stopped',
     },
   },
   batchStatus: {
@@ -410,6 +426,11 @@ const en: typeof zhCN = {
     quickConnect: 'Quick connect',
     daysLeft: '{n} day left | {n} days left',
     quickActions: 'Quick actions',
+    runningTasks: 'Running tasks',
+    queuedN: '{n} queued',
+    recentTasks: 'Recent tasks',
+    allTasks: 'All tasks',
+    noTasks: 'No tasks yet',
   },
   machine: {
     id: 'Machine ID',
@@ -712,6 +733,9 @@ const en: typeof zhCN = {
     noHistory: 'No imports yet',
   },
   myMachine: {
+    taskHistory: 'Task history',
+    createTaskHere: 'New task on this machine',
+    noTasks: 'No task has run on this machine yet',
     machine: 'Machine',
     user: 'User',
     what: 'Action',
@@ -1011,6 +1035,7 @@ const en: typeof zhCN = {
     noMachines: 'No machines are leased to you yet',
     lastSample: 'Latest {time}',
   },
+  task,
 }
 
 export default en

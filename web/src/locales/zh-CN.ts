@@ -1,5 +1,7 @@
 // 简体中文 (default). Keys are shared with en.ts, which is typed against this file.
 // vue-i18n syntax: {name} interpolates; write a literal @ or | as {'@'} / {'|'}.
+import { zh as task } from './tasks'
+
 export default {
   common: {
     all: '全部',
@@ -80,6 +82,14 @@ export default {
     alerts: '告警管理',
     alertCenter: '告警中心',
     customerMonitoring: '监控与分析',
+    tasks: '任务管理',
+    trainingTasks: '训练任务',
+    inferenceTasks: '推理任务',
+    taskQueue: '任务队列',
+    taskHistory: '历史记录',
+    createTask: '创建训练任务',
+    taskDetail: '任务详情',
+    taskList: '任务列表',
   },
   layout: {
     toggleSidebar: '展开/收起侧边栏',
@@ -147,6 +157,13 @@ export default {
       active: '未处理',
       acknowledged: '已确认',
       resolved: '已处理',
+    },
+    task: {
+      queued: '排队中',
+      running: '运行中',
+      succeeded: '已完成',
+      failed: '失败',
+      stopped: '已停止',
     },
   },
   batchStatus: {
@@ -408,6 +425,11 @@ export default {
     quickConnect: '快速连接',
     daysLeft: '剩 {n} 天',
     quickActions: '快捷操作',
+    runningTasks: '运行中的任务',
+    queuedN: '排队 {n} 个',
+    recentTasks: '最近任务',
+    allTasks: '全部任务',
+    noTasks: '还没有任务',
   },
   machine: {
     id: '机器ID',
@@ -700,6 +722,9 @@ export default {
     noHistory: '暂无导入记录',
   },
   myMachine: {
+    taskHistory: '任务历史',
+    createTaskHere: '在这台机器上创建任务',
+    noTasks: '这台机器上还没有任务',
     machine: '机器',
     user: '用户',
     what: '操作',
@@ -996,4 +1021,5 @@ export default {
     noMachines: '还没有分配给您的机器',
     lastSample: '最新数据 {time}',
   },
+  task,
 }

@@ -1,4 +1,5 @@
 // Records as the API answers them, for specs; each spec overrides what it tests.
+import type { Task } from '@/api/tasks'
 import type { Allocation, Machine } from '@/api/types'
 
 export function machineFixture(over: Partial<Machine> = {}): Machine {
@@ -59,6 +60,37 @@ export function allocationFixture(over: Partial<Allocation> = {}): Allocation {
     endReason: 'test',
     hostSteps: [],
     cleanupStatus: 'done',
+    ...over,
+  }
+}
+
+/** Two machines of a customer, for task specs. */
+export const MA = 'aaaaaaaa-0000-0000-0000-000000000001'
+export const MB = 'bbbbbbbb-0000-0000-0000-000000000002'
+
+/** A running training task on machine MA. */
+export function taskFixture(over: Partial<Task> = {}): Task {
+  return {
+    id: 'task-1',
+    name: 'resnet50',
+    type: 'training',
+    status: 'running',
+    statusReason: '',
+    machineId: MA,
+    machineName: 'gpu-a',
+    tenantId: 't1',
+    gpuCount: 2,
+    gpus: [0, 1],
+    image: 'remotegpu/testimage:latest',
+    attempt: 1,
+    maxAttempts: 3,
+    queuePosition: null,
+    createdAt: '2026-01-01T00:00:00Z',
+    startedAt: '2026-01-01T00:00:10Z',
+    finishedAt: null,
+    durationSeconds: 0,
+    gpuUtil: 87.4,
+    exitCode: null,
     ...over,
   }
 }

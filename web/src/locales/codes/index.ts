@@ -7,6 +7,7 @@ import * as alerting from './alerting'
 import * as machines from './machines'
 import * as monitoring from './monitoring'
 import * as live from './live'
+import * as tasks from './tasks'
 
 export const codesZh = {
   ...common.zh,
@@ -16,6 +17,7 @@ export const codesZh = {
   monitoring: monitoring.zh,
   live: live.zh,
   machines: machines.zh,
+  tasks: tasks.zh,
 }
 
 export const codesEn: typeof codesZh = {
@@ -26,4 +28,5 @@ export const codesEn: typeof codesZh = {
   monitoring: monitoring.en,
   live: live.en,
   machines: machines.en,
+  tasks: tasks.en,
 }

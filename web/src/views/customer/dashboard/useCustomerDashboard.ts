@@ -1,5 +1,6 @@
 import { ref, shallowRef } from 'vue'
 import { getCustomerDashboardStats } from '@/api/dashboard'
+import { countTasks, recentTasks, type Task, type TaskCounts } from '@/api/tasks'
 import type { CustomerDashboardStats } from '@/api/types'
 import { useConnect } from '../machines/useConnect'
 import { useMachineSummary } from '../machines/useMachineSummary'
@@ -9,6 +10,10 @@ export function useCustomerDashboard() {
   const statsLoading = ref(false)
   const summary = useMachineSummary()
   const { commandCopied } = useConnect()
+  const taskCounts = shallowRef<TaskCounts | null>(null)
+  const tasks = shallowRef<Task[]>([])
+  const tasksLoading = ref(false)
+  const tasksLoaded = ref(false)
 
   async function loadStats() {
     statsLoading.value = true
@@ -21,10 +26,37 @@ export function useCustomerDashboard() {
     }
   }
 
+  async function loadTasks() {
+    tasksLoading.value = true
+    try {
+      const [counts, recent] = await Promise.all([countTasks().catch(() => null), recentTasks()])
+      taskCounts.value = counts
+      tasks.value = recent ?? []
+      tasksLoaded.value = true
+    } catch {
+      // reported by the HTTP layer
+    } finally {
+      tasksLoading.value = false
+    }
+  }
+
   function load() {
     void loadStats()
     void summary.load()
+    void loadTasks()
   }
 
-  return { stats, statsLoading, machines: summary.machines, machinesLoading: summary.loading, machinesLoaded: summary.loaded, load, commandCopied }
+  return {
+    stats,
+    statsLoading,
+    machines: summary.machines,
+    machinesLoading: summary.loading,
+    machinesLoaded: summary.loaded,
+    taskCounts,
+    tasks,
+    tasksLoading,
+    tasksLoaded,
+    load,
+    commandCopied,
+  }
 }
