@@ -12,8 +12,11 @@ TEMPORAL_PKG := $(shell sed -n 's/^[[:space:]]*TemporalPackage[[:space:]]*=[[:sp
 MINIO_PKG := $(shell sed -n 's/^[[:space:]]*MinioPackage[[:space:]]*=[[:space:]]*"\(.*\)"/\1/p' internal/devstack/tools.go)
 
 # Debian packages the tests need: OpenLDAP for the LDAP tests, Chromium for
-# the browser tests, and a PostgreSQL server unless one is installed.
-APT_PACKAGES := slapd ldap-utils chromium $(if $(wildcard /usr/lib/postgresql/*/bin/postgres),,postgresql)
+# the browser tests, a PostgreSQL server unless one is installed, and a
+# Docker daemon (unless one is installed) with a static busybox for the
+# task containers' test image.
+APT_PACKAGES := slapd ldap-utils chromium $(if $(wildcard /usr/lib/postgresql/*/bin/postgres),,postgresql) \
+	$(if $(shell command -v dockerd),,docker.io) $(if $(wildcard /bin/busybox),,busybox-static)
 
 # What the console build depends on.
 WEB_SRC := $(shell find web/src web/public -type f 2>/dev/null) \

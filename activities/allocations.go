@@ -310,6 +310,7 @@ func (a *Allocations) EndAllocation(ctx context.Context, in EndAllocationInput) 
 	if err != nil {
 		return EndAllocationResult{}, fmt.Errorf("unable to end the allocation: %w", err)
 	}
+	stopLeaseTasks(ctx, a.Client, res.StoppedTasks)
 	return EndAllocationResult{Status: res.Status, EndedAt: res.EndedAt.UTC()}, nil
 }
 

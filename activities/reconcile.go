@@ -19,4 +19,6 @@ type ReconcileResult struct {
 	AllocationsClosed  int // pending leases whose workflow failed: the machine is free again
 	CleanupsStarted    int // machines waiting for a cleanup that was not running
 	KeySyncsSignalled  int // leases whose machine holds an old version of the tenant's keys
+	TasksStarted       int // live tasks that had no running workflow
+	RemovalsStarted    int // deleted tasks whose host cleanup was not running
 }

@@ -110,6 +110,7 @@ func (h *agentHandler) register(api huma.API) {
 			"(not counted in accepted; resending them is useless); timestamps more than a minute ahead of the api's clock are set to it",
 		maxAgentSamplesBytes, http.StatusBadRequest), h.samples)
 	h.registerCommands(agentOp)
+	h.registerTasks(agentOp)
 	huma.Register(api, operation(http.MethodGet, "/api/admin/machines/{id}/inventory", "get-machine-inventory", "machines",
 		"What the machine's agent reported, and where it differs from what the admin entered", roleAdmin, http.StatusNotFound), h.machineInventory)
 }

@@ -125,7 +125,7 @@ func (h *alertsHandler) list(ctx context.Context, in *ListAlertsInput) (*Resp[Pa
 		}
 		t, err := time.Parse(time.RFC3339, f[key])
 		if err != nil {
-			return nil, apperr.New(apperr.Invalid, "alerting.badTime", "{field} must be an RFC 3339 time", apperr.P{"field": key}).
+			return nil, apperr.New(apperr.Invalid, apperr.CodeInvalidTime, "{name} must be an RFC 3339 time", apperr.P{"name": key}).
 				AtField("query.filters")
 		}
 		*dst = &t

@@ -81,7 +81,7 @@ func (h *allocationsHandler) register(api huma.API) {
 	op.DefaultStatus = http.StatusCreated
 	huma.Register(api, op, h.create)
 	huma.Register(api, operation(http.MethodGet, "/api/admin/allocations/recent", "list-recent-allocations", tag,
-		"The latest 5 allocations, as one page of 5 (total counts them all)", roleAdmin), h.recent)
+		"The latest 5 allocations, newest first", roleAdmin), h.recent)
 	huma.Register(api, operation(http.MethodGet, "/api/admin/allocations/{id}", "get-allocation", tag, "An allocation", roleAdmin,
 		http.StatusNotFound), h.get)
 	huma.Register(api, operation(http.MethodPost, "/api/admin/allocations/{id}/extend", "extend-allocation", tag,
@@ -121,14 +121,13 @@ func (h *allocationsHandler) list(ctx context.Context, in *ListAllocationsInput)
 	return okPage(ctx, list, total, in.ListParams)
 }
 
-// recent is the first page of 5 of the allocations, newest first.
-func (h *allocationsHandler) recent(ctx context.Context, _ *struct{}) (*Resp[Page[store.Allocation]], error) {
-	p := ListParams{Page: 1, PageSize: 5}
-	list, total, err := h.s.Store.ListAllocations(ctx, store.AllocationFilter{}, p.store(), h.expiring())
+// recent are the latest 5 allocations, newest first.
+func (h *allocationsHandler) recent(ctx context.Context, _ *struct{}) (*Resp[[]store.Allocation], error) {
+	list, err := h.s.Store.RecentAllocations(ctx, 5, h.expiring())
 	if err != nil {
 		return nil, err
 	}
-	return okPage(ctx, list, total, p)
+	return ok(ctx, list)
 }
 
 func (h *allocationsHandler) get(ctx context.Context, in *AllocationIDInput) (*Resp[store.Allocation], error) {

@@ -54,7 +54,7 @@ func (h *auditHandler) list(ctx context.Context, in *ListAuditLogsInput) (*Resp[
 		}
 		v, err := time.Parse(time.RFC3339, t.raw)
 		if err != nil {
-			return nil, apperr.New(apperr.Invalid, "invalidTime", "{name} must be an RFC 3339 time", apperr.P{"name": t.name}).AtField("query." + t.name)
+			return nil, apperr.New(apperr.Invalid, apperr.CodeInvalidTime, "{name} must be an RFC 3339 time", apperr.P{"name": t.name}).AtField("query." + t.name)
 		}
 		*t.dst = &v
 	}

@@ -96,6 +96,8 @@ type CustomerDashboardStats struct {
 	GPUs           int     `json:"gpus"`
 	HoursThisMonth float64 `json:"hoursThisMonth" doc:"Machine-hours leased this calendar month (from the allocations)"`
 	ExpiringSoon   int     `json:"expiringSoon"`
+	RunningTasks   int     `json:"runningTasks" required:"false" doc:"The company's tasks running now (运行中的任务)"`
+	QueuedTasks    int     `json:"queuedTasks" required:"false"`
 }
 
 func (h *customerMachinesHandler) register(api huma.API) {
@@ -229,5 +231,10 @@ func (h *customerMachinesHandler) stats(ctx context.Context, _ *struct{}) (*Resp
 	if st.HoursThisMonth, err = h.s.Store.TenantUsageHours(ctx, principal(ctx).TenantID, monthStart, now); err != nil {
 		return nil, err
 	}
+	tc, err := h.s.tasks.MyCounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st.RunningTasks, st.QueuedTasks = tc.Running, tc.Queued
 	return ok(ctx, st)
 }

@@ -104,7 +104,8 @@ type UpdateCustomerInput struct {
 
 type CustomerDetail struct {
 	store.Tenant
-	Users []User `json:"users"`
+	Users []User           `json:"users"`
+	Tasks store.TaskCounts `json:"tasks" required:"false" doc:"The customer's tasks: running now (运行任务数), queued, and all"`
 }
 
 func (h *customersHandler) register(api huma.API) {
@@ -158,7 +159,7 @@ func (h *customersHandler) get(ctx context.Context, in *CustomerIDInput) (*Resp[
 	if err != nil {
 		return nil, err
 	}
-	return ok(ctx, CustomerDetail{Tenant: *c.Tenant, Users: usersOf(c.Users)})
+	return ok(ctx, CustomerDetail{Tenant: *c.Tenant, Users: usersOf(c.Users), Tasks: c.Tasks})
 }
 
 // tenant answers with a customer, or the error.

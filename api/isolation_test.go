@@ -52,7 +52,20 @@ func TestTenantIsolation(t *testing.T) {
 	if _, _, err := e.st.ActivateAllocation(ctx, allocB, time.Now(), time.Now().AddDate(0, 1, 0)); err != nil {
 		t.Fatal(err)
 	}
+	taskB, err := e.st.CreateTask(ctx, store.TaskSpec{TenantID: fx.tenantB.ID, Name: "b-task", Type: "training", MachineID: machineB.ID,
+		GPUCount: 1, Image: "img", Command: "true", MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
 	idsOfB := map[string]string{
+		"/api/customer/tasks/{id}":                      taskB,
+		"/api/customer/tasks/{id}/details":              taskB,
+		"/api/customer/tasks/{id}/stop":                 taskB,
+		"/api/customer/tasks/{id}/restart":              taskB,
+		"/api/customer/tasks/{id}/logs":                 taskB,
+		"/api/customer/tasks/{id}/metrics":              taskB,
+		"/api/customer/tasks/{id}/outputs":              taskB,
+		"/api/customer/machines/{id}/tasks":             machineB.ID,
 		"/api/customer/machines/{id}":                   machineB.ID,
 		"/api/customer/machines/{id}/reveal-password":   machineB.ID,
 		"/api/customer/machines/{id}/connection-events": machineB.ID,
@@ -129,6 +142,14 @@ func TestTenantIsolation(t *testing.T) {
 	customerA.must(200, "GET", "/api/customer/machines", nil).decode(t, &mine)
 	if mine.Total != 0 {
 		t.Fatal("tenant A lists tenant B's machine")
+	}
+	// tenant B's task is untouched and A's lists do not show it
+	if tk, err := e.st.GetTask(ctx, store.TaskScope{All: true}, taskB, false); err != nil || tk.Status != store.TaskQueued {
+		t.Fatalf("tenant B's task changed through tenant A: %+v %v", tk, err)
+	}
+	customerA.must(200, "GET", "/api/customer/tasks", nil).decode(t, &mine)
+	if mine.Total != 0 {
+		t.Fatal("tenant A lists tenant B's task")
 	}
 	ownerB := e.login("owner-b")
 	ownerB.must(200, "GET", "/api/customer/machines", nil).decode(t, &mine)

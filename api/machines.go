@@ -203,7 +203,7 @@ func (h *machinesHandler) list(ctx context.Context, in *ListMachinesInput) (*Res
 	if err != nil {
 		return nil, err
 	}
-	filter := store.MachineFilter{GPUModel: pick(in.GPUModel, f, "gpuModel"), Region: pick(in.Region, f, "region"),
+	filter := store.MachineFilter{Scope: store.AllMachines, GPUModel: pick(in.GPUModel, f, "gpuModel"), Region: pick(in.Region, f, "region"),
 		Status: pick(in.Status, f, "status"), AllocationStatus: pick(in.AllocationStatus, f, "allocationStatus"),
 		Keyword: pick(in.Keyword, f, "keyword"), TenantID: pick(in.TenantID, f, "tenantId")}
 	if err := validUUIDs(map[string]string{"tenantId": filter.TenantID}); err != nil {

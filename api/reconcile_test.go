@@ -68,6 +68,8 @@ func serveChildAPI(addrFile string) error {
 		return err
 	}
 	srv := api.New(api.Deps{Config: cfg, Store: st, Temporal: c, Secrets: box})
+	srv.Start(context.Background()) // as serve does: the host channel listens from the start
+	defer srv.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err

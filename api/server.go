@@ -33,6 +33,7 @@ import (
 	"github.com/remotegpu/remotegpu/internal/notices"
 	"github.com/remotegpu/remotegpu/internal/objstore"
 	"github.com/remotegpu/remotegpu/internal/secrets"
+	"github.com/remotegpu/remotegpu/internal/tasks"
 	"github.com/remotegpu/remotegpu/store"
 )
 
@@ -63,20 +64,23 @@ type Server struct {
 	lease     *lease.Service
 	mon       *monitoring.Service // agents, ingest and its hooks (OnIngest), the figures
 	alerts    *alerting.Service
-	live      *live.Service // the monitoring WebSockets
+	live      *live.Service // the monitoring WebSockets and the task logs
+	tasks     *tasks.Service
 }
 
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Start runs the api's background work until Close: the alert evaluation of
-// what the agents send and the monitoring WebSockets' pushes (the sockets
-// are refused until then). The durable periodic work (offline sweep,
-// notices) is the worker's schedules.
+// Start runs the api's background work until Close: the mailing of reset
+// codes, the host command channel's listening (new commands, agent key
+// changes), the alert evaluation of what the agents send and the
+// monitoring WebSockets' pushes (the sockets are refused until then). The
+// durable periodic work (offline sweep, notices) is the worker's schedules.
 func (s *Server) Start(ctx context.Context) {
 	if s.Store == nil {
 		return
 	}
 	s.accounts.Start()
+	s.hosts.Start(s.mon.ForgetMachine)
 	s.alerts.Start(ctx)
 	s.live.Start(ctx)
 }
@@ -111,11 +115,16 @@ func New(d Deps) *Server {
 	s.alerts = alerting.New(d.Store, d.Temporal, d.Config.TemporalTaskQueue, d.Config.PublicURL, every, d.Now)
 	s.live = live.New(d.Store, s.mon, d.Config.PublicURL, every, wsTuning())
 	s.live.RulesChanged, s.live.WriteError = s.alerts.InvalidateRules, writeError
+	s.tasks = tasks.New(d.Store, d.Temporal, d.Config.TemporalTaskQueue, s.mon, d.Config.Fleet.ExpiringNotice)
+	s.live.TaskLogs = s.tasks
 	if d.Store != nil {
-		s.hosts.Start(s.mon.ForgetMachine)
 		// every ingest is evaluated against the alert rules
 		s.mon.OnIngest(func(ctx context.Context, machineID string, samples []agentproto.Sample) {
 			s.alerts.Ingested(ctx, alerting.IngestedInput{MachineID: machineID, Samples: samples})
+		})
+		// a GPU fault moves the tasks on that GPU
+		s.mon.OnIngest(func(ctx context.Context, machineID string, samples []agentproto.Sample) {
+			s.tasks.SamplesIngested(ctx, tasks.SamplesIngestedInput{MachineID: machineID, Samples: samples})
 		})
 	}
 
@@ -127,6 +136,7 @@ func New(d Deps) *Server {
 
 	cfg := huma.DefaultConfig("RemoteGPU API", Version)
 	cfg.CreateHooks = nil // no $schema links: bodies are exactly the envelope
+	cfg.Formats = map[string]huma.Format{"application/json": jsonFormat, "json": jsonFormat}
 	cfg.OpenAPIPath = "/openapi"
 	cfg.Info.Description = "Whole GPU machines leased to enterprise customers, and the services around them. " +
 		"Every response is {code, message, data, traceId}; lists take page, pageSize, sortBy, order, filters."
@@ -173,6 +183,8 @@ func New(d Deps) *Server {
 	(&customerMachinesHandler{s}).register(api)
 	(&dashboardHandler{s}).register(api)
 	(&allocationsHandler{s}).register(api)
+	(&tasksHandler{s}).register(api)
+	(&adminTasksHandler{s}).register(api)
 	(&machineHostHandler{s}).register(api)
 	s.registerMonitoring(api)
 	(&alertsHandler{alerts: s.alerts, regionName: s.mon.RegionName}).register(api)

@@ -2,10 +2,12 @@ package api
 
 import (
 	"net/http"
+	"strconv"
 	"sync/atomic"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/remotegpu/remotegpu/internal/apperr"
 	"github.com/remotegpu/remotegpu/internal/live"
 )
 
@@ -14,6 +16,7 @@ import (
 const (
 	wsAdminMonitoring    = "/ws/admin/monitoring"
 	wsCustomerMonitoring = "/ws/customer/monitoring/{machineId}"
+	wsCustomerTaskLogs   = "/ws/customer/tasks/{id}/logs"
 )
 
 // Close codes and frames of the sockets (internal/live).
@@ -50,6 +53,7 @@ type wsHandler struct {
 func (h *wsHandler) register(r chi.Router) {
 	r.Get(wsAdminMonitoring, h.admin)
 	r.Get(wsCustomerMonitoring, h.customer)
+	r.Get(wsCustomerTaskLogs, h.taskLogs)
 }
 
 func (h *wsHandler) admin(w http.ResponseWriter, r *http.Request) {
@@ -63,4 +67,29 @@ func (h *wsHandler) customer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.live.ServeCustomer(w, r, live.CustomerInput{Authenticate: h.s.wsPrincipal, Roles: roleCustomer, MachineID: machine})
+}
+
+// taskLogs is a task's live log: ?attempt= (default the latest) and
+// ?afterN= (the last line the client has).
+func (h *wsHandler) taskLogs(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	if err := validUUIDs(map[string]string{"id": id}); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	attempt, err1 := atoiParam(q.Get("attempt"))
+	after, err2 := atoiParam(q.Get("afterN"))
+	if err1 != nil || err2 != nil || attempt < 0 || after < 0 {
+		writeError(w, r, apperr.New(apperr.Invalid, apperr.CodeValidation, "attempt and afterN must be whole numbers"))
+		return
+	}
+	h.live.ServeTaskLogs(w, r, live.TaskLogsInput{Authenticate: h.s.wsPrincipal, Roles: roleCustomer, TaskID: id, Attempt: int(attempt), AfterN: after})
+}
+
+func atoiParam(v string) (int64, error) {
+	if v == "" {
+		return 0, nil
+	}
+	return strconv.ParseInt(v, 10, 64)
 }

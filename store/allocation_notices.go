@@ -56,6 +56,9 @@ type AllocationEnd struct {
 	Status  string    // the stored status: expired or reclaimed
 	EndedAt time.Time // when it ended (the first time, on a repeated call)
 	Ended   bool      // this call ended it (false: it had already ended)
+	// StoppedTasks are the tenant's live tasks on the machine that the end
+	// stopped (tasks.reason.leaseEnded); their workflows are to be told.
+	StoppedTasks []string
 }
 
 // EndAllocationOptions say how a lease ends.
@@ -115,6 +118,9 @@ func (q *Queries) EndAllocationWith(ctx context.Context, o EndAllocationOptions)
 			return err
 		}
 		res.Status, res.Ended = status, true
+		if res.StoppedTasks, err = New(tx).EndLeaseTasks(ctx, tenantID, machineID); err != nil {
+			return err
+		}
 		if o.Cleanup {
 			if err := New(tx).BeginLeaseCleanup(ctx, id, machineID); err != nil {
 				return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,7 +33,8 @@ type Allocation struct {
 	NotifiedAt    *time.Time `json:"expiringNotifiedAt"`
 	EndedAt       *time.Time `json:"endedAt"`
 	EndedByName   string     `json:"endedByName"`
-	EndReason     string     `json:"endReason"`
+	EndReason     string     `json:"endReason" doc:"As the admin wrote it, or one the platform wrote (then endReasonCode names it)"`
+	EndReasonCode string     `json:"endReasonCode,omitempty" doc:"The end reason as a code (lease.<x>) the console translates, when the platform wrote it; absent for an admin's own words"`
 	HostSteps     []HostStep `json:"hostSteps" doc:"What was done on the host when the lease ended"`
 	CleanupStatus string     `json:"cleanupStatus" enum:"none,running,done,reinstalled" doc:"The end-of-lease steps on the host: running until the host confirmed them all"`
 }
@@ -48,21 +50,34 @@ type HostStep struct {
 	At        time.Time      `json:"at"`
 }
 
+// The end reasons the platform writes itself. The API names each by a code
+// as well (Allocation.EndReasonCode), which the console translates.
+const (
+	ReasonReclaimedEarly     = "reclaimed early"          // a reclaim given no reason
+	ReasonLeaseEnded         = "the lease ended"          // the lease ran out
+	ReasonWorkflowNotStarted = "workflow could not start" // closed again at once: nothing owned it
+)
+
+var endReasonCodes = map[string]string{ReasonReclaimedEarly: "lease.reclaimedEarly", ReasonLeaseEnded: "lease.leaseEnded",
+	ReasonWorkflowNotStarted: "lease.workflowNotStarted"}
+
 // legacyDetail finds the English half of a step detail recorded before
 // codes ("中文 / English"), the English prefixes being those the lease wrote.
 var legacyDetail = regexp.MustCompile(` / ((stopped|the tenant's keys removed|new password set|the agent switched|the host failed|waiting for|the machine was) .*)$`)
 
-// withoutChinese returns steps whose details recorded before codes (an
-// activity scheduled by an older workflow) keep their English half only.
+// withoutChinese returns a copy of steps in which the details recorded
+// before codes (an activity scheduled by an older workflow) keep their
+// English half only; steps itself is left as it is.
 func withoutChinese(steps []HostStep) []HostStep {
-	for i, st := range steps {
+	out := slices.Clone(steps)
+	for i, st := range out {
 		if st.Code == "" {
 			if m := legacyDetail.FindStringSubmatch(st.Detail); m != nil {
-				steps[i].Detail = m[1]
+				out[i].Detail = m[1]
 			}
 		}
 	}
-	return steps
+	return out
 }
 
 const allocationSelect = `SELECT a.id, a.tenant_id, t.company, t.name, a.machine_id, m.name, m.gpu_model, m.gpu_count, m.region, a.status,
@@ -81,7 +96,14 @@ func scanAllocation(row pgx.Row) (*Allocation, error) {
 	}
 	a.HostSteps = []HostStep{}
 	_ = json.Unmarshal(steps, &a.HostSteps)
+	a.EndReasonCode = endReasonCodes[a.EndReason]
 	return &a, nil
+}
+
+// RecentAllocations are the latest n allocations, newest first.
+func (q *Queries) RecentAllocations(ctx context.Context, n int, expiring time.Duration) ([]Allocation, error) {
+	rows, err := q.db.Query(ctx, allocationSelect+" ORDER BY a.created_at DESC, a.id LIMIT $2", expiring.String(), n)
+	return collect(rows, err, scanAllocation)
 }
 
 type AllocationFilter struct {

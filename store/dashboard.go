@@ -19,6 +19,8 @@ type FleetStats struct {
 	ActiveCustomers  int     `json:"activeCustomers" doc:"Customers holding at least one machine"`
 	PendingCustomers int     `json:"pendingCustomers"`
 	AvgGPUUtil       float64 `json:"avgGpuUtil" doc:"Average utilisation of every GPU of the online machines, from their latest samples, %"`
+	RunningTasks     int     `json:"runningTasks" required:"false" doc:"Tasks running now, every customer's (运行任务数)"`
+	QueuedTasks      int     `json:"queuedTasks" required:"false" doc:"Tasks waiting in their machines' queues"`
 }
 
 // FleetStats counts the fleet; allocated and expiring come from the live
@@ -42,6 +44,11 @@ func (q *Queries) FleetStats(ctx context.Context, expiring time.Duration) (*Flee
 	if err != nil {
 		return nil, err
 	}
+	tc, err := q.CountTasks(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	st.RunningTasks, st.QueuedTasks = tc.Running, tc.Queued
 	avg, err := q.FleetAvgGPUUtil(ctx)
 	if avg != nil {
 		st.AvgGPUUtil = *avg

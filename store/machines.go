@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -117,7 +118,26 @@ func deref(s *string) string {
 	return *s
 }
 
+// MachineScope is whose machines a MachineFilter may see.
+type MachineScope int
+
+const (
+	// TenantMachines (the zero value) are the machines live-allocated to
+	// the filter's TenantID; with no TenantID the filter is refused
+	// (ErrNoTenant), never widened to every machine.
+	TenantMachines MachineScope = iota
+	// AllMachines are every machine (admins); a TenantID narrows them to
+	// that tenant's.
+	AllMachines
+)
+
+// ErrNoTenant: a tenant-scope machine filter without its tenant.
+var ErrNoTenant = errors.New("store: a tenant's machine filter has no tenant")
+
 type MachineFilter struct {
+	// Scope must be AllMachines for an admin's list: the zero value is
+	// one tenant's machines.
+	Scope            MachineScope
 	GPUModel         string
 	Region           string
 	Status           string
@@ -130,7 +150,10 @@ type MachineFilter struct {
 // where is the filter over machines m; $1 is always the "expiring" window.
 // The allocation status is a range condition on m.live_until, which
 // machines_list_idx and machines_live_until_idx serve.
-func (f MachineFilter) where(expiring time.Duration) *where {
+func (f MachineFilter) where(expiring time.Duration) (*where, error) {
+	if f.Scope != AllMachines && f.TenantID == "" {
+		return nil, ErrNoTenant
+	}
 	w := &where{args: []any{expiring.String()}}
 	w.raw("m.deleted_at IS NULL")
 	if f.GPUModel != "" {
@@ -167,7 +190,7 @@ func (f MachineFilter) where(expiring time.Duration) *where {
 	if f.IDs != nil {
 		w.add("m.id = ANY(%s::uuid[])", f.IDs)
 	}
-	return w
+	return w, nil
 }
 
 // machineSorts are the list's sortBy keys.
@@ -175,7 +198,10 @@ var machineSorts = map[string]string{"name": "m.name", "createdAt": "m.created_a
 	"region": "m.region", "status": "m.status", "allocationStatus": allocationStatusExpr, "endAt": "m.live_end_at", "memoryGb": "m.memory_gb"}
 
 func (q *Queries) ListMachines(ctx context.Context, f MachineFilter, p Page, expiring time.Duration) ([]Machine, int, error) {
-	w := f.where(expiring)
+	w, err := f.where(expiring)
+	if err != nil {
+		return nil, 0, err
+	}
 	var total int
 	if err := q.db.QueryRow(ctx, "SELECT count(*) FROM machines m"+w.sql(), w.args...).Scan(&total); err != nil {
 		return nil, 0, err
@@ -190,6 +216,12 @@ func (q *Queries) ListMachines(ctx context.Context, f MachineFilter, p Page, exp
 
 func (q *Queries) GetMachine(ctx context.Context, id string, expiring time.Duration) (*Machine, error) {
 	return scanMachine(q.db.QueryRow(ctx, machineSelect+machineLive+" AND m.id = $2", expiring.String(), id))
+}
+
+// GetMachines returns the machines of ids that exist, in no particular order.
+func (q *Queries) GetMachines(ctx context.Context, ids []string, expiring time.Duration) ([]Machine, error) {
+	rows, err := q.db.Query(ctx, machineSelect+machineLive+" AND m.id = ANY($2::uuid[])", expiring.String(), ids)
+	return collect(rows, err, scanMachine)
 }
 
 // GetTenantMachine returns a machine only while it is live-allocated to the tenant.

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -88,7 +89,7 @@ func TestMachineAllocationStatusFollowsLeases(t *testing.T) {
 			t.Fatalf("%s: live allocation %+v, want status %q", step, m.Allocation, allocStatus)
 		}
 		for _, s := range []string{"allocated", "unallocated", "expiring"} {
-			in := slices.Contains(listIDs(t, st, store.MachineFilter{AllocationStatus: s}, window), id)
+			in := slices.Contains(listIDs(t, st, store.MachineFilter{Scope: store.AllMachines, AllocationStatus: s}, window), id)
 			if in != (s == want) {
 				t.Fatalf("%s: in the %s list: %v", step, s, in)
 			}
@@ -187,6 +188,69 @@ func TestMachineAllocationStatusFollowsLeases(t *testing.T) {
 	check("deleted row", "unallocated", "", week)
 }
 
+// TestMachineFilterFailsClosed: a tenant's filter without its tenant lists
+// nothing (an error), never every machine; every machine takes the
+// admin's scope, said outright.
+func TestMachineFilterFailsClosed(t *testing.T) {
+	t.Parallel()
+	st, _ := storetest.New(t)
+	ctx := context.Background()
+	tenant := newTenant(t, st, "acme")
+	leased := newMachine(t, st, "gpu-01", "north", "online")
+	other := newMachine(t, st, "gpu-02", "north", "online")
+	aid, err := st.CreateAllocation(ctx, tenant, leased, 1, "", "", "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.ActivateAllocation(ctx, aid, time.Now(), time.Now().Add(90*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []store.MachineFilter{{}, {Status: "online"}, {Keyword: "gpu"}, {Scope: store.TenantMachines}} {
+		list, total, err := st.ListMachines(ctx, f, store.Page{PageSize: 100}, week)
+		if !errors.Is(err, store.ErrNoTenant) || len(list) != 0 || total != 0 {
+			t.Fatalf("%+v without a tenant: %d machines (total %d), %v", f, len(list), total, err)
+		}
+	}
+	if got := listIDs(t, st, store.MachineFilter{TenantID: tenant}, week); !slices.Equal(got, []string{leased}) {
+		t.Fatalf("the tenant's machines %v, want [%s]", got, leased)
+	}
+	got := listIDs(t, st, store.MachineFilter{Scope: store.AllMachines}, week)
+	if len(got) != 2 || !slices.Contains(got, leased) || !slices.Contains(got, other) {
+		t.Fatalf("every machine: %v", got)
+	}
+}
+
+// Ending a lease writes the host steps recorded before codes with their
+// English half only, without changing the caller's steps; a reason the
+// platform wrote comes back with its code.
+func TestEndAllocationKeepsTheCallersSteps(t *testing.T) {
+	t.Parallel()
+	st, _ := storetest.New(t)
+	ctx := context.Background()
+	aid, err := st.CreateAllocation(ctx, newTenant(t, st, "acme"), newMachine(t, st, "gpu-01", "north", "online"), 1, "", "", "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const legacy = "已设置新密码 / new password set for root"
+	steps := []store.HostStep{{Step: "rotate_password", Confirmed: true, Detail: legacy}}
+	if err := st.EndAllocation(ctx, aid, "reclaimed", store.ReasonReclaimedEarly, "admin", steps); err != nil {
+		t.Fatal(err)
+	}
+	if steps[0].Detail != legacy {
+		t.Fatalf("the caller's step became %q", steps[0].Detail)
+	}
+	a, err := st.GetAllocation(ctx, aid, week)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.HostSteps) != 1 || a.HostSteps[0].Detail != "new password set for root" {
+		t.Fatalf("stored steps %+v", a.HostSteps)
+	}
+	if a.EndReason != store.ReasonReclaimedEarly || a.EndReasonCode != "lease.reclaimedEarly" {
+		t.Fatalf("end reason %q code %q", a.EndReason, a.EndReasonCode)
+	}
+}
+
 func b2i(b bool) int {
 	if b {
 		return 1
@@ -279,9 +343,12 @@ func TestMachineListMatchesJoin(t *testing.T) {
 		}
 	}
 	sorts := []string{"name", "createdAt", "gpuModel", "gpuCount", "region", "status", "allocationStatus", "endAt", "memoryGb"}
-	filters := []store.MachineFilter{{}, {Region: "north"}, {Status: "online"}, {TenantID: acme}, {TenantID: globex, Status: "online"}}
+	all := store.AllMachines
+	filters := []store.MachineFilter{{Scope: all}, {Scope: all, Region: "north"}, {Scope: all, Status: "online"}, {Scope: all, TenantID: acme},
+		{TenantID: acme}, {TenantID: globex, Status: "online"}}
 	for _, as := range []string{"", "allocated", "unallocated", "expiring"} {
-		filters = append(filters, store.MachineFilter{AllocationStatus: as}, store.MachineFilter{Region: "south", Status: "online", AllocationStatus: as})
+		filters = append(filters, store.MachineFilter{Scope: all, AllocationStatus: as},
+			store.MachineFilter{Scope: all, Region: "south", Status: "online", AllocationStatus: as})
 	}
 	checked := 0
 	for _, f := range filters {

@@ -225,11 +225,11 @@ func (w *allocation) run(ctx workflow.Context) (AllocationResult, error) {
 		case w.reclaim != nil:
 			reason := w.reclaim.Reason
 			if reason == "" {
-				reason = "reclaimed early"
+				reason = store.ReasonReclaimedEarly
 			}
 			return w.end(ctx, "reclaimed", reason, w.reclaim.By)
 		case !now.Before(w.endAt):
-			return w.end(ctx, "expired", "the lease ended", "system")
+			return w.end(ctx, "expired", store.ReasonLeaseEnded, "system")
 		case !w.notified && !now.Before(w.noticeAt()):
 			w.notify(ctx)
 			w.unlock()

@@ -706,13 +706,17 @@ func TestAllocationWorkflowID(t *testing.T) {
 //     that raises the overdue alert; _v0 is the same before the agent's key
 //     moved up to second place (versionKeyFirst).
 //   - allocation_continue_as_new: a lease renewed 20 times that continues as new.
+//   - task_run_restart_stop: a task queued until an admitted signal, whose
+//     first attempt fails and restarts after the backoff, and whose second
+//     attempt is stopped while it runs (TestRecordTaskRunCorpus).
 func TestReplayCorpus(t *testing.T) {
 	for _, f := range []string{"allocation_reclaim_restart", "allocation_expiry", "lease_cleanup_absent_agent", "lease_cleanup_absent_agent_v0",
-		"allocation_continue_as_new"} {
+		"allocation_continue_as_new", "task_run_restart_stop"} {
 		t.Run(f, func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflow(Allocation)
 			r.RegisterWorkflow(LeaseCleanup)
+			r.RegisterWorkflow(TaskRun)
 			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, "testdata/"+f+".json"); err != nil {
 				t.Fatalf("replay: %v", err)
 			}

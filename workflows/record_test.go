@@ -191,6 +191,113 @@ func TestRecordReplayCorpus(t *testing.T) {
 	}
 }
 
+// TestRecordTaskRunCorpus records testdata/task_run_restart_stop.json: a
+// task queued until an admitted signal, whose first attempt exits 1 and
+// restarts after the backoff (10 s), and whose second attempt is stopped
+// while it runs; the completion notice is mailed.
+//
+//	TEMPORAL_ADDRESS=127.0.0.1:7233 go test -tags record ./workflows -run TestRecordTaskRunCorpus -v
+func TestRecordTaskRunCorpus(t *testing.T) {
+	addr := os.Getenv("TEMPORAL_ADDRESS")
+	if addr == "" {
+		t.Fatal("TEMPORAL_ADDRESS is not set: start a dev server (bin/temporal server start-dev) or run under bin/remotegpu testenv")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	codec, err := payloadcodec.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copts, err := payloadcodec.ClientOptions(config.Config{TemporalAddress: addr, TemporalNamespace: "default", TemporalPayloadKey: key}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.Dial(copts)
+	if err != nil {
+		t.Fatalf("unable to reach Temporal at %s: %v", addr, err)
+	}
+	defer c.Close()
+	suffix := strconv.FormatInt(time.Now().Unix(), 36)
+	queue := "record-task-" + suffix
+	taskID := "rec-task-" + suffix
+
+	var mu sync.Mutex
+	admits, waits := 0, 0
+	stopped := make(chan struct{})
+	running := make(chan struct{}, 2)
+	w := worker.New(c, queue, worker.Options{})
+	w.RegisterWorkflow(TaskRun)
+	reg := func(fn any, name string) { w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name}) }
+	reg(func(_ context.Context, in activities.AdmitTaskInput) (activities.AdmitTaskResult, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if admits++; admits == 1 {
+			return activities.AdmitTaskResult{Status: "queued"}, nil
+		}
+		return activities.AdmitTaskResult{Granted: true, GPUs: []int{0}, Status: "running"}, nil
+	}, "AdmitTask")
+	reg(func(_ context.Context, in activities.TaskStartInput) (agentproto.TaskStartResult, error) {
+		return agentproto.TaskStartResult{ContainerID: "c" + strconv.Itoa(in.Attempt), StartedAt: time.Now().UTC(), GPUDevices: true}, nil
+	}, "TaskStart")
+	reg(func(context.Context, activities.MarkTaskRunningInput) error { return nil }, "MarkTaskRunning")
+	reg(func(ctx context.Context, in activities.TaskHostInput) (agentproto.TaskWaitResult, error) {
+		mu.Lock()
+		waits++
+		n := waits
+		mu.Unlock()
+		if n == 1 {
+			return agentproto.TaskWaitResult{ExitCode: 1, FinishedAt: time.Now().UTC(), LogsShipped: true}, nil
+		}
+		running <- struct{}{}
+		select {
+		case <-stopped:
+		case <-ctx.Done():
+			return agentproto.TaskWaitResult{}, ctx.Err()
+		}
+		return agentproto.TaskWaitResult{ExitCode: 143, FinishedAt: time.Now().UTC(), LogsShipped: true}, nil
+	}, "TaskWait")
+	reg(func(context.Context, activities.TaskHostInput) (agentproto.TaskStopResult, error) {
+		close(stopped)
+		return agentproto.TaskStopResult{WasRunning: true}, nil
+	}, "TaskStop")
+	reg(func(_ context.Context, in activities.FinishTaskAttemptInput) (activities.FinishTaskAttemptResult, error) {
+		if in.Next {
+			return activities.FinishTaskAttemptResult{Status: "queued"}, nil
+		}
+		return activities.FinishTaskAttemptResult{Status: in.Status, Final: true}, nil
+	}, "FinishTaskAttempt")
+	reg(func(context.Context, activities.NotifyTaskDoneInput) (activities.NotifyTaskDoneResult, error) {
+		return activities.NotifyTaskDoneResult{BatchID: "rec-batch", Owners: 1, Recipients: []activities.Recipient{{UserID: "u1", Email: "u@example.test"}}}, nil
+	}, "NotifyTaskDone")
+	reg(func(context.Context, activities.MailInput) error { return nil }, "MailNotification")
+	reg(func(context.Context, activities.FinishInput) error { return nil }, "FinishNotification")
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: TaskRunWorkflowID(taskID), TaskQueue: queue}, TaskRun,
+		TaskRunInput{TaskID: taskID, MachineID: "rec-machine", Attempt: 1, FirstAttempt: 1, MaxAttempts: 3, AutoRestart: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	if err := c.SignalWorkflow(ctx, run.GetID(), "", TaskAdmittedSignal, nil); err != nil {
+		t.Fatal(err)
+	}
+	<-running // the second attempt runs
+	if err := c.SignalWorkflow(ctx, run.GetID(), "", TaskStopSignal, activities.StopRequest{Reason: activities.ReasonStoppedByUser, By: "owner"}); err != nil {
+		t.Fatal(err)
+	}
+	var res TaskRunResult
+	if err := run.Get(ctx, &res); err != nil || res.Status != "stopped" || res.Attempt != 2 {
+		t.Fatalf("task: %+v %v", res, err)
+	}
+	write(ctx, t, c, codec, run.GetID(), run.GetRunID(), "testdata/task_run_restart_stop.json")
+}
+
 // write saves a workflow run's history, its payloads decrypted so the file
 // is readable and replays without a key.
 func write(ctx context.Context, t *testing.T, c client.Client, codec *payloadcodec.Codec, id, runID, file string) {

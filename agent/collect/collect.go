@@ -117,6 +117,7 @@ func fitSample(s *agentproto.Sample) {
 	for i := range s.GPUs {
 		g := &s.GPUs[i]
 		g.UUID = cut(g.UUID, 128)
+		g.XIDs = g.XIDs[:min(len(g.XIDs), maxXIDs)]
 		g.Processes = g.Processes[:min(len(g.Processes), maxProcesses)]
 		for j := range g.Processes {
 			g.Processes[j].Name = cut(g.Processes[j].Name, 255)

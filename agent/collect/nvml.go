@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/remotegpu/remotegpu/internal/agentproto"
 )
@@ -30,6 +32,22 @@ type nvmlAPI interface {
 	CUDADriverVersion() (int, error) // 12040 for CUDA 12.4
 	DeviceCount() (int, error)
 	Device(index int) (nvmlDevice, error)
+	// NewEvents creates an empty event set (nvmlEventSetCreate).
+	NewEvents() (nvmlEvents, error)
+}
+
+// nvmlEvents is an NVML event set the devices register with.
+type nvmlEvents interface {
+	// Wait waits up to timeout for the next event; ok is false when none
+	// came in time.
+	Wait(timeout time.Duration) (ev xidEvent, ok bool, err error)
+	Free() error
+}
+
+// xidEvent is a critical XID error of one GPU.
+type xidEvent struct {
+	GPU int // the device's index
+	XID int
 }
 
 type nvmlDevice interface {
@@ -44,6 +62,8 @@ type nvmlDevice interface {
 	UncorrectedVolatileECC() (uint64, error)
 	ComputeProcesses() ([]nvmlProcess, error)
 	GraphicsProcesses() ([]nvmlProcess, error)
+	// RegisterXIDEvents adds the device's critical XID errors to the set.
+	RegisterXIDEvents(set nvmlEvents) error
 }
 
 type nvmlProcess struct {
@@ -57,7 +77,9 @@ var ErrNoNVML = errors.New("NVML is not available on this host")
 // hintSimulated ends every message about a host that cannot use NVML.
 const hintSimulated = "on a machine without NVIDIA GPUs run the agent with --gpu-source=simulated (it is reported as simulated)"
 
-// NVML reads the GPUs through NVML.
+// NVML reads the GPUs through NVML. Critical XID errors come as NVML
+// events: a goroutine waits for them and keeps them per GPU until the next
+// sample reports them.
 type NVML struct {
 	lib     nvmlAPI
 	procDir string // /proc; where process names are read
@@ -65,7 +87,20 @@ type NVML struct {
 
 	mu     sync.Mutex
 	warned map[string]bool // "index/field" of failures already logged
+	xids   map[int][]int   // GPU index -> XIDs seen since the last sample
+
+	events  nvmlEvents    // nil when NVML gives no events here
+	stop    chan struct{} // closed by Close
+	stopped chan struct{} // closed when the event goroutine has ended
 }
+
+// Critical XID errors are waited for this long at a time (the event
+// goroutine looks whether the collector is closing in between), and at
+// most maxXIDs distinct codes per GPU go into one sample.
+const (
+	xidWait = 500 * time.Millisecond
+	maxXIDs = 16
+)
 
 func newNVMLWith(lib nvmlAPI, procDir string, log *slog.Logger) (*NVML, error) {
 	if err := lib.Init(); err != nil {
@@ -83,10 +118,93 @@ func newNVMLWith(lib nvmlAPI, procDir string, log *slog.Logger) (*NVML, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &NVML{lib: lib, procDir: procDir, log: log, warned: map[string]bool{}}, nil
+	c := &NVML{lib: lib, procDir: procDir, log: log, warned: map[string]bool{}, xids: map[int][]int{}}
+	c.watchXIDs(n)
+	return c, nil
 }
 
-func (c *NVML) Close() error { return c.lib.Shutdown() }
+// Close stops the event goroutine, frees the event set and shuts NVML down.
+func (c *NVML) Close() error {
+	var err error
+	if c.events != nil {
+		close(c.stop)
+		<-c.stopped
+		err = c.events.Free()
+	}
+	return errors.Join(err, c.lib.Shutdown())
+}
+
+// watchXIDs registers the n GPUs for critical XID events and starts the
+// goroutine that collects them. A host whose NVML has no events (or a GPU
+// that has none) reports no XIDs; that is logged once, nothing fails.
+func (c *NVML) watchXIDs(n int) {
+	set, err := c.lib.NewEvents()
+	if err != nil {
+		c.warn(-1, "XID events", err)
+		return
+	}
+	registered := 0
+	for i := range n {
+		d, err := c.lib.Device(i)
+		if err == nil {
+			err = d.RegisterXIDEvents(set)
+		}
+		if err != nil {
+			c.warn(i, "XID events", err)
+			continue
+		}
+		registered++
+	}
+	if registered == 0 {
+		_ = set.Free()
+		return
+	}
+	c.events, c.stop, c.stopped = set, make(chan struct{}), make(chan struct{})
+	go c.collectXIDs()
+}
+
+func (c *NVML) collectXIDs() {
+	defer close(c.stopped)
+	for {
+		select {
+		case <-c.stop:
+			return
+		default:
+		}
+		ev, ok, err := c.events.Wait(xidWait)
+		switch {
+		case err != nil:
+			c.warn(-1, "XID event wait", err)
+			select { // do not spin on a broken event set
+			case <-c.stop:
+				return
+			case <-time.After(time.Second):
+			}
+		case ok:
+			c.addXID(ev)
+		}
+	}
+}
+
+func (c *NVML) addXID(ev xidEvent) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	list := c.xids[ev.GPU]
+	if len(list) >= maxXIDs || slices.Contains(list, ev.XID) {
+		return
+	}
+	c.xids[ev.GPU] = append(list, ev.XID)
+	c.log.Warn("GPU critical XID error", "gpu", ev.GPU, "xid", ev.XID)
+}
+
+// takeXIDs are the GPU's XIDs since the previous sample.
+func (c *NVML) takeXIDs(i int) []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	list := c.xids[i]
+	delete(c.xids, i)
+	return list
+}
 
 // Inventory sets the driver and CUDA versions and each GPU's model, UUID and memory.
 func (c *NVML) Inventory(_ context.Context, inv *agentproto.Inventory) error {
@@ -189,6 +307,7 @@ func (c *NVML) sampleDevice(i int, d nvmlDevice) agentproto.GPUSample {
 		c.warn(i, "ECC errors", err)
 	}
 	g.Processes = c.processes(i, d)
+	g.XIDs = c.takeXIDs(i)
 	return g
 }
 

@@ -4,6 +4,7 @@ package collect
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 )
@@ -69,7 +70,41 @@ func (goNVML) Device(i int) (nvmlDevice, error) {
 	return goDevice{d}, nil
 }
 
+func (goNVML) NewEvents() (nvmlEvents, error) {
+	set, r := nvml.EventSetCreate()
+	if r != nvml.SUCCESS {
+		return nil, nvmlErr(r)
+	}
+	return goEvents{set}, nil
+}
+
+// goEvents is an NVML event set of critical XID errors.
+type goEvents struct{ set nvml.EventSet }
+
+func (e goEvents) Wait(timeout time.Duration) (xidEvent, bool, error) {
+	data, r := e.set.Wait(uint32(timeout / time.Millisecond))
+	switch {
+	case r == nvml.ERROR_TIMEOUT:
+		return xidEvent{}, false, nil
+	case r != nvml.SUCCESS:
+		return xidEvent{}, false, nvmlErr(r)
+	case data.EventType&nvml.EventTypeXidCriticalError == 0 || data.Device == nil:
+		return xidEvent{}, false, nil
+	}
+	i, r := data.Device.GetIndex()
+	if r != nvml.SUCCESS {
+		return xidEvent{}, false, fmt.Errorf("the index of the GPU of XID %d: %w", data.EventData, nvmlErr(r))
+	}
+	return xidEvent{GPU: i, XID: int(data.EventData)}, true, nil
+}
+
+func (e goEvents) Free() error { return nvmlErr(e.set.Free()) }
+
 type goDevice struct{ d nvml.Device }
+
+func (g goDevice) RegisterXIDEvents(set nvmlEvents) error {
+	return nvmlErr(g.d.RegisterEvents(nvml.EventTypeXidCriticalError, set.(goEvents).set))
+}
 
 func (g goDevice) Name() (string, error) {
 	v, r := g.d.GetName()

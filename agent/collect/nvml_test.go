@@ -2,21 +2,26 @@ package collect
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/remotegpu/remotegpu/internal/agentproto"
 )
 
 type fakeNVML struct {
-	initErr error
-	devices []*fakeDevice
-	cuda    int
-	shut    int
+	initErr   error
+	devices   []*fakeDevice
+	cuda      int
+	shut      int
+	events    *fakeEvents // nil: NVML has no events here
+	eventsErr error
 }
 
 func (f *fakeNVML) Init() error                      { return f.initErr }
@@ -25,6 +30,46 @@ func (f *fakeNVML) DriverVersion() (string, error)   { return "550.54.15", nil }
 func (f *fakeNVML) CUDADriverVersion() (int, error)  { return f.cuda, nil }
 func (f *fakeNVML) DeviceCount() (int, error)        { return len(f.devices), nil }
 func (f *fakeNVML) Device(i int) (nvmlDevice, error) { return f.devices[i], nil }
+func (f *fakeNVML) NewEvents() (nvmlEvents, error) {
+	if f.events == nil {
+		return nil, errNotSupported
+	}
+	return f.events, f.eventsErr
+}
+
+// fakeEvents hands the collector's event goroutine what the test sends on
+// its unbuffered channel: once a send returns, every event before it has
+// been taken in. A send with ok false is a wait that timed out.
+type fakeEvents struct {
+	ch    chan fakeWait
+	freed int
+}
+
+type fakeWait struct {
+	ev xidEvent
+	ok bool
+}
+
+func newFakeEvents() *fakeEvents { return &fakeEvents{ch: make(chan fakeWait)} }
+
+func (e *fakeEvents) Wait(timeout time.Duration) (xidEvent, bool, error) {
+	select {
+	case w := <-e.ch:
+		return w.ev, w.ok, nil
+	case <-time.After(timeout):
+		return xidEvent{}, false, nil
+	}
+}
+
+func (e *fakeEvents) Free() error { e.freed++; return nil }
+
+// xid sends an XID of a GPU.
+func (e *fakeEvents) xid(gpu, code int) {
+	e.ch <- fakeWait{ev: xidEvent{GPU: gpu, XID: code}, ok: true}
+}
+
+// settle returns once the collector has taken in everything sent before.
+func (e *fakeEvents) settle() { e.ch <- fakeWait{} }
 
 // fakeDevice answers errNotSupported for every figure not set.
 type fakeDevice struct {
@@ -36,6 +81,8 @@ type fakeDevice struct {
 	compute, graphics []nvmlProcess
 	computeErr        error
 	brokenTemp        bool
+	noEvents          bool // XID events not supported
+	registered        nvmlEvents
 }
 
 func u32(v uint32) *uint32 { return &v }
@@ -69,6 +116,13 @@ func (d *fakeDevice) ComputeProcesses() ([]nvmlProcess, error) {
 	return d.compute, d.computeErr
 }
 func (d *fakeDevice) GraphicsProcesses() ([]nvmlProcess, error) { return d.graphics, nil }
+func (d *fakeDevice) RegisterXIDEvents(set nvmlEvents) error {
+	if d.noEvents {
+		return errNotSupported
+	}
+	d.registered = set
+	return nil
+}
 
 func fakeProc(t *testing.T, names map[int]string) string {
 	t.Helper()
@@ -145,6 +199,70 @@ func TestNVMLMapping(t *testing.T) {
 	}
 	if err := c.Close(); err != nil || lib.shut != 1 {
 		t.Errorf("close: %v, shutdowns %d", err, lib.shut)
+	}
+}
+
+// Critical XID errors, from NVML's events, go into the next sample of their
+// GPU, each code once; the sample after that has none. A GPU without events
+// is skipped; NVML without events reports none and still samples.
+func TestNVMLXIDEvents(t *testing.T) {
+	const mib = 1 << 20
+	events := newFakeEvents()
+	gpus := []*fakeDevice{{uuid: "GPU-0", total: 80 * 1024 * mib}, {uuid: "GPU-1", total: 80 * 1024 * mib}, {uuid: "GPU-2", noEvents: true}}
+	lib := &fakeNVML{devices: gpus, events: events}
+	c, err := newNVMLWith(lib, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gpus[0].registered != events || gpus[1].registered != events || gpus[2].registered != nil {
+		t.Fatalf("registered: %v %v %v", gpus[0].registered, gpus[1].registered, gpus[2].registered)
+	}
+	sample := func() agentproto.Sample {
+		t.Helper()
+		var s agentproto.Sample
+		if err := c.Sample(context.Background(), &s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	events.xid(1, 79)
+	events.xid(1, 79)
+	events.xid(0, 48)
+	events.xid(1, 94)
+	events.settle()
+	s := sample()
+	if fmt.Sprint(s.GPUs[0].XIDs) != "[48]" || fmt.Sprint(s.GPUs[1].XIDs) != "[79 94]" || s.GPUs[2].XIDs != nil {
+		t.Fatalf("xids %v %v %v", s.GPUs[0].XIDs, s.GPUs[1].XIDs, s.GPUs[2].XIDs)
+	}
+	if b, _ := json.Marshal(s.GPUs[2]); strings.Contains(string(b), "xids") {
+		t.Errorf("a GPU without XIDs sends the field: %s", b)
+	}
+	if s = sample(); s.GPUs[0].XIDs != nil || s.GPUs[1].XIDs != nil {
+		t.Fatalf("reported twice: %v %v", s.GPUs[0].XIDs, s.GPUs[1].XIDs)
+	}
+	// a storm of codes is cut to what one sample may carry
+	for x := range 40 {
+		events.xid(0, 100+x)
+	}
+	events.settle()
+	if s = sample(); len(s.GPUs[0].XIDs) != maxXIDs || s.GPUs[0].XIDs[0] != 100 {
+		t.Fatalf("storm: %v", s.GPUs[0].XIDs)
+	}
+	if err := c.Close(); err != nil || events.freed != 1 || lib.shut != 1 {
+		t.Fatalf("close: %v, freed %d, shutdowns %d", err, events.freed, lib.shut)
+	}
+
+	// no events at all: samples go on without XIDs
+	bare, err := newNVMLWith(&fakeNVML{devices: []*fakeDevice{{uuid: "GPU-0"}}}, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b agentproto.Sample
+	if err := bare.Sample(context.Background(), &b); err != nil || len(b.GPUs) != 1 || b.GPUs[0].XIDs != nil {
+		t.Fatalf("without events: %v %+v", err, b)
+	}
+	if err := bare.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 

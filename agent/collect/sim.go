@@ -2,10 +2,17 @@ package collect
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
+	"io/fs"
+	"log/slog"
 	"math"
 	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/remotegpu/remotegpu/internal/agentproto"
@@ -20,7 +27,16 @@ type SimConfig struct {
 	// Seed makes the numbers reproducible; the agent derives it from the
 	// machine ID so that each simulated machine differs and stays itself.
 	Seed uint64
+	// FaultFile, when set, injects simulated GPU faults (demos and tests
+	// of the task re-queue): at each sample, if the file exists, it is read
+	// and removed; each line "<gpu index> <xid>" adds that critical XID to
+	// the GPU's sample, "<gpu index> ecc" adds one uncorrected ECC error to
+	// its counter. The agent uses <state dir>/simulate-gpu-fault.
+	FaultFile string
 }
+
+// SimFaultFileName is the fault file of the simulated source in the agent's state directory.
+const SimFaultFileName = "simulate-gpu-fault"
 
 // SeedFrom derives a seed from a string (the machine ID).
 func SeedFrom(s string) uint64 {
@@ -52,7 +68,8 @@ var simModels = map[string]struct {
 // temperature lags utilisation between 35 and 85 °C, power follows
 // utilisation, the fan follows temperature, and a job shows as one or two
 // processes. Each Sample advances the simulation one step, so a seeded Sim
-// always produces the same sequence. The inventory says "simulated".
+// always produces the same sequence. The inventory says "simulated". Faults
+// (critical XIDs, uncorrected ECC errors) come only from SimConfig.FaultFile.
 type Sim struct {
 	cfg   SimConfig
 	fan   bool
@@ -68,6 +85,8 @@ type simGPU struct {
 	jobUtil         float64 // the job's mean utilisation
 	jobMem          float64 // the job's memory, MiB
 	procs           []agentproto.GPUProcess
+	ecc             int64 // uncorrected ECC errors injected so far
+	xids            []int // XIDs injected for the next sample
 }
 
 var simProcNames = []string{"python3", "torchrun", "python", "tritonserver", "llama-server"}
@@ -118,14 +137,61 @@ func (s *Sim) Inventory(_ context.Context, inv *agentproto.Inventory) error {
 	return nil
 }
 
-// Sample advances the simulation one step and reports every GPU.
+// Sample advances the simulation one step and reports every GPU, with the
+// faults the fault file asked for.
 func (s *Sim) Sample(_ context.Context, out *agentproto.Sample) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.injectFaults()
 	for i := range s.gpus {
 		out.GPUs = append(out.GPUs, s.step(i))
 	}
 	return nil
+}
+
+// injectFaults reads and removes the fault file (see SimConfig.FaultFile).
+// Lines it cannot use are logged and skipped.
+func (s *Sim) injectFaults() {
+	if s.cfg.FaultFile == "" {
+		return
+	}
+	b, err := os.ReadFile(s.cfg.FaultFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	if err == nil {
+		err = os.Remove(s.cfg.FaultFile)
+	}
+	if err != nil {
+		slog.Warn("SIMULATED GPU fault: unable to take the fault file", "file", s.cfg.FaultFile, "error", err)
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		i, err := strconv.Atoi(f[0])
+		if err != nil || i < 0 || i >= len(s.gpus) || len(f) != 2 {
+			slog.Warn("SIMULATED GPU fault: skipped a line; write \"<gpu index> <xid>\" or \"<gpu index> ecc\"", "line", line, "gpus", len(s.gpus))
+			continue
+		}
+		g := &s.gpus[i]
+		if f[1] == "ecc" {
+			g.ecc++
+			slog.Warn("SIMULATED GPU fault: uncorrected ECC error", "gpu", i, "eccErrors", g.ecc)
+			continue
+		}
+		xid, err := strconv.Atoi(f[1])
+		if err != nil || xid <= 0 {
+			slog.Warn("SIMULATED GPU fault: skipped a line; write \"<gpu index> <xid>\" or \"<gpu index> ecc\"", "line", line)
+			continue
+		}
+		if !slices.Contains(g.xids, xid) && len(g.xids) < maxXIDs {
+			g.xids = append(g.xids, xid)
+		}
+		slog.Warn("SIMULATED GPU fault: critical XID error", "gpu", i, "xid", xid)
+	}
 }
 
 func (s *Sim) step(i int) agentproto.GPUSample {
@@ -157,7 +223,7 @@ func (s *Sim) step(i int) agentproto.GPUSample {
 	g.temp = clamp(g.temp+(35+g.util*0.5-g.temp)*0.1+r.NormFloat64()*0.3, 35, 85)
 	idle := s.cfg.PowerW * 0.15
 	power := clamp(idle+(s.cfg.PowerW-idle)*g.util/100+r.NormFloat64()*3, idle*0.8, s.cfg.PowerW)
-	eccZero := int64(0)
+	ecc := g.ecc
 	gs := agentproto.GPUSample{
 		Index:       i,
 		UUID:        s.uuids[i],
@@ -167,8 +233,10 @@ func (s *Sim) step(i int) agentproto.GPUSample {
 		TempC:       math.Round(g.temp),
 		PowerW:      round1(power),
 		PowerLimitW: s.cfg.PowerW,
-		ECCErrors:   &eccZero,
+		ECCErrors:   &ecc,
+		XIDs:        g.xids,
 	}
+	g.xids = nil
 	if s.fan {
 		fan := math.Round(clamp(30+(g.temp-35)*1.4, 30, 100))
 		gs.FanPct = &fan

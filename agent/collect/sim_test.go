@@ -3,7 +3,10 @@ package collect
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -120,6 +123,46 @@ func TestSimRangesAndSmoothness(t *testing.T) {
 	}
 }
 
+// The simulated source's fault file (simulated GPUs only): read and removed
+// at the next sample, its XIDs reported once on their GPU, "ecc" adding to
+// the GPU's uncorrected ECC counter for good; bad lines are skipped. The
+// figures stay those of the seed.
+func TestSimFaultFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), SimFaultFileName)
+	sim := NewSim(SimConfig{GPUs: 4, Seed: 42, FaultFile: file})
+	plain := NewSim(SimConfig{GPUs: 4, Seed: 42})
+	sample := func() (agentproto.Sample, agentproto.Sample) {
+		t.Helper()
+		var a, b agentproto.Sample
+		if err := sim.Sample(context.Background(), &a); err != nil {
+			t.Fatal(err)
+		}
+		_ = plain.Sample(context.Background(), &b)
+		return a, b
+	}
+	if s, _ := sample(); s.GPUs[1].XIDs != nil || *s.GPUs[1].ECCErrors != 0 {
+		t.Fatalf("no file: %+v", s.GPUs[1])
+	}
+	if err := os.WriteFile(file, []byte("1 79\n1 79\n2 ecc\n\n9 48\nx 1\n0 nope\n3 48 extra\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, p := sample()
+	if _, err := os.Stat(file); !os.IsNotExist(err) {
+		t.Fatalf("the fault file is still there: %v", err)
+	}
+	if fmt.Sprint(s.GPUs[1].XIDs) != "[79]" || *s.GPUs[2].ECCErrors != 1 || s.GPUs[0].XIDs != nil || s.GPUs[3].XIDs != nil ||
+		*s.GPUs[1].ECCErrors != 0 {
+		t.Fatalf("after the fault file: %+v", s.GPUs)
+	}
+	if s.GPUs[1].Utilization != p.GPUs[1].Utilization || s.GPUs[2].TempC != p.GPUs[2].TempC {
+		t.Fatal("the faults changed the simulated figures")
+	}
+	// the XID once, the ECC errors for good
+	if s, _ = sample(); s.GPUs[1].XIDs != nil || *s.GPUs[2].ECCErrors != 1 {
+		t.Fatalf("the sample after: %+v", s.GPUs)
+	}
+}
+
 func TestHostFitsProtocolLimits(t *testing.T) {
 	long := strings.Repeat("é", 200) // 400 bytes
 	c := fitCollector{long: long}
@@ -135,8 +178,8 @@ func TestHostFitsProtocolLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.Host.Disks) != 64 || len(s.GPUs) != 64 || len(s.GPUs[0].Processes) != 256 || s.At.IsZero() {
-		t.Errorf("sample: %d disks, %d GPUs, %d processes", len(s.Host.Disks), len(s.GPUs), len(s.GPUs[0].Processes))
+	if len(s.Host.Disks) != 64 || len(s.GPUs) != 64 || len(s.GPUs[0].Processes) != 256 || len(s.GPUs[0].XIDs) != 16 || s.At.IsZero() {
+		t.Errorf("sample: %d disks, %d GPUs, %d processes, %d XIDs", len(s.Host.Disks), len(s.GPUs), len(s.GPUs[0].Processes), len(s.GPUs[0].XIDs))
 	}
 }
 
@@ -153,6 +196,7 @@ func (f fitCollector) Sample(_ context.Context, s *agentproto.Sample) error {
 	s.Host.Disks = make([]agentproto.DiskSample, 100)
 	s.GPUs = make([]agentproto.GPUSample, 80)
 	s.GPUs[0].Processes = make([]agentproto.GPUProcess, 300)
+	s.GPUs[0].XIDs = make([]int, 20)
 	return nil
 }
 

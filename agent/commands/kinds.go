@@ -15,9 +15,12 @@ import (
 const (
 	// ModeReal does the work on the host.
 	ModeReal = "real"
-	// ModeSimulated acknowledges the commands that would change the host
-	// without doing them, and says so in their results ("simulated": true):
-	// for the dev stack's demo agents, which run on a developer's machine.
+	// ModeSimulated acknowledges the commands that would change the login
+	// account or its sessions without doing them, and says so in their
+	// results ("simulated": true): for the dev stack's demo agents, which
+	// run on a developer's machine. Task containers run for real (in the
+	// dev stack's own Docker daemon), and a tenant's stop removes the
+	// agent's own ones.
 	ModeSimulated = "simulated"
 	// ModeOff polls no commands at all: metrics only.
 	ModeOff = "off"
@@ -25,7 +28,8 @@ const (
 
 // Kinds does the work of each command kind.
 type Kinds struct {
-	// Ops does the host's side (ModeReal).
+	// Ops does the host's side: everything in ModeReal, the task
+	// containers in ModeSimulated too.
 	Ops       *hostops.Ops
 	Simulated bool
 	// SaveToken keeps a new agent token where the next start finds it;
@@ -49,6 +53,9 @@ func (k *Kinds) Handlers() map[string]Handler {
 		h[agentproto.KindStopTenant] = k.stopTenant
 		h[agentproto.KindSetPassword] = k.setPassword
 		h[agentproto.KindSyncSSHKeys] = k.syncSSHKeys
+	}
+	for kind, handler := range k.taskHandlers() {
+		h[kind] = handler
 	}
 	return h
 }
@@ -125,7 +132,7 @@ func (k *Kinds) rotateAgentKey(ctx context.Context, c *Call) (any, error) {
 
 // The simulated kinds check their arguments like the real ones and change nothing.
 
-func (k *Kinds) simStopTenant(_ context.Context, c *Call) (any, error) {
+func (k *Kinds) simStopTenant(ctx context.Context, c *Call) (any, error) {
 	var args agentproto.StopTenantArgs
 	if err := c.Args(&args); err != nil {
 		return nil, err
@@ -133,9 +140,16 @@ func (k *Kinds) simStopTenant(_ context.Context, c *Call) (any, error) {
 	if args.TenantID == "" {
 		return nil, hostops.Permanentf("InvalidArgs", "no tenant given")
 	}
-	k.log().Warn("SIMULATED host ops: not stopping the tenant's containers nor killing its sessions on this machine",
-		"command", c.ID, "tenant", args.TenantID, "user", args.User)
-	return agentproto.StopTenantResult{Simulated: true}, nil
+	res := agentproto.StopTenantResult{Simulated: true}
+	if k.Ops != nil {
+		n, err := k.Ops.StopTenantContainers(ctx, args.TenantID, func(p agentproto.StopTenantResult) { c.Progress(p) })
+		if res.Containers = n; err != nil {
+			return res, err
+		}
+	}
+	k.log().Warn("SIMULATED host ops: not killing the tenant's sessions on this machine (its task containers are stopped)",
+		"command", c.ID, "tenant", args.TenantID, "user", args.User, "containers", res.Containers)
+	return res, nil
 }
 
 func (k *Kinds) simSetPassword(ctx context.Context, c *Call) (any, error) {

@@ -13,7 +13,12 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/remotegpu/remotegpu/internal/agentproto"
 )
 
 // LabelTenant marks every container the platform starts for a tenant.
@@ -26,6 +31,12 @@ type Docker interface {
 	ContainerList(ctx context.Context, options container.ListOptions) ([]container.Summary, error)
 	ContainerStop(ctx context.Context, id string, options container.StopOptions) error
 	ContainerRemove(ctx context.Context, id string, options container.RemoveOptions) error
+	ContainerInspect(ctx context.Context, id string) (container.InspectResponse, error)
+	ContainerCreate(ctx context.Context, config *container.Config, hostConfig *container.HostConfig,
+		networkingConfig *network.NetworkingConfig, platform *ocispec.Platform, name string) (container.CreateResponse, error)
+	ContainerStart(ctx context.Context, id string, options container.StartOptions) error
+	ContainerWait(ctx context.Context, id string, condition container.WaitCondition) (<-chan container.WaitResponse, <-chan error)
+	ImageList(ctx context.Context, options image.ListOptions) ([]image.Summary, error)
 }
 
 // NewDocker makes a client of the Docker daemon at host (DOCKER_HOST or the
@@ -66,8 +77,11 @@ func (o *Ops) stopContainers(ctx context.Context, tenantID string, done func(n i
 		return 0, nil
 	}
 	host := o.Docker.DaemonHost()
-	list, err := o.Docker.ContainerList(ctx, container.ListOptions{All: true,
-		Filters: filters.NewArgs(filters.Arg("label", LabelTenant+"="+tenantID))})
+	args := filters.NewArgs(filters.Arg("label", LabelTenant+"="+tenantID))
+	if o.OwnContainersOnly {
+		args.Add("label", agentproto.LabelMachine+"="+o.MachineID)
+	}
+	list, err := o.Docker.ContainerList(ctx, container.ListOptions{All: true, Filters: args})
 	if err != nil {
 		return 0, dockerErr(host, "unable to list the tenant's containers", err)
 	}

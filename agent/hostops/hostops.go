@@ -1,8 +1,9 @@
 // Package hostops does the work of host commands on the machine itself:
 // stopping a tenant's containers (Docker Engine API) and killing its login
 // sessions (stop.go, docker.go, processes.go), setting the login user's
-// password with chpasswd (password.go) and writing the platform-managed
-// block of its authorized_keys (sshkeys.go). Failures are *Error values that
+// password with chpasswd (password.go), writing the platform-managed
+// block of its authorized_keys (sshkeys.go), and running task containers
+// (tasks.go, taskfiles.go, images.go). Failures are *Error values that
 // say whether trying again can help; agent/commands reports them.
 package hostops
 
@@ -31,6 +32,19 @@ type Ops struct {
 	ProcRoot string
 	// Self is the agent's own PID in ProcRoot (os.Getpid() when zero).
 	Self int
+	// MachineID labels the task containers (agentproto.LabelMachine).
+	MachineID string
+	// OwnContainersOnly limits the containers a tenant's stop removes to
+	// the ones labelled with MachineID (simulated demo agents share one
+	// Docker daemon).
+	OwnContainersOnly bool
+	// StateDir holds the tasks' directories, <StateDir>/tasks/<task ID>/.
+	StateDir string
+	// GPUDevices gives task containers their GPUs by a Docker device
+	// request (a host whose GPUs come from NVML); without it they get none.
+	GPUDevices bool
+	// Logs ships the task containers' logs; nil: not shipped.
+	Logs TaskLogs
 	// LookupUser finds an account (user.Lookup when nil).
 	LookupUser func(name string) (*user.User, error)
 	Log        *slog.Logger

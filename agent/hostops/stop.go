@@ -45,3 +45,17 @@ func (o *Ops) StopTenant(ctx context.Context, args agentproto.StopTenantArgs, pr
 		"containers", res.Containers, "processes", res.Processes, "docker_error", dockerErr, "process_error", err)
 	return res, errors.Join(dockerErr, err)
 }
+
+// StopTenantContainers stops and removes the tenant's containers only
+// (simulated host ops: the task containers run in the dev stack's own
+// Docker daemon, while the login sessions are the developer's).
+func (o *Ops) StopTenantContainers(ctx context.Context, tenantID string, progress func(agentproto.StopTenantResult)) (int, error) {
+	if tenantID == "" {
+		return 0, Permanentf("InvalidArgs", "no tenant given")
+	}
+	return o.stopContainers(ctx, tenantID, func(n int) {
+		if progress != nil {
+			progress(agentproto.StopTenantResult{Containers: n, Simulated: true})
+		}
+	})
+}

@@ -1,7 +1,7 @@
 // Package pusher talks to the api: the HTTP client of the agent endpoints
-// (register, inventory, samples, host commands), and the Pusher that keeps
-// samples in a bounded buffer while the api is unreachable and sends the
-// backlog, oldest first, when it is back.
+// (register, inventory, samples, host commands, task logs, images), and
+// the Pusher that keeps samples in a bounded buffer while the api is
+// unreachable and sends the backlog, oldest first, when it is back.
 package pusher
 
 import (

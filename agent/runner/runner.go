@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"reflect"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/remotegpu/remotegpu/agent/commands"
 	"github.com/remotegpu/remotegpu/agent/hostops"
 	"github.com/remotegpu/remotegpu/agent/pusher"
+	"github.com/remotegpu/remotegpu/agent/tasklogs"
 	"github.com/remotegpu/remotegpu/internal/agentproto"
 )
 
@@ -54,6 +56,8 @@ type Config struct {
 	KillGrace time.Duration
 	// PollWait is how long a command poll may be held (commands.DefaultWait when zero).
 	PollWait time.Duration
+	// ImagesEvery is how often the host's images are checked for changes (1 min when zero).
+	ImagesEvery time.Duration
 
 	Log *slog.Logger
 	// HTTPClient is used for the api (tests); http.DefaultClient when nil.
@@ -81,6 +85,10 @@ func (c *Config) collectors() (*collect.Host, error) {
 	sim := c.Sim
 	if sim.Seed == 0 {
 		sim.Seed = collect.SeedFrom(c.MachineID)
+	}
+	// simulated GPUs only: faults injected for demos and tests (README, The host agent)
+	if sim.FaultFile == "" && c.StateDir != "" {
+		sim.FaultFile = filepath.Join(c.StateDir, collect.SimFaultFileName)
 	}
 	gpu, err := collect.NewGPU(c.GPUSource, sim)
 	if err != nil {
@@ -156,11 +164,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log.Info("agent running", "machine", reg.MachineName, "machine_id", cfg.MachineID, "gpu_source", inv.GPUSource,
 		"gpus", len(inv.GPUs), "interval", interval, "buffer", cfg.Buffer, "host_ops", cfg.HostOps, "version", Version)
-	loop, closeLoop, err := cfg.commandLoop(api, st)
+	hs, err := cfg.hostSide(api, st)
 	if err != nil {
 		return err
 	}
-	defer closeLoop()
+	defer hs.close()
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -198,9 +206,17 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	})
 	start(func() { sampleLoop(ctx, host, p, interval, log) })
-	if loop != nil {
+	if hs.loop != nil {
 		start(func() {
-			if err := loop.Run(ctx); err != nil {
+			if err := hs.loop.Run(ctx); err != nil {
+				fail(err)
+			}
+		})
+	}
+	if hs.logs != nil {
+		start(func() { hs.logs.Run(ctx) })
+		start(func() {
+			if err := cfg.reportImages(ctx, api, hs.ops); err != nil {
 				fail(err)
 			}
 		})
@@ -342,32 +358,45 @@ func (c *Config) reportInventory(ctx context.Context, api *pusher.Client, host *
 	}
 }
 
-// commandLoop builds the host command loop of the --host-ops mode (nil
-// when off); closeLoop releases what it holds.
-func (c *Config) commandLoop(api *pusher.Client, st *state) (loop *commands.Loop, closeLoop func(), err error) {
+// hostSide is what runs the host commands: the command loop (nil when
+// host ops are off), and the host operations with their task log shipper
+// (nil without Docker work to do).
+type hostSide struct {
+	loop  *commands.Loop
+	ops   *hostops.Ops
+	logs  *tasklogs.Shipper
+	close func()
+}
+
+// hostSide builds the host command loop of the --host-ops mode. Task
+// containers run in ModeReal and ModeSimulated alike (simulated host ops
+// leave the login account alone, not the Docker daemon they are given).
+func (c *Config) hostSide(api *pusher.Client, st *state) (hostSide, error) {
 	log := c.log()
-	closeLoop = func() {}
+	hs := hostSide{close: func() {}}
 	kinds := &commands.Kinds{SetToken: api.SetToken, SaveToken: c.tokenSaver(st), Log: log.With("component", "commands")}
-	switch c.HostOps {
-	case commands.ModeOff:
+	if c.HostOps == commands.ModeOff {
 		log.Info("host commands off (--host-ops=off): metrics only")
-		return nil, closeLoop, nil
-	case commands.ModeSimulated:
-		log.Warn("SIMULATED host ops (--host-ops=simulated): host commands are acknowledged without touching this machine " +
-			"(no container stopped, no process killed, no password or authorized_keys changed); the agent key is rotated for real")
-		kinds.Simulated = true
-	default:
-		ops := &hostops.Ops{SSHUser: c.SSHUser, Chpasswd: c.Chpasswd, StopTimeout: c.StopTimeout, KillGrace: c.KillGrace,
-			Log: log.With("component", "hostops")}
-		dc, err := hostops.NewDocker(c.DockerHost)
-		if err != nil {
-			return nil, closeLoop, fmt.Errorf("--docker-host: %w", err)
-		}
-		ops.Docker = dc
-		closeLoop = func() { _ = dc.Close() }
-		kinds.Ops = ops
+		return hs, nil
 	}
-	return &commands.Loop{API: api, Handlers: kinds.Handlers(), Wait: c.PollWait, Log: log.With("component", "commands")}, closeLoop, nil
+	dc, err := hostops.NewDocker(c.DockerHost)
+	if err != nil {
+		return hs, fmt.Errorf("--docker-host: %w", err)
+	}
+	hs.close = func() { _ = dc.Close() }
+	simulated := c.HostOps == commands.ModeSimulated
+	hs.logs = &tasklogs.Shipper{API: api, Docker: dc, MachineID: c.MachineID, Log: log.With("component", "tasklogs")}
+	hs.ops = &hostops.Ops{Docker: dc, SSHUser: c.SSHUser, Chpasswd: c.Chpasswd, StopTimeout: c.StopTimeout, KillGrace: c.KillGrace,
+		MachineID: c.MachineID, OwnContainersOnly: simulated, StateDir: c.StateDir,
+		GPUDevices: c.GPUSource == agentproto.GPUSourceNVML, Logs: hs.logs, Log: log.With("component", "hostops")}
+	kinds.Ops, kinds.Simulated = hs.ops, simulated
+	if simulated {
+		log.Warn("SIMULATED host ops (--host-ops=simulated): commands on the login account are acknowledged without touching this machine " +
+			"(no process killed, no password or authorized_keys changed); task containers run in the Docker daemon at " + dc.DaemonHost() +
+			"; the agent key is rotated for real")
+	}
+	hs.loop = &commands.Loop{API: api, Handlers: kinds.Handlers(), Wait: c.PollWait, Log: log.With("component", "commands")}
+	return hs, nil
 }
 
 // tokenSaver keeps a rotated agent token in the state file.

@@ -39,6 +39,7 @@ type fakeAPI struct {
 	secrets  map[string]string
 	results  map[string]agentproto.ResultRequest
 	resultBy map[string]string
+	images   []agentproto.ImagesReport
 	// changed gets a token (never blocking) after every request that
 	// changed what the api holds: the tests re-check their condition then.
 	changed chan struct{}
@@ -106,6 +107,11 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f.samples[tok] += len(req.Samples)
 		envelope(w, http.StatusOK, agentproto.SamplesResponse{Accepted: len(req.Samples)})
+	case agentproto.PathImages:
+		var rep agentproto.ImagesReport
+		_ = json.NewDecoder(r.Body).Decode(&rep)
+		f.images = append(f.images, rep)
+		envelope(w, http.StatusOK, struct{}{})
 	case agentproto.PathCommandsPoll:
 		var req agentproto.PollRequest
 		_ = json.NewDecoder(r.Body).Decode(&req)
@@ -436,5 +442,26 @@ func TestBadHostOpsConfig(t *testing.T) {
 	cfg.HostOps, cfg.DockerHost = commands.ModeReal, "nowhere"
 	if err := runErr(t, cfg); err == nil || !strings.Contains(err.Error(), "--docker-host") {
 		t.Errorf("bad docker host: %v", err)
+	}
+}
+
+// The simulated source takes its faults from the state directory.
+func TestSimulatedFaultFileInStateDir(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{MachineID: "m1", StateDir: dir, GPUSource: agentproto.GPUSourceSimulated, Sim: collect.SimConfig{GPUs: 2}}
+	host, err := cfg.collectors()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	if err := os.WriteFile(filepath.Join(dir, "simulate-gpu-fault"), []byte("1 79\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := host.Sample(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.GPUs) != 2 || len(s.GPUs[1].XIDs) != 1 || s.GPUs[1].XIDs[0] != 79 {
+		t.Fatalf("gpus %+v", s.GPUs)
 	}
 }

@@ -2,8 +2,8 @@
 // inventory and a sample of every GPU and of the host every interval to the
 // api, and runs the host commands the api hands it over HTTPS (stop a
 // tenant's containers and login sessions, set the login password, write the
-// platform's authorized_keys block, rotate its own key). It never talks to
-// Temporal.
+// platform's authorized_keys block, rotate its own key, run task
+// containers and ship their logs). It never talks to Temporal.
 package main
 
 import (
@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -33,10 +34,21 @@ through REMOTEGPU_AGENT_TOKEN rather than the flag (flags show in ps).
 Check the collectors without an api:
   remotegpu-agent --once                          # NVML: needs an NVIDIA driver
   remotegpu-agent --once --gpu-source=simulated   # anywhere
+Check a task container with GPU 0 (Docker and the NVIDIA container toolkit):
+  remotegpu-agent --check-task IMAGE --check-gpus 0 --check-command 'nvidia-smi -L'
 
 On a developer's machine (the dev stack's demo agents) run with
---host-ops=simulated: host commands are then acknowledged without touching
-the machine, and their results say "simulated".
+--host-ops=simulated: commands on the login account are then acknowledged
+without touching the machine, and their results say "simulated"; task
+containers still run, in the Docker daemon --docker-host names.
+
+Simulated GPU faults (--gpu-source=simulated only; NVML ignores the file):
+write "<gpu index> <xid>" (a critical XID error) or "<gpu index> ecc" (one
+more uncorrected ECC error), one per line, to <state dir>/simulate-gpu-fault;
+the next sample reads it, reports the faults and removes it. Tasks on that
+GPU are then moved as after a real fault. For demos and tests; the demo
+agents of make run keep their state in .data/agents/<machine name>/:
+  echo "0 79" > .data/agents/<machine name>/simulate-gpu-fault
 
 Flags:
 `
@@ -51,6 +63,9 @@ func main() {
 type options struct {
 	cfg       runner.Config
 	once      bool
+	checkTask string // an image: run one task container and exit
+	checkCmd  string
+	checkGPUs []int
 	version   bool
 	logLevel  string
 	logFormat string
@@ -94,14 +109,17 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*option
 	var seed int64
 	fs.Int64Var(&seed, "sim-seed", int64(envInt("REMOTEGPU_SIM_SEED", 0)), "simulated source: seed; 0 derives it from the machine ID (REMOTEGPU_SIM_SEED)")
 	fs.IntVar(&c.Buffer, "buffer", envInt("REMOTEGPU_BUFFER", 720), "samples kept while the api is unreachable, oldest dropped first (720 = 1 h at 5 s) (REMOTEGPU_BUFFER)")
-	fs.StringVar(&c.DockerHost, "docker-host", env("REMOTEGPU_DOCKER_HOST", ""), "Docker daemon address; empty uses DOCKER_HOST or the local socket (REMOTEGPU_DOCKER_HOST)")
+	fs.StringVar(&c.DockerHost, "docker-host", env("REMOTEGPU_DOCKER_HOST", ""), "Docker daemon of the task containers; empty uses DOCKER_HOST or the local socket (REMOTEGPU_DOCKER_HOST)")
 	fs.DurationVar(&c.StopTimeout, "stop-timeout", envDur("REMOTEGPU_STOP_TIMEOUT", 30*time.Second), "how long a container has to stop before it is killed (REMOTEGPU_STOP_TIMEOUT)")
-	fs.StringVar(&c.HostOps, "host-ops", env("REMOTEGPU_HOST_OPS", commands.ModeReal), "host commands: real; simulated (acknowledged without touching this machine, for demo agents on a developer's machine); or off (metrics only, no command polling) (REMOTEGPU_HOST_OPS)")
+	fs.StringVar(&c.HostOps, "host-ops", env("REMOTEGPU_HOST_OPS", commands.ModeReal), "host commands: real; simulated (login account and sessions left alone, task containers run in --docker-host: for demo agents on a developer's machine); or off (metrics only, no command polling) (REMOTEGPU_HOST_OPS)")
 	fs.DurationVar(&c.KillGrace, "kill-grace", envDur("REMOTEGPU_KILL_GRACE", 10*time.Second), "how long a login session's process has to exit after SIGTERM before SIGKILL when a lease ends (REMOTEGPU_KILL_GRACE)")
 	fs.StringVar(&c.SSHUser, "ssh-user", env("REMOTEGPU_SSH_USER", ""), "when set, the only account whose password the agent sets (others are refused); empty: the login user the api names, root included (REMOTEGPU_SSH_USER)")
 	fs.StringVar(&c.Chpasswd, "chpasswd", env("REMOTEGPU_CHPASSWD", "chpasswd"), "chpasswd command that sets the password; reads user:password lines on stdin (REMOTEGPU_CHPASSWD)")
 	fs.DurationVar(&c.HTTPTimeout, "http-timeout", envDur("REMOTEGPU_HTTP_TIMEOUT", 10*time.Second), "timeout of each call to the api (REMOTEGPU_HTTP_TIMEOUT)")
 	fs.BoolVar(&o.once, "once", false, "print the inventory and one sample as JSON and exit (no api needed)")
+	fs.StringVar(&o.checkTask, "check-task", "", "run one task container of this image with --check-gpus through the agent's task path, print its log and exit with its status (no api needed)")
+	fs.StringVar(&o.checkCmd, "check-command", "nvidia-smi -L", "--check-task: the command, run by /bin/sh -c")
+	checkGPUs := fs.String("check-gpus", "0", "--check-task: comma-separated GPU indices given to the container (a device request with --gpu-source=nvml)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.StringVar(&o.logLevel, "log-level", env("REMOTEGPU_LOG_LEVEL", "info"), "debug, info, warn or error (REMOTEGPU_LOG_LEVEL)")
 	fs.StringVar(&o.logFormat, "log-format", env("REMOTEGPU_LOG_FORMAT", "text"), "text or json (REMOTEGPU_LOG_FORMAT)")
@@ -113,6 +131,16 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*option
 	}
 	if c.BootstrapToken == "" {
 		c.BootstrapToken = getenv("REMOTEGPU_AGENT_TOKEN")
+	}
+	for _, g := range strings.Split(*checkGPUs, ",") {
+		if g = strings.TrimSpace(g); g == "" {
+			continue
+		}
+		n, err := strconv.Atoi(g)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("--check-gpus: %q is not a GPU index", g)
+		}
+		o.checkGPUs = append(o.checkGPUs, n)
 	}
 	c.Sim.Seed = uint64(seed)
 	switch c.GPUSource {
@@ -152,6 +180,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 0
 	}
 	o.cfg.Log = logging.New(stderr, o.logFormat, o.logLevel)
+	if o.checkTask != "" {
+		code, err := runner.CheckTask(ctx, o.cfg, o.checkTask, o.checkCmd, o.checkGPUs, stdout)
+		if err != nil {
+			fmt.Fprintln(stderr, "remotegpu-agent:", err)
+			return 1
+		}
+		return code
+	}
 	if o.once {
 		err = runner.Once(ctx, o.cfg, stdout)
 	} else {

@@ -75,8 +75,9 @@ func seedDemoFleet(ctx context.Context, cfg config.Config, st *store.Store) erro
 
 // startDemoAgents runs a simulated agent for each demo machine, its state
 // under dataDir/agents/<name>. A machine whose agent never registered gets a
-// fresh bootstrap token. The agents stop with ctx.
-func startDemoAgents(ctx context.Context, dataDir, binDir, url string) error {
+// fresh bootstrap token. Their task containers run in the Docker daemon at
+// dockerHost (the dev stack's own). The agents stop with ctx.
+func startDemoAgents(ctx context.Context, dataDir, binDir, url, dockerHost string) error {
 	cfg, err := config.Load()
 	if err != nil {
 		return err
@@ -95,7 +96,7 @@ func startDemoAgents(ctx context.Context, dataDir, binDir, url string) error {
 	}
 	logDir := filepath.Join(dataDir, "logs")
 	for _, spec := range demoMachines {
-		list, _, err := st.ListMachines(ctx, store.MachineFilter{Keyword: spec.Name}, store.Page{PageSize: 5}, time.Hour)
+		list, _, err := st.ListMachines(ctx, store.MachineFilter{Scope: store.AllMachines, Keyword: spec.Name}, store.Page{PageSize: 5}, time.Hour)
 		if err != nil {
 			return err
 		}
@@ -113,7 +114,9 @@ func startDemoAgents(ctx context.Context, dataDir, binDir, url string) error {
 			"--sim-gpus", fmt.Sprint(spec.GPUCount), "--sim-model", nvmlNames[spec.GPUModel],
 			// host commands acknowledged without touching this machine: they
 			// would change a real account's password and kill its sessions here
-			"--host-ops=simulated"}
+			"--host-ops=simulated",
+			// never the developer's own Docker daemon
+			"--docker-host", dockerHost}
 		if _, err := os.Stat(filepath.Join(stateDir, runner.StateFile)); err != nil {
 			token, _ := auth.NewRefreshToken()
 			token = "rga_" + token
@@ -235,8 +238,11 @@ func demoCall(ctx context.Context, url, token, method, path string, body, out an
 }
 
 // startDemo brings the demo fleet to life after the server answers; failures are reported, not fatal.
-func startDemo(ctx context.Context, dataDir, binDir, url string) {
-	if err := startDemoAgents(ctx, dataDir, binDir, url); err != nil {
+func startDemo(ctx context.Context, dataDir, binDir, url, dockerHost string) {
+	if dockerHost == "" {
+		dockerHost = "unix://" + filepath.Join(dataDir, "no-docker.sock") // tasks fail with DockerUnavailable
+	}
+	if err := startDemoAgents(ctx, dataDir, binDir, url, dockerHost); err != nil {
 		slog.Warn("demo agents not started", "err", err)
 	}
 	if err := allocateDemo(ctx, url); err != nil {

@@ -36,6 +36,7 @@ func runDev(ctx context.Context, args []string) error {
 		BinDir:      filepath.Join(root, "bin"),
 		DatabaseURL: os.Getenv("DATABASE_URL"),
 		WebDir:      filepath.Join(root, "web", "dist"),
+		Docker:      true,
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -67,7 +68,7 @@ func runDev(ctx context.Context, args []string) error {
 
 	return serveAll(ctx, func() {
 		public := strings.TrimRight(os.Getenv("PUBLIC_URL"), "/")
-		startDemo(ctx, st.Dir(), filepath.Join(root, "bin"), localURL(os.Getenv("LISTEN_ADDR")))
+		startDemo(ctx, st.Dir(), filepath.Join(root, "bin"), localURL(os.Getenv("LISTEN_ADDR")), st.DockerHost())
 		lines := []string{
 			"RemoteGPU is running",
 			"",

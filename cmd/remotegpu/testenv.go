@@ -35,7 +35,7 @@ func testEnv(ctx context.Context, args []string) (int, error) {
 	fs := flag.NewFlagSet("testenv", flag.ContinueOnError)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: remotegpu testenv -- <command> [args...]")
-		fmt.Fprintln(fs.Output(), "Runs the command against a throwaway stack (PostgreSQL, Temporal, MinIO, api+worker) on free ports.")
+		fmt.Fprintln(fs.Output(), "Runs the command against a throwaway stack (PostgreSQL, Temporal, MinIO, a Docker daemon, api+worker) on free ports.")
 	}
 	if err := fs.Parse(args); err != nil {
 		return 0, err
@@ -54,6 +54,7 @@ func testEnv(ctx context.Context, args []string) (int, error) {
 		WebDir:      filepath.Join(root, "web", "dist"),
 		FreePorts:   true,
 		Ephemeral:   true,
+		Docker:      true,
 	})
 	if err != nil {
 		return 0, err

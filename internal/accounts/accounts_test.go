@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,15 +24,30 @@ import (
 
 // outbox is a mail.Sender that keeps what it was given.
 type outbox struct {
-	mu   sync.Mutex
-	sent []mail.Message
+	mu     sync.Mutex
+	sent   []mail.Message
+	mailed chan struct{} // a value per message sent
 }
 
 func (o *outbox) Send(_ context.Context, m mail.Message) error {
 	o.mu.Lock()
-	defer o.mu.Unlock()
 	o.sent = append(o.sent, m)
+	o.mu.Unlock()
+	select {
+	case o.mailed <- struct{}{}:
+	default: // nobody waits for that many
+	}
 	return nil
+}
+
+// wait waits for the next message sent.
+func (o *outbox) wait(t *testing.T) {
+	t.Helper()
+	select {
+	case <-o.mailed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no mail within 10 s")
+	}
 }
 
 func (o *outbox) messages() []mail.Message {
@@ -56,7 +72,7 @@ func newService(t *testing.T, ldap *ldapauth.Config) *fixture {
 	cfg := config.Config{JWTSecret: []byte("0123456789abcdef0123456789abcdef"), AccessTokenTTL: 15 * time.Minute,
 		RefreshTokenTTL: 24 * time.Hour}
 	cfg.Security.LoginConcurrency = 2
-	d := accounts.Deps{Store: st, Mail: &outbox{}, Config: cfg}
+	d := accounts.Deps{Store: st, Mail: &outbox{mailed: make(chan struct{}, 16)}, Config: cfg}
 	if ldap != nil {
 		d.LDAP = ldapauth.New(*ldap)
 		d.Config.LDAP.PasswordResetURL = ldap.PasswordResetURL
@@ -174,6 +190,47 @@ func TestBusyPasswordSlotsAreNotGuesses(t *testing.T) {
 
 var mailedCode = regexp.MustCompile(`\b\d{6}\b`)
 
+// New passwords are hashed in the password slots, as checks are: with
+// every slot taken a new account and a reset are refused as busy (and the
+// code stays usable), and a password change costs a check and a hash.
+func TestNewPasswordsAreHashedInTheSlots(t *testing.T) {
+	t.Parallel()
+	f := newService(t, nil)
+	ctx := from("10.0.0.14")
+	f.svc.SendResetCode(ctx, "initech-owner")
+	mailed := mailedCode.FindString(f.mail.messages()[0].Text)
+	release := f.svc.HoldPasswordSlots(2)
+	_, err := f.svc.CreateCustomerUser(asAdmin(), f.tenant.ID, accounts.NewUser{Username: "dev", Role: "member"})
+	busyCreate := errors.Is(err, accounts.ErrBusy)
+	err = f.svc.ConfirmReset(ctx, accounts.ConfirmResetInput{Account: "initech-owner", Code: mailed, NewPassword: "Brand-New-Passw0rd"})
+	busyReset := errors.Is(err, accounts.ErrBusy)
+	release()
+	if !busyCreate || !busyReset {
+		t.Fatalf("with every slot taken: new account busy %v, reset busy %v", busyCreate, busyReset)
+	}
+	var computed atomic.Int64
+	f.svc.OnPasswordWork(func(compute func()) { computed.Add(1); compute() })
+	if err := f.svc.ConfirmReset(ctx, accounts.ConfirmResetInput{Account: "initech-owner", Code: mailed, NewPassword: "Brand-New-Passw0rd"}); err != nil {
+		t.Fatalf("the code after a busy answer: %v", err)
+	}
+	tok, err := f.svc.Login(ctx, accounts.LoginInput{Login: "initech-owner", Password: "Brand-New-Passw0rd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.svc.Authenticate(ctx, "Bearer "+tok.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	computed.Store(0)
+	if _, err := f.svc.ChangePassword(caller.WithPrincipal(ctx, p), accounts.ChangePasswordInput{OldPassword: "Brand-New-Passw0rd",
+		NewPassword: "Other-New-Passw0rd"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := computed.Load(); n != 2 {
+		t.Fatalf("a password change computed %d argon2 in the slots, want 2 (the check and the hash)", n)
+	}
+}
+
 func TestPasswordResetByTheWorkers(t *testing.T) {
 	t.Parallel()
 	f := newService(t, nil)
@@ -194,11 +251,8 @@ func TestPasswordResetByTheWorkers(t *testing.T) {
 	if _, err := f.svc.RequestReset(ctx, "nobody"); err != nil { // the same answer; nothing is mailed
 		t.Fatal(err)
 	}
-	var got []mail.Message
-	for deadline := time.Now().Add(10 * time.Second); len(got) == 0 && time.Now().Before(deadline); {
-		time.Sleep(20 * time.Millisecond)
-		got = f.mail.messages()
-	}
+	f.mail.wait(t)
+	got := f.mail.messages()
 	if len(got) != 1 || got[0].To[0] != "owner@initech.test" {
 		t.Fatalf("mailed %+v", got)
 	}
@@ -251,12 +305,7 @@ func TestCustomerChangesNeedTheirAudit(t *testing.T) {
 	t.Parallel()
 	f := newService(t, nil)
 	ctx := context.Background()
-	_, err := f.st.Pool.Exec(ctx, `CREATE FUNCTION audit_down() RETURNS trigger LANGUAGE plpgsql AS $$
-		BEGIN RAISE EXCEPTION 'audit log unavailable'; END $$;
-		CREATE TRIGGER audit_down BEFORE INSERT ON audit_logs FOR EACH ROW EXECUTE FUNCTION audit_down();`)
-	if err != nil {
-		t.Fatal(err)
-	}
+	auditDown(t, f.st)
 	if _, err := f.svc.CreateCustomer(asAdmin(), accounts.CreateCustomerInput{CustomerFields: accounts.CustomerFields{Name: "A", Company: "Acme"},
 		Owner: accounts.NewUser{Username: "acme-owner"}}); err == nil {
 		t.Fatal("created without its audit record")
@@ -270,6 +319,78 @@ func TestCustomerChangesNeedTheirAudit(t *testing.T) {
 	}
 	if t2, _ := f.st.GetTenant(ctx, f.tenant.ID); t2.Status != "active" {
 		t.Fatalf("status %s", t2.Status)
+	}
+}
+
+// auditDown makes every audit record fail to be written from now on.
+func auditDown(t *testing.T, st *store.Store) {
+	t.Helper()
+	_, err := st.Pool.Exec(context.Background(), `CREATE FUNCTION audit_down() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'audit log unavailable'; END $$;
+		CREATE TRIGGER audit_down BEFORE INSERT ON audit_logs FOR EACH ROW EXECUTE FUNCTION audit_down();`)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A reused refresh token ends its session only together with its audit
+// record, and a reset code is issued (and mailed) only with its record.
+func TestRefreshReuseAndResetCodeNeedTheirAudit(t *testing.T) {
+	t.Parallel()
+	f := newService(t, nil)
+	ctx := from("10.0.0.12")
+	tok, err := f.svc.Login(ctx, accounts.LoginInput{Login: "initech-owner", Password: ownerPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := f.svc.Refresh(ctx, tok.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auditDown(t, f.st)
+	if _, err := f.svc.Refresh(ctx, tok.RefreshToken); err == nil || code(err) == "accounts.refreshReused" {
+		t.Fatalf("reuse without its audit record: %v", err)
+	}
+	if _, err := f.svc.Authenticate(ctx, "Bearer "+next.AccessToken); err != nil {
+		t.Fatalf("the session ended without its audit record: %v", err)
+	}
+	f.svc.SendResetCode(ctx, "initech-owner")
+	if got := f.mail.messages(); len(got) != 0 {
+		t.Fatalf("mailed a code without its audit record: %+v", got)
+	}
+	var n int
+	if err := f.st.Pool.QueryRow(context.Background(), `SELECT count(*) FROM password_resets`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d reset codes stored without their audit record (%v)", n, err)
+	}
+}
+
+// Refreshing for an account that may not sign in is refused before the
+// token is spent: once the customer is usable again the token still works.
+func TestRefreshChecksTheAccountBeforeSpendingTheToken(t *testing.T) {
+	t.Parallel()
+	f := newService(t, nil)
+	ctx := from("10.0.0.13")
+	tok, err := f.svc.Login(ctx, accounts.LoginInput{Login: "initech-owner", Password: ownerPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bg := context.Background()
+	if err := f.st.SetTenantStatus(bg, f.tenant.ID, "disabled"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.svc.Refresh(ctx, tok.RefreshToken)
+	if e, ok := apperr.As(err); !ok || e.Code != "accounts.customerDisabled" || e.Kind != apperr.Unauthorized {
+		t.Fatalf("refresh of a disabled customer: %#v", err)
+	}
+	if err := f.st.SetTenantStatus(bg, f.tenant.ID, "active"); err != nil {
+		t.Fatal(err)
+	}
+	next, err := f.svc.Refresh(ctx, tok.RefreshToken)
+	if err != nil {
+		t.Fatalf("the refused refresh spent the token: %v", err)
+	}
+	if next.Account.Company != "Initech" || next.Account.User.ID != f.owner.ID {
+		t.Fatalf("account %+v", next.Account)
 	}
 }
 

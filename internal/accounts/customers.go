@@ -59,7 +59,7 @@ func (s *Service) CreateCustomer(ctx context.Context, in CreateCustomerInput) (*
 		t.Code = codeFrom(t.Company)
 	}
 	in.Owner.Role = "owner"
-	owner, password, err := newUser(in.Owner, "body.owner")
+	owner, password, err := s.newUser(ctx, in.Owner, "body.owner")
 	if err != nil {
 		return nil, err
 	}
@@ -91,8 +91,8 @@ func auditUserCreated(ctx context.Context, tx pgx.Tx, u *store.User) error {
 
 // newUser validates the fields of a new account of a tenant (at names the
 // input's fields). For a local account without a password one is
-// generated and returned.
-func newUser(f NewUser, at string) (*store.User, string, error) {
+// generated and returned. The password is hashed in a password slot.
+func (s *Service) newUser(ctx context.Context, f NewUser, at string) (*store.User, string, error) {
 	u := &store.User{Username: strings.TrimSpace(f.Username), Name: strings.TrimSpace(f.Name), Email: strings.TrimSpace(f.Email),
 		Phone: f.Phone, EmployeeID: strings.TrimSpace(f.EmployeeID), Role: f.Role, AuthSource: f.AuthSource}
 	if u.AuthSource == "" {
@@ -116,7 +116,7 @@ func newUser(f NewUser, at string) (*store.User, string, error) {
 	} else if err := auth.CheckPolicy(pw, u.Username); err != nil {
 		return nil, "", policyError(err, at+".password")
 	}
-	hash, err := auth.HashPassword(pw)
+	hash, err := s.slots.hash(ctx, pw)
 	if err != nil {
 		return nil, "", err
 	}
@@ -145,6 +145,7 @@ func codeFrom(company string) string {
 type Customer struct {
 	Tenant *store.Tenant
 	Users  []store.User
+	Tasks  store.TaskCounts // its tasks: running, queued, all
 }
 
 // GetCustomer returns a customer with its accounts.
@@ -157,7 +158,11 @@ func (s *Service) GetCustomer(ctx context.Context, id string) (*Customer, error)
 	if err != nil {
 		return nil, err
 	}
-	return &Customer{Tenant: t, Users: users}, nil
+	tc, err := s.Store.CountTasks(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &Customer{Tenant: t, Users: users, Tasks: tc}, nil
 }
 
 // UpdateCustomer edits a customer's fields.
@@ -252,7 +257,7 @@ func (s *Service) CreateCustomerUser(ctx context.Context, tenantID string, in Ne
 	if _, err := s.Store.GetTenant(ctx, tenantID); err != nil {
 		return nil, CustomerNotFound(err)
 	}
-	u, password, err := newUser(in, "body")
+	u, password, err := s.newUser(ctx, in, "body")
 	if err != nil {
 		return nil, err
 	}

@@ -55,12 +55,15 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Tokens, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkAccountUsable(ctx, user); err != nil {
-		_ = audit.Record(ctx, s.Store.Pool, audit.Entry{Action: "auth.login", TargetType: "user", TargetID: user.ID, Success: false,
-			Detail: map[string]any{"reason": err.Error()}, Actor: user})
+	account, err := s.usableAccount(ctx, s.Store.Queries, user)
+	if err != nil {
+		if _, ok := apperr.As(err); ok {
+			_ = audit.Record(ctx, s.Store.Pool, audit.Entry{Action: "auth.login", TargetType: "user", TargetID: user.ID, Success: false,
+				Detail: map[string]any{"reason": err.Error()}, Actor: user})
+		}
 		return nil, err
 	}
-	return s.startSession(ctx, user)
+	return s.startSession(ctx, account)
 }
 
 // checkLogin counts the attempt against the client's address and the
@@ -271,31 +274,35 @@ func (s *Service) provisionLDAPUser(ctx context.Context, id *ldapauth.Identity) 
 	return u, nil
 }
 
-// checkAccountUsable refuses a disabled account, and one whose customer is
-// disabled or not yet approved.
-func (s *Service) checkAccountUsable(ctx context.Context, u *store.User) error {
+// usableAccount is u's account with its customer's name, read with q. It
+// refuses a disabled account, and one whose customer is disabled or not
+// yet approved.
+func (s *Service) usableAccount(ctx context.Context, q *store.Queries, u *store.User) (*Account, error) {
 	if u.Status != "active" {
-		return apperr.New(apperr.Forbidden, "accounts.accountDisabled", "account disabled; contact your administrator")
+		return nil, apperr.New(apperr.Forbidden, "accounts.accountDisabled", "account disabled; contact your administrator")
 	}
+	a := &Account{User: u}
 	if u.TenantID == nil {
-		return nil
+		return a, nil
 	}
-	t, err := s.Store.GetTenant(ctx, *u.TenantID)
+	t, err := q.GetTenant(ctx, *u.TenantID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	switch t.Status {
 	case "disabled":
-		return apperr.New(apperr.Forbidden, "accounts.customerDisabled", "your company's account is disabled; contact the platform")
+		return nil, apperr.New(apperr.Forbidden, "accounts.customerDisabled", "your company's account is disabled; contact the platform")
 	case "pending":
-		return apperr.New(apperr.Forbidden, "accounts.customerPending", "your company's account is pending review")
+		return nil, apperr.New(apperr.Forbidden, "accounts.customerPending", "your company's account is pending review")
 	}
-	return nil
+	a.Company = t.Company
+	return a, nil
 }
 
 // startSession opens a session with its first refresh token and an access
 // token; the login's audit record is written with it.
-func (s *Service) startSession(ctx context.Context, u *store.User) (*Tokens, error) {
+func (s *Service) startSession(ctx context.Context, a *Account) (*Tokens, error) {
+	u := a.User
 	ri := caller.RequestOf(ctx)
 	expires := s.now().Add(s.Config.RefreshTokenTTL)
 	token, hash := auth.NewRefreshToken()
@@ -315,15 +322,12 @@ func (s *Service) startSession(ctx context.Context, u *store.User) (*Tokens, err
 		return nil, fmt.Errorf("unable to start session: %w", err)
 	}
 	_ = s.Store.TouchLogin(ctx, u.ID)
-	return s.tokens(ctx, u, sessionID, token)
+	return s.tokens(a, sessionID, token)
 }
 
-func (s *Service) tokens(ctx context.Context, u *store.User, sessionID, refresh string) (*Tokens, error) {
+func (s *Service) tokens(a *Account, sessionID, refresh string) (*Tokens, error) {
+	u := a.User
 	access, err := s.issuer.Issue(u.ID, sessionID, u.Role, deref(u.TenantID), s.now())
-	if err != nil {
-		return nil, err
-	}
-	a, err := s.account(ctx, u)
 	if err != nil {
 		return nil, err
 	}
@@ -352,61 +356,70 @@ func (s *Service) Me(ctx context.Context) (*Account, error) {
 }
 
 // Refresh spends a refresh token for the next one and a new access token.
-// A spent token that comes back ends its whole session: someone holds a copy.
+// A spent token that comes back ends its whole session: someone holds a
+// copy. A token of an account that may no longer sign in is refused and
+// stays unspent.
 func (s *Service) Refresh(ctx context.Context, refreshToken string) (*Tokens, error) {
 	hash := auth.HashToken(refreshToken)
 	var (
-		user      *store.User
+		account   *Account
 		sessionID string
 		next      string
 		reused    bool
+		refused   error
 	)
 	err := s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		t, err := store.New(tx).ClaimRefreshToken(ctx, hash)
+		q := store.New(tx)
+		t, err := q.ClaimRefreshToken(ctx, hash)
 		if err != nil {
 			return err
 		}
 		sessionID = t.SessionID
 		if t.UsedAt != nil {
 			reused = true
-			return store.New(tx).RevokeSession(ctx, t.SessionID, "refresh token reuse")
+			if err := q.RevokeSession(ctx, t.SessionID, "refresh token reuse"); err != nil {
+				return err
+			}
+			return audit.Record(ctx, tx, audit.Entry{Action: "auth.refresh_reuse", TargetType: "session", TargetID: t.SessionID,
+				Success: false, Detail: map[string]any{"result": "session revoked"}})
 		}
 		if t.SessionRevokedAt != nil || s.now().After(t.ExpiresAt) {
 			return store.ErrNotFound
 		}
-		if err := store.New(tx).MarkRefreshTokenUsed(ctx, hash); err != nil {
+		u, err := q.GetUser(ctx, t.UserID)
+		if err != nil {
+			return err
+		}
+		if account, err = s.usableAccount(ctx, q, u); err != nil {
+			if _, ok := apperr.As(err); ok {
+				refused = err // nothing changed: the token stays unspent
+				return nil
+			}
+			return err
+		}
+		if err := q.MarkRefreshTokenUsed(ctx, hash); err != nil {
 			return err
 		}
 		var nextHash []byte
 		next, nextHash = auth.NewRefreshToken()
-		if err := store.New(tx).InsertRefreshToken(ctx, t.SessionID, nextHash, t.ExpiresAt); err != nil {
+		if err := q.InsertRefreshToken(ctx, t.SessionID, nextHash, t.ExpiresAt); err != nil {
 			return err
 		}
-		if err := store.New(tx).TouchSession(ctx, t.SessionID); err != nil {
-			return err
-		}
-		u, err := s.Store.GetUser(ctx, t.UserID)
-		user = u
-		return err
+		return q.TouchSession(ctx, t.SessionID)
 	})
-	if reused {
-		_ = audit.Record(ctx, s.Store.Pool, audit.Entry{Action: "auth.refresh_reuse", TargetType: "session", TargetID: sessionID, Success: false,
-			Detail: map[string]any{"result": "session revoked"}})
-		return nil, apperr.New(apperr.Unauthorized, "accounts.refreshReused", "refresh token reused; the session was ended, please log in again")
-	}
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, apperr.New(apperr.Unauthorized, "accounts.sessionExpired", "session expired, please log in again")
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkAccountUsable(ctx, user); err != nil {
-		if de, ok := apperr.As(err); ok {
-			return nil, apperr.New(apperr.Unauthorized, de.Code, de.Message, de.Params)
-		}
-		return nil, err
+	if reused {
+		return nil, apperr.New(apperr.Unauthorized, "accounts.refreshReused", "refresh token reused; the session was ended, please log in again")
 	}
-	return s.tokens(ctx, user, sessionID, next)
+	if de, ok := apperr.As(refused); ok {
+		return nil, apperr.New(apperr.Unauthorized, de.Code, de.Message, de.Params)
+	}
+	return s.tokens(account, sessionID, next)
 }
 
 // Logout ends the session of a refresh token; an unknown token is no error.

@@ -87,7 +87,7 @@ func (s *Service) ChangePassword(ctx context.Context, in ChangePasswordInput) (r
 	if err := auth.CheckPolicy(in.NewPassword, u.Username); err != nil {
 		return 0, policyError(err, "body.newPassword")
 	}
-	hash, err := auth.HashPassword(in.NewPassword)
+	hash, err := s.slots.hash(ctx, in.NewPassword)
 	if err != nil {
 		return 0, err
 	}

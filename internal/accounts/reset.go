@@ -8,7 +8,6 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -71,29 +70,34 @@ func (s *Service) sendResetCode(ctx context.Context, account string) {
 		return
 	}
 	code := auth.GenerateCode()
-	var refused string
+	issued := false
+	// The code and its audit record are written together: a code whose
+	// record cannot be written is not issued (nor mailed).
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
-		last, today, err := store.New(tx).PasswordResetsSince(ctx, user.ID, s.now().Add(-24*time.Hour))
+		q := store.New(tx)
+		last, today, err := q.PasswordResetsSince(ctx, user.ID, s.now().Add(-24*time.Hour))
 		if err != nil {
 			return err
 		}
+		entry := audit.Entry{Action: "auth.password_reset_request", TargetType: "user", TargetID: user.ID, Actor: user}
 		switch {
 		case !last.IsZero() && s.now().Sub(last) < resetResendAfter:
-			refused = "resend too soon"
+			entry.Detail = map[string]any{"reason": "resend too soon"}
 		case today >= resetMaxPerDay:
-			refused = "daily limit"
+			entry.Detail = map[string]any{"reason": "daily limit"}
 		default:
-			return store.New(tx).CreatePasswordReset(ctx, user.ID, s.codeHash(user.ID, code), s.now().Add(resetCodeTTL))
+			if err := q.CreatePasswordReset(ctx, user.ID, s.codeHash(user.ID, code), s.now().Add(resetCodeTTL)); err != nil {
+				return err
+			}
+			issued, entry.Success = true, true
 		}
-		return nil
+		return audit.Record(ctx, tx, entry)
 	})
 	if err != nil {
 		slog.ErrorContext(ctx, "unable to create a password reset", "user", user.ID, "err", err)
 		return
 	}
-	if refused != "" {
-		_ = audit.Record(ctx, s.Store.Pool, audit.Entry{Action: "auth.password_reset_request", TargetType: "user", TargetID: user.ID,
-			Success: false, Actor: user, Detail: map[string]any{"reason": refused}})
+	if !issued {
 		return
 	}
 	subject, text, html, err := mail.Render("password_reset", map[string]any{"Name": user.Name, "Username": user.Username,
@@ -103,20 +107,13 @@ func (s *Service) sendResetCode(ctx context.Context, account string) {
 	}
 	if err != nil {
 		slog.ErrorContext(ctx, "unable to send reset mail", "user", user.ID, "err", err)
-		_ = audit.Record(ctx, s.Store.Pool, audit.Entry{Action: "auth.password_reset_request", TargetType: "user", TargetID: user.ID,
-			Success: false, Actor: user, Detail: map[string]any{"reason": "mail failed"}})
-		return
+		// The code was issued (and audited); this records that its mail failed.
+		if aerr := audit.Record(ctx, s.Store.Pool, audit.Entry{Action: "auth.password_reset_request", TargetType: "user", TargetID: user.ID,
+			Success: false, Actor: user, Detail: map[string]any{"reason": "mail failed"}}); aerr != nil {
+			slog.ErrorContext(ctx, "unable to record a failed reset mail", "user", user.ID, "err", aerr)
+		}
 	}
-	_ = audit.Record(ctx, s.Store.Pool, audit.Entry{Action: "auth.password_reset_request", TargetType: "user", TargetID: user.ID,
-		Success: true, Actor: user})
 }
-
-// resetHashes counts the new passwords hashed by ConfirmReset (tests: only
-// a right code costs an argon2 hash).
-var resetHashes atomic.Int64
-
-// ResetHashes counts the passwords ConfirmReset hashed in this process (tests).
-func ResetHashes() int64 { return resetHashes.Load() }
 
 type ConfirmResetInput struct {
 	Account     string
@@ -170,8 +167,7 @@ func (s *Service) ConfirmReset(ctx context.Context, in ConfirmResetInput) error 
 			verdict = policyError(err, "body.newPassword")
 			return nil // the code stays usable
 		}
-		resetHashes.Add(1)
-		hash, err := auth.HashPassword(in.NewPassword)
+		hash, err := s.slots.hash(ctx, in.NewPassword)
 		if err != nil {
 			return err
 		}

@@ -45,11 +45,18 @@ func (s *Service) sessionPrincipal(ctx context.Context, sessionID, subject strin
 	if err != nil {
 		return nil, err
 	}
-	if sp.UserStatus != "active" || sp.TenantStatus == "disabled" {
+	if !SessionLive(sp) {
 		return nil, unauthorized("accounts.sessionDisabled", "account disabled")
 	}
 	return &caller.Principal{UserID: sp.UserID, SessionID: sp.SessionID, Username: sp.Username, Name: sp.Name,
 		Role: sp.Role, TenantID: sp.TenantID}, nil
+}
+
+// SessionLive is the rule for a session that was not ended (sp was
+// loaded): it stays usable while its account is active and its customer
+// not disabled. The operations and the open WebSockets both follow it.
+func SessionLive(sp *store.SessionPrincipal) bool {
+	return sp.UserStatus == "active" && sp.TenantStatus != "disabled"
 }
 
 // wsTicketTTL is how long a WebSocket ticket can be redeemed: long enough

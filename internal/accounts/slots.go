@@ -10,16 +10,17 @@ import (
 	"github.com/remotegpu/remotegpu/internal/config"
 )
 
-// passwordSlots caps the argon2 password checks running at once
-// (LOGIN_CONCURRENCY). A check takes 19 MiB and tens of milliseconds of one
-// CPU; without a cap a flood of logins queues them until memory runs out. A
-// request that finds no slot within slotWait gets a quick 429 with
-// Retry-After. Only the hash comparison holds a slot: a slow directory or
+// passwordSlots caps the argon2 computations running at once
+// (LOGIN_CONCURRENCY): password checks, and the hashes of new passwords
+// (reset, change, new accounts). One takes 19 MiB and tens of milliseconds
+// of one CPU; without a cap a flood of logins queues them until memory runs
+// out. A request that finds no slot within slotWait gets a quick 429 with
+// Retry-After. Only the computation holds a slot: a slow directory or
 // database does not starve local logins.
 type passwordSlots struct {
-	slots    chan struct{}
-	inFlight atomic.Int64
-	peak     atomic.Int64 // the most checks ever seen at once (tests)
+	slots chan struct{}
+	// wrap, when set (tests, OnPasswordWork), runs each computation.
+	wrap atomic.Pointer[func(compute func())]
 }
 
 const slotWait = 250 * time.Millisecond
@@ -41,6 +42,15 @@ func (p *passwordSlots) check(ctx context.Context, password, hash string) (right
 	return right, err
 }
 
+// hash hashes a new password (argon2) in a slot.
+func (p *passwordSlots) hash(ctx context.Context, password string) (hash string, err error) {
+	var herr error
+	if err := p.do(ctx, func() { hash, herr = auth.HashPassword(password) }); err != nil {
+		return "", err
+	}
+	return hash, herr
+}
+
 // do runs fn (one argon2 computation) in a slot; ErrBusy when no slot frees in time.
 func (p *passwordSlots) do(ctx context.Context, fn func()) error {
 	t := time.NewTimer(slotWait)
@@ -52,23 +62,19 @@ func (p *passwordSlots) do(ctx context.Context, fn func()) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	n := p.inFlight.Add(1)
-	for {
-		old := p.peak.Load()
-		if n <= old || p.peak.CompareAndSwap(old, n) {
-			break
-		}
+	defer func() { <-p.slots }()
+	if wrap := p.wrap.Load(); wrap != nil {
+		(*wrap)(fn)
+		return nil
 	}
-	defer func() {
-		p.inFlight.Add(-1)
-		<-p.slots
-	}()
 	fn()
 	return nil
 }
 
-// PasswordChecksPeak is the most password checks ever run at once (tests).
-func (s *Service) PasswordChecksPeak() int64 { return s.slots.peak.Load() }
+// OnPasswordWork makes every argon2 computation run through wrap, in its
+// slot: wrap must call compute once. Tests see with it how many run at
+// once and what costs one.
+func (s *Service) OnPasswordWork(wrap func(compute func())) { s.slots.wrap.Store(&wrap) }
 
 // HoldPasswordSlots takes n password slots, as n long checks would;
 // release gives them back (tests).

@@ -95,6 +95,10 @@ type GPUSample struct {
 	FanPct      *float64     `json:"fanPct,omitempty" doc:"Absent where the GPU has no fan (data-center parts)"`
 	ECCErrors   *int64       `json:"eccErrors,omitempty" doc:"Uncorrected volatile ECC errors, where NVML has them"`
 	Processes   []GPUProcess `json:"processes,omitempty" maxItems:"256"`
+	// XIDs are the critical XID errors NVML reported for the GPU since the
+	// previous sample (each code once, in the order first seen). The api
+	// decides which ones are faults of the GPU (docs/tasks.md, GPU faults).
+	XIDs []int `json:"xids,omitempty" maxItems:"16" doc:"Critical XID errors NVML reported for this GPU since the previous sample (each code once)"`
 }
 
 type GPUProcess struct {

@@ -47,6 +47,8 @@ const (
 	EnvCheckpointInterval = "RGPU_CHECKPOINT_INTERVAL" // seconds
 	EnvTaskID             = "RGPU_TASK_ID"
 	EnvAttempt            = "RGPU_ATTEMPT"
+	// EnvServicePort is the ServicePort of an inference task (not set without one).
+	EnvServicePort = "RGPU_SERVICE_PORT"
 )
 
 // Labels on every task container (besides LabelTenant "remotegpu.tenant",
@@ -54,6 +56,9 @@ const (
 const (
 	LabelTask    = "remotegpu.task"
 	LabelAttempt = "remotegpu.attempt"
+	// LabelMachine is the machine ID of the agent that started it: demo
+	// agents share one Docker daemon, and each keeps to its own containers.
+	LabelMachine = "remotegpu.machine"
 )
 
 // ContainerName is the container of one attempt of a task.
@@ -76,8 +81,9 @@ type TaskStartArgs struct {
 	GPUs []int `json:"gpus"`
 	// CheckpointIntervalSeconds goes to the container as RGPU_CHECKPOINT_INTERVAL (0: not set).
 	CheckpointIntervalSeconds int `json:"checkpointIntervalSeconds,omitempty"`
-	// ServicePort (inference tasks) is published on the host on the same
-	// port number.
+	// ServicePort (inference tasks) is the host's port of the same number:
+	// task containers use the host's network, so the service listens on it
+	// directly (RGPU_SERVICE_PORT tells it which).
 	ServicePort int `json:"servicePort,omitempty"`
 }
 
@@ -155,11 +161,20 @@ const (
 // the index of the first line in the attempt's whole log (counting both
 // streams in the order Docker returns them), so a batch sent twice is
 // stored once. A batch with no lines asks where to continue.
+//
+// The agent keeps a batch under MaxTaskLogBatchBytes of line text; the api
+// takes bodies of MaxTaskLogBodyBytes (JSON escapes and the fields around
+// the text, at worst).
 type TaskLogBatch struct {
 	Attempt int       `json:"attempt" minimum:"1"`
 	Offset  int64     `json:"offset" minimum:"0"`
 	Lines   []LogLine `json:"lines" maxItems:"5000"`
 }
+
+const (
+	MaxTaskLogBatchBytes = 2 << 20
+	MaxTaskLogBodyBytes  = 16 << 20
+)
 
 type LogLine struct {
 	Time   time.Time `json:"t"`

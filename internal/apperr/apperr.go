@@ -131,4 +131,6 @@ const (
 	CodeNoSuchEndpoint = "noSuchEndpoint"
 	// CodeWorkflowDown: the workflow service did not take the change; nothing changed.
 	CodeWorkflowDown = "workflowUnavailable"
+	// CodeInvalidTime: the parameter {name} is not an RFC 3339 time.
+	CodeInvalidTime = "invalidTime"
 )

@@ -7,11 +7,18 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 )
+
+// aptMu keeps the services that start side by side from running apt-get
+// at the same time (the second would find dpkg locked).
+var aptMu sync.Mutex
 
 // AptInstall installs the Debian packages among pkgs that are not installed
 // yet, running apt-get update first. It needs root.
 func AptInstall(ctx context.Context, log io.Writer, pkgs ...string) error {
+	aptMu.Lock()
+	defer aptMu.Unlock()
 	var missing []string
 	for _, p := range pkgs {
 		out, err := exec.CommandContext(ctx, "dpkg-query", "-W", "-f=${Status}", p).Output()

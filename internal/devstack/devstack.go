@@ -1,5 +1,6 @@
 // Package devstack runs the services RemoteGPU needs on a developer's or a
-// CI machine — PostgreSQL, a Temporal dev server and MinIO — as child
+// CI machine — PostgreSQL, a Temporal dev server, MinIO and, when asked, a
+// private Docker daemon for task containers (docker.go) — as child
 // processes with their state under one directory, and describes them in the
 // environment variables the application reads.
 //
@@ -35,6 +36,7 @@ var EnvNames = []string{
 	"LISTEN_ADDR", "PUBLIC_URL", "JWT_SECRET", "SECRETS_KEY", "ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL",
 	"WEB_DIR", "LOG_LEVEL", "LOG_FORMAT",
 	"TRUSTED_PROXIES", "LOGIN_CONCURRENCY", "METRICS_ADDR", "METRICS_TOKEN",
+	"DOCKER_HOST",
 }
 
 // Default ports of a development stack.
@@ -71,6 +73,11 @@ type Options struct {
 	// settings, Temporal history in memory, a database of its own on an
 	// external server, and Stop removes Dir.
 	Ephemeral bool
+
+	// Docker starts a private Docker daemon (docker.go) for the demo agents'
+	// and the tests' task containers, put in Env as DOCKER_HOST. One that
+	// cannot start (no root) is reported and the stack goes on without it.
+	Docker bool
 
 	// WebDir is the built console, put in Env as WEB_DIR. Default "web/dist".
 	WebDir string
@@ -123,6 +130,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	starts := []func(context.Context) error{
 		s.retryPorts(s.startTemporal, &s.opts.TemporalPort, &s.opts.TemporalUIPort),
 		s.retryPorts(s.startMinio, &s.opts.MinioPort, &s.opts.MinioConsolePort),
+	}
+	if o.Docker {
+		starts = append(starts, s.startDocker)
 	}
 	if o.DatabaseURL != "" {
 		starts = append(starts, s.useExternalPostgres)
@@ -316,7 +326,7 @@ func hostPort(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
 // ServiceEnv describes the services this stack runs: where they are and how
 // to log in. These always override the caller's environment.
 func (s *Stack) ServiceEnv() map[string]string {
-	return map[string]string{
+	env := map[string]string{
 		"DATABASE_URL":     s.databaseURL,
 		"TEMPORAL_ADDRESS": s.TemporalAddress(),
 		"TEMPORAL_UI_URL":  s.TemporalUIURL(),
@@ -325,6 +335,10 @@ func (s *Stack) ServiceEnv() map[string]string {
 		"S3_SECRET_KEY":    MinioPassword,
 		"S3_USE_SSL":       "false",
 	}
+	if h := s.DockerHost(); h != "" {
+		env["DOCKER_HOST"] = h
+	}
+	return env
 }
 
 // Env is ServiceEnv plus development values for the other settings the

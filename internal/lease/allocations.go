@@ -22,9 +22,9 @@ import (
 	"github.com/remotegpu/remotegpu/workflows"
 )
 
-// DefaultReclaimReason is the end reason of a reclaim given none (the
-// console shows it translated).
-const DefaultReclaimReason = "reclaimed early"
+// DefaultReclaimReason is the end reason of a reclaim given none (the API
+// names it by its code too, lease.reclaimedEarly).
+const DefaultReclaimReason = store.ReasonReclaimedEarly
 
 // AllocateInput leases machines to a customer for some months.
 type AllocateInput struct {
@@ -52,16 +52,14 @@ func (s *Service) Allocate(ctx context.Context, in AllocateInput) ([]store.Alloc
 		return nil, apperr.ConflictErr("lease.customerInactive", "customer {customer} is {status} and cannot receive machines",
 			apperr.P{"customer": t.Company, "status": t.Status})
 	}
-	machines := make([]*store.Machine, len(in.MachineIDs))
-	for i, id := range in.MachineIDs {
-		m, err := s.GetMachine(ctx, id)
-		if err != nil {
-			return nil, err
-		}
+	machines, err := s.machines(ctx, in.MachineIDs)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range machines {
 		if err := allocatable(m); err != nil {
 			return nil, err
 		}
-		machines[i] = m
 	}
 	p := caller.From(ctx)
 	remark := strings.TrimSpace(in.Remark)
@@ -106,7 +104,7 @@ func (s *Service) Allocate(ctx context.Context, in AllocateInput) ([]store.Alloc
 		if err != nil && !errors.As(err, &started) {
 			slog.ErrorContext(ctx, "unable to start allocation workflow", "allocation", id, "err", err)
 			// nothing owns this lease: close it so the machine is free again
-			_ = s.Store.EndAllocation(ctx, id, "reclaimed", "workflow could not start", "system", nil)
+			_ = s.Store.EndAllocation(ctx, id, "reclaimed", store.ReasonWorkflowNotStarted, "system", nil)
 			failed = append(failed, machines[i].Name)
 		}
 	}
@@ -121,6 +119,36 @@ func (s *Service) Allocate(ctx context.Context, in AllocateInput) ([]store.Alloc
 			return nil, err
 		}
 		out = append(out, *a)
+	}
+	return out, nil
+}
+
+// machines reads the machines of ids in one query, in the order of ids;
+// one that does not exist (or is no UUID) is not found.
+func (s *Service) machines(ctx context.Context, ids []string) ([]*store.Machine, error) {
+	canonical := make([]string, len(ids))
+	for i, id := range ids {
+		u, err := uuid.Parse(id)
+		if err != nil {
+			return nil, MachineNotFound(store.ErrNotFound)
+		}
+		canonical[i] = u.String()
+	}
+	found, err := s.Store.GetMachines(ctx, canonical, s.expiring())
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*store.Machine, len(found))
+	for i := range found {
+		byID[found[i].ID] = &found[i]
+	}
+	out := make([]*store.Machine, len(ids))
+	for i, id := range canonical {
+		m, ok := byID[id]
+		if !ok {
+			return nil, MachineNotFound(store.ErrNotFound)
+		}
+		out[i] = m
 	}
 	return out, nil
 }

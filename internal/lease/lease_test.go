@@ -124,13 +124,24 @@ func TestLeaseAllocateRules(t *testing.T) {
 	if m, _ := f.svc.GetMachine(f.ctx, m1.ID); m.Allocation != nil {
 		t.Fatalf("machine still allocated: %+v", m.Allocation)
 	}
+	closed, _, err := f.st.ListAllocations(f.ctx, store.AllocationFilter{MachineID: m1.ID}, store.Page{PageSize: 10}, time.Hour)
+	if err != nil || len(closed) != 1 || closed[0].EndReason != store.ReasonWorkflowNotStarted || closed[0].EndReasonCode != "lease.workflowNotStarted" {
+		t.Fatalf("the lease closed again: %+v %v", closed, err)
+	}
 	f.tc.down = false
+
+	// every machine is read, and one that does not exist refuses them all
+	for _, ids := range [][]string{{m1.ID, "00000000-0000-0000-0000-000000000000"}, {"not-a-uuid", m1.ID}} {
+		_, err = f.svc.Allocate(f.ctx, lease.AllocateInput{TenantID: f.tenant.ID, MachineIDs: ids, Months: 3})
+		wantCode(t, err, apperr.NotFound, "machines.notFound")
+	}
 
 	list, err := f.svc.Allocate(f.ctx, lease.AllocateInput{TenantID: f.tenant.ID, MachineIDs: []string{m1.ID, m2.ID}, Months: 3, Remark: " r "})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 2 || list[0].Remark != "r" || len(f.tc.started) != 2 || f.audits(t, "allocation.create") != 3 {
+	if len(list) != 2 || list[0].Remark != "r" || list[0].MachineID != m1.ID || list[1].MachineID != m2.ID ||
+		len(f.tc.started) != 2 || f.audits(t, "allocation.create") != 3 {
 		t.Fatalf("allocated %+v, started %v, audits %d", list, f.tc.started, f.audits(t, "allocation.create"))
 	}
 	_, err = f.svc.Allocate(f.ctx, lease.AllocateInput{TenantID: f.tenant.ID, MachineIDs: []string{m1.ID}, Months: 1})

@@ -10,6 +10,14 @@ import (
 	"github.com/remotegpu/remotegpu/internal/caller"
 )
 
+// peer is a socket as the fan-out sees it: whose it is, and how to queue
+// it a frame or close it. Only client implements it (tests: a recorder).
+type peer interface {
+	principal() *caller.Principal
+	offer(pm *websocket.PreparedMessage)
+	kick(code int, reason string)
+}
+
 // client is one socket: the handler's goroutine reads (control frames,
 // pongs), one goroutine writes what the service queues.
 type client struct {
@@ -21,6 +29,8 @@ type client struct {
 	once    sync.Once
 	closing atomic.Bool
 }
+
+func (c *client) principal() *caller.Principal { return c.p }
 
 // offer queues a frame without ever waiting: a full queue drops the client.
 func (c *client) offer(pm *websocket.PreparedMessage) {

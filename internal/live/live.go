@@ -1,11 +1,12 @@
 // Package live pushes the monitoring to browsers over WebSockets: the
 // admin's snapshot of every machine (with the status and alert changes
 // since the previous one) every sample interval, and a leased machine's
-// figures to its customer as they arrive. Every api replica runs one
-// Service between Start and Close; the replicas learn of new data from
-// Postgres (LISTEN on a dedicated connection): the ingest's machine_metrics
-// and machine_status, alert_events, allocation_changes and alert_rules.
-// Frames are encoded (and compressed) once and queued to every client; a
+// figures to its customer as they arrive; and a task's log as it is stored
+// (tasklogs.go). Every api replica runs one Service between Start and
+// Close; the replicas learn of new data from Postgres (LISTEN on a
+// dedicated connection): the ingest's machine_metrics and machine_status,
+// alert_events, allocation_changes, alert_rules and task_logs. Monitoring
+// frames are encoded (and compressed) once and queued to every client; a
 // client whose queue is full is dropped, never waited for.
 package live
 
@@ -24,6 +25,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/jackc/puddle/v2"
 
+	"github.com/remotegpu/remotegpu/internal/accounts"
 	"github.com/remotegpu/remotegpu/internal/apperr"
 	"github.com/remotegpu/remotegpu/internal/caller"
 	"github.com/remotegpu/remotegpu/internal/monitoring"
@@ -105,6 +107,8 @@ type Service struct {
 	RulesChanged func()
 	// WriteError answers a refused handshake (the api's error envelope).
 	WriteError func(w http.ResponseWriter, r *http.Request, err error)
+	// TaskLogs reads the tasks' logs for their sockets (internal/tasks).
+	TaskLogs TaskLogs
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -112,11 +116,12 @@ type Service struct {
 	up     websocket.Upgrader
 
 	mu        sync.Mutex
-	admins    map[*client]struct{}
-	customers map[string]map[*client]struct{} // by machine
-	statuses  []StatusChange                  // for the next admin frame
-	alertIDs  map[string]struct{}             // for the next admin frame
-	pushQ     map[string]struct{}             // machines whose customers get a frame
+	admins    map[peer]struct{}
+	customers map[string]map[peer]struct{}      // by machine
+	followers map[string]map[*follower]struct{} // task log sockets, by task
+	statuses  []StatusChange                    // for the next admin frame
+	alertIDs  map[string]struct{}               // for the next admin frame
+	pushQ     map[string]struct{}               // machines whose customers get a frame
 	lastFrame *websocket.PreparedMessage
 	lastAt    time.Time
 	building  sync.Mutex // one admin snapshot at a time
@@ -130,8 +135,8 @@ func New(st *store.Store, mon *monitoring.Service, publicURL string, every time.
 	if t.KeepFrame == 0 {
 		t.KeepFrame = every
 	}
-	s := &Service{Store: st, Monitoring: mon, PublicURL: publicURL, Every: every, Tuning: t, admins: map[*client]struct{}{},
-		customers: map[string]map[*client]struct{}{}, alertIDs: map[string]struct{}{}, pushQ: map[string]struct{}{},
+	s := &Service{Store: st, Monitoring: mon, PublicURL: publicURL, Every: every, Tuning: t, admins: map[peer]struct{}{},
+		customers: map[string]map[peer]struct{}{}, followers: map[string]map[*follower]struct{}{}, alertIDs: map[string]struct{}{}, pushQ: map[string]struct{}{},
 		wake: make(chan struct{}, 1), RulesChanged: func() {}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.cancel() // not started
@@ -200,13 +205,18 @@ func (s *Service) storeClosed() bool {
 func (s *Service) stop(code int, reason string) {
 	s.cancel()
 	s.mu.Lock()
-	var all []*client
+	var all []peer
 	for c := range s.admins {
 		all = append(all, c)
 	}
 	for _, set := range s.customers {
 		for c := range set {
 			all = append(all, c)
+		}
+	}
+	for _, set := range s.followers {
+		for f := range set {
+			all = append(all, f.c)
 		}
 	}
 	s.mu.Unlock()
@@ -229,7 +239,7 @@ func (s *Service) sleep(d time.Duration) bool {
 // ---- the connection to Postgres -------------------------------------------
 
 var channels = []string{store.ChannelMachineMetrics, store.ChannelMachineStatus, store.ChannelAlertEvents,
-	store.ChannelAllocationChanges, store.ChannelAlertRules}
+	store.ChannelAllocationChanges, store.ChannelAlertRules, store.ChannelTaskLogs}
 
 // listen keeps a dedicated connection LISTENing, reconnecting with backoff.
 func (s *Service) listen() {
@@ -268,6 +278,7 @@ func (s *Service) listenOnce(connected func()) error {
 	s.mu.Unlock()
 	s.RulesChanged()
 	s.poke()
+	s.wakeAllFollowers()
 	for {
 		n, err := conn.WaitForNotification(s.ctx)
 		if err != nil {
@@ -322,6 +333,8 @@ func (s *Service) dispatch(channel, payload string) {
 		s.mu.Unlock()
 	case store.ChannelAlertRules:
 		s.RulesChanged()
+	case store.ChannelTaskLogs:
+		s.wakeFollowers(payload)
 	}
 }
 
@@ -355,13 +368,14 @@ func (s *Service) pusher() {
 // no longer leases it are closed.
 func (s *Service) pushCustomers(machine string) error {
 	s.mu.Lock()
-	byTenant := map[string][]*client{}
+	byTenant := map[string][]peer{}
 	for c := range s.customers[machine] {
-		byTenant[c.p.TenantID] = append(byTenant[c.p.TenantID], c)
+		tenant := c.principal().TenantID
+		byTenant[tenant] = append(byTenant[tenant], c)
 	}
 	s.mu.Unlock()
 	for _, clients := range byTenant {
-		pm, err := s.customerFrame(clients[0].p, machine)
+		pm, err := s.customerFrame(clients[0].principal(), machine)
 		if isNotFound(err) {
 			for _, c := range clients {
 				c.kick(CloseAllocationEnded, "allocation ended: the machine is no longer leased to your account")
@@ -451,29 +465,31 @@ func (s *Service) tick() error {
 	if admins == 0 {
 		return nil
 	}
-	_, err := s.broadcastSnapshot(ctx)
-	return err
+	return s.broadcastSnapshot(ctx)
 }
 
-// snapshot builds an admin frame: every machine, and the status and alert
-// changes gathered since the previous one.
-func (s *Service) snapshot(ctx context.Context) (*websocket.PreparedMessage, error) {
+// snapshot builds an admin frame of every machine. With changes it carries
+// (and takes) the status and alert changes gathered since the previous
+// frame; without, it carries none and leaves them for the next.
+func (s *Service) snapshot(ctx context.Context, changes bool) (*AdminFrame, error) {
 	machines, err := s.Store.AllRealtime(ctx, store.RealtimeFilter{})
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	statuses := s.statuses
-	s.statuses = nil
-	ids := make([]string, 0, len(s.alertIDs))
-	for id := range s.alertIDs {
-		ids = append(ids, id)
-	}
-	s.alertIDs = map[string]struct{}{}
-	s.mu.Unlock()
-	f := AdminFrame{Type: FrameSnapshot, Machines: machines, Statuses: statuses, Alerts: []store.Alert{}}
-	if f.Statuses == nil {
-		f.Statuses = []StatusChange{}
+	f := &AdminFrame{Type: FrameSnapshot, Machines: machines, Statuses: []StatusChange{}, Alerts: []store.Alert{}}
+	var ids []string
+	if changes {
+		s.mu.Lock()
+		if s.statuses != nil {
+			f.Statuses = s.statuses
+		}
+		s.statuses = nil
+		ids = make([]string, 0, len(s.alertIDs))
+		for id := range s.alertIDs {
+			ids = append(ids, id)
+		}
+		s.alertIDs = map[string]struct{}{}
+		s.mu.Unlock()
 	}
 	if len(ids) > 0 {
 		if f.Alerts, err = s.Store.AlertsByID(ctx, ids); err != nil {
@@ -484,52 +500,29 @@ func (s *Service) snapshot(ctx context.Context) (*websocket.PreparedMessage, err
 		return nil, err
 	}
 	f.At = time.Now().UTC()
-	return prepare(f)
+	return f, nil
 }
 
-// broadcastSnapshot builds one snapshot and queues it to every admin.
-func (s *Service) broadcastSnapshot(ctx context.Context) (int, error) {
+// snapshotFrame builds a snapshot (see snapshot) and keeps it as the last
+// frame; one at a time, so admins connecting together share one query.
+// With recent set, a last frame younger than KeepFrame is given instead.
+func (s *Service) snapshotFrame(ctx context.Context, changes, recent bool) (*websocket.PreparedMessage, error) {
 	s.building.Lock()
 	defer s.building.Unlock()
-	pm, err := s.snapshot(ctx)
-	if err != nil {
-		return 0, err
+	if recent {
+		s.mu.Lock()
+		pm, at := s.lastFrame, s.lastAt
+		s.mu.Unlock()
+		if pm != nil && time.Since(at) < s.Tuning.KeepFrame {
+			return pm, nil
+		}
 	}
-	s.mu.Lock()
-	s.lastFrame, s.lastAt = pm, time.Now()
-	admins := make([]*client, 0, len(s.admins))
-	for c := range s.admins {
-		admins = append(admins, c)
-	}
-	s.mu.Unlock()
-	for _, c := range admins {
-		c.offer(pm)
-	}
-	return len(admins), nil
-}
-
-// firstSnapshot is what a new admin gets at once: the last frame when it is
-// recent, else a fresh one (which does not consume the pending changes).
-func (s *Service) firstSnapshot(ctx context.Context) (*websocket.PreparedMessage, error) {
-	// one at a time: many admins connecting together share one query
-	s.building.Lock()
-	defer s.building.Unlock()
-	s.mu.Lock()
-	pm, at := s.lastFrame, s.lastAt
-	s.mu.Unlock()
-	if pm != nil && time.Since(at) < s.Tuning.KeepFrame {
-		return pm, nil
-	}
-	machines, err := s.Store.AllRealtime(ctx, store.RealtimeFilter{})
+	f, err := s.snapshot(ctx, changes)
 	if err != nil {
 		return nil, err
 	}
-	f := AdminFrame{Type: FrameSnapshot, Machines: machines, Statuses: []StatusChange{}, Alerts: []store.Alert{}}
-	if f.OpenAlerts, err = s.Store.CountOpenAlerts(ctx); err != nil {
-		return nil, err
-	}
-	f.At = time.Now().UTC()
-	if pm, err = prepare(f); err != nil {
+	pm, err := prepare(f)
+	if err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
@@ -538,17 +531,50 @@ func (s *Service) firstSnapshot(ctx context.Context) (*websocket.PreparedMessage
 	return pm, nil
 }
 
+// broadcastSnapshot builds one snapshot, with the changes since the
+// previous one, and queues it to every admin.
+func (s *Service) broadcastSnapshot(ctx context.Context) error {
+	pm, err := s.snapshotFrame(ctx, true, false)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	admins := make([]peer, 0, len(s.admins))
+	for c := range s.admins {
+		admins = append(admins, c)
+	}
+	s.mu.Unlock()
+	for _, c := range admins {
+		c.offer(pm)
+	}
+	return nil
+}
+
+// firstSnapshot is what a new admin gets at once: the last frame when it is
+// recent, else a fresh one (which does not take the pending changes).
+func (s *Service) firstSnapshot(ctx context.Context) (*websocket.PreparedMessage, error) {
+	return s.snapshotFrame(ctx, false, true)
+}
+
 // checkSessions closes the sockets whose session ended (logout, password
 // change, account or customer disabled) since they connected.
 func (s *Service) checkSessions() error {
 	s.mu.Lock()
-	bySession := map[string][]*client{}
+	bySession := map[string][]peer{}
 	for c := range s.admins {
-		bySession[c.p.SessionID] = append(bySession[c.p.SessionID], c)
+		sid := c.principal().SessionID
+		bySession[sid] = append(bySession[sid], c)
 	}
 	for _, set := range s.customers {
 		for c := range set {
-			bySession[c.p.SessionID] = append(bySession[c.p.SessionID], c)
+			sid := c.principal().SessionID
+			bySession[sid] = append(bySession[sid], c)
+		}
+	}
+	for _, set := range s.followers {
+		for f := range set {
+			sid := f.c.principal().SessionID
+			bySession[sid] = append(bySession[sid], f.c)
 		}
 	}
 	s.mu.Unlock()
@@ -560,7 +586,7 @@ func (s *Service) checkSessions() error {
 			return err
 		}
 		for _, c := range clients {
-			if err != nil || sp.UserStatus != "active" || sp.TenantStatus == "disabled" || sp.Role != c.p.Role || sp.TenantID != c.p.TenantID {
+			if p := c.principal(); err != nil || !accounts.SessionLive(sp) || sp.Role != p.Role || sp.TenantID != p.TenantID {
 				c.kick(CloseSessionEnded, "session ended: log in again")
 			}
 		}
@@ -670,14 +696,10 @@ func (s *Service) ServeAdmin(w http.ResponseWriter, r *http.Request, in AdminInp
 	if c == nil {
 		return
 	}
-	s.mu.Lock()
-	s.admins[c] = struct{}{}
-	s.mu.Unlock()
+	s.join(c, "")
 	c.offer(first)
 	c.run(s.Tuning)
-	s.mu.Lock()
-	delete(s.admins, c)
-	s.mu.Unlock()
+	s.leave(c, "")
 }
 
 type CustomerInput struct {
@@ -707,22 +729,43 @@ func (s *Service) ServeCustomer(w http.ResponseWriter, r *http.Request, in Custo
 	if c == nil {
 		return
 	}
+	s.join(c, machine)
+	c.offer(first)
+	c.run(s.Tuning)
+	s.leave(c, machine)
+}
+
+// join adds a socket to the admins (machine empty) or to the customers
+// watching machine.
+func (s *Service) join(c peer, machine string) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if machine == "" {
+		s.admins[c] = struct{}{}
+		return
+	}
 	set := s.customers[machine]
 	if set == nil {
-		set = map[*client]struct{}{}
+		set = map[peer]struct{}{}
 		s.customers[machine] = set
 	}
 	set[c] = struct{}{}
-	s.mu.Unlock()
-	c.offer(first)
-	c.run(s.Tuning)
+}
+
+// leave takes back what join did.
+func (s *Service) leave(c peer, machine string) {
 	s.mu.Lock()
-	delete(set, c)
-	if cur, ok := s.customers[machine]; ok && len(cur) == 0 {
-		delete(s.customers, machine)
+	defer s.mu.Unlock()
+	if machine == "" {
+		delete(s.admins, c)
+		return
 	}
-	s.mu.Unlock()
+	if set, ok := s.customers[machine]; ok {
+		delete(set, c)
+		if len(set) == 0 {
+			delete(s.customers, machine)
+		}
+	}
 }
 
 func (s *Service) upgrade(w http.ResponseWriter, r *http.Request, p *caller.Principal, machine string) *client {

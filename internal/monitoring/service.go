@@ -54,10 +54,11 @@ func New(st *store.Store, mon config.Monitoring, fleet config.Fleet, now func() 
 	return &Service{Store: st, Monitoring: mon.WithDefaults(), Fleet: fleet, Now: now}
 }
 
-// machineNotFound: the machine does not exist (or, for a customer, is not leased to them).
+// machineNotFound: the machine does not exist (or, for a customer, is not
+// leased to them), with the machines' own code.
 func machineNotFound(err error) error {
 	if errors.Is(err, store.ErrNotFound) {
-		return apperr.New(apperr.NotFound, "monitoring.machineNotFound", "machine not found")
+		return apperr.New(apperr.NotFound, "machines.notFound", "machine not found")
 	}
 	return err
 }

@@ -104,7 +104,63 @@ func (r *Reconciler) Reconcile(ctx context.Context, in activities.ReconcileInput
 		}
 		res.KeySyncsSignalled++
 	}
+	if err := r.tasks(ctx, cutoff, &res); err != nil {
+		return res, err
+	}
 	return res, nil
+}
+
+// tasks gives a live task without a running workflow a new run at its
+// current attempt (a granted one finds its GPUs and its container again),
+// and a deleted task its host cleanup.
+func (r *Reconciler) tasks(ctx context.Context, cutoff time.Time, res *activities.ReconcileResult) error {
+	running, err := r.running(ctx, "TaskRun")
+	if err != nil {
+		return err
+	}
+	live, err := r.Store.LiveTasksBefore(ctx, cutoff)
+	if err != nil {
+		return fmt.Errorf("unable to list the live tasks: %w", err)
+	}
+	for _, t := range live {
+		id := workflows.TaskRunWorkflowID(t.ID)
+		if running[id] {
+			continue
+		}
+		if status, err := r.status(ctx, id); err != nil {
+			return err
+		} else if status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			continue
+		}
+		_, err := r.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: r.TaskQueue,
+			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE}, workflows.TaskRun,
+			workflows.TaskRunInput{TaskID: t.ID, MachineID: t.MachineID, Attempt: t.Attempt, FirstAttempt: t.FirstAttempt,
+				MaxAttempts: t.MaxAttempts, AutoRestart: t.AutoRestart, AnyMachine: t.AnyMachine})
+		if err != nil && !isAlreadyStarted(err) {
+			return fmt.Errorf("unable to start the workflow of task %s: %w", t.ID, err)
+		}
+		slog.InfoContext(ctx, "reconcile: started a missing task workflow", "task", t.ID, "attempt", t.Attempt)
+		res.TasksStarted++
+	}
+	deleted, err := r.Store.DeletedTasksBefore(ctx, cutoff)
+	if err != nil {
+		return fmt.Errorf("unable to list the deleted tasks: %w", err)
+	}
+	for _, taskID := range deleted {
+		id := workflows.TaskRemoveWorkflowID(taskID)
+		if status, err := r.status(ctx, id); err != nil {
+			return err
+		} else if status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			continue
+		}
+		_, err := r.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: r.TaskQueue,
+			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE}, workflows.TaskRemove, workflows.TaskRemoveInput{TaskID: taskID})
+		if err != nil && !isAlreadyStarted(err) {
+			return fmt.Errorf("unable to start the removal of task %s: %w", taskID, err)
+		}
+		res.RemovalsStarted++
+	}
+	return nil
 }
 
 // allocation gives a live lease without a running workflow a new one.

@@ -10,8 +10,8 @@ export const listAllocations = (params: AllocationListParams) =>
 export const createAllocations = (input: AllocationCreateInput) =>
   http.post<Allocation[] | null>(base, input, { silent: [400, 409] })
 
-/** The latest five: the first page of 5 (total counts them all). */
-export const recentAllocations = () => http.get<PageResult<Allocation>>(`${base}/recent`)
+/** The latest five, newest first. */
+export const recentAllocations = () => http.get<Allocation[]>(`${base}/recent`)
 
 /** With its hostSteps and cleanupStatus (the lease cleanup's progress). */
 export const getAllocation = (id: string) => http.get<Allocation>(`${base}/${id}`)

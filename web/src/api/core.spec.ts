@@ -284,19 +284,4 @@ describe('refresh on 401', () => {
     expect(ctx.refreshCalls()).toHaveLength(0)
     expect(ctx.onAuthFailure).not.toHaveBeenCalled()
   })
-
-  it('refreshes on demand (a WebSocket handshake), sharing the refresh with concurrent 401s', async () => {
-    const ctx = setup(serverAccepting('new', () => ({ status: 200, body: ok(tokenResult('new', 'r2')) })))
-    const [token] = await Promise.all([ctx.http.refreshAccess(), ctx.http.get('/api/a')])
-    expect(token).toBe('new')
-    expect(ctx.refreshCalls()).toHaveLength(1)
-    expect(ctx.tokens).toMatchObject({ access: 'new', refresh: 'r2' })
-  })
-
-  it('ends the session when an on-demand refresh is refused', async () => {
-    const ctx = setup(serverAccepting('new', () => ({ status: 401, body: fail(401, 'refresh token revoked') })))
-    await expect(ctx.http.refreshAccess()).rejects.toMatchObject({ status: 401 })
-    expect(ctx.onAuthFailure).toHaveBeenCalledTimes(1)
-    expect(ctx.tokens).toMatchObject({ access: null, refresh: null })
-  })
 })

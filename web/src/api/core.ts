@@ -92,12 +92,6 @@ export interface Http {
   delete<T>(url: string, config?: AxiosRequestConfig): Promise<T>
   /** Raw bytes of a binary endpoint (an image), fetched with the token. */
   blob(url: string, config?: AxiosRequestConfig): Promise<Blob>
-  /**
-   * Exchange the refresh token for a new access token now (a WebSocket
-   * handshake cannot answer 401 and retry); shares the refresh of concurrent
-   * 401s. A refusal ends the session as a refused refresh always does.
-   */
-  refreshAccess(): Promise<string>
 }
 
 function isEnvelope(body: unknown): body is Envelope {
@@ -275,7 +269,6 @@ export function createHttp(deps: HttpDeps): Http {
     delete: <T>(url: string, config?: AxiosRequestConfig) => call<T>({ ...config, method: 'delete', url }),
     blob: (url: string, config?: AxiosRequestConfig) =>
       call<Blob>({ ...config, method: 'get', url, responseType: 'blob' }),
-    refreshAccess: refresh,
   }
 }
 

@@ -180,7 +180,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The latest 5 allocations, as one page of 5 (total counts them all)
+         * The latest 5 allocations, newest first
          * @description Roles: admin.
          */
         get: operations["list-recent-allocations"];
@@ -952,6 +952,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every customer's tasks; filters tenantId, machineId, type, status (comma list), from/to (created), view (the tabs); sortBy as list-my-tasks
+         * @description Roles: admin.
+         */
+        get: operations["list-tasks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/tasks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A task with its spec and attempts
+         * @description Roles: admin.
+         */
+        get: operations["get-task"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/tasks/{id}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A page of an attempt's log, or with format=text the whole log as text/plain
+         * @description Roles: admin.
+         */
+        get: operations["get-task-logs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/tasks/{id}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop a customer's task (202, audited); the customer is notified with the reason
+         * @description Roles: admin.
+         */
+        post: operations["stop-task"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/temporal-codec/session": {
         parameters: {
             query?: never;
@@ -1040,6 +1120,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/agent/images": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The images present on the host (replaces the last report) */
+        post: operations["report-agent-images"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/agent/inventory": {
         parameters: {
             query?: never;
@@ -1085,6 +1182,23 @@ export interface paths {
         put?: never;
         /** The agent reports one or more sampling rounds; answers once they are stored. Rounds older than the raw retention are not stored (not counted in accepted; resending them is useless); timestamps more than a minute ahead of the api's clock are set to it */
         post: operations["report-agent-samples"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/agent/tasks/{id}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A batch of an attempt's log lines from offset (0-based); stored once however often it is sent; answers the offset expected next (a batch after a gap stores nothing). Only for an attempt that runs on the caller's machine */
+        post: operations["report-agent-task-logs"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1236,6 +1350,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/customer/images": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The images a machine's agent reported (what the create form offers until the image market exists)
+         * @description Roles: owner, member.
+         */
+        get: operations["list-images"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/customer/machines": {
         parameters: {
             query?: never;
@@ -1248,6 +1382,26 @@ export interface paths {
          * @description Roles: owner, member.
          */
         get: operations["list-my-machines"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/machines/available": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The machines leased to the company, with their free GPUs and queued tasks (the create form)
+         * @description Roles: owner, member.
+         */
+        get: operations["get-available-machines"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1390,6 +1544,26 @@ export interface paths {
          * @description Roles: owner, member.
          */
         post: operations["reveal-my-machine-password"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/machines/{id}/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The company's tasks on one of its machines (its 任务历史); sortBy as list-my-tasks
+         * @description Roles: owner, member.
+         */
+        get: operations["list-my-machine-tasks"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1588,6 +1762,210 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/customer/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The company's tasks; sortBy createdAt|name|status|startedAt|finishedAt|gpuCount|machineName|type; tab=queue lists the queued ones by machine and queue position
+         * @description Roles: owner, member.
+         */
+        get: operations["list-my-tasks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/tasks/recent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The company's latest 10 tasks (the home page)
+         * @description Roles: owner, member.
+         */
+        get: operations["list-recent-tasks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/tasks/training": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a task (training, or inference with servicePort): queued on the machine, then run by its workflow
+         * @description Roles: owner, member.
+         */
+        post: operations["create-task"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/tasks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A task
+         * @description Roles: owner, member.
+         */
+        get: operations["get-my-task"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a finished task with its logs, attempts and (through the agent) its directory on the host
+         * @description Roles: owner, member.
+         */
+        delete: operations["delete-my-task"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/tasks/{id}/details": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A task with its spec, attempts and whether its GPUs are simulated
+         * @description Roles: owner, member.
+         */
+        get: operations["get-my-task-details"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/tasks/{id}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A page of an attempt's log (lines after afterN, optionally containing q), or with format=text the whole log as text/plain
+         * @description Roles: owner, member.
+         */
+        get: operations["get-my-task-logs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/tasks/{id}/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The task's own GPUs (utilisation, memory) over its attempts' run times, from the host samples
+         * @description Roles: owner, member.
+         */
+        get: operations["get-my-task-metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/tasks/{id}/outputs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Files under the task's output directory, listed by the machine's agent; 503 tasks.hostUnreachable when it does not answer in 10 s
+         * @description Roles: owner, member.
+         */
+        get: operations["list-my-task-outputs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/tasks/{id}/restart": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run a finished task again as its next attempt (the earlier attempts stay)
+         * @description Roles: owner, member.
+         */
+        post: operations["restart-my-task"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/tasks/{id}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop a task (202): a queued one ends at once, a running one gets SIGTERM and 30 s before SIGKILL
+         * @description Roles: owner, member.
+         */
+        post: operations["stop-my-task"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/public/announcements": {
         parameters: {
             query?: never;
@@ -1630,6 +2008,10 @@ export interface components {
             /** @description Every open alert, by level (list holds at most limit) */
             counts: components["schemas"]["OpenAlertCounts"];
             list: components["schemas"]["Alert"][] | null;
+        };
+        AdminStopTaskInputBody: {
+            /** @description Told to the customer */
+            reason?: string;
         };
         AgentBootstrap: {
             /** @description Shown once; the agent exchanges it for its own credentials */
@@ -1788,7 +2170,10 @@ export interface components {
             customerName: string;
             /** Format: date-time */
             endAt: string | null;
+            /** @description As the admin wrote it, or one the platform wrote (then endReasonCode names it) */
             endReason: string;
+            /** @description The end reason as a code (lease.<x>) the console translates, when the platform wrote it; absent for an admin's own words */
+            endReasonCode?: string;
             /** Format: date-time */
             endedAt: string | null;
             endedByName: string;
@@ -1867,6 +2252,28 @@ export interface components {
             tenantId: string | null;
             tenantName: string;
             traceId: string;
+        };
+        AvailableMachine: {
+            /**
+             * Format: int64
+             * @description GPUs no task holds now
+             */
+            freeGpus: number;
+            /** Format: int64 */
+            gpuCount: number;
+            gpuModel: string;
+            /**
+             * @description simulated: no device is given to the containers
+             * @enum {string}
+             */
+            gpuSource: "nvml" | "simulated" | "";
+            /** Format: uuid */
+            id: string;
+            name: string;
+            /** Format: int64 */
+            queuedTasks: number;
+            /** @enum {string} */
+            status: "online" | "offline" | "maintenance";
         };
         ChangePasswordInputBody: {
             newPassword: string;
@@ -2015,6 +2422,13 @@ export interface components {
             machines: number;
             /** Format: int64 */
             onlineMachines: number;
+            /** Format: int64 */
+            queuedTasks?: number;
+            /**
+             * Format: int64
+             * @description The company's tasks running now (运行中的任务)
+             */
+            runningTasks?: number;
         };
         CustomerDetail: {
             /** @description Short code; the LDAP tenant attribute maps to it */
@@ -2036,6 +2450,8 @@ export interface components {
             remark: string;
             /** @enum {string} */
             status: "active" | "pending" | "disabled";
+            /** @description The customer's tasks: running now (运行任务数), queued, and all */
+            tasks?: components["schemas"]["TaskCounts"];
             /** Format: date-time */
             updatedAt: string;
             /** Format: int64 */
@@ -2243,6 +2659,16 @@ export interface components {
             message: string;
             traceId: string;
         };
+        EnvelopeGPUsOverTime: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["GPUsOverTime"];
+            message: string;
+            traceId: string;
+        };
         EnvelopeHeartbeatResponse: {
             /**
              * Format: int64
@@ -2273,6 +2699,26 @@ export interface components {
             message: string;
             traceId: string;
         };
+        EnvelopeListAvailableMachine: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["AvailableMachine"][] | null;
+            message: string;
+            traceId: string;
+        };
+        EnvelopeListMachineImage: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["MachineImage"][] | null;
+            message: string;
+            traceId: string;
+        };
         EnvelopeListMachineSummary: {
             /**
              * Format: int64
@@ -2283,6 +2729,16 @@ export interface components {
             message: string;
             traceId: string;
         };
+        EnvelopeListTask: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["Task"][] | null;
+            message: string;
+            traceId: string;
+        };
         EnvelopeListUser: {
             /**
              * Format: int64
@@ -2290,6 +2746,16 @@ export interface components {
              */
             code: number;
             data: components["schemas"]["User"][] | null;
+            message: string;
+            traceId: string;
+        };
+        EnvelopeLogPage: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["LogPage"];
             message: string;
             traceId: string;
         };
@@ -2513,6 +2979,16 @@ export interface components {
             message: string;
             traceId: string;
         };
+        EnvelopePageTask: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["PageTask"];
+            message: string;
+            traceId: string;
+        };
         EnvelopePageTenant: {
             /**
              * Format: int64
@@ -2643,6 +3119,46 @@ export interface components {
             message: string;
             traceId: string;
         };
+        EnvelopeTask: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["Task"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopeTaskDetail: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["TaskDetail"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopeTaskLogAck: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["TaskLogAck"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopeTaskOutputsResult: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["TaskOutputsResult"];
+            message: string;
+            traceId: string;
+        };
         EnvelopeTemporalCodecSession: {
             /**
              * Format: int64
@@ -2770,6 +3286,16 @@ export interface components {
             online: number;
             /** Format: int64 */
             pendingCustomers: number;
+            /**
+             * Format: int64
+             * @description Tasks waiting in their machines' queues
+             */
+            queuedTasks?: number;
+            /**
+             * Format: int64
+             * @description Tasks running now, every customer's (运行任务数)
+             */
+            runningTasks?: number;
         };
         FormFile: {
             ContentType: string;
@@ -2865,6 +3391,8 @@ export interface components {
              */
             utilization: number;
             uuid?: string;
+            /** @description Critical XID errors NVML reported for this GPU since the previous sample (each code once) */
+            xids?: number[] | null;
         };
         GPUSeries: {
             /** Format: int64 */
@@ -2888,11 +3416,30 @@ export interface components {
             /** Format: date-time */
             to: string;
         };
+        GPUsOverTime: {
+            /** Format: date-time */
+            from: string;
+            gpus: components["schemas"]["GPUSeries"][] | null;
+            /** @enum {string} */
+            source: "raw" | "1m" | "1h" | "";
+            /** Format: int64 */
+            stepSeconds: number;
+            /** Format: date-time */
+            to: string;
+        };
         HeartbeatRequest: {
             progress?: unknown;
         };
         HeartbeatResponse: {
             cancel: boolean;
+        };
+        HostImage: {
+            /** Format: date-time */
+            created: string;
+            id: string;
+            ref: string;
+            /** Format: int64 */
+            size: number;
         };
         HostNow: {
             /** Format: double */
@@ -2999,6 +3546,9 @@ export interface components {
             /** @description stop_tenant, remove_ssh_keys, rotate_password, rotate_agent_key (before the host channel: stop_tasks, rotate_password) */
             step: string;
         };
+        ImagesReport: {
+            images: components["schemas"]["HostImage"][] | null;
+        };
         ImportCellError: {
             /** @description Excel cell, e.g. F7 */
             cell?: string;
@@ -3077,6 +3627,28 @@ export interface components {
             /** Format: uuid */
             tenantId: string;
         };
+        LogLine: {
+            /** @enum {string} */
+            s: "stdout" | "stderr";
+            /** Format: date-time */
+            t: string;
+            x: string;
+        };
+        LogPage: {
+            /** Format: int64 */
+            attempt: number;
+            /**
+             * Format: int64
+             * @description The task's latest attempt: the others are 1..attempts
+             */
+            attempts: number;
+            lines: components["schemas"]["TaskLogLine"][] | null;
+            /**
+             * Format: int64
+             * @description Lines of the attempt stored so far
+             */
+            total: number;
+        };
         LoginInputBody: {
             password: string;
             /** @description Username, enterprise email or employee ID */
@@ -3150,6 +3722,18 @@ export interface components {
             stepSeconds: number;
             /** Format: date-time */
             to: string;
+        };
+        MachineImage: {
+            /** Format: date-time */
+            created: string | null;
+            id: string;
+            /** @description repo:tag */
+            ref: string;
+            /**
+             * Format: int64
+             * @description Bytes
+             */
+            size: number;
         };
         MachineImport: {
             /** Format: date-time */
@@ -3487,6 +4071,14 @@ export interface components {
             /** Format: int64 */
             warning: number;
         };
+        OutputFile: {
+            dir?: boolean;
+            /** Format: date-time */
+            modTime: string;
+            path: string;
+            /** Format: int64 */
+            size: number;
+        };
         PageAlert: {
             list: components["schemas"]["Alert"][] | null;
             /** Format: int64 */
@@ -3579,6 +4171,15 @@ export interface components {
         };
         PageSSHKey: {
             list: components["schemas"]["SSHKey"][] | null;
+            /** Format: int64 */
+            page: number;
+            /** Format: int64 */
+            pageSize: number;
+            /** Format: int64 */
+            total: number;
+        };
+        PageTask: {
+            list: components["schemas"]["Task"][] | null;
             /** Format: int64 */
             page: number;
             /** Format: int64 */
@@ -3840,6 +4441,264 @@ export interface components {
              * @description Planned end
              */
             until?: string;
+        };
+        Task: {
+            /** Format: int64 */
+            attempt: number;
+            /** Format: date-time */
+            createdAt: string;
+            /**
+             * Format: int64
+             * @description From the start to the end (or now, while it runs)
+             */
+            durationSeconds: number;
+            /** Format: int64 */
+            exitCode: number | null;
+            /** Format: date-time */
+            finishedAt: string | null;
+            /** Format: int64 */
+            gpuCount: number;
+            /**
+             * Format: double
+             * @description Running tasks: the latest average utilisation of its GPUs, %
+             */
+            gpuUtil: number | null;
+            /** @description The GPU indices granted to the current (or last) attempt */
+            gpus: number[] | null;
+            /** Format: uuid */
+            id: string;
+            image: string;
+            /**
+             * Format: uuid
+             * @description The machine of the current or last attempt
+             */
+            machineId: string;
+            machineName: string;
+            /** Format: int64 */
+            maxAttempts: number;
+            name: string;
+            /**
+             * Format: int64
+             * @description Queued tasks only: 1 is next on its machine
+             */
+            queuePosition: number | null;
+            /** @description Inference tasks: where the service answers */
+            serviceUrl?: string;
+            /** Format: date-time */
+            startedAt: string | null;
+            /** @enum {string} */
+            status: "queued" | "running" | "succeeded" | "failed" | "stopped";
+            /** @description The figures of statusReason */
+            statusParams: {
+                [key: string]: unknown;
+            };
+            /** @description A code (tasks.reason.*) the console translates; empty when there is none */
+            statusReason: string;
+            /** Format: uuid */
+            tenantId: string;
+            /** @description The customer's company (admin lists only) */
+            tenantName?: string;
+            /** @enum {string} */
+            type: "training" | "inference";
+        };
+        TaskAttempt: {
+            /** Format: int64 */
+            attempt: number;
+            container: string;
+            /** Format: int64 */
+            durationSeconds: number;
+            /** Format: int64 */
+            exitCode: number | null;
+            /** Format: date-time */
+            finishedAt: string | null;
+            /** @description The container got the GPUs as devices; false with simulated GPUs; null before it started */
+            gpuDevices: boolean | null;
+            gpus: number[] | null;
+            /** Format: int64 */
+            logLines: number;
+            /** Format: uuid */
+            machineId: string;
+            machineName: string;
+            params: {
+                [key: string]: unknown;
+            };
+            /** Format: date-time */
+            queuedAt: string;
+            /** @description How it ended, a code (tasks.reason.*); empty while it runs */
+            reason: string;
+            /** Format: date-time */
+            startedAt: string | null;
+        };
+        TaskCounts: {
+            /** Format: int64 */
+            queued: number;
+            /** Format: int64 */
+            running: number;
+            /** Format: int64 */
+            total: number;
+        };
+        TaskDetail: {
+            anyMachine: boolean;
+            /** Format: int64 */
+            attempt: number;
+            attempts: components["schemas"]["TaskAttempt"][] | null;
+            autoRestart: boolean;
+            /** Format: int64 */
+            checkpointIntervalSeconds: number;
+            command: string;
+            /** Format: date-time */
+            createdAt: string;
+            createdByName: string;
+            /**
+             * Format: int64
+             * @description From the start to the end (or now, while it runs)
+             */
+            durationSeconds: number;
+            env: components["schemas"]["TaskEnv"][] | null;
+            /** Format: int64 */
+            exitCode: number | null;
+            /** Format: date-time */
+            finishedAt: string | null;
+            /**
+             * Format: int64
+             * @description The first attempt of the current run (a re-run starts a new one)
+             */
+            firstAttempt: number;
+            /** Format: int64 */
+            gpuCount: number;
+            /** @description The machine's GPUs are simulated: no device is given to the container */
+            gpuSimulated: boolean;
+            /**
+             * Format: double
+             * @description Running tasks: the latest average utilisation of its GPUs, %
+             */
+            gpuUtil: number | null;
+            /** @description The GPU indices granted to the current (or last) attempt */
+            gpus: number[] | null;
+            /** Format: uuid */
+            id: string;
+            image: string;
+            /**
+             * Format: uuid
+             * @description The machine of the current or last attempt
+             */
+            machineId: string;
+            machineName: string;
+            /** Format: int64 */
+            maxAttempts: number;
+            name: string;
+            notifyInApp: boolean;
+            notifyMail: boolean;
+            /**
+             * Format: int64
+             * @description Queued tasks only: 1 is next on its machine
+             */
+            queuePosition: number | null;
+            scriptPath: string;
+            /** Format: int64 */
+            servicePort: number | null;
+            /** @description Inference tasks: where the service answers */
+            serviceUrl?: string;
+            /** Format: date-time */
+            startedAt: string | null;
+            /** @enum {string} */
+            status: "queued" | "running" | "succeeded" | "failed" | "stopped";
+            /** @description The figures of statusReason */
+            statusParams: {
+                [key: string]: unknown;
+            };
+            /** @description A code (tasks.reason.*) the console translates; empty when there is none */
+            statusReason: string;
+            /** Format: uuid */
+            tenantId: string;
+            /** @description The customer's company (admin lists only) */
+            tenantName?: string;
+            /** @enum {string} */
+            type: "training" | "inference";
+            workDir: string;
+        };
+        TaskEnv: {
+            name: string;
+            value: string;
+        };
+        TaskFields: {
+            /** @description When its host is lost, the next attempt may run on another leased machine */
+            anyMachine?: boolean;
+            /** @description Restart a failed attempt (backoff 10 s × 2^(n-1), at most 5 min) */
+            autoRestart?: boolean;
+            /**
+             * Format: int64
+             * @description 0 (none) or 60 to 86400; given to the container as RGPU_CHECKPOINT_INTERVAL
+             */
+            checkpointIntervalSeconds?: number;
+            /** @description Run with /bin/sh -c in workDir */
+            command: string;
+            /** @description Names [A-Za-z_][A-Za-z0-9_]*, not RGPU_* nor CUDA_/NVIDIA_VISIBLE_DEVICES */
+            env?: components["schemas"]["TaskEnv"][] | null;
+            /**
+             * Format: int64
+             * @description 1 to the machine's GPU count
+             */
+            gpuCount: number;
+            /** @description One of the machine's images (list-images) while it reported any */
+            image: string;
+            /**
+             * Format: uuid
+             * @description A machine leased to the company (get-available-machines)
+             */
+            machineId: string;
+            /**
+             * Format: int64
+             * @description 1 to 10, counting the first
+             * @default 1
+             */
+            maxAttempts: number;
+            /** @description 1 to 64 characters */
+            name: string;
+            /**
+             * @description Tell the creator in the console when it ends
+             * @default true
+             */
+            notifyInApp: boolean;
+            /** @description And by mail */
+            notifyMail?: boolean;
+            scriptPath?: string;
+            /**
+             * Format: int64
+             * @description Inference: the port the service listens on (1024 to 65535), published on the host
+             */
+            servicePort?: number | null;
+            /**
+             * @description inference needs servicePort
+             * @enum {string}
+             */
+            type: "training" | "inference";
+            /** @description Absolute; the image's when empty */
+            workDir?: string;
+        };
+        TaskLogAck: {
+            /** Format: int64 */
+            next: number;
+        };
+        TaskLogBatch: {
+            /** Format: int64 */
+            attempt: number;
+            lines: components["schemas"]["LogLine"][] | null;
+            /** Format: int64 */
+            offset: number;
+        };
+        TaskLogLine: {
+            /** Format: int64 */
+            n: number;
+            /** @enum {string} */
+            s: "stdout" | "stderr";
+            /** Format: date-time */
+            t: string;
+            x: string;
+        };
+        TaskOutputsResult: {
+            files: components["schemas"]["OutputFile"][] | null;
+            truncated?: boolean;
         };
         TemporalCodecSession: {
             /** @description The codec endpoint to give the Temporal UI (Codec Server settings) or temporal --codec-endpoint */
@@ -4738,7 +5597,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["EnvelopePageAllocation"];
+                    "application/json": components["schemas"]["EnvelopeListAllocation"];
                 };
             };
             /** @description Unauthorized */
@@ -8115,6 +8974,323 @@ export interface operations {
             };
         };
     };
+    "list-tasks": {
+        parameters: {
+            query?: {
+                /** @description 1-based page number */
+                page?: number;
+                pageSize?: number;
+                /** @description Field to sort by (each list documents its own) */
+                sortBy?: string;
+                /** @description Sort direction */
+                order?: "asc" | "desc" | "ascending" | "descending" | "";
+                /** @description JSON object of filters, same keys as the named query parameters, e.g. {"status":"active"} */
+                filters?: string;
+                /** @description training (训练任务) or inference (推理任务) */
+                type?: "training" | "inference" | "";
+                /** @description Comma list of queued, running, succeeded, failed, stopped */
+                status?: string;
+                machineId?: string;
+                /** @description Name contains */
+                q?: string;
+                /** @description Created at or after (RFC 3339) */
+                from?: string;
+                /** @description Created before (RFC 3339) */
+                to?: string;
+                /** @description queue: the queued tasks by machine and queue position */
+                tab?: "queue" | "";
+                /** @description One customer's */
+                tenantId?: string;
+                /** @description The page's tabs: running (queued and running), finished (succeeded), failed (failed and stopped) */
+                view?: "all" | "running" | "finished" | "failed" | "";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopePageTask"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "get-task": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeTaskDetail"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "get-task-logs": {
+        parameters: {
+            query?: {
+                /** @description Default: the latest */
+                attempt?: number;
+                /** @description Lines containing this (case-insensitive) */
+                q?: string;
+                /** @description Lines after this number (lines count from 1) */
+                afterN?: number;
+                limit?: number;
+                /** @description text: the attempt's whole log as text/plain (a download) */
+                format?: "json" | "text" | "";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of lines (JSON), or the whole log (format=text) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeLogPage"];
+                    "text/plain": string;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "stop-task": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["AdminStopTaskInputBody"];
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeTask"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     "create-temporal-codec-session": {
         parameters: {
             query?: never;
@@ -8441,6 +9617,57 @@ export interface operations {
             };
         };
     };
+    "report-agent-images": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImagesReport"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeEmpty"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     "report-agent-inventory": {
         parameters: {
             query?: never;
@@ -8576,6 +9803,68 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "report-agent-task-logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TaskLogBatch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeTaskLogAck"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8999,6 +10288,73 @@ export interface operations {
             };
         };
     };
+    "list-images": {
+        parameters: {
+            query: {
+                machineId: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeListMachineImage"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     "list-my-machines": {
         parameters: {
             query?: {
@@ -9036,6 +10392,53 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "get-available-machines": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeListAvailableMachine"];
                 };
             };
             /** @description Unauthorized */
@@ -9480,6 +10883,83 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EnvelopeRevealedPassword"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "list-my-machine-tasks": {
+        parameters: {
+            query?: {
+                /** @description 1-based page number */
+                page?: number;
+                pageSize?: number;
+                /** @description Field to sort by (each list documents its own) */
+                sortBy?: string;
+                /** @description Sort direction */
+                order?: "asc" | "desc" | "ascending" | "descending" | "";
+                /** @description JSON object of filters, same keys as the named query parameters, e.g. {"status":"active"} */
+                filters?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopePageTask"];
                 };
             };
             /** @description Bad Request */
@@ -10291,6 +11771,823 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "list-my-tasks": {
+        parameters: {
+            query?: {
+                /** @description 1-based page number */
+                page?: number;
+                pageSize?: number;
+                /** @description Field to sort by (each list documents its own) */
+                sortBy?: string;
+                /** @description Sort direction */
+                order?: "asc" | "desc" | "ascending" | "descending" | "";
+                /** @description JSON object of filters, same keys as the named query parameters, e.g. {"status":"active"} */
+                filters?: string;
+                /** @description training (训练任务) or inference (推理任务) */
+                type?: "training" | "inference" | "";
+                /** @description Comma list of queued, running, succeeded, failed, stopped */
+                status?: string;
+                machineId?: string;
+                /** @description Name contains */
+                q?: string;
+                /** @description Created at or after (RFC 3339) */
+                from?: string;
+                /** @description Created before (RFC 3339) */
+                to?: string;
+                /** @description queue: the queued tasks by machine and queue position */
+                tab?: "queue" | "";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopePageTask"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "list-recent-tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeListTask"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "create-task": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TaskFields"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeTask"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "get-my-task": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeTask"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "delete-my-task": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeEmpty"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "get-my-task-details": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeTaskDetail"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "get-my-task-logs": {
+        parameters: {
+            query?: {
+                /** @description Default: the latest */
+                attempt?: number;
+                /** @description Lines containing this (case-insensitive) */
+                q?: string;
+                /** @description Lines after this number (lines count from 1) */
+                afterN?: number;
+                limit?: number;
+                /** @description text: the attempt's whole log as text/plain (a download) */
+                format?: "json" | "text" | "";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of lines (JSON), or the whole log (format=text) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeLogPage"];
+                    "text/plain": string;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "get-my-task-metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeGPUsOverTime"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "list-my-task-outputs": {
+        parameters: {
+            query?: {
+                /** @description A directory inside the output directory (empty: its top) */
+                dir?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeTaskOutputsResult"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "restart-my-task": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeTask"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "stop-my-task": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeTask"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

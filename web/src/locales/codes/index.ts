@@ -5,6 +5,8 @@ import * as lease from './lease'
 import * as accounts from './accounts'
 import * as alerting from './alerting'
 import * as machines from './machines'
+import * as monitoring from './monitoring'
+import * as live from './live'
 import * as tasks from './tasks'
 
 export const codesZh = {
@@ -12,8 +14,8 @@ export const codesZh = {
   lease: lease.zh,
   accounts: accounts.zh,
   alerting: alerting.zh,
-  monitoring: alerting.monitoringZh,
-  live: alerting.liveZh,
+  monitoring: monitoring.zh,
+  live: live.zh,
   machines: machines.zh,
   tasks: tasks.zh,
 }
@@ -23,8 +25,8 @@ export const codesEn: typeof codesZh = {
   lease: lease.en,
   accounts: accounts.en,
   alerting: alerting.en,
-  monitoring: alerting.monitoringEn,
-  live: alerting.liveEn,
+  monitoring: monitoring.en,
+  live: live.en,
   machines: machines.en,
   tasks: tasks.en,
 }

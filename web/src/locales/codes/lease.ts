@@ -18,8 +18,10 @@ export const zh = {
   noCleanup: '机器 {machine} 没有未完成的租期清理',
   cleanupRestarting: '清理流程正在恢复，请一分钟后重试',
   cleanupFinished: '清理已结束',
-  /** The end reason of a reclaim given none. */
+  /** The end reasons the platform writes (an allocation's endReasonCode). */
   reclaimedEarly: '提前回收',
+  leaseEnded: '租期已到',
+  workflowNotStarted: '工作流未能启动，分配已撤销',
   /** What the host did at the end of a lease (an allocation's host steps). */
   step: {
     pending: '等待主机代理确认',
@@ -53,6 +55,8 @@ export const en: typeof zh = {
   cleanupRestarting: 'the cleanup is being restarted; try again in a minute',
   cleanupFinished: 'the cleanup has already finished',
   reclaimedEarly: 'early reclaim',
+  leaseEnded: 'the lease ended',
+  workflowNotStarted: 'the workflow could not start; the allocation was undone',
   step: {
     pending: 'waiting for the host agent to confirm',
     failed: 'the host failed (tried again): {error}',

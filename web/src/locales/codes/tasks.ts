@@ -3,6 +3,11 @@
 // (status_reason / reason "tasks.reason.<key>", with their params).
 export const zh = {
   notFound: '任务不存在',
+  attemptNotFound: '任务没有第 {attempt} 次运行',
+  notOnMachine: '这台机器上没有该任务的这次运行',
+  outputsDirInvalid: '目录必须位于任务的输出目录之内',
+  statusInvalid: '状态只能是 queued、running、succeeded、failed 或 stopped',
+  fromAfterTo: '开始时间必须早于结束时间',
   notStoppable: '任务已结束（{status}），不能停止',
   notFinished: '任务正在排队或运行，结束后才能重新运行',
   running: '任务正在排队或运行，请先停止再删除',
@@ -35,7 +40,7 @@ export const zh = {
     exitNonZero: '进程以非零退出码结束',
     oomKilled: '内存不足，进程被系统终止（退出码 {code}）',
     hostLost: '与主机失去联系',
-    gpuFault: 'GPU 故障',
+    gpuFault: 'GPU {gpuIndex} 出现故障（XID 错误或不可纠正的 ECC 错误），任务已停止',
     containerMissing: '容器不见了（被主机上的其他操作删除）',
     stoppedByUser: '已由用户停止',
     stoppedByAdmin: '已由平台管理员停止：{reason}',
@@ -50,6 +55,11 @@ export const zh = {
 
 export const en: typeof zh = {
   notFound: 'task not found',
+  attemptNotFound: 'the task has no attempt {attempt}',
+  notOnMachine: 'no such attempt of a task on this machine',
+  outputsDirInvalid: 'the folder must be inside the task output directory',
+  statusInvalid: 'status must list queued, running, succeeded, failed or stopped',
+  fromAfterTo: 'the start of the range must be before its end',
   notStoppable: 'the task has already ended ({status})',
   notFinished: 'the task is queued or running; re-run it once it has ended',
   running: 'the task is queued or running; stop it before deleting it',
@@ -81,7 +91,7 @@ export const en: typeof zh = {
     exitNonZero: 'the process exited with a non-zero code',
     oomKilled: 'out of memory: the process was killed (exit code {code})',
     hostLost: 'the host was lost',
-    gpuFault: 'GPU fault',
+    gpuFault: 'GPU {gpuIndex} failed (an XID error or uncorrectable ECC errors); the task was stopped',
     containerMissing: 'the container was gone (removed on the host)',
     stoppedByUser: 'stopped by a user',
     stoppedByAdmin: 'stopped by a platform admin: {reason}',

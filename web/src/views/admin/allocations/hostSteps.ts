@@ -3,7 +3,7 @@
 // skipped) and the steps are stop_tenant, remove_ssh_keys, rotate_password
 // and rotate_agent_key; older records have stop_tasks / rotate_password
 // with only `confirmed`, which still read as confirmed or "no agent confirmation".
-import type { CleanupStatus, HostStep } from '@/api/types'
+import type { Allocation, CleanupStatus, HostStep } from '@/api/types'
 
 export type StepState = 'pending' | 'confirmed' | 'failed' | 'skipped' | 'unconfirmed'
 
@@ -34,9 +34,10 @@ export const CLEANUP_TAG: Record<CleanupStatus, 'success' | 'warning' | 'info'> 
   reinstalled: 'info',
 }
 
-/** The end reason a reclaim given none records (lease.DefaultReclaimReason in internal/lease). */
-export const DEFAULT_RECLAIM_REASON = 'reclaimed early'
-
-/** An allocation's end reason as shown: the default one translated, any other as the admin wrote it. */
-export const endReasonText = (reason: string | null | undefined, t: (key: string) => string): string =>
-  reason === DEFAULT_RECLAIM_REASON ? t('codes.lease.reclaimedEarly') : (reason ?? '')
+/**
+ * An allocation's end reason as shown: one the platform wrote (a reclaim
+ * given none, the lease running out) by its code, translated; an admin's
+ * own words as written.
+ */
+export const endReasonText = (a: Pick<Allocation, 'endReason' | 'endReasonCode'>, t: (key: string) => string): string =>
+  a.endReasonCode ? t(`codes.${a.endReasonCode}`) : (a.endReason ?? '')

@@ -8,7 +8,7 @@ import type { ChartOption } from '@/utils/echarts'
 const chart = vi.hoisted(() => ({ setOption: vi.fn(), on: vi.fn(), resize: vi.fn(), dispose: vi.fn(), showLoading: vi.fn(), hideLoading: vi.fn() }))
 vi.mock('@/utils/echarts', () => ({ echarts: { init: vi.fn(() => chart) } }))
 vi.mock('@/api/dashboard', () => ({ getAdminDashboardStats: vi.fn(), getGpuTrend: vi.fn() }))
-vi.mock('@/api/allocations', () => ({ recentAllocations: vi.fn(async () => ({ list: [], total: 0, page: 1, pageSize: 5 })) }))
+vi.mock('@/api/allocations', () => ({ recentAllocations: vi.fn(async () => []) }))
 vi.mock('@/api/alerts', () => ({ listActiveAlerts: vi.fn(), acknowledgeAlert: vi.fn(), resolveAlert: vi.fn(), ignoreAlert: vi.fn() }))
 vi.mock('@/utils/confirm', () => ({ confirmAction: vi.fn(async () => true) }))
 vi.mock('@/api/ws', async (original) => ({

@@ -36,7 +36,7 @@ export function useAdminDashboard(options: { createSocket?(url: string): SocketL
   async function loadRecent() {
     recentLoading.value = true
     try {
-      recent.value = (await recentAllocations())?.list ?? []
+      recent.value = (await recentAllocations()) ?? []
     } catch {
       // reported by the HTTP layer
     } finally {

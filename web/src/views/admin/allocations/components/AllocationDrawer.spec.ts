@@ -60,9 +60,13 @@ describe('allocation drawer', () => {
     wrapper.unmount()
   })
 
-  it('shows the default end reason of a reclaim in the console\'s language, any other as written', async () => {
+  it('shows an end reason the platform wrote by its code in the console\'s language, an admin\'s as written', async () => {
     i18n.global.locale.value = 'zh-CN'
-    vi.mocked(api.getAllocation).mockResolvedValue({ ...allocation('done', []), endReason: 'reclaimed early' })
+    vi.mocked(api.getAllocation).mockResolvedValue({
+      ...allocation('done', []),
+      endReason: 'reclaimed early',
+      endReasonCode: 'lease.reclaimedEarly',
+    })
     let wrapper = open()
     await flushPromises()
     const drawer = () => document.querySelector('[data-testid="allocation-drawer"]')!

@@ -1,0 +1,5 @@
+DROP TABLE IF EXISTS host_images;
+DROP TABLE IF EXISTS task_logs;
+DROP TABLE IF EXISTS task_gpu_grants;
+DROP TABLE IF EXISTS task_attempts;
+DROP TABLE IF EXISTS tasks;
