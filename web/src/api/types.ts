@@ -191,3 +191,24 @@ export type ActiveAlerts = Schemas['ActiveAlerts']
 export type OpenAlertCounts = Schemas['OpenAlertCounts']
 export type AlertRule = Schemas['AlertRule']
 export type AlertRuleInput = Schemas['AlertRuleInput']
+
+/* ---------- tasks (docs/tasks.md) ---------- */
+
+export type Task = Schemas['Task']
+export type TaskStatus = Task['status']
+export type TaskType = Task['type']
+export type TaskDetails = Schemas['TaskDetail']
+export type TaskAttempt = Schemas['TaskAttempt']
+export type TaskEnvVar = Schemas['TaskEnv']
+export type TaskCreateInput = Schemas['TaskFields']
+export type TaskListParams = Query<'list-my-tasks'>
+export type AdminTaskListParams = Query<'list-tasks'>
+export type TaskCounts = Schemas['TaskCounts']
+export type AvailableMachine = Schemas['AvailableMachine']
+export type TaskImage = Schemas['HostImage']
+export type TaskLogLine = Schemas['TaskLogLine']
+export type TaskLogPage = Schemas['LogPage']
+export type TaskLogParams = Omit<Query<'get-my-task-logs'>, 'format'>
+export type TaskMetrics = Schemas['GPUsOverTime']
+export type TaskOutputs = Schemas['TaskOutputsResult']
+export type TaskOutputFile = Schemas['OutputFile']

@@ -86,11 +86,6 @@ export const zh = {
     outputs: '输出文件',
     attempts: '运行记录',
   },
-  health: {
-    healthy: '服务正常',
-    unhealthy: '服务无响应',
-    unknown: '状态未知',
-  },
   actions: {
     logs: '日志',
     stop: '停止任务',
@@ -283,11 +278,6 @@ export const en: typeof zh = {
     metrics: 'Resources',
     outputs: 'Outputs',
     attempts: 'Attempts',
-  },
-  health: {
-    healthy: 'healthy',
-    unhealthy: 'not answering',
-    unknown: 'unknown',
   },
   actions: {
     logs: 'Logs',

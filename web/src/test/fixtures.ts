@@ -76,6 +76,7 @@ export function taskFixture(over: Partial<Task> = {}): Task {
     type: 'training',
     status: 'running',
     statusReason: '',
+    statusParams: {},
     machineId: MA,
     machineName: 'gpu-a',
     tenantId: 't1',

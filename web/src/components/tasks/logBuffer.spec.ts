@@ -45,6 +45,17 @@ describe('LogBuffer', () => {
     expect(b.dropped).toBe(150_000)
   })
 
+  it('skips ahead, counting every line before the skip as let go', () => {
+    const b = new LogBuffer(100)
+    b.append(lines(1, 40))
+    b.skipTo(1000)
+    expect([b.size, b.dropped, b.lastN]).toEqual([0, 960 + 40, 1000])
+    b.append(lines(990, 1005))
+    expect(b.slice(0, 10).map((l) => l.n)).toEqual([1001, 1002, 1003, 1004, 1005])
+    b.skipTo(500) // never back
+    expect(b.lastN).toBe(1005)
+  })
+
   it('starts over on reset', () => {
     const b = new LogBuffer(10)
     b.append(lines(1, 20))

@@ -63,6 +63,18 @@ export class LogBuffer {
     return out
   }
 
+  /**
+   * Go on after line n, letting go of every line before it: a log longer
+   * than the cap is read from its last `cap` lines, not from its start.
+   */
+  skipTo(n: number) {
+    if (n <= this.lastN) return
+    this.dropped += this.ring.length + (n - this.lastN)
+    this.ring = []
+    this.head = 0
+    this.lastN = n
+  }
+
   reset() {
     this.ring = []
     this.head = 0

@@ -164,7 +164,7 @@ describe('useTaskLogs', () => {
   }
 
   it('reads the backlog, then follows the socket from after it, each line once', async () => {
-    const page = vi.fn(async (p: TaskLogParams) => ({ attempt: p.attempt ?? 1, lines: p.afterN ? [] : lines(1, 3) }))
+    const page = vi.fn(async (p: TaskLogParams) => ({ attempt: p.attempt ?? 1, attempts: 1, total: 3, lines: p.afterN ? [] : lines(1, 3) }))
     const { w, status, latest, logs } = host(page)
     expect(page).not.toHaveBeenCalled()
 
@@ -183,7 +183,7 @@ describe('useTaskLogs', () => {
   })
 
   it('passes status frames on, and asks for the task again when a newer attempt speaks', async () => {
-    const page = vi.fn(async () => ({ attempt: 1, lines: [] }))
+    const page = vi.fn(async () => ({ attempt: 1, attempts: 1, total: 0, lines: [] }))
     const { w, status, latest, onStatus, onNewAttempt, logs } = host(page)
     status.value = 'running'
     latest.value = 1
@@ -208,7 +208,7 @@ describe('useTaskLogs', () => {
   })
 
   it('closes the socket of an ended task once it has gone quiet', async () => {
-    const page = vi.fn(async () => ({ attempt: 1, lines: lines(1, 2) }))
+    const page = vi.fn(async () => ({ attempt: 1, attempts: 1, total: 2, lines: lines(1, 2) }))
     const { w, status, latest, logs } = host(page)
     status.value = 'succeeded'
     latest.value = 1
@@ -224,7 +224,9 @@ describe('useTaskLogs', () => {
 
   it('searches on the server and shows the matches instead of the log; clearing goes back', async () => {
     const page = vi.fn(async (p: TaskLogParams) =>
-      p.q ? { attempt: 1, lines: [line(40, 'resumed from step 40')] } : { attempt: 1, lines: lines(1, 3) },
+      p.q
+        ? { attempt: 1, attempts: 1, total: 3, lines: [line(40, 'resumed from step 40')] }
+        : { attempt: 1, attempts: 1, total: 3, lines: lines(1, 3) },
     )
     const { w, status, latest, logs } = host(page)
     status.value = 'running'
@@ -249,10 +251,31 @@ describe('useTaskLogs', () => {
     w.unmount()
   })
 
+  it('reads a log longer than the cap from its last lines, and says the earlier ones are not shown', async () => {
+    const total = 250_000
+    const page = vi.fn(async (p: TaskLogParams) => {
+      const from = (p.afterN ?? 0) + 1
+      return { attempt: 1, attempts: 1, total, lines: lines(from, Math.min(total, from + (p.limit ?? 5000) - 1)) }
+    })
+    const { w, status, latest, logs } = host(page)
+    status.value = 'running'
+    latest.value = 1
+    await flushPromises()
+    const l = logs()
+    // the first page, then on from 150,000: the socket sends the rest
+    expect(l.buffer.size).toBe(0)
+    expect(l.buffer.lastN).toBe(150_000)
+    expect(l.dropped.value).toBe(150_000)
+    expect(FakeWebSocket.last()!.url).toContain('afterN=150000')
+    w.unmount()
+  })
+
   it('without a socket (the admin) reads every page, then polls until the task has ended', async () => {
     let stored = lines(1, LOG_PAGE + 10)
     const page = vi.fn(async (p: TaskLogParams) => ({
       attempt: 1,
+      attempts: 1,
+      total: stored.length,
       lines: stored.filter((x) => x.n > (p.afterN ?? 0)).slice(0, p.limit),
     }))
     const { w, status, latest, logs } = host(page, { withSocket: false })

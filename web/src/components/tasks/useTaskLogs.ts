@@ -131,17 +131,27 @@ export function useTaskLogs(options: UseTaskLogsOptions) {
     changed()
   }
 
-  /** Read pages after the newest line until a page is not full (or the generation moved on). */
+  /**
+   * Read up to maxPages pages after the newest line (stopping when the
+   * generation moved on); true when there is more to read. The log's
+   * `total` says how far it goes: one longer than the cap is read on from
+   * its last `cap` lines (the search reads its matches from the start).
+   */
   async function readPages(gen: number, params: TaskLogParams, maxPages: number): Promise<boolean> {
     for (let i = 0; i < maxPages; i++) {
       const page = await options.source.page({ ...params, attempt: attempt.value, afterN: buffer.lastN || undefined, limit: LOG_PAGE })
       if (gen !== generation) return false
       const lines = page.lines ?? []
-      if (lines.length) {
-        batcher.flush()
-        if (buffer.append(lines)) changed()
+      batcher.flush()
+      let grew = lines.length > 0 && buffer.append(lines) > 0
+      if (!params.q && page.total - buffer.lastN > buffer.cap) {
+        buffer.skipTo(page.total - buffer.cap)
+        grew = true
       }
-      if (lines.length < LOG_PAGE) return false
+      if (grew) changed()
+      // more to read now: a full page of matches; lines stored past the last one read
+      const more = params.q ? lines.length >= LOG_PAGE : buffer.lastN < page.total && (lines.length > 0 || grew)
+      if (!more) return false
     }
     return true
   }

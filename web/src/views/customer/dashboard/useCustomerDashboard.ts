@@ -1,6 +1,6 @@
 import { ref, shallowRef } from 'vue'
 import { getCustomerDashboardStats } from '@/api/dashboard'
-import { countTasks, recentTasks, type Task, type TaskCounts } from '@/api/tasks'
+import { recentTasks, type Task } from '@/api/tasks'
 import type { CustomerDashboardStats } from '@/api/types'
 import { useConnect } from '../machines/useConnect'
 import { useMachineSummary } from '../machines/useMachineSummary'
@@ -10,7 +10,6 @@ export function useCustomerDashboard() {
   const statsLoading = ref(false)
   const summary = useMachineSummary()
   const { commandCopied } = useConnect()
-  const taskCounts = shallowRef<TaskCounts | null>(null)
   const tasks = shallowRef<Task[]>([])
   const tasksLoading = ref(false)
   const tasksLoaded = ref(false)
@@ -29,9 +28,7 @@ export function useCustomerDashboard() {
   async function loadTasks() {
     tasksLoading.value = true
     try {
-      const [counts, recent] = await Promise.all([countTasks().catch(() => null), recentTasks()])
-      taskCounts.value = counts
-      tasks.value = recent ?? []
+      tasks.value = (await recentTasks()) ?? []
       tasksLoaded.value = true
     } catch {
       // reported by the HTTP layer
@@ -52,7 +49,6 @@ export function useCustomerDashboard() {
     machines: summary.machines,
     machinesLoading: summary.loading,
     machinesLoaded: summary.loaded,
-    taskCounts,
     tasks,
     tasksLoading,
     tasksLoaded,

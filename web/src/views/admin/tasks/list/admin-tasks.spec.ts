@@ -7,7 +7,7 @@ vi.mock('@/api/tasks', async (original) => ({
   ...(await original<typeof import('@/api/tasks')>()),
   listAdminTasks: vi.fn(),
   getAdminTask: vi.fn(),
-  getAdminTaskLogs: vi.fn(async () => ({ attempt: 1, lines: [] })),
+  getAdminTaskLogs: vi.fn(async () => ({ attempt: 1, attempts: 1, total: 0, lines: [] })),
   stopAdminTask: vi.fn(async () => undefined),
 }))
 vi.mock('@/api/customers', () => ({ listCustomers: vi.fn(async () => ({ list: [], total: 0, page: 1, pageSize: 20 })), getCustomer: vi.fn() }))
@@ -30,7 +30,7 @@ describe('admin task list', () => {
 
   it('asks for each tab’s statuses and the filters', () => {
     expect(adminParams(filters)).toEqual({ status: undefined, tenantId: undefined, machineId: undefined, type: undefined, from: undefined, to: undefined })
-    expect(adminParams({ ...filters, tab: 'running' }).status).toBe('running')
+    expect(adminParams({ ...filters, tab: 'running' }).status).toBe('queued,running')
     expect(adminParams({ ...filters, tab: 'finished' }).status).toBe('succeeded')
     expect(adminParams({ ...filters, tab: 'failed' }).status).toBe('failed')
     expect(adminParams({ ...filters, tab: 'abnormal' }).status).toBe('stopped')
@@ -81,6 +81,8 @@ describe('admin task list', () => {
       servicePort: null,
       attempts: [],
       gpuSimulated: false,
+      createdByName: 'Ann',
+      firstAttempt: 1,
     }
     vi.mocked(api.getAdminTask).mockResolvedValue(details)
     const { wrapper } = await mountPage(Page, '/admin/tasks/list')

@@ -8,15 +8,15 @@ import { isActive } from '@/components/tasks/taskStatus'
 import { promptReason } from '@/utils/confirm'
 
 /**
- * The tabs of 2.1.8.1 by status: 运行中 is running, 已完成 succeeded,
- * 失败 failed, 异常 stopped (ended before it finished: by its customer,
- * an admin or the end of the lease).
+ * The tabs of 2.1.8.1 by status: 运行中 is queued and running (the API's
+ * view=running), 已完成 succeeded, 失败 failed, 异常 stopped (ended before
+ * it finished: by its customer, an admin or the end of the lease).
  */
 export type AdminTaskTab = 'all' | 'running' | 'finished' | 'failed' | 'abnormal'
 export const ADMIN_TASK_TABS: AdminTaskTab[] = ['all', 'running', 'finished', 'failed', 'abnormal']
 export const TAB_STATUS: Record<AdminTaskTab, TaskStatus[]> = {
   all: [],
-  running: ['running'],
+  running: ['queued', 'running'],
   finished: ['succeeded'],
   failed: ['failed'],
   abnormal: ['stopped'],

@@ -15,11 +15,12 @@ const { bodyOf, emptyTaskForm, envNameProblem, placeTaskErrors, sentEnvRows } = 
 const { default: Page } = await import('./index.vue')
 
 const machines: AvailableMachine[] = [
-  { id: MA, name: 'gpu-a', gpuModel: 'A100', gpuCount: 8, freeGpus: 6, queuedTasks: 0, gpuSource: 'simulated' },
-  { id: MB, name: 'gpu-b', gpuModel: 'H100', gpuCount: 2, freeGpus: 0, queuedTasks: 3, gpuSource: 'nvml' },
+  { id: MA, name: 'gpu-a', gpuModel: 'A100', gpuCount: 8, freeGpus: 6, queuedTasks: 0, gpuSource: 'simulated', status: 'online' },
+  { id: MB, name: 'gpu-b', gpuModel: 'H100', gpuCount: 2, freeGpus: 0, queuedTasks: 3, gpuSource: 'nvml', status: 'online' },
 ]
 
 const row = (name: string, value = 'v', key = 0) => ({ key, name, value })
+const image = (ref: string) => ({ ref, id: `sha256:${ref.length}`, size: 1 << 20, created: '2026-01-01T00:00:00Z' })
 
 describe('create task: the body and the checks', () => {
   it('sends trimmed text, the filled env rows, attempts only with auto-restart, a port only for inference', () => {
@@ -91,7 +92,7 @@ describe('create task: the body and the checks', () => {
 describe('create task page', () => {
   beforeEach(() => {
     vi.mocked(api.listAvailableMachines).mockResolvedValue(machines)
-    vi.mocked(api.listTaskImages).mockResolvedValue([{ ref: 'remotegpu/testimage:latest' }, { ref: 'pytorch:2.3' }])
+    vi.mocked(api.listTaskImages).mockResolvedValue([image('remotegpu/testimage:latest'), image('pytorch:2.3')])
   })
   afterEach(() => {
     vi.clearAllMocks()

@@ -36,6 +36,8 @@ function details(over: Partial<TaskDetails> = {}): TaskDetails {
     checkpointIntervalSeconds: 600,
     servicePort: null,
     gpuSimulated: true,
+    createdByName: 'Ann',
+    firstAttempt: 1,
     attempts: [
       {
         attempt: 1,
@@ -48,6 +50,9 @@ function details(over: Partial<TaskDetails> = {}): TaskDetails {
         exitCode: 137,
         reason: 'tasks.reason.oomKilled',
         params: { code: 137 },
+        container: 'rgpu-task-task-1-1',
+        gpuDevices: false,
+        logLines: 1200,
         durationSeconds: 600,
       },
       {
@@ -60,6 +65,10 @@ function details(over: Partial<TaskDetails> = {}): TaskDetails {
         finishedAt: null,
         exitCode: null,
         reason: '',
+        params: {},
+        container: 'rgpu-task-task-1-2',
+        gpuDevices: false,
+        logLines: 1,
         durationSeconds: 0,
       },
     ],
@@ -71,8 +80,8 @@ function details(over: Partial<TaskDetails> = {}): TaskDetails {
 describe('task detail page', () => {
   beforeEach(() => {
     installFakeWebSocket()
-    vi.mocked(api.getTaskLogs).mockResolvedValue({ attempt: 2, lines: [{ n: 1, t: '2026-01-01T00:10:31Z', s: 'stdout', x: 'resumed from step 40' }] })
-    vi.mocked(api.getTaskMetrics).mockResolvedValue({ from: '', to: '', stepSeconds: 5, gpus: [] })
+    vi.mocked(api.getTaskLogs).mockResolvedValue({ attempt: 2, attempts: 2, total: 1, lines: [{ n: 1, t: '2026-01-01T00:10:31Z', s: 'stdout', x: 'resumed from step 40' }] })
+    vi.mocked(api.getTaskMetrics).mockResolvedValue({ from: '', to: '', stepSeconds: 5, source: 'raw', gpus: [] })
   })
   afterEach(() => {
     vi.clearAllMocks()
