@@ -11,6 +11,7 @@ export const wsCustomerMonitoring = (machineId: string) => `/ws/customer/monitor
 export const CLOSE_SESSION_ENDED = 4401 // logout, password change, account or customer disabled: log in again
 export const CLOSE_LEASE_ENDED = 4403 // the machine is no longer leased to the caller's customer
 export const CLOSE_SLOW_CONSUMER = 4008 // the client did not keep up: reconnect
+export const CLOSE_GONE = 4404 // what the socket follows was deleted or is no longer the caller's (a task)
 
 /** A machine turned online or offline by the monitoring. */
 export interface StatusChange {

@@ -9,6 +9,8 @@ export interface UseLiveSocketOptions<T> {
   onFrame(frame: T): void
   /** 4403: the machine is no longer leased (the page says so; the socket stays closed). */
   onLeaseEnded?(): void
+  /** 4404: what the socket follows was deleted (the socket stays closed). */
+  onGone?(): void
   /** Close the socket after the page has been hidden this long; reconnect when it shows again. */
   hiddenPauseMs?: number
   minDelayMs?: number
@@ -22,7 +24,7 @@ export interface UseLiveSocketOptions<T> {
  * layer refreshes the access token it is asked with), reconnected with backoff,
  * paused while the tab is hidden, closed when the page goes. A 4401 close
  * ends the session (to the login page); a 4403 close stops it with
- * `endReason` 'lease'. `status` drives the page's LiveBadge.
+ * `endReason` 'lease', a 4404 close with 'gone'. `status` drives the page's LiveBadge.
  */
 export function useLiveSocket<T>(options: UseLiveSocketOptions<T>) {
   const status = ref<LiveStatus>('idle')
@@ -53,6 +55,7 @@ export function useLiveSocket<T>(options: UseLiveSocketOptions<T>) {
     onEnd(reason, detail) {
       endReason.value = reason
       if (reason === 'lease') options.onLeaseEnded?.()
+      else if (reason === 'gone') options.onGone?.()
       // a 4401 close: the session was revoked (a missing token was already handled by the HTTP layer)
       else if (detail.code !== 0) sessionEnded()
     },

@@ -168,6 +168,19 @@ describe('LiveSocket', () => {
     expect(sockets).toHaveLength(1)
   })
 
+  it('stops for good when what it follows is gone (4404)', async () => {
+    const { live, last, sockets, onEnd } = setup()
+    live.start()
+    await tick()
+    last().open()
+    last().drop(4404, 'task deleted')
+    expect(live.status).toBe('ended')
+    expect(live.endReason).toBe('gone')
+    expect(onEnd).toHaveBeenCalledWith('gone', expect.objectContaining({ code: 4404 }))
+    await vi.advanceTimersByTimeAsync(60_000)
+    expect(sockets).toHaveLength(1)
+  })
+
   it('ends without a socket when there is no session left', async () => {
     const { live, sockets, onEnd } = setup({ ticket: async () => null })
     live.start()

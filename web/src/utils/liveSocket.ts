@@ -3,7 +3,7 @@
 // when the server says the session (4401) or the lease (4403) ended, and can
 // be paused (a hidden tab) and resumed. No Vue in here: useLiveSocket wraps
 // it for pages, tests drive it with a fake socket.
-import { CLOSE_LEASE_ENDED, CLOSE_SESSION_ENDED } from '@/api/ws'
+import { CLOSE_GONE, CLOSE_LEASE_ENDED, CLOSE_SESSION_ENDED } from '@/api/ws'
 
 /**
  * idle: not started or stopped · connecting: the first connection ·
@@ -13,8 +13,11 @@ import { CLOSE_LEASE_ENDED, CLOSE_SESSION_ENDED } from '@/api/ws'
  */
 export type LiveStatus = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'paused' | 'ended'
 
-/** session: 4401 or no session left (go to the login page) · lease: 4403 (the machine is no longer leased). */
-export type EndReason = 'session' | 'lease'
+/**
+ * session: 4401 or no session left (go to the login page) · lease: 4403 (the
+ * machine is no longer leased) · gone: 4404 (what it follows was deleted).
+ */
+export type EndReason = 'session' | 'lease' | 'gone'
 
 /** The part of the browser's WebSocket that is used (a fake in tests). */
 export interface SocketLike {
@@ -189,6 +192,7 @@ export class LiveSocket<T> {
       this.socket = null
       if (ev.code === CLOSE_SESSION_ENDED) return this.end('session', ev.code, ev.reason)
       if (ev.code === CLOSE_LEASE_ENDED) return this.end('lease', ev.code, ev.reason)
+      if (ev.code === CLOSE_GONE) return this.end('gone', ev.code, ev.reason)
       this.scheduleReconnect(gen)
     }
     socket.onerror = () => {

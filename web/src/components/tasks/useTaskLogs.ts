@@ -29,6 +29,8 @@ export interface UseTaskLogsOptions {
   onStatus?(status: TaskStatus): void
   /** lines of a newer attempt than the one shown arrived: the page reloads the task */
   onNewAttempt?(attempt: number): void
+  /** the socket closed with 4404: the task was deleted (or is no longer the caller's) */
+  onGone?(): void
   cap?: number
   /** poll interval of a task that has not ended, when there is no socket */
   pollMs?: number
@@ -87,6 +89,10 @@ export function useTaskLogs(options: UseTaskLogsOptions) {
             ? options.source.socketPath!({ attempt: attempt.value, afterN: buffer.lastN || undefined })
             : null,
         onFrame: onFrame,
+        onGone: () => {
+          socketWanted.value = false
+          options.onGone?.()
+        },
         createSocket: options.createSocket,
       })
     : null

@@ -142,6 +142,21 @@ describe('task detail page', () => {
     wrapper.unmount()
   })
 
+  it('says the task is gone when its log socket closes with 4404', async () => {
+    vi.mocked(api.getTaskDetails).mockResolvedValue(details())
+    const { wrapper } = await mountPage(Page, '/customer/tasks/task-1', { session: true })
+    await flushPromises()
+    const socket = FakeWebSocket.last()!
+    socket.open()
+    vi.mocked(api.getTaskDetails).mockRejectedValue(new ApiError({ status: 404, message: 'not found', data: { reason: 'tasks.notFound' } }))
+    socket.drop(4404, 'task deleted')
+    await flushPromises()
+    expect(wrapper.text()).toContain('任务不存在，或已被删除')
+    await new Promise((r) => setTimeout(r, 1200))
+    expect(FakeWebSocket.sockets).toHaveLength(1)
+    wrapper.unmount()
+  })
+
   it('says when the task does not exist', async () => {
     vi.mocked(api.getTaskDetails).mockRejectedValue(new ApiError({ status: 404, message: 'not found', data: { reason: 'tasks.notFound' } }))
     const { wrapper } = await mountPage(Page, '/customer/tasks/nope', { session: true })

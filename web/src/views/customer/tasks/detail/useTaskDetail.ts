@@ -61,6 +61,8 @@ export function useTaskDetail(options: { createSocket?(url: string): SocketLike 
       if (s !== task.value?.status) void load()
     },
     onNewAttempt: () => void load(),
+    // deleted meanwhile: the page says so
+    onGone: () => void load(),
     createSocket: options.createSocket,
   })
 
