@@ -395,6 +395,8 @@ const en: typeof zhCN = {
     placeholder: 'Search customer name or company',
   },
   adminHome: {
+    runningTasks: 'Running tasks',
+    queuedTasksN: '{n} queued',
     machines: 'Machines',
     online: 'Online',
     offline: 'Offline',

@@ -394,6 +394,8 @@ export default {
     placeholder: '搜索客户名称 / 公司',
   },
   adminHome: {
+    runningTasks: '运行任务数',
+    queuedTasksN: '排队 {n} 个',
     machines: '总机器数',
     online: '在线机器',
     offline: '离线机器',

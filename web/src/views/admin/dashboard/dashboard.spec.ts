@@ -32,6 +32,8 @@ const stats: FleetStats = {
   customers: 3,
   activeCustomers: 2,
   pendingCustomers: 0,
+  runningTasks: 7,
+  queuedTasks: 3,
 }
 
 const alert: Alert = {
@@ -87,6 +89,8 @@ describe('admin home', () => {
     const { wrapper } = await mountPage(Page, '/admin/dashboard', { session: true })
     await flushPromises()
     expect(wrapper.find('[data-testid="stat-avgGpuUtil"]').text()).toContain('47.3')
+    // 运行任务数, with the queued ones
+    expect(wrapper.find('[data-testid="stat-runningTasks"]').text()).toMatch(/运行任务数\s*7\s*排队 3 个/)
     expect(dashboard.getGpuTrend).toHaveBeenCalledWith({ range: '24h' })
     const avg = (trendCalls().at(-1)!.series as { id: string; data: [string, number][] }[])[0]!
     expect(avg.id).toBe('avg')
