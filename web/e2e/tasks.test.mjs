@@ -173,13 +173,12 @@ describe('training tasks', () => {
       await page.waitForURL((url) => url.pathname === '/customer/tasks/create-training')
 
       const name = `ticker-${id}`
-      await page.getByTestId('task-name').locator('input').fill(name)
+      await page.getByTestId('task-name').fill(name)
       await pickOption(page, page.getByTestId('task-machine'), machineName)
       await page.getByTestId('task-machine-info').getByText('模拟 GPU').waitFor()
       await pickOption(page, page.getByTestId('task-image'), IMAGE, { type: 'testimage' })
       await page
         .getByTestId('task-command')
-        .locator('textarea')
         .fill('i=0; while true; do i=$((i+1)); echo "tick $i from $RGPU_TASK_ID"; sleep 0.1; done')
       await page.getByTestId('task-submit').click()
 
@@ -201,7 +200,7 @@ describe('training tasks', () => {
       assert.equal(await page.getByTestId('log-follow').getAttribute('data-following'), 'true')
 
       // a server-side search highlights its matches; back to the live log
-      await page.getByTestId('log-search').locator('input').fill('tick 3 from')
+      await page.getByTestId('log-search').fill('tick 3 from')
       await page.getByTestId('log-search-submit').click()
       await page.getByTestId('log-search-state').getByText('1 行包含「tick 3 from」').waitFor()
       await viewer.locator('mark', { hasText: 'tick 3 from' }).waitFor()
@@ -261,21 +260,21 @@ describe('training tasks', () => {
       await login(page, customer.owner, '/customer/dashboard')
       await page.goto(`/customer/tasks/create-training?machineId=${machineId}`)
       const name = `resume-${id}`
-      await page.getByTestId('task-name').locator('input').fill(name)
+      await page.getByTestId('task-name').fill(name)
       await page.getByTestId('task-machine-info').waitFor()
       await pickOption(page, page.getByTestId('task-image'), IMAGE, { type: 'testimage' })
-      await page.getByTestId('task-command').locator('textarea').fill('/opt/rgpu-test/checkpoint.sh')
+      await page.getByTestId('task-command').fill('/opt/rgpu-test/checkpoint.sh')
       // crash once after step 3, a little pace so the steps show
       await page.getByTestId('task-env-add').click()
-      await page.getByTestId('task-env-0').getByTestId('task-env-name').locator('input').fill('CRASH_AT')
-      await page.getByTestId('task-env-0').getByTestId('task-env-value').locator('input').fill('3')
+      await page.getByTestId('task-env-0').getByTestId('task-env-name').fill('CRASH_AT')
+      await page.getByTestId('task-env-0').getByTestId('task-env-value').fill('3')
       await page.getByTestId('task-env-add').click()
-      await page.getByTestId('task-env-1').getByTestId('task-env-name').locator('input').fill('STEPS')
-      await page.getByTestId('task-env-1').getByTestId('task-env-value').locator('input').fill('6')
+      await page.getByTestId('task-env-1').getByTestId('task-env-name').fill('STEPS')
+      await page.getByTestId('task-env-1').getByTestId('task-env-value').fill('6')
       // advanced: auto-restart, up to 3 attempts
       await page.getByTestId('task-advanced').locator('.el-collapse-item__header').click()
       await page.getByTestId('task-auto-restart').click()
-      assert.equal(await page.getByTestId('task-max-attempts').locator('input').inputValue(), '3')
+      assert.equal(await page.locator('[data-testid="task-max-attempts"] input, input[data-testid="task-max-attempts"]').first().inputValue(), '3')
       await page.getByTestId('task-submit').click()
       await page.waitForURL((url) => /^\/customer\/tasks\/[0-9a-f-]{36}$/.test(url.pathname), { timeout: 20_000 })
 
