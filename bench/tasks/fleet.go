@@ -118,15 +118,12 @@ func addFleet(ctx context.Context, o options, admin, customer *session, tenantID
 }
 
 // remove ends the leases (the real reclaim: the agents stop the tenant's
-// containers and rotate their keys), deletes the machines once their hosts
-// confirmed it, then stops the agents.
+// containers and rotate their keys), stops the agents once their hosts
+// confirmed it, and deletes the machines.
 func (f *fleet) remove(admin *session) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	defer func() {
-		f.stop()
-		_ = os.RemoveAll(f.stateDir)
-	}()
+	defer os.RemoveAll(f.stateDir)
 	var errs []error
 	for _, m := range f.machines {
 		err := admin.do(ctx, http.MethodPost, "/api/admin/machines/"+m.ID+"/reclaim", map[string]string{"reason": "bench/tasks done"}, nil)
@@ -143,10 +140,13 @@ func (f *fleet) remove(admin *session) error {
 			err := admin.do(ctx, http.MethodGet, "/api/admin/machines/"+m.ID, nil, &got)
 			return err == nil && got.Allocation == nil && got.Cleanup == nil, err
 		})
-		if err == nil {
-			err = admin.do(ctx, http.MethodDelete, "/api/admin/machines/"+m.ID, nil, nil)
-		}
 		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	f.stop()
+	for _, m := range f.machines {
+		if err := admin.do(ctx, http.MethodDelete, "/api/admin/machines/"+m.ID, nil, nil); err != nil {
 			errs = append(errs, fmt.Errorf("machine %s (%s) left behind: %w", m.Name, m.ID, err))
 		}
 	}

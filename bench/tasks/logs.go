@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,7 +12,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/gorilla/websocket"
+
+	"github.com/remotegpu/remotegpu/internal/agentproto"
 )
 
 // The log parts run the test image's /opt/rgpu-test/loglines.sh: it prints
@@ -221,6 +226,9 @@ func diagnose(ctx context.Context, ts *tasks, f *follower) string {
 	}
 	if len(details.Attempts) > 0 {
 		out += fmt.Sprintf("; the api: task %s, %d lines stored", details.Status, details.Attempts[0].LogLines)
+	}
+	if n, err := dockerLines(ctx, ts, f.taskID); err == nil {
+		out += fmt.Sprintf("; Docker's log of the container (read whole, not followed) has %d lines", n)
 	}
 	if missing > 0 {
 		var page struct {
@@ -432,3 +440,23 @@ func logMemory(ctx context.Context, o options, ts *tasks, machines []machine) er
 }
 
 func mib(b float64) string { return fmt.Sprintf("%.1f MiB", b/(1<<20)) }
+
+// dockerLines counts the lines of the task's (first attempt's) container
+// log as Docker gives it whole, without following it.
+func dockerLines(ctx context.Context, ts *tasks, taskID string) (int, error) {
+	rc, err := ts.docker.ContainerLogs(ctx, agentproto.ContainerName(taskID, 1), container.LogsOptions{ShowStdout: true, ShowStderr: true})
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	var c lineCounter
+	_, err = stdcopy.StdCopy(&c, &c, rc)
+	return int(c), err
+}
+
+type lineCounter int
+
+func (c *lineCounter) Write(p []byte) (int, error) {
+	*c += lineCounter(bytes.Count(p, []byte{'\n'}))
+	return len(p), nil
+}

@@ -51,9 +51,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
 
 	"github.com/remotegpu/remotegpu/bench/internal/benchfleet"
+	"github.com/remotegpu/remotegpu/internal/agentproto"
 	"github.com/remotegpu/remotegpu/internal/testimage"
 )
 
@@ -159,6 +161,11 @@ func run(ctx context.Context, o options) (err error) {
 		} else {
 			fmt.Printf("\nremoved the %d machines (reclaimed, then deleted) and their agents' state\n", len(f.machines))
 		}
+		if n, lerr := leftContainers(dc, runName, f.machines); lerr != nil || n > 0 {
+			err = errors.Join(err, fmt.Errorf("cleanup: %d containers left (%v)", n, lerr))
+		} else {
+			fmt.Println("no container of this run is left in", o.dockerHost)
+		}
 	}()
 	if err != nil {
 		return err
@@ -189,6 +196,26 @@ func run(ctx context.Context, o options) (err error) {
 		}
 	}
 	return nil
+}
+
+// leftContainers counts the containers of the run still in Docker: the
+// plain docker runs, and the task containers of its machines.
+func leftContainers(dc *client.Client, run string, machines []machine) (int, error) {
+	list, err := dc.ContainerList(context.Background(), container.ListOptions{All: true})
+	if err != nil {
+		return 0, err
+	}
+	ours := map[string]bool{}
+	for _, m := range machines {
+		ours[m.ID] = true
+	}
+	n := 0
+	for _, c := range list {
+		if c.Labels["remotegpu.bench"] == run || ours[c.Labels[agentproto.LabelMachine]] {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // tenantOf finds the company with code among the admin's customers.
