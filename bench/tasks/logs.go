@@ -294,8 +294,9 @@ func logLag(ctx context.Context, o options, ts *tasks, m machine) error {
 		fmt.Printf("; socket closed early: code %d %s", f.closeCode, f.closeErr)
 	}
 	fmt.Println()
-	if f.got < want {
+	if f.got < want || f.dups > 0 || f.stray > 0 {
 		fmt.Println("  PROBLEM:", diagnose(ctx, ts, f))
+		problem("part 3: %d of %d lines never reached the socket, %d came twice, %d were not the task's", want-f.got, want, f.dups, f.stray)
 	}
 	fmt.Printf("  (load %s)\n", loadavg())
 	return nil
@@ -317,33 +318,8 @@ func logMemory(ctx context.Context, o options, ts *tasks, machines []machine) er
 		return err
 	}
 
-	// a reading a second from here to the end
-	var peak metrics
-	var peakMu sync.Mutex
-	sampling := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			if m, err := scrape(o); err == nil {
-				peakMu.Lock()
-				if peak == nil {
-					peak = metrics{}
-				}
-				for k, v := range m {
-					peak[k] = max(peak[k], v)
-				}
-				peakMu.Unlock()
-			}
-			select {
-			case <-sampling:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
+	stopPeak := samplePeak(o)
+	defer stopPeak()
 
 	wctx, cancel := context.WithTimeout(ctx, o.memFor+10*time.Minute)
 	defer cancel()
@@ -361,7 +337,6 @@ func logMemory(ctx context.Context, o options, ts *tasks, machines []machine) er
 		}
 	})
 	if err, _ := failed.Load().(error); err != nil {
-		close(sampling)
 		return err
 	}
 	created := time.Since(began)
@@ -375,7 +350,6 @@ func logMemory(ctx context.Context, o options, ts *tasks, machines []machine) er
 	time.Sleep(3 * time.Second)
 	during, err := scrape(o)
 	if err != nil {
-		close(sampling)
 		return err
 	}
 	loadDuring := loadavg()
@@ -391,8 +365,7 @@ func logMemory(ctx context.Context, o options, ts *tasks, machines []machine) er
 	for _, f := range followers {
 		<-f.done
 	}
-	close(sampling)
-	<-sampled
+	peak := stopPeak()
 	time.Sleep(5 * time.Second)
 	after, err := scrapeSettled(o)
 	if err != nil {
@@ -423,6 +396,10 @@ func logMemory(ctx context.Context, o options, ts *tasks, machines []machine) er
 		}
 		fmt.Println("  PROBLEM:", diagnose(ctx, ts, f))
 	}
+	if lost > 0 || dups > 0 || stray > 0 || len(incomplete) > 0 {
+		problem("part 4: %d of %d lines never reached the sockets (%d of %d tasks' sockets missed lines or the end), %d came twice, %d were not the task's",
+			lost, n*want, len(incomplete), n, dups, stray)
+	}
 	fmt.Printf("\n  %-44s %10s %14s %14s %10s\n", "api process (/metrics; api+worker in testenv)", "RSS", "Go heap inuse", "heap alloc", "goroutines")
 	for _, r := range []struct {
 		name string
@@ -432,11 +409,44 @@ func logMemory(ctx context.Context, o options, ts *tasks, machines []machine) er
 		fmt.Printf("  %-44s %10s %14s %14s %10.0f\n", r.name, mib(r.m["process_resident_memory_bytes"]), mib(r.m["go_memstats_heap_inuse_bytes"]),
 			mib(r.m["go_memstats_heap_alloc_bytes"]), r.m["go_goroutines"])
 	}
+	fmt.Printf("  per followed task while all streamed: %.0f KiB RSS, %.0f KiB heap in use, %.1f goroutines (the worker's share included)\n",
+		(during["process_resident_memory_bytes"]-before["process_resident_memory_bytes"])/float64(n)/1024,
+		(during["go_memstats_heap_inuse_bytes"]-before["go_memstats_heap_inuse_bytes"])/float64(n)/1024,
+		(during["go_goroutines"]-before["go_goroutines"])/float64(n))
 	cpu := after["process_cpu_seconds_total"] - before["process_cpu_seconds_total"]
 	fmt.Printf("  api process CPU over the part: %.0f s in %s (%.2f of the %d cores)\n", cpu, ended.Round(time.Second),
 		cpu/ended.Seconds(), runtime.NumCPU())
 	fmt.Printf("  (load %s)\n", loadavg())
 	return nil
+}
+
+// samplePeak reads /metrics every second until stop, which returns the
+// largest reading of each metric.
+func samplePeak(o options) (stop func() metrics) {
+	peak := metrics{}
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			if m, err := scrape(o); err == nil {
+				for k, v := range m {
+					peak[k] = max(peak[k], v)
+				}
+			}
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	var once sync.Once
+	return func() metrics {
+		once.Do(func() { close(quit); <-done })
+		return peak
+	}
 }
 
 func mib(b float64) string { return fmt.Sprintf("%.1f MiB", b/(1<<20)) }

@@ -118,6 +118,21 @@ func main() {
 		fmt.Fprintln(os.Stderr, "tasks:", err)
 		os.Exit(1)
 	}
+	if len(problems) > 0 {
+		fmt.Println("\nPROBLEMS found:")
+		for _, p := range problems {
+			fmt.Println("  -", p)
+		}
+		os.Exit(3)
+	}
+}
+
+// problems are what the parts found wrong in the product (lines lost ...):
+// reported at the end, and the exit status is 3.
+var problems []string
+
+func problem(format string, args ...any) {
+	problems = append(problems, fmt.Sprintf(format, args...))
 }
 
 func run(ctx context.Context, o options) (err error) {
