@@ -211,6 +211,11 @@ var errResync = errors.New("the api expects another offset")
 func (s *Shipper) ship(ctx context.Context, f *follow) bool {
 	log := s.log().With("task", f.taskID, "attempt", f.attempt)
 	bo := s.backOff()
+	// Docker can end a followed log of an exited container before its last
+	// lines (seen with dockerd 20.10 under load: the final burst of a
+	// script was missing), so once the followed log has ended, the whole
+	// log is read once more, not followed, from where the api stands.
+	follow := true
 	for ctx.Err() == nil {
 		next, err := s.post(ctx, f, 0, nil)
 		if err != nil {
@@ -219,8 +224,11 @@ func (s *Shipper) ship(ctx context.Context, f *follow) bool {
 			}
 			return false
 		}
-		ended, err := s.stream(ctx, f, next.Next)
+		ended, err := s.stream(ctx, f, next.Next, follow)
 		switch {
+		case ended && follow:
+			follow = false
+			continue
 		case ended:
 			log.Debug("task log shipped")
 			return true
@@ -246,8 +254,8 @@ func (s *Shipper) ship(ctx context.Context, f *follow) bool {
 // stream reads the container's log from the start, skips the first skip
 // lines and ships the rest. ended: the log ended and the container is
 // not running, so there will be no more lines.
-func (s *Shipper) stream(ctx context.Context, f *follow, skip int64) (ended bool, err error) {
-	rc, err := s.Docker.ContainerLogs(ctx, f.containerID, container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: true, Timestamps: true})
+func (s *Shipper) stream(ctx context.Context, f *follow, skip int64, follow bool) (ended bool, err error) {
+	rc, err := s.Docker.ContainerLogs(ctx, f.containerID, container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: follow, Timestamps: true})
 	if err != nil {
 		return false, err
 	}

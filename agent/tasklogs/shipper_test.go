@@ -1,8 +1,10 @@
 package tasklogs
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"io"
@@ -18,6 +20,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
 
 	"github.com/remotegpu/remotegpu/agent/hostops"
@@ -340,4 +343,67 @@ func BenchmarkShip(b *testing.B) {
 		cancel()
 		f.srv.Close()
 	}
+}
+
+// shortFollow is a Docker whose followed log of a container ends, once the
+// container has exited, without its last frames: what dockerd 20.10 did
+// under load (bench/tasks lost a script's final burst).
+type shortFollow struct {
+	*client.Client
+	drop int // frames left out of a followed log
+}
+
+func (d shortFollow) ContainerLogs(ctx context.Context, id string, o container.LogsOptions) (io.ReadCloser, error) {
+	if !o.Follow {
+		return d.Client.ContainerLogs(ctx, id, o)
+	}
+	wait, errc := d.Client.ContainerWait(ctx, id, container.WaitConditionNotRunning)
+	select {
+	case <-wait:
+	case err := <-errc:
+		return nil, err
+	}
+	o.Follow = false
+	rc, err := d.Client.ContainerLogs(ctx, id, o)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	all, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, err
+	}
+	var ends []int // where each stdcopy frame ends
+	for at := 0; at+8 <= len(all); {
+		at += 8 + int(binary.BigEndian.Uint32(all[at+4:at+8]))
+		ends = append(ends, at)
+	}
+	keep := 0
+	if len(ends) > d.drop {
+		keep = ends[len(ends)-1-d.drop]
+	}
+	return io.NopCloser(bytes.NewReader(all[:keep])), nil
+}
+
+// A followed log that ends early is read again, whole, once the container
+// has exited: every line is shipped.
+func TestShipperReadsTheEndAgain(t *testing.T) {
+	t.Parallel()
+	cli := testdocker.Client(t)
+	f := newFakeAPI(t)
+	task := newTaskID()
+	s := newShipper(f, cli, task)
+	s.Docker = shortFollow{Client: cli, drop: 10}
+	runShipper(t, s)
+	const n = 100
+	o := startTask(t, cli, s, task, "sh "+testimage.ScriptDir+"/loglines.sh", map[string]string{"LOG_LINES": strconv.Itoa(n), "LOG_STDERR": "1"})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := o.TaskWait(ctx, agentproto.TaskWaitArgs{TaskID: task, Attempt: 1})
+	if err != nil || res.ExitCode != 0 || !res.LogsShipped {
+		t.Fatalf("wait %+v, %v", res, err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	checkLog(t, f.stored(task, 1), n)
 }
