@@ -179,8 +179,10 @@ func (a *Allocations) NotifyAllocationExpiring(ctx context.Context, in NotifyExp
 			res.Recipients = append(res.Recipients, Recipient{UserID: u.ID, Email: u.Email, Name: u.Name})
 		}
 	}
-	title, content := ExpiringNoticeText(al.MachineName, al.GPUModel, al.GPUCount, in.EndAt)
-	b := &store.NotificationBatch{ID: res.BatchID, TenantID: al.TenantID, Title: title, Content: content, Level: "warning",
+	params := ExpiringNoticeParams(al.MachineName, al.GPUModel, al.GPUCount, in.EndAt)
+	title, content := englishNotice(NoticeLeaseExpiring, params)
+	b := &store.NotificationBatch{ID: res.BatchID, TenantID: al.TenantID, Title: title, Content: content,
+		Code: NoticeLeaseExpiring, Params: params, Level: "warning",
 		SendEmail: len(res.Recipients) > 0, SenderName: "system"}
 	if _, err := a.Store.DeliverSystemNotice(ctx, b, ids); err != nil {
 		return NotifyExpiringResult{}, fmt.Errorf("unable to record the expiring notice: %w", err)
@@ -191,23 +193,11 @@ func (a *Allocations) NotifyAllocationExpiring(ctx context.Context, in NotifyExp
 	return res, nil
 }
 
-// The system notice of a lease about to end. It goes to the customer's inbox
-// and by mail to people whose language is not known, so it is sent in both:
-// each text below is one language, joined when the notice is made.
-const (
-	expiringTitleZH = "机器即将到期：%s"
-	expiringTitleEN = "Machine lease ending soon: %s"
-	expiringBodyZH  = "您租用的机器 %s（%d × %s）将于 %s 到期，到期后机器将被回收，其上的任务会被停止。如需继续使用，请联系管理员续期。"
-	expiringBodyEN  = "Your lease of machine %s (%d × %s) ends on %s. The machine is then reclaimed and the tasks on it are stopped; " +
-		"contact your administrator to renew it."
-)
-
-// ExpiringNoticeText is the title and body of the notice, Chinese then English.
-func ExpiringNoticeText(machine, gpuModel string, gpuCount int, endAt time.Time) (string, string) {
-	end := endAt.UTC().Format("2006-01-02 15:04 UTC")
-	title := fmt.Sprintf(expiringTitleZH, machine) + " / " + fmt.Sprintf(expiringTitleEN, machine)
-	content := fmt.Sprintf(expiringBodyZH, machine, gpuCount, gpuModel, end) + "\n" + fmt.Sprintf(expiringBodyEN, machine, gpuCount, gpuModel, end)
-	return title, content
+// ExpiringNoticeParams are the figures of the notice of a lease about to
+// end (NoticeLeaseExpiring); endAt is RFC 3339, the console formats it.
+func ExpiringNoticeParams(machine, gpuModel string, gpuCount int, endAt time.Time) map[string]any {
+	return map[string]any{"machine": machine, "gpuModel": gpuModel, "gpuCount": gpuCount,
+		"endAt": endAt.UTC().Format(time.RFC3339)}
 }
 
 // HostAgentPresent tells whether an agent polls the machine's host task

@@ -3,6 +3,8 @@ package activities
 import (
 	"context"
 	"errors"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,13 +125,24 @@ func TestAllocationActivitiesLifecycle(t *testing.T) {
 		Scan(&batches, &status); err != nil {
 		t.Fatal(err)
 	}
-	wantTitle, wantContent := ExpiringNoticeText("gpu-01", "A100", 8, end)
-	if copies != 1 || batches != 1 || status != "sending" || title != wantTitle || content != wantContent {
+	// The stored text is the English one (for old clients); the code and
+	// params are what the console translates.
+	wantTitle := "Machine lease ending soon: gpu-01"
+	wantContent := "Your lease of machine gpu-01 (8 × A100) ends on " + end.UTC().Format("2006-01-02 15:04 UTC") + "."
+	if copies != 1 || batches != 1 || status != "sending" || title != wantTitle || !strings.HasPrefix(content, wantContent) {
 		t.Fatalf("%d copies, %d batches (%s): %q %q", copies, batches, status, title, content)
 	}
 	list, _, _, err := f.st.ListNotifications(ctx, f.tenantID, f.owner.ID, false, store.Page{Page: 1, PageSize: 10})
 	if err != nil || len(list) != 1 {
 		t.Fatalf("owner's notifications %+v %v", list, err)
+	}
+	wantParams := map[string]any{"machine": "gpu-01", "gpuModel": "A100", "gpuCount": float64(8), "endAt": end.UTC().Format(time.RFC3339)}
+	if list[0].Code != NoticeLeaseExpiring || !reflect.DeepEqual(list[0].Params, wantParams) {
+		t.Fatalf("owner's notice %q %#v, want %#v", list[0].Code, list[0].Params, wantParams)
+	}
+	batch, err := f.st.GetNotificationBatch(ctx, n.BatchID)
+	if err != nil || batch.Code != NoticeLeaseExpiring || !reflect.DeepEqual(batch.Params, wantParams) {
+		t.Fatalf("batch %+v %v", batch, err)
 	}
 	if al, _ = f.st.GetAllocation(ctx, f.allocID, 0); al.NotifiedAt == nil {
 		t.Fatal("not marked notified")

@@ -68,8 +68,15 @@ func (a *Notifications) MailNotification(ctx context.Context, in MailInput) erro
 	if err != nil {
 		return fmt.Errorf("unable to load notification batch: %w", err)
 	}
+	title, content := b.Title, b.Content
+	if b.Code != "" {
+		// a system notice: its text in each language, from its code
+		if t, c, ok := NoticeMailText(b.Code, b.Params); ok {
+			title, content = t, c
+		}
+	}
 	subject, text, html, err := mail.Render("notification", map[string]any{
-		"Name": in.Name, "Title": b.Title, "Content": b.Content, "Level": b.Level})
+		"Name": in.Name, "Title": title, "Content": content, "Level": b.Level})
 	if err != nil {
 		return temporal.NewNonRetryableApplicationError("unable to render notification mail", "Template", err)
 	}

@@ -216,41 +216,45 @@ func (a *Tasks) NotifyTaskDone(ctx context.Context, in NotifyTaskDoneInput) (Not
 	if t.NotifyMail && u.Email != "" && u.Status == "active" {
 		res.Recipients = []Recipient{{UserID: u.ID, Email: u.Email, Name: u.Name}}
 	}
-	reason, _ := t.StatusParams["reason"].(string)
-	title, content := TaskDoneNoticeText(t.Name, t.Status, admin, reason)
+	code, params := TaskDoneNotice(t.TaskID, t.Name, t.Status, t.StatusReason, t.StatusParams)
+	title, content := englishNotice(code, params)
 	level := "info"
 	if t.Status != store.TaskSucceeded {
 		level = "warning"
 	}
-	b := &store.NotificationBatch{ID: res.BatchID, TenantID: t.TenantID, Title: title, Content: content, Level: level,
-		SendEmail: len(res.Recipients) > 0, SenderName: "system"}
+	b := &store.NotificationBatch{ID: res.BatchID, TenantID: t.TenantID, Title: title, Content: content,
+		Code: code, Params: params, Level: level, SendEmail: len(res.Recipients) > 0, SenderName: "system"}
 	if _, err := a.Store.DeliverSystemNotice(ctx, b, ids); err != nil {
 		return NotifyTaskDoneResult{}, fmt.Errorf("unable to record the task notice: %w", err)
 	}
 	return res, nil
 }
 
-// The end-of-task notice, in both languages like the other system notices
-// (the inbox and the mail do not know the reader's language).
-var taskDoneTexts = map[string][2]string{
-	store.TaskSucceeded: {"任务已完成：%s", "Task succeeded: %s"},
-	store.TaskFailed:    {"任务失败：%s", "Task failed: %s"},
-	store.TaskStopped:   {"任务已停止：%s", "Task stopped: %s"},
+var taskDoneCodes = map[string]string{
+	store.TaskSucceeded: NoticeTaskSucceeded,
+	store.TaskFailed:    NoticeTaskFailed,
+	store.TaskStopped:   NoticeTaskStopped,
 }
 
-var statusZH = map[string]string{store.TaskSucceeded: "成功", store.TaskFailed: "失败", store.TaskStopped: "已停止"}
-
-// TaskDoneNoticeText is the title and body of the notice, Chinese then English.
-func TaskDoneNoticeText(name, status string, byAdmin bool, reason string) (string, string) {
-	t := taskDoneTexts[status]
-	title := fmt.Sprintf(t[0], name) + " / " + fmt.Sprintf(t[1], name)
-	zh := fmt.Sprintf("您的任务 %s 已结束，状态：%s。详情与日志请在任务详情页查看。", name, statusZH[status])
-	en := fmt.Sprintf("Your task %s has ended with the status %s. Its details and logs are on the task's page.", name, status)
-	if byAdmin {
-		zh = fmt.Sprintf("您的任务 %s 已被平台管理员停止。原因：%s", name, reason)
-		en = fmt.Sprintf("Your task %s was stopped by a platform administrator. Reason: %s", name, reason)
+// TaskDoneNotice is the code and params of the notice that a task ended:
+// by its status, or NoticeTaskStoppedByAdmin with the admin's reason. The
+// params keep the task's status reason code and its params as well.
+func TaskDoneNotice(taskID, name, status, statusReason string, statusParams map[string]any) (string, map[string]any) {
+	code, ok := taskDoneCodes[status]
+	if !ok {
+		code = NoticeTaskStopped
 	}
-	return title, zh + "\n" + en
+	if statusParams == nil {
+		statusParams = map[string]any{}
+	}
+	params := map[string]any{"taskId": taskID, "name": name, "status": status,
+		"statusReason": statusReason, "statusParams": statusParams}
+	if statusReason == ReasonStoppedByAdmin {
+		code = NoticeTaskStoppedByAdmin
+		reason, _ := statusParams["reason"].(string)
+		params["reason"] = reason
+	}
+	return code, params
 }
 
 // stopLeaseTasks tells the workflows of the tasks a lease end stopped; a

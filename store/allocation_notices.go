@@ -25,6 +25,8 @@ func (q *Queries) TenantOwners(ctx context.Context, tenantID string) ([]User, er
 // in-app copy for each of userIDs. Repeating it with the same id adds
 // nothing. The batch stays "sending" when it is to be mailed (the caller
 // finishes it with FinishNotificationBatch), otherwise it is "sent" at once.
+// b.Code and b.Params, when Code is set, name the notice's text for the
+// console and the mail; b.Title and b.Content are then its English text.
 // It returns how many in-app copies this call added.
 func (q *Queries) DeliverSystemNotice(ctx context.Context, b *NotificationBatch, userIDs []string) (int, error) {
 	var added int
@@ -33,15 +35,28 @@ func (q *Queries) DeliverSystemNotice(ctx context.Context, b *NotificationBatch,
 		if b.SendEmail {
 			status = "sending"
 		}
+		var code *string
+		var params []byte
+		if b.Code != "" {
+			code = &b.Code
+			p := b.Params
+			if p == nil {
+				p = map[string]any{}
+			}
+			var err error
+			if params, err = json.Marshal(p); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO notification_batches (id, tenant_id, sender_name, title, content, level, send_email,
-				status, recipients, finished_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $8 = 'sent' THEN now() END)
+				status, recipients, finished_at, code, params)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $8 = 'sent' THEN now() END, $10, $11::jsonb)
 			ON CONFLICT (id) DO NOTHING`,
-			b.ID, b.TenantID, b.SenderName, b.Title, b.Content, b.Level, b.SendEmail, status, len(userIDs)); err != nil {
+			b.ID, b.TenantID, b.SenderName, b.Title, b.Content, b.Level, b.SendEmail, status, len(userIDs), code, params); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO notifications (tenant_id, user_id, batch_id, title, content, level)
-			SELECT nb.tenant_id, u.id, nb.id, nb.title, nb.content, nb.level
+		tag, err := tx.Exec(ctx, `INSERT INTO notifications (tenant_id, user_id, batch_id, title, content, code, params, level)
+			SELECT nb.tenant_id, u.id, nb.id, nb.title, nb.content, nb.code, nb.params, nb.level
 			FROM notification_batches nb JOIN users u ON u.tenant_id = nb.tenant_id AND u.id = ANY($2::uuid[])
 			WHERE nb.id = $1
 			ON CONFLICT (batch_id, user_id) DO NOTHING`, b.ID, userIDs)

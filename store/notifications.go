@@ -8,27 +8,31 @@ import (
 )
 
 type NotificationBatch struct {
-	ID         string     `json:"id" format:"uuid"`
-	TenantID   string     `json:"tenantId" format:"uuid"`
-	Title      string     `json:"title"`
-	Content    string     `json:"content"`
-	Level      string     `json:"level" enum:"info,warning,critical"`
-	SendEmail  bool       `json:"sendEmail"`
-	Status     string     `json:"status" enum:"sending,sent,failed"`
-	Recipients int        `json:"recipients"`
-	Error      string     `json:"error"`
-	SenderName string     `json:"senderName"`
-	CreatedAt  time.Time  `json:"createdAt"`
-	FinishedAt *time.Time `json:"finishedAt"`
+	ID         string         `json:"id" format:"uuid"`
+	TenantID   string         `json:"tenantId" format:"uuid"`
+	Title      string         `json:"title"`
+	Content    string         `json:"content"`
+	Code       string         `json:"code" doc:"The code of a system notice (notices.leaseExpiring …), which the console translates with params; empty for a message written by an admin and for older notices (title and content hold the text)"`
+	Params     map[string]any `json:"params" doc:"The figures of the notice's code (machine, gpuModel, gpuCount, endAt, name, status, reason …)"`
+	Level      string         `json:"level" enum:"info,warning,critical"`
+	SendEmail  bool           `json:"sendEmail"`
+	Status     string         `json:"status" enum:"sending,sent,failed"`
+	Recipients int            `json:"recipients"`
+	Error      string         `json:"error"`
+	SenderName string         `json:"senderName"`
+	CreatedAt  time.Time      `json:"createdAt"`
+	FinishedAt *time.Time     `json:"finishedAt"`
 }
 
 type Notification struct {
-	ID        string     `json:"id" format:"uuid"`
-	Title     string     `json:"title"`
-	Content   string     `json:"content"`
-	Level     string     `json:"level" enum:"info,warning,critical"`
-	ReadAt    *time.Time `json:"readAt"`
-	CreatedAt time.Time  `json:"createdAt"`
+	ID        string         `json:"id" format:"uuid"`
+	Title     string         `json:"title"`
+	Content   string         `json:"content"`
+	Code      string         `json:"code" doc:"The code of a system notice (notices.leaseExpiring, notices.taskSucceeded …), which the console translates with params; empty for a message written by an admin and for older notices (title and content hold the text)"`
+	Params    map[string]any `json:"params" doc:"The figures of the notice's code (machine, gpuModel, gpuCount, endAt, name, status, reason …)"`
+	Level     string         `json:"level" enum:"info,warning,critical"`
+	ReadAt    *time.Time     `json:"readAt"`
+	CreatedAt time.Time      `json:"createdAt"`
 }
 
 func (q *Queries) CreateNotificationBatch(ctx context.Context, b *NotificationBatch, senderID string) error {
@@ -37,14 +41,17 @@ func (q *Queries) CreateNotificationBatch(ctx context.Context, b *NotificationBa
 		b.TenantID, senderID, b.SenderName, b.Title, b.Content, b.Level, b.SendEmail).Scan(&b.ID, &b.Status, &b.CreatedAt)
 }
 
-const batchColumns = `id, tenant_id, title, content, level, send_email, status, recipients, error, sender_name, created_at, finished_at`
+const batchColumns = `id, tenant_id, title, content, coalesce(code, ''), coalesce(params, '{}'), level, send_email, status, recipients, error, sender_name, created_at, finished_at`
 
 func scanNotificationBatch(row pgx.Row) (*NotificationBatch, error) {
 	var b NotificationBatch
-	err := row.Scan(&b.ID, &b.TenantID, &b.Title, &b.Content, &b.Level, &b.SendEmail, &b.Status,
+	err := row.Scan(&b.ID, &b.TenantID, &b.Title, &b.Content, &b.Code, &b.Params, &b.Level, &b.SendEmail, &b.Status,
 		&b.Recipients, &b.Error, &b.SenderName, &b.CreatedAt, &b.FinishedAt)
 	if err != nil {
 		return nil, notFound(err)
+	}
+	if b.Params == nil {
+		b.Params = map[string]any{}
 	}
 	return &b, nil
 }
@@ -66,8 +73,8 @@ func (q *Queries) ListNotificationBatches(ctx context.Context, tenantID string, 
 
 // DeliverNotification records the in-app copy for each user; a retried call adds nothing twice.
 func (q *Queries) DeliverNotification(ctx context.Context, batchID string, userIDs []string) (int, error) {
-	tag, err := q.db.Exec(ctx, `INSERT INTO notifications (tenant_id, user_id, batch_id, title, content, level)
-		SELECT b.tenant_id, u.id, b.id, b.title, b.content, b.level
+	tag, err := q.db.Exec(ctx, `INSERT INTO notifications (tenant_id, user_id, batch_id, title, content, code, params, level)
+		SELECT b.tenant_id, u.id, b.id, b.title, b.content, b.code, b.params, b.level
 		FROM notification_batches b JOIN users u ON u.tenant_id = b.tenant_id AND u.id = ANY($2::uuid[])
 		WHERE b.id = $1
 		ON CONFLICT (batch_id, user_id) DO NOTHING`, batchID, userIDs)
@@ -96,7 +103,7 @@ func (q *Queries) ListNotifications(ctx context.Context, tenantID, userID string
 	if err := q.db.QueryRow(ctx, "SELECT count(*) FROM notifications"+w.sql(), w.args...).Scan(&total); err != nil {
 		return nil, 0, 0, err
 	}
-	rows, err := q.db.Query(ctx, "SELECT id, title, content, level, read_at, created_at FROM notifications"+w.sql()+
+	rows, err := q.db.Query(ctx, "SELECT id, title, content, coalesce(code, ''), coalesce(params, '{}'), level, read_at, created_at FROM notifications"+w.sql()+
 		" ORDER BY created_at DESC, id"+p.limitOffset(), w.args...)
 	list, err := collect(rows, err, scanNotification)
 	return list, total, unread, err
@@ -104,8 +111,11 @@ func (q *Queries) ListNotifications(ctx context.Context, tenantID, userID string
 
 func scanNotification(row pgx.Row) (*Notification, error) {
 	var n Notification
-	if err := row.Scan(&n.ID, &n.Title, &n.Content, &n.Level, &n.ReadAt, &n.CreatedAt); err != nil {
+	if err := row.Scan(&n.ID, &n.Title, &n.Content, &n.Code, &n.Params, &n.Level, &n.ReadAt, &n.CreatedAt); err != nil {
 		return nil, notFound(err)
+	}
+	if n.Params == nil {
+		n.Params = map[string]any{}
 	}
 	return &n, nil
 }
