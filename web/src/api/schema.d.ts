@@ -4015,6 +4015,8 @@ export interface components {
             username: string;
         };
         Notification: {
+            /** @description The code of a system notice (notices.leaseExpiring, notices.taskSucceeded …), which the console translates with params; empty for a message written by an admin and for older notices (title and content hold the text) */
+            code: string;
             content: string;
             /** Format: date-time */
             createdAt: string;
@@ -4022,11 +4024,17 @@ export interface components {
             id: string;
             /** @enum {string} */
             level: "info" | "warning" | "critical";
+            /** @description The figures of the notice's code (machine, gpuModel, gpuCount, endAt, name, status, reason …) */
+            params: {
+                [key: string]: unknown;
+            };
             /** Format: date-time */
             readAt: string | null;
             title: string;
         };
         NotificationBatch: {
+            /** @description The code of a system notice (notices.leaseExpiring …), which the console translates with params; empty for a message written by an admin and for older notices (title and content hold the text) */
+            code: string;
             content: string;
             /** Format: date-time */
             createdAt: string;
@@ -4037,6 +4045,10 @@ export interface components {
             id: string;
             /** @enum {string} */
             level: "info" | "warning" | "critical";
+            /** @description The figures of the notice's code (machine, gpuModel, gpuCount, endAt, name, status, reason …) */
+            params: {
+                [key: string]: unknown;
+            };
             /** Format: int64 */
             recipients: number;
             sendEmail: boolean;
