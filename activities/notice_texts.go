@@ -46,15 +46,15 @@ var noticeTexts = map[string]map[string]noticeText{
 	},
 	NoticeTaskSucceeded: {
 		LangZH: {"任务已完成：{{.name}}", "您的任务 {{.name}} 已结束，状态：{{.statusText}}。详情与日志请在任务详情页查看。"},
-		LangEN: {"Task succeeded: {{.name}}", "Your task {{.name}} has ended with the status {{.statusText}}. Its details and logs are on the task's page."},
+		LangEN: {"Task succeeded: {{.name}}", "Your task {{.name}} has ended with the status {{.statusText}}. Its details and logs are on the task page."},
 	},
 	NoticeTaskFailed: {
 		LangZH: {"任务失败：{{.name}}", "您的任务 {{.name}} 已结束，状态：{{.statusText}}。详情与日志请在任务详情页查看。"},
-		LangEN: {"Task failed: {{.name}}", "Your task {{.name}} has ended with the status {{.statusText}}. Its details and logs are on the task's page."},
+		LangEN: {"Task failed: {{.name}}", "Your task {{.name}} has ended with the status {{.statusText}}. Its details and logs are on the task page."},
 	},
 	NoticeTaskStopped: {
 		LangZH: {"任务已停止：{{.name}}", "您的任务 {{.name}} 已结束，状态：{{.statusText}}。详情与日志请在任务详情页查看。"},
-		LangEN: {"Task stopped: {{.name}}", "Your task {{.name}} has ended with the status {{.statusText}}. Its details and logs are on the task's page."},
+		LangEN: {"Task stopped: {{.name}}", "Your task {{.name}} has ended with the status {{.statusText}}. Its details and logs are on the task page."},
 	},
 	NoticeTaskStoppedByAdmin: {
 		LangZH: {"任务已停止：{{.name}}", "您的任务 {{.name}} 已被平台管理员停止。原因：{{.reason}}"},

@@ -2,6 +2,8 @@ package activities
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -129,6 +131,26 @@ func TestNotifyTaskDoneStoresCode(t *testing.T) {
 	for _, n := range list {
 		if n.Title == "Maintenance" && (n.Code != "" || len(n.Params) != 0) {
 			t.Fatalf("admin notification %+v", n)
+		}
+	}
+}
+
+// Every code the activities store has its title and content in both of the
+// console's languages (web/src/locales/codes/notices.ts: zh, then en).
+func TestNoticeCodesInConsole(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "web", "src", "locales", "codes", "notices.ts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := string(b)
+	i := strings.Index(src, "export const en")
+	if i < 0 {
+		t.Fatal("no en block in notices.ts")
+	}
+	for code := range noticeTexts {
+		key := "\n  " + strings.TrimPrefix(code, "notices.") + ": {\n    title: "
+		if !strings.Contains(src[:i], key) || !strings.Contains(src[i:], key) {
+			t.Errorf("%s: no title in both languages in notices.ts", code)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import * as machines from './machines'
 import * as monitoring from './monitoring'
 import * as live from './live'
 import * as tasks from './tasks'
+import * as notices from './notices'
 
 export const codesZh = {
   ...common.zh,
@@ -18,6 +19,7 @@ export const codesZh = {
   live: live.zh,
   machines: machines.zh,
   tasks: tasks.zh,
+  notices: notices.zh,
 }
 
 export const codesEn: typeof codesZh = {
@@ -29,4 +31,5 @@ export const codesEn: typeof codesZh = {
   live: live.en,
   machines: machines.en,
   tasks: tasks.en,
+  notices: notices.en,
 }
