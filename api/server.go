@@ -117,6 +117,7 @@ func New(d Deps) *Server {
 	s.live.RulesChanged, s.live.WriteError = s.alerts.InvalidateRules, writeError
 	s.tasks = tasks.New(d.Store, d.Temporal, d.Config.TemporalTaskQueue, s.mon, d.Config.Fleet.ExpiringNotice)
 	s.live.TaskLogs = s.tasks
+	s.hosts.OnProgress(agentproto.KindTaskWait, s.tasks.WaitProgress) // the service's health
 	if d.Store != nil {
 		// every ingest is evaluated against the alert rules
 		s.mon.OnIngest(func(ctx context.Context, machineID string, samples []agentproto.Sample) {

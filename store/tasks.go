@@ -55,6 +55,7 @@ type Task struct {
 	GPUUtil         *float64       `json:"gpuUtil" doc:"Running tasks: the latest average utilisation of its GPUs, %"`
 	ExitCode        *int           `json:"exitCode"`
 	ServiceURL      string         `json:"serviceUrl,omitempty" doc:"Inference tasks: where the service answers"`
+	ServiceHealth   *ServiceHealth `json:"serviceHealth,omitempty" doc:"Tasks with a service port: the service's health, as the agent last probed it"`
 
 	// for the service, not answered
 	ServicePort *int   `json:"-"`
@@ -155,16 +156,19 @@ const taskSelect = `SELECT t.id, t.name, t.type, t.status, t.status_reason, t.st
 	t.created_at, t.started_at, t.finished_at,
 	CASE WHEN t.status = 'running' THEN (SELECT avg((g->>'utilization')::float8) FROM machine_latest l, jsonb_array_elements(l.gpus) g
 		WHERE l.machine_id = t.machine_id AND (g->>'index')::int = ANY(a.gpus)) END,
-	t.exit_code, t.service_port, m.ssh_host, coalesce(t.created_by::text, ''), t.deleted_at IS NOT NULL
+	t.exit_code, t.service_port, m.ssh_host, coalesce(t.created_by::text, ''), t.deleted_at IS NOT NULL,
+	a.service_up, a.service_http_status, a.service_checked_at
 	FROM tasks t JOIN machines m ON m.id = t.machine_id JOIN tenants tn ON tn.id = t.tenant_id
 	LEFT JOIN task_attempts a ON a.task_id = t.id AND a.attempt = t.attempt`
 
 func scanTask(row pgx.Row) (*Task, error) {
 	var t Task
 	var pos *int64
+	var probe serviceProbe
 	err := row.Scan(&t.ID, &t.Name, &t.Type, &t.Status, &t.StatusReason, &t.StatusParams, &t.MachineID, &t.MachineName, &t.TenantID, &t.TenantName,
 		&t.GPUCount, &t.GPUs, &t.Image, &t.Attempt, &t.MaxAttempts, &pos, &t.CreatedAt, &t.StartedAt, &t.FinishedAt, &t.GPUUtil,
-		&t.ExitCode, &t.ServicePort, &t.MachineHost, &t.CreatedBy, &t.Deleted)
+		&t.ExitCode, &t.ServicePort, &t.MachineHost, &t.CreatedBy, &t.Deleted,
+		&probe.up, &probe.status, &probe.at)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -182,6 +186,9 @@ func scanTask(row pgx.Row) (*Task, error) {
 	t.DurationSeconds = duration(t.StartedAt, t.FinishedAt)
 	if t.Type == "inference" && t.ServicePort != nil && t.MachineHost != "" {
 		t.ServiceURL = "http://" + t.MachineHost + ":" + strconv.Itoa(*t.ServicePort)
+	}
+	if t.ServicePort != nil {
+		t.ServiceHealth = probe.health(t.Status, time.Now())
 	}
 	return &t, nil
 }

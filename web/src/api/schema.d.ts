@@ -4434,6 +4434,23 @@ export interface components {
             batchId: string;
             workflowId: string;
         };
+        ServiceHealth: {
+            /**
+             * Format: date-time
+             * @description The latest probe, null before the first
+             */
+            checkedAt: string | null;
+            /**
+             * Format: int64
+             * @description The status the service answered the latest probe with, when up
+             */
+            httpStatus: number | null;
+            /**
+             * @description unknown: the task does not run, or no recent probe
+             * @enum {string}
+             */
+            state: "up" | "down" | "unknown";
+        };
         StartMaintenanceInputBody: {
             reason: string;
             /**
@@ -4482,6 +4499,8 @@ export interface components {
              * @description Queued tasks only: 1 is next on its machine
              */
             queuePosition: number | null;
+            /** @description Tasks with a service port: the service's health, as the agent last probed it */
+            serviceHealth?: components["schemas"]["ServiceHealth"];
             /** @description Inference tasks: where the service answers */
             serviceUrl?: string;
             /** Format: date-time */
@@ -4595,6 +4614,8 @@ export interface components {
              */
             queuePosition: number | null;
             scriptPath: string;
+            /** @description Tasks with a service port: the service's health, as the agent last probed it */
+            serviceHealth?: components["schemas"]["ServiceHealth"];
             /** Format: int64 */
             servicePort: number | null;
             /** @description Inference tasks: where the service answers */

@@ -1,0 +1,4 @@
+ALTER TABLE task_attempts
+    DROP COLUMN IF EXISTS service_up,
+    DROP COLUMN IF EXISTS service_http_status,
+    DROP COLUMN IF EXISTS service_checked_at;
