@@ -187,6 +187,7 @@ func New(d Deps) *Server {
 	(&tasksHandler{s}).register(api)
 	(&adminTasksHandler{s}).register(api)
 	(&machineHostHandler{s}).register(api)
+	(&gpuFaultsHandler{s}).register(api)
 	s.registerMonitoring(api)
 	(&alertsHandler{alerts: s.alerts, regionName: s.mon.RegionName}).register(api)
 	(&wsHandler{s: s, live: s.live}).register(r)

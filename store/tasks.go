@@ -581,7 +581,7 @@ type AvailableMachine struct {
 	Status      string `json:"status" enum:"online,offline,maintenance"`
 	GPUModel    string `json:"gpuModel"`
 	GPUCount    int    `json:"gpuCount"`
-	FreeGPUs    int    `json:"freeGpus" doc:"GPUs no task holds now"`
+	FreeGPUs    int    `json:"freeGpus" doc:"GPUs no task holds now, and not set aside after a fault"`
 	QueuedTasks int    `json:"queuedTasks"`
 	GPUSource   string `json:"gpuSource" enum:"nvml,simulated," doc:"simulated: no device is given to the containers"`
 }
@@ -589,7 +589,9 @@ type AvailableMachine struct {
 // AvailableMachines are the machines actively leased to the tenant, by name.
 func (q *Queries) AvailableMachines(ctx context.Context, tenantID string) ([]AvailableMachine, error) {
 	rows, err := q.db.Query(ctx, `SELECT m.id, m.name, m.status, m.gpu_model, m.gpu_count,
-			greatest(m.gpu_count - (SELECT count(*) FROM task_gpu_grants g WHERE g.machine_id = m.id), 0),
+			greatest(m.gpu_count - (SELECT count(*) FROM (SELECT gpu_index FROM task_gpu_grants g WHERE g.machine_id = m.id
+				UNION SELECT f.gpu_index FROM gpu_faults f WHERE f.machine_id = m.id AND f.cleared_at IS NULL
+				AND f.at > now() - interval '24 hours') busy), 0),
 			(SELECT count(*) FROM tasks t WHERE t.machine_id = m.id AND t.status = 'queued'), coalesce(m.gpu_source, '')
 		FROM machines m JOIN allocations a ON a.id = m.live_allocation_id
 		WHERE m.deleted_at IS NULL AND a.tenant_id = $1 AND a.status = 'active' ORDER BY m.name`, tenantID)
