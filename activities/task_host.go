@@ -57,10 +57,18 @@ type TaskHostInput struct {
 }
 
 // TaskWait holds until the attempt's container exits; the agent heartbeats
-// meanwhile, and a host that stops heartbeating is lost.
+// meanwhile (with its service's health, for a task with a service port),
+// and a host that stops heartbeating is lost.
 func (h *Host) TaskWait(ctx context.Context, in TaskHostInput) (agentproto.TaskWaitResult, error) {
-	return hostResult[agentproto.TaskWaitResult](h.Issuer.Issue(ctx, hostchan.Request{MachineID: in.MachineID, Kind: agentproto.KindTaskWait,
-		Args: agentproto.TaskWaitArgs{TaskID: in.TaskID, Attempt: in.Attempt}}))
+	args := agentproto.TaskWaitArgs{TaskID: in.TaskID, Attempt: in.Attempt}
+	t, err := h.Store.TaskRun(ctx, in.TaskID)
+	switch {
+	case err == nil && t.ServicePort != nil:
+		args.ServicePort = *t.ServicePort
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return agentproto.TaskWaitResult{}, fmt.Errorf("unable to load the task: %w", err)
+	}
+	return hostResult[agentproto.TaskWaitResult](h.Issuer.Issue(ctx, hostchan.Request{MachineID: in.MachineID, Kind: agentproto.KindTaskWait, Args: args}))
 }
 
 // TaskStop stops the attempt's container (SIGTERM, then SIGKILL after the grace).

@@ -117,6 +117,7 @@ func New(d Deps) *Server {
 	s.live.RulesChanged, s.live.WriteError = s.alerts.InvalidateRules, writeError
 	s.tasks = tasks.New(d.Store, d.Temporal, d.Config.TemporalTaskQueue, s.mon, d.Config.Fleet.ExpiringNotice)
 	s.live.TaskLogs = s.tasks
+	s.hosts.OnProgress(agentproto.KindTaskWait, s.tasks.WaitProgress) // the service's health
 	if d.Store != nil {
 		// every ingest is evaluated against the alert rules
 		s.mon.OnIngest(func(ctx context.Context, machineID string, samples []agentproto.Sample) {
@@ -186,6 +187,7 @@ func New(d Deps) *Server {
 	(&tasksHandler{s}).register(api)
 	(&adminTasksHandler{s}).register(api)
 	(&machineHostHandler{s}).register(api)
+	(&gpuFaultsHandler{s}).register(api)
 	s.registerMonitoring(api)
 	(&alertsHandler{alerts: s.alerts, regionName: s.mon.RegionName}).register(api)
 	(&wsHandler{s: s, live: s.live}).register(r)

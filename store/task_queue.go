@@ -126,7 +126,8 @@ type grant struct {
 // grantQueue hands the machine's free GPUs to its queue in order; the
 // caller holds the machine's lock.
 func (q *Queries) grantQueue(ctx context.Context, machineID string, gpuCount int) ([]grant, error) {
-	rows, err := q.db.Query(ctx, `SELECT gpu_index FROM task_gpu_grants WHERE machine_id = $1`, machineID)
+	// granted, or set aside after a fault (gpu_faults)
+	rows, err := q.db.Query(ctx, `SELECT gpu_index FROM task_gpu_grants WHERE machine_id = $1 UNION `+faultyGPUsSQL, machineID)
 	taken, err := rowsTo[int32](rows, err)
 	if err != nil {
 		return nil, err

@@ -55,6 +55,7 @@ type Task struct {
 	GPUUtil         *float64       `json:"gpuUtil" doc:"Running tasks: the latest average utilisation of its GPUs, %"`
 	ExitCode        *int           `json:"exitCode"`
 	ServiceURL      string         `json:"serviceUrl,omitempty" doc:"Inference tasks: where the service answers"`
+	ServiceHealth   *ServiceHealth `json:"serviceHealth,omitempty" doc:"Tasks with a service port: the service's health, as the agent last probed it"`
 
 	// for the service, not answered
 	ServicePort *int   `json:"-"`
@@ -155,16 +156,19 @@ const taskSelect = `SELECT t.id, t.name, t.type, t.status, t.status_reason, t.st
 	t.created_at, t.started_at, t.finished_at,
 	CASE WHEN t.status = 'running' THEN (SELECT avg((g->>'utilization')::float8) FROM machine_latest l, jsonb_array_elements(l.gpus) g
 		WHERE l.machine_id = t.machine_id AND (g->>'index')::int = ANY(a.gpus)) END,
-	t.exit_code, t.service_port, m.ssh_host, coalesce(t.created_by::text, ''), t.deleted_at IS NOT NULL
+	t.exit_code, t.service_port, m.ssh_host, coalesce(t.created_by::text, ''), t.deleted_at IS NOT NULL,
+	a.service_up, a.service_http_status, a.service_checked_at
 	FROM tasks t JOIN machines m ON m.id = t.machine_id JOIN tenants tn ON tn.id = t.tenant_id
 	LEFT JOIN task_attempts a ON a.task_id = t.id AND a.attempt = t.attempt`
 
 func scanTask(row pgx.Row) (*Task, error) {
 	var t Task
 	var pos *int64
+	var probe serviceProbe
 	err := row.Scan(&t.ID, &t.Name, &t.Type, &t.Status, &t.StatusReason, &t.StatusParams, &t.MachineID, &t.MachineName, &t.TenantID, &t.TenantName,
 		&t.GPUCount, &t.GPUs, &t.Image, &t.Attempt, &t.MaxAttempts, &pos, &t.CreatedAt, &t.StartedAt, &t.FinishedAt, &t.GPUUtil,
-		&t.ExitCode, &t.ServicePort, &t.MachineHost, &t.CreatedBy, &t.Deleted)
+		&t.ExitCode, &t.ServicePort, &t.MachineHost, &t.CreatedBy, &t.Deleted,
+		&probe.up, &probe.status, &probe.at)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -182,6 +186,9 @@ func scanTask(row pgx.Row) (*Task, error) {
 	t.DurationSeconds = duration(t.StartedAt, t.FinishedAt)
 	if t.Type == "inference" && t.ServicePort != nil && t.MachineHost != "" {
 		t.ServiceURL = "http://" + t.MachineHost + ":" + strconv.Itoa(*t.ServicePort)
+	}
+	if t.ServicePort != nil {
+		t.ServiceHealth = probe.health(t.Status, time.Now())
 	}
 	return &t, nil
 }
@@ -574,7 +581,7 @@ type AvailableMachine struct {
 	Status      string `json:"status" enum:"online,offline,maintenance"`
 	GPUModel    string `json:"gpuModel"`
 	GPUCount    int    `json:"gpuCount"`
-	FreeGPUs    int    `json:"freeGpus" doc:"GPUs no task holds now"`
+	FreeGPUs    int    `json:"freeGpus" doc:"GPUs no task holds now, and not set aside after a fault"`
 	QueuedTasks int    `json:"queuedTasks"`
 	GPUSource   string `json:"gpuSource" enum:"nvml,simulated," doc:"simulated: no device is given to the containers"`
 }
@@ -582,7 +589,9 @@ type AvailableMachine struct {
 // AvailableMachines are the machines actively leased to the tenant, by name.
 func (q *Queries) AvailableMachines(ctx context.Context, tenantID string) ([]AvailableMachine, error) {
 	rows, err := q.db.Query(ctx, `SELECT m.id, m.name, m.status, m.gpu_model, m.gpu_count,
-			greatest(m.gpu_count - (SELECT count(*) FROM task_gpu_grants g WHERE g.machine_id = m.id), 0),
+			greatest(m.gpu_count - (SELECT count(*) FROM (SELECT gpu_index FROM task_gpu_grants g WHERE g.machine_id = m.id
+				UNION SELECT f.gpu_index FROM gpu_faults f WHERE f.machine_id = m.id AND f.cleared_at IS NULL
+				AND f.at > now() - interval '24 hours') busy), 0),
 			(SELECT count(*) FROM tasks t WHERE t.machine_id = m.id AND t.status = 'queued'), coalesce(m.gpu_source, '')
 		FROM machines m JOIN allocations a ON a.id = m.live_allocation_id
 		WHERE m.deleted_at IS NULL AND a.tenant_id = $1 AND a.status = 'active' ORDER BY m.name`, tenantID)

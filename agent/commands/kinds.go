@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/remotegpu/remotegpu/agent/hostops"
 	"github.com/remotegpu/remotegpu/internal/agentproto"
@@ -37,6 +38,9 @@ type Kinds struct {
 	SaveToken func(token string) error
 	SetToken  func(token string)
 	Log       *slog.Logger
+	// ServiceProbeEvery paces the probes of a task's service
+	// (agentproto.ServiceProbeEvery when zero; tests shorten it).
+	ServiceProbeEvery time.Duration
 }
 
 // Handlers maps each kind to its handler.

@@ -13,7 +13,7 @@ import (
 func (k *Kinds) taskHandlers() map[string]Handler {
 	return map[string]Handler{
 		agentproto.KindTaskStart:   taskKind(k, (*hostops.Ops).TaskStart),
-		agentproto.KindTaskWait:    taskKind(k, (*hostops.Ops).TaskWait),
+		agentproto.KindTaskWait:    k.taskWait(taskKind(k, (*hostops.Ops).TaskWait)),
 		agentproto.KindTaskStop:    taskKind(k, (*hostops.Ops).TaskStop),
 		agentproto.KindTaskOutputs: taskKind(k, (*hostops.Ops).TaskOutputs),
 		agentproto.KindTaskRemove:  taskKind(k, (*hostops.Ops).TaskRemove),
@@ -31,5 +31,29 @@ func taskKind[A, R any](k *Kinds, op func(*hostops.Ops, context.Context, A) (R, 
 			return nil, hostops.Permanentf("DockerUnavailable", "this agent runs no task containers (no Docker client)")
 		}
 		return op(k.Ops, ctx, args)
+	}
+}
+
+// taskWait runs wait, and meanwhile probes the task's service (when it has
+// a port): each probe goes into the heartbeats' progress.
+func (k *Kinds) taskWait(wait Handler) Handler {
+	return func(ctx context.Context, c *Call) (any, error) {
+		var a agentproto.TaskWaitArgs
+		if err := c.Args(&a); err != nil || a.ServicePort <= 0 || k.Ops == nil {
+			return wait(ctx, c)
+		}
+		every := k.ServiceProbeEvery
+		if every <= 0 {
+			every = agentproto.ServiceProbeEvery
+		}
+		probeCtx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			hostops.WatchService(probeCtx, hostops.ServiceURL(a.ServicePort), every, agentproto.ServiceProbeTimeout,
+				func(p agentproto.ServiceProbe) { c.Progress(agentproto.TaskWaitProgress{Service: &p}) })
+		}()
+		defer func() { stop(); <-done }()
+		return wait(ctx, c)
 	}
 }

@@ -100,6 +100,8 @@ type TaskStartResult struct {
 type TaskWaitArgs struct {
 	TaskID  string `json:"taskId"`
 	Attempt int    `json:"attempt"`
+	// ServicePort: the agent probes the service while it waits (service_health.go).
+	ServicePort int `json:"servicePort,omitempty"`
 }
 
 // TaskWaitResult is how the attempt's container ended.

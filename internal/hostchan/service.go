@@ -35,6 +35,34 @@ type Service struct {
 	Temporal Temporal
 
 	waiters waiters
+	// progressHooks by command kind (OnProgress).
+	progressHooks map[string]ProgressHook
+}
+
+// ProgressHook is handed the progress of a heartbeat of a command of its
+// kind, with the command's arguments, once the heartbeat is taken. Its
+// error is logged; the heartbeat stands.
+type ProgressHook func(ctx context.Context, machineID string, args, progress json.RawMessage) error
+
+// OnProgress sets the hook of a kind's heartbeats; call it before serving.
+func (s *Service) OnProgress(kind string, h ProgressHook) {
+	if s.progressHooks == nil {
+		s.progressHooks = map[string]ProgressHook{}
+	}
+	s.progressHooks[kind] = h
+}
+
+// progressed records a taken heartbeat and hands its progress to the kind's hook.
+func (s *Service) progressed(ctx context.Context, cmd *store.HostCommand, progress json.RawMessage) error {
+	if err := s.Store.HeartbeatHostCommand(ctx, cmd.ID, progress); err != nil {
+		return err
+	}
+	if h := s.progressHooks[cmd.Kind]; h != nil && len(progress) > 0 {
+		if err := h(ctx, cmd.MachineID, cmd.Args, progress); err != nil {
+			slog.WarnContext(ctx, "unable to take a host command's progress", "command", cmd.ID, "kind", cmd.Kind, "machine", cmd.MachineID, "err", err)
+		}
+	}
+	return nil
 }
 
 // Start listens for new commands and for agent key changes (then
@@ -194,7 +222,7 @@ func (s *Service) Heartbeat(ctx context.Context, c Caller, id string, progress j
 	switch {
 	case gone(err) && s.workflowRunning(ctx, cmd):
 		// Between two attempts: keep working, the result completes the next one.
-		return false, s.Store.HeartbeatHostCommand(ctx, cmd.ID, progress)
+		return false, s.progressed(ctx, cmd, progress)
 	case gone(err):
 		if err := s.Store.SettleHostCommand(ctx, cmd.ID); err != nil {
 			return false, err
@@ -205,7 +233,7 @@ func (s *Service) Heartbeat(ctx context.Context, c Caller, id string, progress j
 	case err != nil:
 		return false, unavailable(err)
 	}
-	return false, s.Store.HeartbeatHostCommand(ctx, cmd.ID, progress)
+	return false, s.progressed(ctx, cmd, progress)
 }
 
 // Finish records the host's answer to one of the caller's commands, with

@@ -117,12 +117,7 @@ func (s *Service) SamplesIngested(ctx context.Context, in SamplesIngestedInput) 
 		slog.ErrorContext(ctx, "unable to look for the tasks on faulty GPUs", "machine", in.MachineID, "err", err)
 		return
 	}
-	if len(holders) == 0 {
-		return
-	}
-	needBefore = slices.DeleteFunc(needBefore, func(g int) bool {
-		return !slices.ContainsFunc(holders, func(h store.GPUHolder) bool { return h.GPUIndex == g })
-	})
+	// every GPU's faults are recorded (they set it aside), not only the held ones
 	samples := clampTimes(in.Samples, time.Now())
 	var before map[int]int64
 	if len(needBefore) > 0 {
@@ -132,7 +127,18 @@ func (s *Service) SamplesIngested(ctx context.Context, in SamplesIngestedInput) 
 			return
 		}
 	}
-	if faults := DetectGPUFaults(samples, before); len(faults) > 0 {
+	faults := DetectGPUFaults(samples, before)
+	if len(faults) == 0 {
+		return
+	}
+	records := make([]store.GPUFaultRecord, len(faults))
+	for i, f := range faults {
+		records[i] = store.GPUFaultRecord{GPUIndex: f.GPU, At: f.At, XID: f.XID, ECC: f.ECC}
+	}
+	if err := s.Store.RecordGPUFaults(ctx, in.MachineID, records); err != nil {
+		slog.ErrorContext(ctx, "unable to record GPU faults", "machine", in.MachineID, "err", err)
+	}
+	if len(holders) > 0 {
 		s.signalFaults(ctx, in.MachineID, holders, faults)
 	}
 }

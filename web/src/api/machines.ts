@@ -2,6 +2,8 @@ import { cleanParams, http } from './http'
 import type {
   AgentBootstrap,
   Allocation,
+  FaultyGpu,
+  GpuFaultCleared,
   Machine,
   MachineAllocateInput,
   MachineCreateInput,
@@ -63,6 +65,10 @@ export const markMachineReinstalled = (id: string, note?: string) =>
 
 /** What the machine's agent reported, where it differs from the record, its GPU source and when it was last heard from. */
 export const getMachineInventory = (id: string) => http.get<MachineInventory>(`${base}/${id}/inventory`)
+
+/** GPUs set aside after a fault (XID / ECC) in the last 24 h; an admin's clear puts one back (audited). */
+export const listFaultyGpus = (id: string) => http.get<FaultyGpu[] | null>(`${base}/${id}/gpu-faults`)
+export const clearGpuFault = (id: string, index: number) => http.post<GpuFaultCleared>(`${base}/${id}/gpus/${index}/clear-fault`)
 
 export const getMachineSshCommand = (id: string) => http.get<SshCommand>(`${base}/${id}/ssh-command`)
 

@@ -752,6 +752,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/machines/{id}/gpu-faults": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The machine's GPUs set aside after a fault (XID / uncorrected ECC) in the last 24 h that no admin cleared: no task is granted them
+         * @description Roles: admin.
+         */
+        get: operations["list-machine-faulty-gpus"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/machines/{id}/gpus/{index}/clear-fault": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set a GPU that faulted back in service (audited): its faults so far no longer keep it from the tasks' queue
+         * @description Roles: admin.
+         */
+        post: operations["clear-machine-gpu-fault"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/machines/{id}/inventory": {
         parameters: {
             query?: never;
@@ -2256,7 +2296,7 @@ export interface components {
         AvailableMachine: {
             /**
              * Format: int64
-             * @description GPUs no task holds now
+             * @description GPUs no task holds now, and not set aside after a fault
              */
             freeGpus: number;
             /** Format: int64 */
@@ -2649,6 +2689,16 @@ export interface components {
             message: string;
             traceId: string;
         };
+        EnvelopeGPUFaultCleared: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["GPUFaultCleared"];
+            message: string;
+            traceId: string;
+        };
         EnvelopeGPUTrend: {
             /**
              * Format: int64
@@ -2706,6 +2756,16 @@ export interface components {
              */
             code: number;
             data: components["schemas"]["AvailableMachine"][] | null;
+            message: string;
+            traceId: string;
+        };
+        EnvelopeListFaultyGPU: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["FaultyGPU"][] | null;
             message: string;
             traceId: string;
         };
@@ -3234,6 +3294,30 @@ export interface components {
             /** Format: int64 */
             months: number;
         };
+        FaultyGPU: {
+            /**
+             * Format: date-time
+             * @description The latest fault
+             */
+            at: string;
+            /**
+             * Format: int64
+             * @description The latest fault's new uncorrected ECC errors, 0 for an XID
+             */
+            ecc: number;
+            /**
+             * Format: int64
+             * @description Faults in the last 24 h not cleared
+             */
+            faults: number;
+            /** Format: int64 */
+            gpuIndex: number;
+            /**
+             * Format: int64
+             * @description The latest fault's XID, 0 for an ECC fault
+             */
+            xid: number;
+        };
         FieldError: {
             /** @description Where the problem is, e.g. body.owner.email */
             location?: string;
@@ -3303,6 +3387,15 @@ export interface components {
             IsSet: boolean;
             /** Format: int64 */
             Size: number;
+        };
+        GPUFaultCleared: {
+            /**
+             * Format: int64
+             * @description Faults cleared (0: the GPU had none)
+             */
+            cleared: number;
+            /** @description The machine's GPUs still set aside */
+            faultyGpus: components["schemas"]["FaultyGPU"][] | null;
         };
         GPUInfo: {
             /** Format: int64 */
@@ -4446,6 +4539,23 @@ export interface components {
             batchId: string;
             workflowId: string;
         };
+        ServiceHealth: {
+            /**
+             * Format: date-time
+             * @description The latest probe, null before the first
+             */
+            checkedAt: string | null;
+            /**
+             * Format: int64
+             * @description The status the service answered the latest probe with, when up
+             */
+            httpStatus: number | null;
+            /**
+             * @description unknown: the task does not run, or no recent probe
+             * @enum {string}
+             */
+            state: "up" | "down" | "unknown";
+        };
         StartMaintenanceInputBody: {
             reason: string;
             /**
@@ -4494,6 +4604,8 @@ export interface components {
              * @description Queued tasks only: 1 is next on its machine
              */
             queuePosition: number | null;
+            /** @description Tasks with a service port: the service's health, as the agent last probed it */
+            serviceHealth?: components["schemas"]["ServiceHealth"];
             /** @description Inference tasks: where the service answers */
             serviceUrl?: string;
             /** Format: date-time */
@@ -4607,6 +4719,8 @@ export interface components {
              */
             queuePosition: number | null;
             scriptPath: string;
+            /** @description Tasks with a service port: the service's health, as the agent last probed it */
+            serviceHealth?: components["schemas"]["ServiceHealth"];
             /** Format: int64 */
             servicePort: number | null;
             /** @description Inference tasks: where the service answers */
@@ -8218,6 +8332,141 @@ export interface operations {
             };
             /** @description Service Unavailable */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "list-machine-faulty-gpus": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeListFaultyGPU"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "clear-machine-gpu-fault": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                index: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeGPUFaultCleared"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };

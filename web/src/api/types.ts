@@ -175,6 +175,8 @@ export type HostPoint = Schemas['HostPoint']
 export type GpuProcess = Schemas['GPUProcessRow']
 export type MachineProcesses = Schemas['MachineProcesses']
 export type MachineInventory = Schemas['MachineInventory']
+export type FaultyGpu = Schemas['FaultyGPU']
+export type GpuFaultCleared = Schemas['GPUFaultCleared']
 export type Inventory = Schemas['Inventory']
 export type InventoryDifference = Schemas['InventoryDifference']
 

@@ -1,6 +1,7 @@
 // Messages of the machines capability by code (data.reason "machines.<key>", stored event codes).
 export const zh = {
   notFound: '机器不存在',
+  gpuNotFound: '机器没有 GPU {gpu}',
   notYours: '机器不存在或未分配给您',
   nameTaken: '机器名称已存在',
   inMaintenance: '机器维护中，请先结束维护',
@@ -68,6 +69,7 @@ export const zh = {
 
 export const en: typeof zh = {
   notFound: 'machine not found',
+  gpuNotFound: 'the machine has no GPU {gpu}',
   notYours: 'machine not found',
   nameTaken: 'a machine with this name already exists',
   inMaintenance: 'the machine is in maintenance; end the maintenance first',
