@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 
@@ -36,7 +37,10 @@ type Kinds struct {
 	// SetToken makes the api client use it from now on.
 	SaveToken func(token string) error
 	SetToken  func(token string)
-	Log       *slog.Logger
+	// PutTaskOutput uploads an output file for a task_output_fetch command
+	// (pusher.Client.PutTaskOutput).
+	PutTaskOutput func(ctx context.Context, taskID, commandID string, r io.Reader, size int64) (agentproto.TaskOutputFetchResult, error)
+	Log           *slog.Logger
 }
 
 // Handlers maps each kind to its handler.
