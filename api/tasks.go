@@ -127,7 +127,7 @@ type TaskOutputsInput struct {
 
 type TaskOutputDownloadInput struct {
 	ID   string `path:"id" format:"uuid"`
-	Path string `query:"path" required:"true" maxLength:"1024" doc:"A file inside the output directory"`
+	Path string `query:"path" maxLength:"1024" doc:"A file inside the output directory"`
 }
 
 type MachineTasksInput struct {
