@@ -1,11 +1,14 @@
 package api_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/remotegpu/remotegpu/agent/pusher"
 	"github.com/remotegpu/remotegpu/api"
 	"github.com/remotegpu/remotegpu/internal/agentproto"
 )
@@ -45,10 +48,12 @@ func TestTaskOutputDownload(t *testing.T) {
 	other.must(404, "PUT", upload(tk.ID, cmd.ID), body)
 	ag.must(404, "PUT", upload(e.fx.tenantA.ID, cmd.ID), body)
 	ag.must(404, "PUT", upload(tk.ID, start.ID), body)
-	var res agentproto.TaskOutputFetchResult
-	ag.must(200, "PUT", upload(tk.ID, cmd.ID), body).decode(t, &res)
-	if res.Size != int64(len(body.data)) || res.ETag == "" {
-		t.Fatalf("upload result %+v", res)
+	// the agent's own client streams it
+	client := &pusher.Client{BaseURL: e.srv.URL}
+	client.SetToken(ag.access)
+	res, err := client.PutTaskOutput(context.Background(), tk.ID, cmd.ID, bytes.NewReader(body.data), int64(len(body.data)))
+	if err != nil || res.Size != int64(len(body.data)) || res.ETag == "" {
+		t.Fatalf("upload result %+v, %v", res, err)
 	}
 	ag.must(404, "PUT", upload(tk.ID, cmd.ID), body) // once
 	host.succeed(cmd.ID, res)
@@ -58,6 +63,17 @@ func TestTaskOutputDownload(t *testing.T) {
 	}
 	if cd := r.Header.Get("Content-Disposition"); cd != "attachment; filename=e1.pt" {
 		t.Fatalf("Content-Disposition %q", cd)
+	}
+
+	// an empty file
+	go func() { got <- owner.do("GET", download+"empty.txt", nil) }()
+	cmd = host.next(agentproto.KindTaskOutputFetch)
+	if res, err = client.PutTaskOutput(context.Background(), tk.ID, cmd.ID, bytes.NewReader(nil), 0); err != nil || res.Size != 0 {
+		t.Fatalf("empty upload %+v, %v", res, err)
+	}
+	host.succeed(cmd.ID, res)
+	if r := <-got; r.Status != 200 || len(r.Data) != 0 || r.Header.Get("Content-Disposition") != "attachment; filename=empty.txt" {
+		t.Fatalf("empty download: %d %q %v", r.Status, r.Data, r.Header)
 	}
 
 	// another tenant's customer, a path out of the directory, no path
