@@ -29,8 +29,11 @@ func (k *Kinds) taskOutputFetch(ctx context.Context, c *Call) (any, error) {
 	if err := c.Args(&args); err != nil {
 		return nil, err
 	}
-	if k.Ops == nil || k.PutTaskOutput == nil {
+	if k.Ops == nil {
 		return nil, hostops.Permanentf("DockerUnavailable", "this agent runs no task containers (no Docker client)")
+	}
+	if k.PutTaskOutput == nil {
+		return nil, hostops.Permanentf("UploadUnavailable", "this agent cannot upload files to the api")
 	}
 	return k.Ops.TaskOutputFetch(ctx, args, func(ctx context.Context, r io.Reader, size int64) (agentproto.TaskOutputFetchResult, error) {
 		res, err := k.PutTaskOutput(ctx, args.TaskID, c.ID, r, size)
