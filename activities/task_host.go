@@ -99,3 +99,16 @@ func (h *Host) TaskRemove(ctx context.Context, in TaskRemoveInput) (agentproto.T
 	return hostResult[agentproto.TaskRemoveResult](h.Issuer.Issue(ctx, hostchan.Request{MachineID: in.MachineID, Kind: agentproto.KindTaskRemove,
 		Args: agentproto.TaskRemoveArgs{TaskID: in.TaskID}}))
 }
+
+type TaskOutputFetchInput struct {
+	TaskID    string
+	MachineID string
+	Path      string
+}
+
+// TaskOutputFetch has the host upload one output file to the api (which
+// stores it in the object store) and returns its size and ETag.
+func (h *Host) TaskOutputFetch(ctx context.Context, in TaskOutputFetchInput) (agentproto.TaskOutputFetchResult, error) {
+	return hostResult[agentproto.TaskOutputFetchResult](h.Issuer.Issue(ctx, hostchan.Request{MachineID: in.MachineID, Kind: agentproto.KindTaskOutputFetch,
+		Args: agentproto.TaskOutputFetchArgs{TaskID: in.TaskID, Path: in.Path}}))
+}

@@ -130,7 +130,7 @@ func newEnv(t *testing.T, o options) *env {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := obj.EnsureBuckets(context.Background(), objstore.BucketAvatars); err != nil {
+		if err := obj.EnsureBuckets(context.Background(), objstore.BucketAvatars, objstore.BucketTaskOutputs); err != nil {
 			t.Fatal(err)
 		}
 		deps.Objects = obj

@@ -65,6 +65,7 @@ func TestTenantIsolation(t *testing.T) {
 		"/api/customer/tasks/{id}/logs":                 taskB,
 		"/api/customer/tasks/{id}/metrics":              taskB,
 		"/api/customer/tasks/{id}/outputs":              taskB,
+		"/api/customer/tasks/{id}/outputs/download":     taskB,
 		"/api/customer/machines/{id}/tasks":             machineB.ID,
 		"/api/customer/machines/{id}":                   machineB.ID,
 		"/api/customer/machines/{id}/reveal-password":   machineB.ID,

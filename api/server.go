@@ -116,6 +116,7 @@ func New(d Deps) *Server {
 	s.live = live.New(d.Store, s.mon, d.Config.PublicURL, every, wsTuning())
 	s.live.RulesChanged, s.live.WriteError = s.alerts.InvalidateRules, writeError
 	s.tasks = tasks.New(d.Store, d.Temporal, d.Config.TemporalTaskQueue, s.mon, d.Config.Fleet.ExpiringNotice)
+	s.tasks.Objects = d.Objects
 	s.live.TaskLogs = s.tasks
 	s.hosts.OnProgress(agentproto.KindTaskWait, s.tasks.WaitProgress) // the service's health
 	if d.Store != nil {

@@ -3,8 +3,11 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"mime"
 	"net/http"
 	"reflect"
+	"strconv"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -122,6 +125,11 @@ type TaskOutputsInput struct {
 	Dir string `query:"dir" maxLength:"1024" doc:"A directory inside the output directory (empty: its top)"`
 }
 
+type TaskOutputDownloadInput struct {
+	ID   string `path:"id" format:"uuid"`
+	Path string `query:"path" maxLength:"1024" doc:"A file inside the output directory"`
+}
+
 type MachineTasksInput struct {
 	ListParams
 	ID string `path:"id" format:"uuid"`
@@ -162,6 +170,13 @@ func (h *tasksHandler) register(api huma.API) {
 	huma.Register(api, operation(http.MethodGet, "/api/customer/tasks/{id}/outputs", "list-my-task-outputs", tag,
 		"Files under the task's output directory, listed by the machine's agent; 503 tasks.hostUnreachable when it does not answer in 10 s",
 		roleCustomer, nf, bad, conflict, down), h.outputs)
+	dop := operation(http.MethodGet, "/api/customer/tasks/{id}/outputs/download", "download-my-task-output", tag,
+		"One file of the task's output directory (at most 2 GiB), uploaded by the machine's agent and sent as an attachment; "+
+			"503 tasks.hostUnreachable when the agent does not upload it in 60 s, 413 tasks.outputTooLarge",
+		roleCustomer, nf, bad, conflict, http.StatusRequestEntityTooLarge, down)
+	dop.Responses = map[string]*huma.Response{"200": {Description: "The file",
+		Content: map[string]*huma.MediaType{"application/octet-stream": {Schema: &huma.Schema{Type: "string", Format: "binary"}}}}}
+	huma.Register(api, dop, h.outputDownload)
 	huma.Register(api, operation(http.MethodGet, "/api/customer/machines/{id}/tasks", "list-my-machine-tasks", tag,
 		"The company's tasks on one of its machines (its 任务历史); sortBy as list-my-tasks", roleCustomer, nf, bad), h.machineTasks)
 	huma.Register(api, operation(http.MethodGet, "/api/customer/machines/available", "get-available-machines", tag,
@@ -292,6 +307,21 @@ func (h *tasksHandler) outputs(ctx context.Context, in *TaskOutputsInput) (*Resp
 		return nil, err
 	}
 	return ok(ctx, *o)
+}
+
+func (h *tasksHandler) outputDownload(ctx context.Context, in *TaskOutputDownloadInput) (*huma.StreamResponse, error) {
+	d, err := h.s.tasks.OutputDownload(ctx, in.ID, in.Path)
+	if err != nil {
+		return nil, err
+	}
+	return &huma.StreamResponse{Body: func(hc huma.Context) {
+		defer d.Body.Close()
+		hc.SetHeader("Content-Type", "application/octet-stream")
+		hc.SetHeader("Content-Length", strconv.FormatInt(d.Size, 10))
+		hc.SetHeader("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": d.Filename}))
+		hc.SetHeader("Cache-Control", "no-store")
+		_, _ = io.Copy(hc.BodyWriter(), d.Body)
+	}}, nil
 }
 
 func (h *tasksHandler) machineTasks(ctx context.Context, in *MachineTasksInput) (*Resp[Page[Task]], error) {

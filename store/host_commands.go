@@ -234,3 +234,13 @@ func (q *Queries) RunHostCommand(ctx context.Context, workflowID, runID string) 
 	return scanHostCommand(q.db.QueryRow(ctx, `SELECT `+hostCommandCols+` FROM host_commands WHERE workflow_id = $1 AND run_id = $2
 		ORDER BY created_at DESC LIMIT 1`, workflowID, runID))
 }
+
+// ClaimHostCommandUpload marks an open command of the machine of the given
+// kind as having its upload under way, once: a second claim, a finished
+// command, another kind or another machine's command is ErrNotFound.
+func (q *Queries) ClaimHostCommandUpload(ctx context.Context, machineID, id, kind string) (*HostCommand, error) {
+	return scanHostCommand(q.db.QueryRow(ctx, `UPDATE host_commands SET progress = '{"uploading":true}', updated_at = now()
+		WHERE id = $1 AND machine_id = $2 AND kind = $3 AND status IN ('pending', 'running')
+		  AND NOT coalesce(progress ? 'uploading', false)
+		RETURNING `+hostCommandCols, id, machineID, kind))
+}

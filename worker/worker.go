@@ -47,6 +47,7 @@ func New(c client.Client, taskQueue string, d Deps) worker.Worker {
 	w.RegisterActivity(&activities.Host{Store: d.Store, Issuer: &hostchan.Issuer{Store: d.Store, Secrets: d.Secrets}})
 	w.RegisterWorkflow(workflows.TaskRun)
 	w.RegisterWorkflow(workflows.TaskOutputs)
+	w.RegisterWorkflow(workflows.TaskOutputFetch)
 	w.RegisterWorkflow(workflows.TaskRemove)
 	w.RegisterActivity(&activities.Tasks{Store: d.Store, Client: c})
 	w.RegisterWorkflow(workflows.Reconcile)

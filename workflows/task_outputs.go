@@ -34,3 +34,26 @@ func TaskOutputs(ctx workflow.Context, in TaskOutputsInput) (agentproto.TaskOutp
 	}
 	return res, nil
 }
+
+// TaskOutputFetchWait bounds how long a download waits for the agent's upload.
+const TaskOutputFetchWait = 60 * time.Second
+
+type TaskOutputFetchInput struct {
+	TaskID    string
+	MachineID string
+	Path      string
+}
+
+// TaskOutputFetch has the machine's agent upload one output file (the api
+// stores it in the object store) and returns its size and ETag; it gives up
+// after TaskOutputFetchWait.
+func TaskOutputFetch(ctx workflow.Context, in TaskOutputFetchInput) (agentproto.TaskOutputFetchResult, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: TaskOutputFetchWait,
+		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 1}})
+	var h *activities.Host
+	var res agentproto.TaskOutputFetchResult
+	if err := workflow.ExecuteActivity(ctx, h.TaskOutputFetch, activities.TaskOutputFetchInput(in)).Get(ctx, &res); err != nil {
+		return res, fmt.Errorf("the host did not upload the file: %w", err)
+	}
+	return res, nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"time"
@@ -37,7 +38,10 @@ type Kinds struct {
 	// SetToken makes the api client use it from now on.
 	SaveToken func(token string) error
 	SetToken  func(token string)
-	Log       *slog.Logger
+	// PutTaskOutput uploads an output file for a task_output_fetch command
+	// (pusher.Client.PutTaskOutput).
+	PutTaskOutput func(ctx context.Context, taskID, commandID string, r io.Reader, size int64) (agentproto.TaskOutputFetchResult, error)
+	Log           *slog.Logger
 	// ServiceProbeEvery paces the probes of a task's service
 	// (agentproto.ServiceProbeEvery when zero; tests shorten it).
 	ServiceProbeEvery time.Duration

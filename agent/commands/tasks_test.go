@@ -5,13 +5,16 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	cerrdefs "github.com/containerd/errdefs"
 
 	"github.com/remotegpu/remotegpu/agent/hostops"
+	"github.com/remotegpu/remotegpu/agent/pusher"
 	"github.com/remotegpu/remotegpu/internal/agentproto"
 	"github.com/remotegpu/remotegpu/internal/testdocker"
 	"github.com/remotegpu/remotegpu/internal/testimage"
@@ -131,5 +134,53 @@ func TestSimulatedStopTenant(t *testing.T) {
 	startKinds(t, f2, &Kinds{Simulated: true, SaveToken: (&tokenStore{}).save})
 	if r := f2.waitReport(t, noDocker); r.Status != agentproto.ResultFailed || r.Error.Type != "DockerUnavailable" || !r.Error.Permanent {
 		t.Errorf("without Docker: %+v", r)
+	}
+}
+
+// task_output_fetch uploads the file for its own command ID; an upload the
+// api refuses fails the command for good, one it cannot take now may be
+// tried again.
+func TestTaskOutputFetchCommand(t *testing.T) {
+	ops := &hostops.Ops{StateDir: t.TempDir(), Log: quiet()}
+	task := randomID("of-")
+	out := filepath.Join(ops.StateDir, "tasks", task, "output")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(out, "model.pt"), []byte("weights"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	type put struct{ task, cmd, body string }
+	puts := make(chan put, 4)
+	var status atomic.Int32 // what the api answers (0: ok)
+	kinds := &Kinds{Ops: ops, SaveToken: (&tokenStore{}).save,
+		PutTaskOutput: func(_ context.Context, taskID, commandID string, r io.Reader, size int64) (agentproto.TaskOutputFetchResult, error) {
+			b, err := io.ReadAll(r)
+			if err != nil || int64(len(b)) != size {
+				t.Errorf("read %d of %d: %v", len(b), size, err)
+			}
+			puts <- put{taskID, commandID, string(b)}
+			if st := int(status.Load()); st != 0 {
+				return agentproto.TaskOutputFetchResult{}, &pusher.StatusError{Op: "put task output", Status: st}
+			}
+			return agentproto.TaskOutputFetchResult{Size: size, ETag: "etag-1"}, nil
+		}}
+	f := newFakeAPI(t)
+	fetch := &fakeCmd{Command: agentproto.Command{ID: newID(), Kind: agentproto.KindTaskOutputFetch,
+		Args: args(agentproto.TaskOutputFetchArgs{TaskID: task, Path: "model.pt"})}}
+	f.add(fetch)
+	startKinds(t, f, kinds)
+	if res := decode[agentproto.TaskOutputFetchResult](t, f.waitReport(t, fetch)); res.Size != 7 || res.ETag != "etag-1" {
+		t.Errorf("fetch %+v", res)
+	}
+	if p := <-puts; p != (put{task, fetch.ID, "weights"}) {
+		t.Errorf("uploaded %+v", p)
+	}
+	status.Store(404)
+	refused := &fakeCmd{Command: agentproto.Command{ID: newID(), Kind: agentproto.KindTaskOutputFetch,
+		Args: args(agentproto.TaskOutputFetchArgs{TaskID: task, Path: "model.pt"})}}
+	f.add(refused)
+	if r := f.waitReport(t, refused); r.Status != agentproto.ResultFailed || r.Error.Type != "UploadRefused" || !r.Error.Permanent {
+		t.Errorf("refused upload: %+v", r)
 	}
 }

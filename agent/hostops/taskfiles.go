@@ -131,3 +131,57 @@ func (o *Ops) TaskRemove(ctx context.Context, a agentproto.TaskRemoveArgs) (agen
 	o.log().Info("task removed from this host", "task", a.TaskID, "containers", res.Containers)
 	return res, nil
 }
+
+// OutputUpload sends an output file's bytes (exactly size of them) to the
+// api and returns what it stored.
+type OutputUpload func(ctx context.Context, r io.Reader, size int64) (agentproto.TaskOutputFetchResult, error)
+
+// TaskOutputFetch opens one file under the task's output directory, with
+// the same confinement as TaskOutputs (os.Root: no "..", no absolute path,
+// no symlink out of it), and hands it to upload. A directory, a file that
+// is not regular or one over agentproto.MaxTaskOutputFetchBytes is refused
+// for good.
+func (o *Ops) TaskOutputFetch(ctx context.Context, a agentproto.TaskOutputFetchArgs, upload OutputUpload) (agentproto.TaskOutputFetchResult, error) {
+	var res agentproto.TaskOutputFetchResult
+	if !validTaskID.MatchString(a.TaskID) {
+		return res, Permanentf("InvalidArgs", "invalid task ID %q", a.TaskID)
+	}
+	p := a.Path
+	if p == "" || path.IsAbs(p) || strings.Contains(p, "\\") || slices.Contains(strings.Split(p, "/"), "..") {
+		return res, Permanentf("InvalidPath", "%q is not a path inside the output directory", a.Path)
+	}
+	p = path.Clean(p)
+	if p == "." {
+		return res, Permanentf("IsDirectory", "%q is a directory", a.Path)
+	}
+	root, err := os.OpenRoot(filepath.Join(o.taskDir(a.TaskID), "output"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return res, Permanentf("NotFound", "%q is not in the output directory", a.Path)
+	}
+	if err != nil {
+		return res, Retryablef("OutputsFailed", err, "unable to open the task's output directory")
+	}
+	defer root.Close()
+	f, err := root.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return res, Permanentf("NotFound", "%q is not in the output directory", a.Path)
+	}
+	if err != nil {
+		return res, Permanentf("InvalidPath", "%q cannot be read: %v", a.Path, err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return res, Retryablef("OutputsFailed", err, "unable to read %q", a.Path)
+	}
+	switch {
+	case info.IsDir():
+		return res, Permanentf("IsDirectory", "%q is a directory", a.Path)
+	case !info.Mode().IsRegular():
+		return res, Permanentf("InvalidPath", "%q is not a regular file", a.Path)
+	case info.Size() > agentproto.MaxTaskOutputFetchBytes:
+		return res, Permanentf("TooLarge", "%q has %d bytes, more than the %d a download may have", a.Path, info.Size(), agentproto.MaxTaskOutputFetchBytes)
+	}
+	// the file may still grow: send the size it had
+	return upload(ctx, io.LimitReader(f, info.Size()), info.Size())
+}

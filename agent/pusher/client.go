@@ -158,6 +158,11 @@ func (c *Client) doWithin(ctx context.Context, timeout time.Duration, op, method
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
+	return c.answer(op, auth, token, resp, out)
+}
+
+// answer reads the api's answer to a request sent with token (auth) into out.
+func (c *Client) answer(op string, auth bool, token string, resp *http.Response, out any) error {
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {

@@ -25,6 +25,10 @@ const (
 	// KindTaskRemove removes the task's containers and its directory on the
 	// host (outputs and checkpoints), when the customer deletes the task.
 	KindTaskRemove = "task_remove"
+	// KindTaskOutputFetch uploads one file of the task's output directory
+	// to PathTaskOutputUpload (the command's own ID in place of
+	// {commandId}); the result is a TaskOutputFetchResult.
+	KindTaskOutputFetch = "task_output_fetch"
 )
 
 // Agent endpoints of the task data the agent sends on its own.
@@ -34,7 +38,16 @@ const (
 	PathTaskLogs = "/api/agent/tasks/{id}/logs"
 	// PathImages takes an ImagesReport: the images present on the host.
 	PathImages = "/api/agent/images"
+	// PathTaskOutputUpload takes the raw bytes of one output file (a
+	// streaming PUT with Content-Length), for the task in place of {id} and
+	// the task_output_fetch command in place of {commandId}: accepted only
+	// for an open command of that kind and task, of the caller's machine,
+	// once. Answers a TaskOutputFetchResult.
+	PathTaskOutputUpload = "/api/agent/tasks/{id}/outputs/{commandId}"
 )
+
+// MaxTaskOutputFetchBytes is the largest output file a customer can download.
+const MaxTaskOutputFetchBytes int64 = 2 << 30
 
 // Paths inside a task container, and the environment variables that name
 // them (documented for customers in the console and docs/tasks.md).
@@ -143,6 +156,18 @@ type OutputFile struct {
 	Size    int64     `json:"size"`
 	ModTime time.Time `json:"modTime"`
 	Dir     bool      `json:"dir,omitempty"`
+}
+
+type TaskOutputFetchArgs struct {
+	TaskID string `json:"taskId"`
+	// Path is a file relative to the task's output directory.
+	Path string `json:"path"`
+}
+
+// TaskOutputFetchResult is the uploaded object.
+type TaskOutputFetchResult struct {
+	Size int64  `json:"size"`
+	ETag string `json:"etag"`
 }
 
 type TaskRemoveArgs struct {

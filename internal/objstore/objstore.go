@@ -16,6 +16,9 @@ import (
 const (
 	BucketAvatars = "avatars"
 	BucketImports = "imports"
+	// BucketTaskOutputs holds the task output files customers download
+	// (<tenant>/tasks/<task>/outputs/<sha256 of the path>).
+	BucketTaskOutputs = "task-outputs"
 )
 
 type Config struct {
@@ -75,6 +78,18 @@ func (s *Store) Put(ctx context.Context, kind, key string, r io.Reader, size int
 		return fmt.Errorf("unable to store %s/%s: %w", kind, key, err)
 	}
 	return nil
+}
+
+// PutStream stores size bytes of r (streamed; -1: unknown) and returns the object's ETag.
+func (s *Store) PutStream(ctx context.Context, kind, key string, r io.Reader, size int64, contentType string) (string, error) {
+	info, err := s.c.PutObject(ctx, s.bucket(kind), key, r, size, minio.PutObjectOptions{ContentType: contentType})
+	if err != nil {
+		return "", fmt.Errorf("unable to store %s/%s: %w", kind, key, err)
+	}
+	if size >= 0 && info.Size != size {
+		return "", fmt.Errorf("unable to store %s/%s: %d bytes stored of %d", kind, key, info.Size, size)
+	}
+	return info.ETag, nil
 }
 
 // Get opens an object; the caller closes it.

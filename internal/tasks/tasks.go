@@ -17,6 +17,7 @@ import (
 	"github.com/remotegpu/remotegpu/internal/apperr"
 	"github.com/remotegpu/remotegpu/internal/caller"
 	"github.com/remotegpu/remotegpu/internal/monitoring"
+	"github.com/remotegpu/remotegpu/internal/objstore"
 	"github.com/remotegpu/remotegpu/store"
 )
 
@@ -30,6 +31,8 @@ type Service struct {
 	Monitoring *monitoring.Service
 	// Expiring is the lease notice window (the machine reads need it).
 	Expiring time.Duration
+	// Objects keeps the output files customers download (nil: no downloads).
+	Objects *objstore.Store
 }
 
 func New(st *store.Store, tc client.Client, taskQueue string, mon *monitoring.Service, expiring time.Duration) *Service {

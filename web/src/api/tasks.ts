@@ -92,6 +92,13 @@ export const getTaskMetrics = (id: string) => http.get<TaskMetrics>(`${base}/${i
 export const listTaskOutputs = (id: string, dir: string) =>
   http.get<TaskOutputs>(`${base}/${id}/outputs`, { params: cleanParams({ dir }), silent: [503] })
 
+/**
+ * One output file, uploaded by the host's agent on request (up to 60 s);
+ * silent: the outputs list shows the error by its code itself.
+ */
+export const downloadTaskOutput = (id: string, path: string) =>
+  http.blob(`${base}/${id}/outputs/download`, { params: { path }, silent: true, timeout: 120_000 })
+
 /** The tasks of one leased machine (its 任务历史). */
 export const listMachineTasks = (machineId: string, params: PageParams) =>
   http.get<PageResult<Task>>(`/api/customer/machines/${machineId}/tasks`, { params: cleanParams(params) })

@@ -128,6 +128,9 @@ export const zh = {
     hint: '写入容器内 /rgpu/output（$RGPU_OUTPUT_DIR）的文件会出现在这里',
     unreachable: '暂时无法访问主机',
     unreachableHint: '机器上的 Agent 没有在 10 秒内响应，可能离线或网络中断。稍后点击“刷新”重试。',
+    actions: '操作',
+    download: '下载',
+    downloadFailed: '{name} 下载失败：{reason}',
   },
   form: {
     basic: '基本信息',
@@ -325,6 +328,9 @@ export const en: typeof zh = {
     unreachable: 'The host cannot be reached',
     unreachableHint:
       "The machine's agent did not answer within 10 s: it may be offline or cut off. Try Refresh again later.",
+    actions: 'Actions',
+    download: 'Download',
+    downloadFailed: 'Could not download {name}: {reason}',
   },
   form: {
     basic: 'Basics',
