@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/remotegpu/remotegpu/internal/objstore"
 	"github.com/remotegpu/remotegpu/store"
 )
 
@@ -18,6 +19,8 @@ import (
 // completion notice.
 type Tasks struct {
 	Store *store.Store
+	// Objects holds the output files fetched for download (nil: none kept).
+	Objects *objstore.Store
 	// Client tells the task workflows that the lease of their machine ended.
 	Client client.Client
 }
@@ -281,8 +284,21 @@ func (a *Tasks) TaskMachines(ctx context.Context, in TaskIDInput) ([]string, err
 	return ids, nil
 }
 
-// PurgeTask deletes a deleted task's rows (attempts and logs with it).
+// PurgeTask deletes a deleted task's output files fetched for download,
+// then its rows (attempts and logs with them).
 func (a *Tasks) PurgeTask(ctx context.Context, in TaskIDInput) error {
+	tenantID, err := a.Store.DeletedTaskTenant(ctx, in.TaskID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // purged already
+	}
+	if err != nil {
+		return fmt.Errorf("unable to read the deleted task: %w", err)
+	}
+	if a.Objects != nil {
+		if err := a.Objects.RemovePrefix(ctx, objstore.BucketTaskOutputs, objstore.TaskOutputsPrefix(tenantID, in.TaskID)); err != nil {
+			return fmt.Errorf("unable to delete the task's downloaded outputs: %w", err)
+		}
+	}
 	if err := a.Store.PurgeTask(ctx, in.TaskID); err != nil {
 		return fmt.Errorf("unable to delete the task's rows: %w", err)
 	}

@@ -46,6 +46,8 @@ type env struct {
 	offset time.Duration
 	// temporal is the client of the test's worker (options.temporal).
 	temporal client.Client
+	// objects is the object store (options.objects).
+	objects *objstore.Store
 }
 
 type options struct {
@@ -97,6 +99,20 @@ func newEnv(t *testing.T, o options) *env {
 	if o.ldap != nil {
 		deps.LDAP = ldapauth.New(*o.ldap)
 	}
+	if o.objects {
+		endpoint := os.Getenv("S3_ENDPOINT")
+		if endpoint == "" {
+			t.Fatal("S3_ENDPOINT is not set: run the tests with `make test` (or `bin/remotegpu testenv -- go test ./...`)")
+		}
+		obj, err := objstore.New(objstore.Config{Endpoint: endpoint, AccessKey: os.Getenv("S3_ACCESS_KEY"), SecretKey: os.Getenv("S3_SECRET_KEY"), BucketPrefix: "test-"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := obj.EnsureBuckets(context.Background(), objstore.BucketAvatars, objstore.BucketTaskOutputs); err != nil {
+			t.Fatal(err)
+		}
+		deps.Objects, e.objects = obj, obj
+	}
 	if o.temporal {
 		addr := os.Getenv("TEMPORAL_ADDRESS")
 		if addr == "" {
@@ -113,27 +129,13 @@ func newEnv(t *testing.T, o options) *env {
 		}
 		t.Cleanup(c.Close)
 		deps.Config = e.cfg
-		w := worker.New(c, e.cfg.TemporalTaskQueue, worker.Deps{Store: st, Mail: sender, Secrets: box, AlertWebhookURL: o.webhook})
+		w := worker.New(c, e.cfg.TemporalTaskQueue, worker.Deps{Store: st, Mail: sender, Secrets: box, AlertWebhookURL: o.webhook, Objects: deps.Objects})
 		if err := w.Start(); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(w.Stop)
 		deps.Temporal = c
 		e.temporal = c
-	}
-	if o.objects {
-		endpoint := os.Getenv("S3_ENDPOINT")
-		if endpoint == "" {
-			t.Fatal("S3_ENDPOINT is not set: run the tests with `make test` (or `bin/remotegpu testenv -- go test ./...`)")
-		}
-		obj, err := objstore.New(objstore.Config{Endpoint: endpoint, AccessKey: os.Getenv("S3_ACCESS_KEY"), SecretKey: os.Getenv("S3_SECRET_KEY"), BucketPrefix: "test-"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := obj.EnsureBuckets(context.Background(), objstore.BucketAvatars, objstore.BucketTaskOutputs); err != nil {
-			t.Fatal(err)
-		}
-		deps.Objects = obj
 	}
 	e.api = api.New(deps)
 	e.api.Start(context.Background())

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,8 @@ import (
 	"github.com/remotegpu/remotegpu/agent/pusher"
 	"github.com/remotegpu/remotegpu/api"
 	"github.com/remotegpu/remotegpu/internal/agentproto"
+	"github.com/remotegpu/remotegpu/internal/objstore"
+	"github.com/remotegpu/remotegpu/internal/tasks"
 )
 
 // A customer downloads an output file: the agent is asked for it
@@ -31,7 +34,7 @@ func TestTaskOutputDownload(t *testing.T) {
 	owner.must(201, "POST", "/api/customer/tasks/training", taskBody(ag.machineID, 1)).decode(t, &tk)
 	start := host.next(agentproto.KindTaskStart)
 	host.succeed(start.ID, agentproto.TaskStartResult{ContainerID: "c1", StartedAt: time.Now().UTC()})
-	host.next(agentproto.KindTaskWait) // it runs on
+	wait := host.next(agentproto.KindTaskWait) // it runs on
 
 	download := "/api/customer/tasks/" + tk.ID + "/outputs/download?path="
 	got := make(chan *reply, 1)
@@ -93,5 +96,24 @@ func TestTaskOutputDownload(t *testing.T) {
 	var ed api.ErrorData
 	if r.Status != 413 || json.Unmarshal(r.Data, &ed) != nil || ed.Reason != "tasks.outputTooLarge" {
 		t.Fatalf("too large: %d %s", r.Status, r.Data)
+	}
+
+	// deleting the task removes the files fetched for download with its rows
+	key := tasks.OutputObjectKey(e.fx.tenantA.ID, tk.ID, "ckpt/e1.pt")
+	if _, _, _, err := e.objects.Get(context.Background(), objstore.BucketTaskOutputs, key); err != nil {
+		t.Fatalf("the fetched file is not kept: %v", err)
+	}
+	host.succeed(wait.ID, agentproto.TaskWaitResult{ExitCode: 0, FinishedAt: time.Now().UTC(), LogsShipped: true})
+	waitStatus(t, owner, tk.ID, "succeeded")
+	owner.must(200, "DELETE", "/api/customer/tasks/"+tk.ID, nil)
+	rm := host.next(agentproto.KindTaskRemove)
+	host.succeed(rm.ID, agentproto.TaskRemoveResult{Containers: 1})
+	waitFor(t, "the task's rows gone", func() bool {
+		var n int
+		_ = e.st.Pool.QueryRow(context.Background(), `SELECT count(*) FROM tasks WHERE id = $1`, tk.ID).Scan(&n)
+		return n == 0
+	})
+	if _, _, _, err := e.objects.Get(context.Background(), objstore.BucketTaskOutputs, key); !errors.Is(err, objstore.ErrNotFound) {
+		t.Fatalf("the fetched file is still kept after the task was deleted: %v", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/remotegpu/remotegpu/activities"
 	"github.com/remotegpu/remotegpu/api"
 	"github.com/remotegpu/remotegpu/internal/agentproto"
 	"github.com/remotegpu/remotegpu/internal/live"
@@ -225,7 +226,7 @@ func TestTaskRunsThroughTheAgent(t *testing.T) {
 	}
 	waitFrame(t, ws, "the stopped status", func(f live.LogFrame) bool { return f.Type == live.FrameStatus && f.Status == "stopped" })
 	owner.must(409, "POST", "/api/customer/tasks/"+tk.ID+"/stop", nil)
-	waitFor(t, "the stop notice", func() bool { return inbox(t, owner, "任务已停止") })
+	waitFor(t, "the stop notice", func() bool { return inbox(t, owner, activities.NoticeTaskStopped) })
 
 	// a re-run is attempt 2 of the same task; it succeeds
 	var again api.Task
@@ -278,17 +279,17 @@ func TestTaskRunsThroughTheAgent(t *testing.T) {
 	}
 }
 
-// inbox tells whether the user has a notification whose title contains s.
-func inbox(t *testing.T, s *session, title string) bool {
+// inbox tells whether the user has a notification with that code.
+func inbox(t *testing.T, s *session, code string) bool {
 	t.Helper()
 	var page struct {
 		List []struct {
-			Title string `json:"title"`
+			Code string `json:"code"`
 		} `json:"list"`
 	}
 	s.must(200, "GET", "/api/customer/notifications", nil).decode(t, &page)
 	for _, n := range page.List {
-		if strings.Contains(n.Title, title) {
+		if n.Code == code {
 			return true
 		}
 	}
@@ -348,7 +349,7 @@ func TestTaskQueueAdminStopAndLeaseEnd(t *testing.T) {
 	if st.StatusReason != "tasks.reason.stoppedByAdmin" || st.StatusParams["reason"] != "maintenance window" {
 		t.Fatalf("admin-stopped %+v", st)
 	}
-	waitFor(t, "the admin's notice", func() bool { return inbox(t, owner, "任务已停止") })
+	waitFor(t, "the admin's notice", func() bool { return inbox(t, owner, activities.NoticeTaskStoppedByAdmin) })
 	if auditCount(t, e, "task.admin_stop", true) != 1 {
 		t.Fatal("the admin's stop is not audited")
 	}

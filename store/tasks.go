@@ -486,6 +486,16 @@ func (q *Queries) MarkTaskDeleted(ctx context.Context, id string, deleted bool) 
 }
 
 // PurgeTask deletes a deleted task's rows: its attempts and logs go with it.
+// DeletedTaskTenant is the tenant of a task deleted but not purged yet.
+func (q *Queries) DeletedTaskTenant(ctx context.Context, id string) (string, error) {
+	var tenantID string
+	err := q.db.QueryRow(ctx, `SELECT tenant_id::text FROM tasks WHERE id = $1 AND deleted_at IS NOT NULL`, id).Scan(&tenantID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	return tenantID, err
+}
+
 func (q *Queries) PurgeTask(ctx context.Context, id string) error {
 	_, err := q.db.Exec(ctx, `DELETE FROM tasks WHERE id = $1 AND deleted_at IS NOT NULL`, id)
 	return err

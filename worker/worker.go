@@ -12,6 +12,7 @@ import (
 	"github.com/remotegpu/remotegpu/internal/alerting"
 	"github.com/remotegpu/remotegpu/internal/hostchan"
 	"github.com/remotegpu/remotegpu/internal/mail"
+	"github.com/remotegpu/remotegpu/internal/objstore"
 	"github.com/remotegpu/remotegpu/internal/reconcile"
 	"github.com/remotegpu/remotegpu/internal/secrets"
 	"github.com/remotegpu/remotegpu/store"
@@ -29,6 +30,8 @@ type Deps struct {
 	ExpiringNotice time.Duration
 	// PublicURL is the console's address, linked from the alert notices (optional).
 	PublicURL string
+	// Objects is the object store (nil when none is configured).
+	Objects *objstore.Store
 }
 
 // New builds the worker; the caller runs it with Start/Stop or Run.
@@ -49,7 +52,7 @@ func New(c client.Client, taskQueue string, d Deps) worker.Worker {
 	w.RegisterWorkflow(workflows.TaskOutputs)
 	w.RegisterWorkflow(workflows.TaskOutputFetch)
 	w.RegisterWorkflow(workflows.TaskRemove)
-	w.RegisterActivity(&activities.Tasks{Store: d.Store, Client: c})
+	w.RegisterActivity(&activities.Tasks{Store: d.Store, Client: c, Objects: d.Objects})
 	w.RegisterWorkflow(workflows.Reconcile)
 	(&reconcile.Reconciler{Store: d.Store, Client: c, TaskQueue: taskQueue, ExpiringNotice: d.ExpiringNotice}).Register(w)
 	registerMonitoring(w, d)

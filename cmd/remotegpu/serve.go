@@ -69,6 +69,19 @@ func serve(ctx context.Context, mode string) error {
 	if err != nil {
 		return err
 	}
+	var objects *objstore.Store
+	if cfg.S3Endpoint != "" {
+		objects, err = objstore.New(objstore.Config{Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey,
+			SecretKey: cfg.S3SecretKey, UseSSL: cfg.S3UseSSL, BucketPrefix: cfg.S3BucketPrefix})
+		if err != nil {
+			return err
+		}
+		if err := objects.EnsureBuckets(ctx, objstore.BucketAvatars, objstore.BucketImports, objstore.BucketTaskOutputs); err != nil {
+			return err
+		}
+	} else {
+		slog.Warn("S3_ENDPOINT is not set: avatar uploads, Excel imports and task output downloads are unavailable")
+	}
 	errc := make(chan error, 2)
 
 	if mode == "worker" || mode == "all" {
@@ -78,7 +91,7 @@ func serve(ctx context.Context, mode string) error {
 		}
 		defer tc.Close()
 		w := worker.New(tc, cfg.TemporalTaskQueue, worker.Deps{Store: st, Mail: sender, Secrets: box, AlertWebhookURL: cfg.AlertWebhookURL,
-			ExpiringNotice: cfg.Fleet.ExpiringNotice, PublicURL: cfg.PublicURL})
+			ExpiringNotice: cfg.Fleet.ExpiringNotice, PublicURL: cfg.PublicURL, Objects: objects})
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("unable to start the worker: %w", err)
 		}
@@ -96,19 +109,6 @@ func serve(ctx context.Context, mode string) error {
 			return fmt.Errorf("unable to create the Temporal client: %w", err)
 		}
 		defer tc.Close()
-		var objects *objstore.Store
-		if cfg.S3Endpoint != "" {
-			objects, err = objstore.New(objstore.Config{Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey,
-				SecretKey: cfg.S3SecretKey, UseSSL: cfg.S3UseSSL, BucketPrefix: cfg.S3BucketPrefix})
-			if err != nil {
-				return err
-			}
-			if err := objects.EnsureBuckets(ctx, objstore.BucketAvatars, objstore.BucketImports, objstore.BucketTaskOutputs); err != nil {
-				return err
-			}
-		} else {
-			slog.Warn("S3_ENDPOINT is not set: avatar uploads are unavailable")
-		}
 		srv := api.New(api.Deps{Config: cfg, Store: st, Temporal: tc, Objects: objects, Mail: sender,
 			LDAP: ldapauth.New(ldapConfig(cfg.LDAP)), Secrets: box, Mounts: mounts})
 		srv.Start(ctx) // alert evaluation, monitoring WebSockets

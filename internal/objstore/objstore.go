@@ -112,3 +112,20 @@ func (s *Store) Get(ctx context.Context, kind, key string) (io.ReadCloser, int64
 func (s *Store) Remove(ctx context.Context, kind, key string) error {
 	return s.c.RemoveObject(ctx, s.bucket(kind), key, minio.RemoveObjectOptions{})
 }
+
+// RemovePrefix removes every object whose key starts with prefix.
+func (s *Store) RemovePrefix(ctx context.Context, kind, prefix string) error {
+	objects := s.c.ListObjects(ctx, s.bucket(kind), minio.ListObjectsOptions{Prefix: prefix, Recursive: true})
+	for e := range s.c.RemoveObjects(ctx, s.bucket(kind), objects, minio.RemoveObjectsOptions{}) {
+		if e.Err != nil {
+			return fmt.Errorf("unable to remove %s/%s: %w", kind, e.ObjectName, e.Err)
+		}
+	}
+	return nil
+}
+
+// TaskOutputsPrefix is where the output files of a task fetched for
+// download are kept in BucketTaskOutputs.
+func TaskOutputsPrefix(tenantID, taskID string) string {
+	return tenantID + "/tasks/" + taskID + "/outputs/"
+}

@@ -34,7 +34,7 @@ import (
 // objstore.BucketTaskOutputs: by tenant, task and the SHA-256 of its path.
 func OutputObjectKey(tenantID, taskID, filePath string) string {
 	sum := sha256.Sum256([]byte(filePath))
-	return tenantID + "/tasks/" + taskID + "/outputs/" + hex.EncodeToString(sum[:])
+	return objstore.TaskOutputsPrefix(tenantID, taskID) + hex.EncodeToString(sum[:])
 }
 
 // OutputDownload is an output file to send: Body has Size bytes; the caller closes it.
