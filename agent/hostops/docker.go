@@ -39,10 +39,18 @@ type Docker interface {
 	ImageList(ctx context.Context, options image.ListOptions) ([]image.Summary, error)
 }
 
+// DockerAPIVersion is the Engine API the agent speaks: Docker 20.10's, the
+// oldest engine it supports (device requests need 1.40), which newer
+// engines still serve. A fixed version instead of the client's lazy
+// negotiation, whose first calls race when made from several goroutines
+// (the command loop, the log shipper and the image report start together).
+// DOCKER_API_VERSION overrides it.
+const DockerAPIVersion = "1.41"
+
 // NewDocker makes a client of the Docker daemon at host (DOCKER_HOST or the
 // local socket when empty). It does not talk to it yet.
 func NewDocker(host string) (*client.Client, error) {
-	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
+	opts := []client.Opt{client.WithVersion(DockerAPIVersion), client.FromEnv}
 	if host != "" {
 		opts = append(opts, client.WithHost(host))
 	}

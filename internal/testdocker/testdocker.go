@@ -63,7 +63,7 @@ func Client(t testing.TB) *client.Client {
 		t.Skip(noDaemon)
 	}
 	once.Do(func() {
-		cli, cliErr = client.NewClientWithOpts(client.WithHost(host), client.WithAPIVersionNegotiation())
+		cli, cliErr = client.NewClientWithOpts(client.WithHost(host), client.WithVersion("1.41")) // hostops.DockerAPIVersion: a fixed version, no racy lazy negotiation
 		if cliErr != nil {
 			return
 		}
