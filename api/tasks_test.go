@@ -387,8 +387,11 @@ func TestTaskQueueAdminStopAndLeaseEnd(t *testing.T) {
 	if tk := getTask(t, owner, big.ID); tk.Status != "stopped" || tk.StatusReason != "tasks.reason.leaseEnded" {
 		t.Fatalf("the end of the attempt changed the lease's stop: %+v", tk)
 	}
-	// the machine is no longer the customer's: no re-run there
+	// the machine is no longer the customer's: no re-run there, and its
+	// agent (whose key the next customer will hold) writes nothing into the log
 	owner.must(409, "POST", "/api/customer/tasks/"+big.ID+"/restart", nil)
+	ag.must(404, "POST", strings.Replace(agentproto.PathTaskLogs, "{id}", big.ID, 1), agentproto.TaskLogBatch{Attempt: 1,
+		Lines: []agentproto.LogLine{{Time: time.Now().UTC(), Stream: "stdout", Text: "injected after the lease"}}})
 }
 
 // each long-polls until a command of each kind arrived, in any order.

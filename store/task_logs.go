@@ -27,15 +27,19 @@ type NewTaskLogLine struct {
 
 // AppendTaskLogs stores a batch of an attempt's lines that starts at
 // offset (0-based) and returns the offset expected next. Only the agent of
-// the attempt's machine may write (ErrNotFound otherwise, and for a deleted
-// task). Lines stored before are skipped, so a batch sent twice is stored
-// once; a batch after a gap stores nothing and the answer says where to
-// resume.
+// the attempt's machine may write, and only while the task's tenant holds
+// that machine (ErrNotFound otherwise, and for a deleted task). Lines
+// stored before are skipped, so a batch sent twice is stored once; a batch
+// after a gap stores nothing and the answer says where to resume.
 func (q *Queries) AppendTaskLogs(ctx context.Context, taskID string, attempt int, machineID string, offset int64, lines []NewTaskLogLine) (int64, error) {
 	var next int64
 	err := q.InTx(ctx, func(tx pgx.Tx) error {
+		// Only while the task's tenant holds the machine: once the lease ends,
+		// the next customer is root there and has the agent's key.
 		err := tx.QueryRow(ctx, `SELECT a.log_next FROM task_attempts a JOIN tasks t ON t.id = a.task_id
-			WHERE a.task_id = $1 AND a.attempt = $2 AND a.machine_id = $3 AND t.deleted_at IS NULL FOR UPDATE OF a`,
+			JOIN machines m ON m.id = a.machine_id JOIN allocations al ON al.id = m.live_allocation_id
+			WHERE a.task_id = $1 AND a.attempt = $2 AND a.machine_id = $3 AND t.deleted_at IS NULL AND al.tenant_id = t.tenant_id
+			FOR UPDATE OF a`,
 			taskID, attempt, machineID).Scan(&next)
 		if err != nil {
 			return notFound(err)
