@@ -76,7 +76,9 @@ type GPUFaultRecord struct {
 // RecordGPUFaults stores the machine's faults (a fault reported twice is stored once).
 func (q *Queries) RecordGPUFaults(ctx context.Context, machineID string, faults []GPUFaultRecord) error {
 	for _, f := range faults {
-		if _, err := q.db.Exec(ctx, `INSERT INTO gpu_faults (machine_id, gpu_index, at, xid, ecc) VALUES ($1, $2, $3, $4, $5)
+		// at comes from the agent, which the customer controls: never later
+		// than now, or a fault dated next year would hold the GPU that long
+		if _, err := q.db.Exec(ctx, `INSERT INTO gpu_faults (machine_id, gpu_index, at, xid, ecc) VALUES ($1, $2, least($3, now()), $4, $5)
 			ON CONFLICT DO NOTHING`, machineID, f.GPUIndex, f.At, f.XID, f.ECC); err != nil {
 			return err
 		}

@@ -70,4 +70,12 @@ func TestAdmissionSkipsAFaultyGPU(t *testing.T) {
 	if faulty, err := st.FaultyGPUs(ctx, machine); err != nil || len(faulty) != 1 || faulty[0].ECC != 1 {
 		t.Fatalf("faulty after a new fault %+v %v", faulty, err)
 	}
+	// the agent's clock is the customer's: a fault dated next year counts from now
+	if err := st.RecordGPUFaults(ctx, machine, []store.GPUFaultRecord{{GPUIndex: 1, At: time.Now().AddDate(1, 0, 0), XID: 48}}); err != nil {
+		t.Fatal(err)
+	}
+	faulty, err = st.FaultyGPUs(ctx, machine)
+	if err != nil || len(faulty) != 2 || faulty[1].GPUIndex != 1 || faulty[1].At.After(time.Now()) {
+		t.Fatalf("a fault from the future: %+v %v", faulty, err)
+	}
 }
