@@ -288,7 +288,7 @@ func download(d *tasks.LogDownload, err error) (*huma.StreamResponse, error) {
 	}
 	return &huma.StreamResponse{Body: func(hc huma.Context) {
 		hc.SetHeader("Content-Type", "text/plain; charset=utf-8")
-		hc.SetHeader("Content-Disposition", `attachment; filename="`+d.Filename+`"`)
+		hc.SetHeader("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": d.Filename}))
 		_ = d.Write(hc.Context(), hc.BodyWriter())
 	}}, nil
 }
