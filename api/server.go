@@ -24,6 +24,7 @@ import (
 	"github.com/remotegpu/remotegpu/internal/alerting"
 	"github.com/remotegpu/remotegpu/internal/apperr"
 	"github.com/remotegpu/remotegpu/internal/config"
+	"github.com/remotegpu/remotegpu/internal/datasets"
 	"github.com/remotegpu/remotegpu/internal/hostchan"
 	"github.com/remotegpu/remotegpu/internal/ldapauth"
 	"github.com/remotegpu/remotegpu/internal/lease"
@@ -66,6 +67,7 @@ type Server struct {
 	alerts    *alerting.Service
 	live      *live.Service // the monitoring WebSockets and the task logs
 	tasks     *tasks.Service
+	datasets  *datasets.Service
 }
 
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -117,6 +119,8 @@ func New(d Deps) *Server {
 	s.live.RulesChanged, s.live.WriteError = s.alerts.InvalidateRules, writeError
 	s.tasks = tasks.New(d.Store, d.Temporal, d.Config.TemporalTaskQueue, s.mon, d.Config.Fleet.ExpiringNotice)
 	s.tasks.Objects = d.Objects
+	s.datasets = datasets.New(d.Store, d.Temporal, d.Config.TemporalTaskQueue, d.Objects, d.Config.Datasets,
+		d.Config.Fleet.ExpiringNotice, d.Config.JWTSecret, d.Now)
 	s.live.TaskLogs = s.tasks
 	s.hosts.OnProgress(agentproto.KindTaskWait, s.tasks.WaitProgress) // the service's health
 	if d.Store != nil {

@@ -76,7 +76,7 @@ func serve(ctx context.Context, mode string) error {
 		if err != nil {
 			return err
 		}
-		if err := objects.EnsureBuckets(ctx, objstore.BucketAvatars, objstore.BucketImports, objstore.BucketTaskOutputs); err != nil {
+		if err := objects.EnsureBuckets(ctx, objstore.BucketAvatars, objstore.BucketImports, objstore.BucketTaskOutputs, objstore.BucketDatasets); err != nil {
 			return err
 		}
 	} else {

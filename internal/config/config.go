@@ -50,6 +50,7 @@ type Config struct {
 	LDAP       LDAP
 	Fleet      Fleet
 	Monitoring Monitoring
+	Datasets   Datasets
 	Security   Security
 
 	JWTSecret  []byte
@@ -180,6 +181,7 @@ func Load() (Config, error) {
 		errs = append(errs, "BOOTSTRAP_TOKEN_TTL: must be a positive duration such as 24h")
 	}
 	c.Monitoring = loadMonitoring(&errs)
+	c.Datasets = loadDatasets(&errs)
 	c.Security = loadSecurity(&errs)
 	if c.SMTPPort, err = strconv.Atoi(env("SMTP_PORT", "25")); err != nil {
 		errs = append(errs, "SMTP_PORT: "+err.Error())

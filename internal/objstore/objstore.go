@@ -19,6 +19,9 @@ const (
 	// BucketTaskOutputs holds the task output files customers download
 	// (<tenant>/tasks/<task>/outputs/<sha256 of the path>).
 	BucketTaskOutputs = "task-outputs"
+	// BucketDatasets holds the dataset blobs (<tenant or public>/blobs/<id>),
+	// the uploads in progress and the imports being fetched (docs/datasets.md).
+	BucketDatasets = "datasets"
 )
 
 type Config struct {

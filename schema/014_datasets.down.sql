@@ -1,0 +1,10 @@
+DROP TABLE IF EXISTS storage_samples;
+DROP TABLE IF EXISTS dataset_task_uses;
+DROP TABLE IF EXISTS dataset_mounts;
+DROP TABLE IF EXISTS dataset_shares;
+DROP TABLE IF EXISTS dataset_upload_parts;
+DROP TABLE IF EXISTS dataset_uploads;
+DROP TABLE IF EXISTS dataset_files;
+DROP TABLE IF EXISTS dataset_blobs;
+DROP TABLE IF EXISTS datasets;
+ALTER TABLE tenants DROP COLUMN IF EXISTS storage_quota_bytes;
