@@ -24,7 +24,7 @@ CREATE TABLE datasets (
     source_ref      text NOT NULL DEFAULT '',       -- the URL or machine:path imported from
     status          text NOT NULL DEFAULT 'uploading'
                     CHECK (status IN ('uploading', 'processing', 'available', 'failed')),
-    status_reason   text NOT NULL DEFAULT '',       -- a code, datasets.reason.*
+    status_reason   text NOT NULL DEFAULT '',       -- a code, uploads.reason.*
     status_params   jsonb NOT NULL DEFAULT '{}',
     size_bytes      bigint NOT NULL DEFAULT 0,      -- sum of its files
     file_count      int NOT NULL DEFAULT 0,
@@ -121,7 +121,7 @@ CREATE TABLE dataset_mounts (
     path           text NOT NULL,
     status         text NOT NULL DEFAULT 'mounting'
                    CHECK (status IN ('mounting', 'mounted', 'failed', 'unmounting', 'unmounted')),
-    status_reason  text NOT NULL DEFAULT '',      -- a code, datasets.mountReason.*
+    status_reason  text NOT NULL DEFAULT '',      -- a code, mounts.reason.*
     status_params  jsonb NOT NULL DEFAULT '{}',
     created_by     uuid REFERENCES users (id) ON DELETE SET NULL,
     created_at     timestamptz NOT NULL DEFAULT now(),

@@ -39,7 +39,7 @@ type Dataset struct {
 	Source        string         `json:"source" enum:"upload,url,machine"`
 	SourceRef     string         `json:"sourceRef" doc:"The URL or machine path imported from"`
 	Status        string         `json:"status" enum:"uploading,processing,available,failed"`
-	StatusReason  string         `json:"statusReason" doc:"A code (datasets.reason.*) the console translates; empty when there is none"`
+	StatusReason  string         `json:"statusReason" doc:"A code (uploads.reason.*) the console translates; empty when there is none"`
 	StatusParams  map[string]any `json:"statusParams"`
 	SizeBytes     int64          `json:"sizeBytes"`
 	FileCount     int            `json:"fileCount"`

@@ -9,6 +9,10 @@ import * as monitoring from './monitoring'
 import * as live from './live'
 import * as tasks from './tasks'
 import * as notices from './notices'
+import * as datasets from './datasets'
+import * as uploads from './uploads'
+import * as mounts from './mounts'
+import * as storage from './storage'
 
 export const codesZh = {
   ...common.zh,
@@ -20,6 +24,10 @@ export const codesZh = {
   machines: machines.zh,
   tasks: tasks.zh,
   notices: notices.zh,
+  datasets: datasets.zh,
+  uploads: uploads.zh,
+  mounts: mounts.zh,
+  storage: storage.zh,
 }
 
 export const codesEn: typeof codesZh = {
@@ -32,4 +40,8 @@ export const codesEn: typeof codesZh = {
   machines: machines.en,
   tasks: tasks.en,
   notices: notices.en,
+  datasets: datasets.en,
+  uploads: uploads.en,
+  mounts: mounts.en,
+  storage: storage.en,
 }
