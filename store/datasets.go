@@ -81,7 +81,7 @@ func (s DatasetScope) add(w *where) error {
 }
 
 // datasetSelect reads the row of datasets d with its owner's name; $1 is
-// the caller's tenant ('' for admins), for the shared flag.
+// the caller's tenant (” for admins), for the shared flag.
 const datasetSelect = `SELECT d.id, coalesce(d.tenant_id::text, ''), coalesce(tn.company, ''), d.name, d.type, d.description, d.tags,
 	d.access, d.source, d.source_ref, d.status, d.status_reason, d.status_params, d.size_bytes, d.file_count, d.reserved_bytes,
 	d.progress_bytes, d.download_count, coalesce(d.created_by::text, ''), d.created_by_name, d.last_used_at, d.created_at, d.updated_at
