@@ -46,8 +46,12 @@ CREATE TABLE dataset_blobs (
     size        bigint NOT NULL CHECK (size >= 0),
     object_key  text NOT NULL UNIQUE,             -- in the datasets bucket
     verified    boolean NOT NULL DEFAULT false,   -- the ingest read it back and the MD5 matched
-    created_at  timestamptz NOT NULL DEFAULT now()
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    -- the last file pointing at it was deleted (dataset or file deleted):
+    -- DatasetCleanup removes it (object, then row) unless a file points at it again
+    orphaned_at timestamptz
 );
+CREATE INDEX dataset_blobs_orphaned_idx ON dataset_blobs (orphaned_at) WHERE orphaned_at IS NOT NULL;
 -- one verified blob per owner and content: what instant upload finds
 CREATE UNIQUE INDEX dataset_blobs_content_key
     ON dataset_blobs (coalesce(tenant_id, '00000000-0000-0000-0000-000000000000'::uuid), md5, size) WHERE verified;
