@@ -82,8 +82,46 @@ func monitoringSchedules(m config.Monitoring) []monitoringSchedule {
 // Safe to call from every worker start; idPrefix is empty in production
 // (tests use their own).
 func EnsureSchedules(ctx context.Context, c client.Client, taskQueue string, m config.Monitoring, idPrefix string) error {
+	if err := ensureSchedules(ctx, c, taskQueue, monitoringSchedules(m), idPrefix); err != nil {
+		return err
+	}
+	slog.Info("monitoring schedules ready", "taskQueue", taskQueue)
+	return nil
+}
+
+// registerStorage registers the storage sample and the dataset cleanup.
+func registerStorage(w worker.Worker, d Deps) {
+	w.RegisterWorkflow(workflows.StorageSample)
+	w.RegisterWorkflow(workflows.DatasetCleanup)
+	w.RegisterActivity(&activities.Storage{Store: d.Store, Objects: d.Objects})
+}
+
+// IDs of the storage schedules.
+const (
+	ScheduleStorageSample  = "storage-sample"
+	ScheduleDatasetCleanup = "datasets-cleanup"
+)
+
+func storageSchedules(d config.Datasets) []monitoringSchedule {
+	d = d.WithDefaults()
+	return []monitoringSchedule{
+		{id: ScheduleStorageSample, every: time.Hour, offset: 3 * time.Minute, workflow: workflows.StorageSample, immediate: true,
+			arg: activities.StorageSampleInput{CapacityBytes: d.Capacity}, timeout: 10 * time.Minute},
+		{id: ScheduleDatasetCleanup, every: time.Hour, offset: 11 * time.Minute, workflow: workflows.DatasetCleanup,
+			arg: workflows.DatasetCleanupInput{}, timeout: workflows.DatasetCleanupTimeout},
+	}
+}
+
+// EnsureStorageSchedules creates the storage schedules (a storage sample
+// hourly and once now, the dataset cleanup hourly), or brings existing ones
+// to the current configuration; like EnsureSchedules.
+func EnsureStorageSchedules(ctx context.Context, c client.Client, taskQueue string, d config.Datasets, idPrefix string) error {
+	return ensureSchedules(ctx, c, taskQueue, storageSchedules(d), idPrefix)
+}
+
+func ensureSchedules(ctx context.Context, c client.Client, taskQueue string, list []monitoringSchedule, idPrefix string) error {
 	sc := c.ScheduleClient()
-	for _, s := range monitoringSchedules(m) {
+	for _, s := range list {
 		id := idPrefix + s.id
 		spec := client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: s.every, Offset: s.offset}}}
 		action := &client.ScheduleWorkflowAction{ID: id, Workflow: s.workflow, Args: []any{s.arg}, TaskQueue: taskQueue,
@@ -106,6 +144,5 @@ func EnsureSchedules(ctx context.Context, c client.Client, taskQueue string, m c
 			return fmt.Errorf("unable to create schedule %s: %w", id, err)
 		}
 	}
-	slog.Info("monitoring schedules ready", "taskQueue", taskQueue)
 	return nil
 }

@@ -59,5 +59,6 @@ func New(c client.Client, taskQueue string, d Deps) worker.Worker {
 	workflows.RegisterAlertNotify(w, &activities.Alerts{Store: d.Store, Mail: d.Mail, WebhookURL: d.AlertWebhookURL})
 	w.RegisterWorkflow(workflows.AlertSweep)
 	alerting.New(d.Store, c, taskQueue, d.PublicURL, 0, nil).Register(w)
+	registerStorage(w, d) // storage samples and the dataset cleanup (schedules.go)
 	return w
 }

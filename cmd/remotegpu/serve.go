@@ -100,6 +100,9 @@ func serve(ctx context.Context, mode string) error {
 		if err := worker.EnsureSchedules(ctx, tc, cfg.TemporalTaskQueue, cfg.Monitoring, ""); err != nil {
 			return err
 		}
+		if err := worker.EnsureStorageSchedules(ctx, tc, cfg.TemporalTaskQueue, cfg.Datasets, ""); err != nil {
+			return err
+		}
 	}
 
 	if mode == "api" || mode == "all" {
