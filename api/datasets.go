@@ -5,9 +5,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -294,19 +292,8 @@ func (h *datasetsHandler) rename(ctx context.Context, in *RenameDatasetFileInput
 	return ok(ctx, FilesChanged{Files: n})
 }
 
-// filePathParam is the path parameter as the client encoded it: the
-// router matched the escaped path, so a%2Fb arrives still escaped.
-func filePathParam(p string) string {
-	if strings.Contains(p, "%") {
-		if u, err := url.PathUnescape(p); err == nil {
-			return u
-		}
-	}
-	return p
-}
-
 func (h *datasetsHandler) preview(ctx context.Context, in *PreviewDatasetFileInput) (*huma.StreamResponse, error) {
-	pv, err := h.s.datasets.Preview(ctx, in.ID, filePathParam(in.FilePath))
+	pv, err := h.s.datasets.Preview(ctx, in.ID, in.FilePath)
 	if err != nil {
 		if e, ok := apperr.As(err); ok && e.Code == datasets.CodePreviewUnsupported {
 			body := newError(ctx, http.StatusBadRequest, "", err).(*ErrorBody)
