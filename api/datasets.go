@@ -84,7 +84,7 @@ type DatasetFilesInput struct {
 
 type DeleteDatasetFileInput struct {
 	ID   string `path:"id" format:"uuid"`
-	Path string `query:"path" maxLength:"1024" required:"true" doc:"A file, or a folder (everything under it goes)"`
+	Path string `query:"path" maxLength:"1024" doc:"A file, or a folder (everything under it goes); required"`
 }
 
 type RenameDatasetFileInput struct {

@@ -57,6 +57,11 @@ func TestTenantIsolation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	datasetB, err := e.st.CreateDataset(ctx, store.NewDataset{TenantID: fx.tenantB.ID, CreatedBy: fx.ownerB.ID, Name: "b-data", Type: "text",
+		Access: store.AccessTeam, Source: "upload", Status: store.DatasetAvailable})
+	if err != nil {
+		t.Fatal(err)
+	}
 	idsOfB := map[string]string{
 		"/api/customer/tasks/{id}":                      taskB,
 		"/api/customer/tasks/{id}/details":              taskB,
@@ -75,10 +80,23 @@ func TestTenantIsolation(t *testing.T) {
 		"/api/customer/monitoring/{machineId}/realtime": machineB.ID,
 		"/api/customer/machines/{id}/monitoring":        machineB.ID,
 		"/api/customer/machines/{id}/processes":         machineB.ID,
+		// datasets: tenant B's team dataset (a nested path parameter gets the same ID)
+		"/api/customer/datasets/{id}":                    datasetB,
+		"/api/customer/datasets/{id}/files":              datasetB,
+		"/api/customer/datasets/{id}/files/rename":       datasetB,
+		"/api/customer/datasets/{id}/preview/{filePath}": datasetB,
+		"/api/customer/datasets/{id}/download-link":      datasetB,
+		"/api/customer/datasets/{id}/tasks":              datasetB,
+		"/api/customer/datasets/{id}/shares":             datasetB,
+		"/api/customer/datasets/{id}/share":              datasetB,
+		"/api/customer/datasets/{id}/shares/{shareId}":   datasetB,
 	}
 
 	// bodies that pass validation, so the 404 comes from the tenant check
-	validBody := map[string]any{"/api/customer/machines/{id}/connection-events": map[string]any{"kind": "copy_command"}}
+	validBody := map[string]any{"/api/customer/machines/{id}/connection-events": map[string]any{"kind": "copy_command"},
+		"/api/customer/datasets/{id}":              map[string]any{"name": "x"},
+		"/api/customer/datasets/{id}/files/rename": map[string]any{"from": "a", "to": "b"},
+		"/api/customer/datasets/{id}/share":        map[string]any{"tenantCodes": []string{"tenant-a"}}}
 	doc := api.New(api.Deps{}).API().OpenAPI()
 	customerA := e.login("owner-a")
 	memberA := e.login("member-a")
@@ -143,6 +161,10 @@ func TestTenantIsolation(t *testing.T) {
 	customerA.must(200, "GET", "/api/customer/machines", nil).decode(t, &mine)
 	if mine.Total != 0 {
 		t.Fatal("tenant A lists tenant B's machine")
+	}
+	// tenant B's dataset is untouched
+	if d, err := e.st.GetDataset(ctx, store.DatasetScope{Admin: true}, datasetB); err != nil || d.Name != "b-data" || d.Access != store.AccessTeam {
+		t.Fatalf("tenant B's dataset changed through tenant A: %+v %v", d, err)
 	}
 	// tenant B's task is untouched and A's lists do not show it
 	if tk, err := e.st.GetTask(ctx, store.TaskScope{All: true}, taskB, false); err != nil || tk.Status != store.TaskQueued {

@@ -12,8 +12,8 @@ import (
 
 // dsFixture: companies A and B with an owner and a member each.
 type dsFixture struct {
-	st                               *store.Store
-	a, b                             *store.Tenant
+	st                                *store.Store
+	a, b                              *store.Tenant
 	ownerA, memberA, member2A, ownerB *store.User
 }
 

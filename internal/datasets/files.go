@@ -58,11 +58,11 @@ func errFileNotFound(p string) error {
 // DeleteFile removes a file, or a folder with everything under it; the
 // dataset's size and file count follow in the same transaction. Audited.
 func (s *Service) DeleteFile(ctx context.Context, id, filePath string) (int, error) {
-	p, err := CleanPath(filePath, "query.path")
+	d, err := s.changeable(ctx, id)
 	if err != nil {
 		return 0, err
 	}
-	d, err := s.changeable(ctx, id)
+	p, err := CleanPath(filePath, "query.path")
 	if err != nil {
 		return 0, err
 	}

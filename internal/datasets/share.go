@@ -32,6 +32,10 @@ func (s *Service) Share(ctx context.Context, id string, in ShareInput) ([]store.
 	if err != nil {
 		return nil, err
 	}
+	d, err := s.writable(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	if in.Access != "" && in.Access != store.AccessPrivate && in.Access != store.AccessTeam {
 		return nil, apperr.New(apperr.Invalid, "datasets.accessInvalid", "access must be one of {allowed}",
 			apperr.P{"allowed": "private, team"}).AtField("body.access")
@@ -48,10 +52,6 @@ func (s *Service) Share(ctx context.Context, id string, in ShareInput) ([]store.
 	}
 	if in.Access == "" && len(codes) == 0 {
 		return nil, apperr.New(apperr.Invalid, "datasets.shareEmpty", "give an access or at least one company code").AtField("body.tenantCodes")
-	}
-	d, err := s.writable(ctx, id)
-	if err != nil {
-		return nil, err
 	}
 	tenants := make([]*store.Tenant, 0, len(codes))
 	for i, c := range codes {
