@@ -110,6 +110,7 @@ var quotaSort = map[string]string{"usedBytes": "used", "quotaBytes": "quota", "c
 // searches the company, code and contact.
 func (q *Queries) ListTenantQuotas(ctx context.Context, defaultQuota int64, search string, p Page) ([]TenantQuota, int, error) {
 	w := &where{args: []any{defaultQuota}}
+	w.raw("$1::bigint >= 0") // the default quota is $1 in both queries
 	if search != "" {
 		w.add(`(t.company ILIKE %[1]s OR t.code ILIKE %[1]s OR t.name ILIKE %[1]s)`, likePattern(search))
 	}
