@@ -522,3 +522,40 @@ func TestDatasetDeleteAndCleanup(t *testing.T) {
 		return n == 0
 	})
 }
+
+// An edit, a share or a delete whose audit record cannot be written does not happen.
+func TestDatasetChangesNeedTheirAudit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{})
+	d := e.datasets(t)
+	ds := d.create(e.fx.tenantA.ID, e.fx.memberA.ID, "audited", "team")
+	d.file(ds, "a.txt", []byte("a"))
+	owner := e.login("owner-a")
+	var it api.DatasetItem
+
+	failAudits(t, e, "dataset.update")
+	if r := owner.do("PUT", "/api/customer/datasets/"+ds, map[string]any{"name": "changed"}); r.Status != 500 {
+		t.Fatalf("edit without its audit: %d", r.Status)
+	}
+	failAudits(t, e, "dataset.share")
+	if r := owner.do("POST", "/api/customer/datasets/"+ds+"/share", map[string]any{"access": "private", "tenantCodes": []string{"tenant-b"}}); r.Status != 500 {
+		t.Fatalf("share without its audit: %d", r.Status)
+	}
+	failAudits(t, e, "dataset.file_delete")
+	if r := owner.do("DELETE", "/api/customer/datasets/"+ds+"/files?path=a.txt", nil); r.Status != 500 {
+		t.Fatalf("file delete without its audit: %d", r.Status)
+	}
+	failAudits(t, e, "dataset.delete")
+	if r := owner.do("DELETE", "/api/customer/datasets/"+ds, nil); r.Status != 500 {
+		t.Fatalf("delete without its audit: %d", r.Status)
+	}
+	owner.must(200, "GET", "/api/customer/datasets/"+ds, nil).decode(t, &it)
+	if it.Name != "audited" || it.Access != "team" || it.FileCount != 1 {
+		t.Fatalf("changed without an audit record: %+v", it)
+	}
+	var shares []api.DatasetShare
+	owner.must(200, "GET", "/api/customer/datasets/"+ds+"/shares", nil).decode(t, &shares)
+	if len(shares) != 0 {
+		t.Fatalf("shared without an audit record: %+v", shares)
+	}
+}

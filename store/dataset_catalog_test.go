@@ -17,7 +17,9 @@ type dsFixture struct {
 	ownerA, memberA, member2A, ownerB *store.User
 }
 
-func newDSFixture(t *testing.T) *dsFixture {
+func newDSFixture(t *testing.T) *dsFixture { return newDSFixtureTB(t) }
+
+func newDSFixtureTB(t testing.TB) *dsFixture {
 	t.Helper()
 	st, _ := storetest.New(t)
 	ctx := context.Background()
@@ -43,7 +45,7 @@ func newDSFixture(t *testing.T) *dsFixture {
 }
 
 // dataset makes an available dataset of tenant (nil: public) by user.
-func (f *dsFixture) dataset(t *testing.T, tenant *store.Tenant, by *store.User, name, access string) string {
+func (f *dsFixture) dataset(t testing.TB, tenant *store.Tenant, by *store.User, name, access string) string {
 	t.Helper()
 	n := store.NewDataset{Name: name, Type: "text", Access: access, Source: "upload", Status: store.DatasetAvailable}
 	if tenant != nil {
