@@ -265,8 +265,13 @@ func (s *Service) delete(ctx context.Context, id, action string) error {
 	}
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
 		q := store.New(tx)
-		if _, err := q.LockDataset(ctx, id); err != nil {
+		cur, err := q.LockDataset(ctx, id)
+		if err != nil {
 			return err
+		}
+		if cur.Status == store.DatasetProcessing {
+			// its ingest is writing to it: let it end (available or failed) first
+			return apperr.ConflictErr("datasets.processing", "the dataset is being processed: delete it once it is available or failed")
 		}
 		use, err := q.DatasetInUse(ctx, id)
 		if err != nil {
