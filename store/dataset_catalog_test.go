@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/remotegpu/remotegpu/store"
 	"github.com/remotegpu/remotegpu/store/storetest"
@@ -295,5 +296,40 @@ func TestDatasetRenameAndDelete(t *testing.T) {
 	}
 	if ok, err := f.st.PurgeDataset(ctx, id); err != nil || !ok {
 		t.Fatalf("purge: %v %v", ok, err)
+	}
+}
+
+func TestDatasetCleanupCandidates(t *testing.T) {
+	t.Parallel()
+	f := newDSFixture(t)
+	ctx := context.Background()
+	failed := f.dataset(t, f.a, f.ownerA, "failed", store.AccessTeam)
+	fresh := f.dataset(t, f.a, f.ownerA, "failed-now", store.AccessTeam)
+	blob := f.file(t, failed, "x", 10, "")
+	f.file(t, fresh, "y", 10, "")
+	if _, err := f.st.Pool.Exec(ctx, `UPDATE datasets SET status = 'failed', updated_at = now() - CASE WHEN id = $1 THEN interval '2 days' ELSE interval '0' END
+		WHERE id IN ($1, $2)`, failed, fresh); err != nil {
+		t.Fatal(err)
+	}
+	gone := f.dataset(t, f.a, f.ownerA, "deleted", store.AccessTeam)
+	if err := f.st.DeleteDataset(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	d, err := f.st.GetDataset(ctx, store.DatasetScope{Admin: true}, failed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted, fails, err := f.st.DatasetIDsToClean(ctx, d.CreatedAt.Add(-12*time.Hour), 10)
+	if err != nil || len(deleted) != 1 || deleted[0] != gone || len(fails) != 1 || fails[0] != failed {
+		t.Fatalf("to clean: %v %v %v", deleted, fails, err)
+	}
+	if err := f.st.ClearFailedDataset(ctx, failed); err != nil {
+		t.Fatal(err)
+	}
+	var files int
+	var orphaned bool
+	if err := f.st.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM dataset_files WHERE dataset_id = $1),
+		(SELECT orphaned_at IS NOT NULL FROM dataset_blobs WHERE id = $2)`, failed, blob).Scan(&files, &orphaned); err != nil || files != 0 || !orphaned {
+		t.Fatalf("cleared: %d files, orphaned %v, %v", files, orphaned, err)
 	}
 }
