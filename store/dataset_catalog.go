@@ -79,9 +79,9 @@ func (q *Queries) ListDatasets(ctx context.Context, s DatasetScope, f DatasetFil
 	return list, total, rows.Err()
 }
 
-// LockDataset reads a dataset (not deleted) for update, whoever owns it:
+// LockDatasetForChange reads a dataset (not deleted) for update, whoever owns it:
 // the caller has checked that it may (GetDataset with its scope).
-func (q *Queries) LockDataset(ctx context.Context, id string) (*Dataset, error) {
+func (q *Queries) LockDatasetForChange(ctx context.Context, id string) (*Dataset, error) {
 	return scanDataset(q.db.QueryRow(ctx, datasetSelect+` WHERE d.id = $1::uuid AND d.deleted_at IS NULL FOR UPDATE OF d`, id), "")
 }
 
@@ -153,10 +153,9 @@ func (q *Queries) DeleteDataset(ctx context.Context, id string) error {
 	return err
 }
 
-// TouchDataset counts a download (download: true) and marks the dataset used now.
-func (q *Queries) TouchDataset(ctx context.Context, id string, download bool) error {
-	_, err := q.db.Exec(ctx, `UPDATE datasets SET last_used_at = now(), download_count = download_count + CASE WHEN $2 THEN 1 ELSE 0 END
-		WHERE id = $1`, id, download)
+// CountDatasetDownload counts a download and marks the dataset used now.
+func (q *Queries) CountDatasetDownload(ctx context.Context, id string) error {
+	_, err := q.db.Exec(ctx, `UPDATE datasets SET last_used_at = now(), download_count = download_count + 1 WHERE id = $1`, id)
 	return err
 }
 

@@ -122,7 +122,7 @@ func (s *Service) SetPublic(ctx context.Context, id string, public bool) (*Item,
 	}
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
 		q := store.New(tx)
-		if _, err := q.LockDataset(ctx, id); err != nil {
+		if _, err := q.LockDatasetForChange(ctx, id); err != nil {
 			return err
 		}
 		if err := q.SetDatasetAccess(ctx, id, access); err != nil {

@@ -22,8 +22,8 @@ type Item struct {
 	CanEdit bool `json:"canEdit" doc:"The caller may edit, delete, change files of and share it (an owner of its company, or its uploader)"`
 }
 
-// Types are the dataset types.
-var Types = []string{"image", "text", "audio", "video", "other"}
+// DatasetTypes are the dataset types.
+var DatasetTypes = []string{"image", "text", "audio", "video", "other"}
 
 // scope is the calling user's read scope (admins: every dataset).
 func scope(ctx context.Context) store.DatasetScope {
@@ -100,7 +100,7 @@ type ListInput struct {
 func (in *ListInput) check() error {
 	f := &in.Filter
 	f.Q = strings.TrimSpace(f.Q)
-	if f.Type != "" && !slices.Contains(Types, f.Type) {
+	if f.Type != "" && !slices.Contains(DatasetTypes, f.Type) {
 		return apperr.New(apperr.Invalid, "datasets.typeInvalid", "type must be image, text, audio, video or other").AtField("query.type")
 	}
 	if f.Status != "" && !slices.Contains([]string{store.DatasetUploading, store.DatasetProcessing, store.DatasetAvailable, store.DatasetFailed}, f.Status) {
@@ -152,10 +152,10 @@ type EditInput struct {
 }
 
 const (
-	maxNameLen        = 128
-	maxDescriptionLen = 2000
-	maxTags           = 20
-	maxTagLen         = 32
+	editMaxName        = 128
+	editMaxDescription = 2000
+	editMaxTags        = 20
+	editMaxTagLen      = 32
 )
 
 // apply checks the form against the dataset and returns the edit.
@@ -167,20 +167,20 @@ func (in EditInput) apply(d *store.Dataset) (store.DatasetEdit, error) {
 	}
 	if in.Name != nil {
 		e.Name = strings.TrimSpace(*in.Name)
-		if n := utf8.RuneCountInString(e.Name); n == 0 || n > maxNameLen {
-			bad("body.name", "datasets.nameLength", "the name must be 1 to {max} characters", apperr.P{"max": maxNameLen})
+		if n := utf8.RuneCountInString(e.Name); n == 0 || n > editMaxName {
+			bad("body.name", "datasets.nameLength", "the name must be 1 to {max} characters", apperr.P{"max": editMaxName})
 		}
 	}
 	if in.Type != nil {
 		e.Type = *in.Type
-		if !slices.Contains(Types, e.Type) {
+		if !slices.Contains(DatasetTypes, e.Type) {
 			bad("body.type", "datasets.typeInvalid", "type must be image, text, audio, video or other", nil)
 		}
 	}
 	if in.Description != nil {
 		e.Description = strings.TrimSpace(*in.Description)
-		if utf8.RuneCountInString(e.Description) > maxDescriptionLen {
-			bad("body.description", "datasets.descriptionTooLong", "the description must be at most {max} characters", apperr.P{"max": maxDescriptionLen})
+		if utf8.RuneCountInString(e.Description) > editMaxDescription {
+			bad("body.description", "datasets.descriptionTooLong", "the description must be at most {max} characters", apperr.P{"max": editMaxDescription})
 		}
 	}
 	if in.Tags != nil {
@@ -190,8 +190,8 @@ func (in EditInput) apply(d *store.Dataset) (store.DatasetEdit, error) {
 				e.Tags = append(e.Tags, t)
 			}
 		}
-		if len(e.Tags) > maxTags || slices.ContainsFunc(e.Tags, func(t string) bool { return utf8.RuneCountInString(t) > maxTagLen }) {
-			bad("body.tags", "datasets.tagsInvalid", "at most {max} tags of at most {len} characters each", apperr.P{"max": maxTags, "len": maxTagLen})
+		if len(e.Tags) > editMaxTags || slices.ContainsFunc(e.Tags, func(t string) bool { return utf8.RuneCountInString(t) > editMaxTagLen }) {
+			bad("body.tags", "datasets.tagsInvalid", "at most {max} tags of at most {len} characters each", apperr.P{"max": editMaxTags, "len": editMaxTagLen})
 		}
 	}
 	if in.Access != nil {
@@ -232,7 +232,7 @@ func (s *Service) edit(ctx context.Context, id string, in EditInput, action stri
 	}
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
 		q := store.New(tx)
-		if _, err := q.LockDataset(ctx, id); err != nil {
+		if _, err := q.LockDatasetForChange(ctx, id); err != nil {
 			return err
 		}
 		if err := q.UpdateDataset(ctx, id, e); err != nil {
@@ -265,7 +265,7 @@ func (s *Service) delete(ctx context.Context, id, action string) error {
 	}
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
 		q := store.New(tx)
-		cur, err := q.LockDataset(ctx, id)
+		cur, err := q.LockDatasetForChange(ctx, id)
 		if err != nil {
 			return err
 		}

@@ -180,7 +180,7 @@ func (s *Service) Redeem(ctx context.Context, ticket string) (*Download, error) 
 		out = &Download{Filename: zipName(d.Name), ContentType: "application/zip", Size: -1,
 			Write: func(ctx context.Context, w io.Writer) error { return s.writeZip(ctx, d.ID, w) }}
 	}
-	if err := s.Store.TouchDataset(ctx, d.ID, true); err != nil {
+	if err := s.Store.CountDatasetDownload(ctx, d.ID); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -69,7 +69,7 @@ func (s *Service) DeleteFile(ctx context.Context, id, filePath string) (int, err
 	var n int
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
 		q := store.New(tx)
-		if _, err := q.LockDataset(ctx, id); err != nil {
+		if _, err := q.LockDatasetForChange(ctx, id); err != nil {
 			return err
 		}
 		var err error
@@ -113,7 +113,7 @@ func (s *Service) Rename(ctx context.Context, id, from, to string) (int, error) 
 	var n int
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
 		q := store.New(tx)
-		if _, err := q.LockDataset(ctx, id); err != nil {
+		if _, err := q.LockDatasetForChange(ctx, id); err != nil {
 			return err
 		}
 		var err error

@@ -71,7 +71,7 @@ func (s *Service) Share(ctx context.Context, id string, in ShareInput) ([]store.
 	}
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
 		q := store.New(tx)
-		if _, err := q.LockDataset(ctx, id); err != nil {
+		if _, err := q.LockDatasetForChange(ctx, id); err != nil {
 			return err
 		}
 		if in.Access != "" && in.Access != d.Access {
