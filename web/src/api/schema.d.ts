@@ -520,6 +520,234 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/datasets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The dataset library by tab (public, customer, pending); q, type, status; sortBy name|sizeBytes|createdAt|fileCount
+         * @description Roles: admin.
+         */
+        get: operations["list-datasets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/datasets/shares/{id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve a pending share: the other company sees the dataset under 共享给我的; the owner company is told (audited)
+         * @description Roles: admin.
+         */
+        post: operations["approve-dataset-share"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/datasets/shares/{id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reject a pending share with a reason the owner company is told (audited)
+         * @description Roles: admin.
+         */
+        post: operations["reject-dataset-share"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/datasets/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Any dataset
+         * @description Roles: admin.
+         */
+        get: operations["get-dataset"];
+        /**
+         * Edit any dataset's name, type, description, tags (and access within its kind's) (audited)
+         * @description Roles: admin.
+         */
+        put: operations["update-dataset"];
+        post?: never;
+        /**
+         * Delete any dataset; 409 datasets.inUse while mounted or used by a queued or running task (audited)
+         * @description Roles: admin.
+         */
+        delete: operations["delete-dataset"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/datasets/{id}/download-link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A link (valid 5 minutes, no sign-in needed) that downloads one file (path) or the whole dataset as a zip, of any dataset
+         * @description Roles: admin.
+         */
+        post: operations["create-dataset-download-link"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/datasets/{id}/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The folders (name, path, size, file count) then files (name, path, size, md5) directly in dir, or with q the files whose path contains q; sortBy (or sort) name|size|createdAt; of any dataset
+         * @description Roles: admin.
+         */
+        get: operations["list-dataset-files"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/datasets/{id}/preview/{filePath}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Preview a file of any dataset: an image (png, jpg, gif, webp, bmp; at most 10 MiB) as itself, a text file's first 64 KiB as text/plain; others 415 datasets.previewUnsupported
+         * @description Roles: admin.
+         */
+        get: operations["preview-dataset-file"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/datasets/{id}/set-private": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Take a platform dataset back to admins only; a customer's dataset is 409 datasets.notPlatformDataset (audited)
+         * @description Roles: admin.
+         */
+        post: operations["set-dataset-private"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/datasets/{id}/set-public": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * List a platform dataset to every customer; a customer's dataset is 409 datasets.notPlatformDataset (audited)
+         * @description Roles: admin.
+         */
+        post: operations["set-dataset-public"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/datasets/{id}/shares": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The dataset's shares
+         * @description Roles: admin.
+         */
+        get: operations["list-dataset-shares"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/datasets/{id}/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every task that used the dataset
+         * @description Roles: admin.
+         */
+        get: operations["list-dataset-tasks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/machines": {
         parameters: {
             query?: never;
@@ -992,6 +1220,106 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/storage/cleanup-suggestions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Datasets unused for days (default 90), duplicate content, abandoned uploads and failed datasets' leftovers, each with the bytes it frees
+         * @description Roles: admin.
+         */
+        get: operations["get-storage-cleanup-suggestions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/storage/distribution": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Storage by customer (top 10 and the rest), by kind (datasets, task outputs; images and models not measured yet) and by region (mounted datasets)
+         * @description Roles: admin.
+         */
+        get: operations["get-storage-distribution"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/storage/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Capacity (capacitySource says where from), used, free, usage rate and the trend (range 7d|30d)
+         * @description Roles: admin.
+         */
+        get: operations["get-storage-overview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/storage/quotas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The customers with used, reserved and quota (custom or default); q; sortBy usedBytes|quotaBytes|usage|company
+         * @description Roles: admin.
+         */
+        get: operations["list-storage-quotas"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/storage/quotas/{customerId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set a customer's quota (null: the default); below its use, new uploads are refused (audited)
+         * @description Roles: admin.
+         */
+        put: operations["set-storage-quota"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/tasks": {
         parameters: {
             query?: never;
@@ -1399,6 +1727,258 @@ export interface paths {
          * @description Roles: owner, member.
          */
         get: operations["get-customer-dashboard-stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/datasets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 我的数据集: the company's datasets the caller may see (team ones, its own private ones; an owner sees all); sortBy (or sort) name|sizeBytes|createdAt|fileCount, order asc|desc
+         * @description Roles: owner, member.
+         */
+        get: operations["list-my-datasets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/datasets/public": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 公共数据集: the platform's public datasets; sortBy (or sort) name|sizeBytes|createdAt|fileCount, order asc|desc
+         * @description Roles: owner, member.
+         */
+        get: operations["list-public-datasets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/datasets/shared": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 共享给我的: other companies' datasets shared with the caller's company and approved (read-only); sortBy (or sort) name|sizeBytes|createdAt|fileCount, order asc|desc
+         * @description Roles: owner, member.
+         */
+        get: operations["list-shared-datasets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/datasets/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A dataset the caller may read, with canEdit
+         * @description Roles: owner, member.
+         */
+        get: operations["get-my-dataset"];
+        /**
+         * Edit name, type, description, tags and access (private|team): an owner or the uploader (audited)
+         * @description Roles: owner, member.
+         */
+        put: operations["update-my-dataset"];
+        post?: never;
+        /**
+         * Delete a dataset: an owner or the uploader; 409 datasets.inUse while mounted or used by a queued or running task (audited)
+         * @description Roles: owner, member.
+         */
+        delete: operations["delete-my-dataset"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/datasets/{id}/download-link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A link (valid 5 minutes, no sign-in needed) that downloads one file (path) or the whole dataset as a zip, of a dataset the caller may read
+         * @description Roles: owner, member.
+         */
+        post: operations["create-my-dataset-download-link"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/datasets/{id}/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The folders (name, path, size, file count) then files (name, path, size, md5) directly in dir, or with q the files whose path contains q; sortBy (or sort) name|size|createdAt; of a dataset the caller may read
+         * @description Roles: owner, member.
+         */
+        get: operations["list-my-dataset-files"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a file, or a folder with everything under it (writers, available datasets; audited)
+         * @description Roles: owner, member.
+         */
+        delete: operations["delete-my-dataset-file"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/datasets/{id}/files/rename": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rename or move a file or a folder; 409 datasets.pathExists when something is already there (audited)
+         * @description Roles: owner, member.
+         */
+        post: operations["rename-my-dataset-file"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/datasets/{id}/preview/{filePath}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Preview a file of a dataset the caller may read: an image (png, jpg, gif, webp, bmp; at most 10 MiB) as itself, a text file's first 64 KiB as text/plain; others 415 datasets.previewUnsupported
+         * @description Roles: owner, member.
+         */
+        get: operations["preview-my-dataset-file"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/datasets/{id}/share": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set the access and/or share read-only with other companies by code (pending an admin's approval): an owner or the uploader (audited)
+         * @description Roles: owner, member.
+         */
+        post: operations["share-my-dataset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/datasets/{id}/shares": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The companies the dataset is shared with (or asked to be), with the status
+         * @description Roles: owner, member.
+         */
+        get: operations["list-my-dataset-shares"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/datasets/{id}/shares/{shareId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke a share (audited)
+         * @description Roles: owner, member.
+         */
+        delete: operations["revoke-my-dataset-share"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/datasets/{id}/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The company's tasks that used the dataset
+         * @description Roles: owner, member.
+         */
+        get: operations["list-my-dataset-tasks"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1819,6 +2399,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/customer/storage/quota": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The company's storage: used, held by uploads in progress, and its quota
+         * @description Roles: owner, member.
+         */
+        get: operations["get-my-storage-quota"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/customer/tasks": {
         parameters: {
             query?: never;
@@ -2043,6 +2643,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/datasets/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Redeem a download link: one file, or the whole dataset as a zip (stored). No sign-in: the ticket (5 minutes) is the credential; 401 datasets.ticketExpired, 403 datasets.ticketInvalid */
+        get: operations["download-dataset"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/public/announcements": {
         parameters: {
             query?: never;
@@ -2081,10 +2698,88 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AbandonedUpload: {
+            /**
+             * Format: int64
+             * @description Its confirmed parts
+             */
+            bytes: number;
+            company: string;
+            /** Format: uuid */
+            datasetId: string;
+            datasetName: string;
+            path: string;
+            /** Format: date-time */
+            updatedAt: string;
+            /** Format: uuid */
+            uploadId: string;
+        };
         ActiveAlerts: {
             /** @description Every open alert, by level (list holds at most limit) */
             counts: components["schemas"]["OpenAlertCounts"];
             list: components["schemas"]["Alert"][] | null;
+        };
+        AdminItem: {
+            /**
+             * @description Customer datasets: private (私有) or team (团队共享); public datasets: public (公开) or private (admins only)
+             * @enum {string}
+             */
+            access: "private" | "team" | "public";
+            /** @description The caller may edit, delete, change files of and share it (an owner of its company, or its uploader) */
+            canEdit: boolean;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description The uploader's user ID (empty if the user is gone) */
+            createdBy: string;
+            createdByName: string;
+            description: string;
+            /** Format: int64 */
+            downloadCount: number;
+            /** Format: int64 */
+            fileCount: number;
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            lastUsedAt: string | null;
+            name: string;
+            /** @description Shares waiting for approval (the pending tab; empty elsewhere) */
+            pendingShares: components["schemas"]["DatasetShare"][] | null;
+            /**
+             * Format: int64
+             * @description Imports: bytes fetched so far
+             */
+            progressBytes: number;
+            /** @description A platform dataset (公共数据集) */
+            public: boolean;
+            /**
+             * Format: int64
+             * @description Quota held while it is uploading or processing
+             */
+            reservedBytes: number;
+            /** @description Shared with the caller's company by another company (共享给我的): read-only */
+            shared: boolean;
+            /** Format: int64 */
+            sizeBytes: number;
+            /** @enum {string} */
+            source: "upload" | "url" | "machine";
+            /** @description The URL or machine path imported from */
+            sourceRef: string;
+            /** @enum {string} */
+            status: "uploading" | "processing" | "available" | "failed";
+            statusParams: {
+                [key: string]: unknown;
+            };
+            /** @description A code (uploads.reason.*) the console translates; empty when there is none */
+            statusReason: string;
+            tags: string[] | null;
+            /** @description The owner company; empty for a public (platform) dataset */
+            tenantId: string;
+            /** @description The owner company's name; empty for a public dataset (the console shows 平台) */
+            tenantName: string;
+            /** @enum {string} */
+            type: "image" | "text" | "audio" | "video" | "other";
+            /** Format: date-time */
+            updatedAt: string;
         };
         AdminStopTaskInputBody: {
             /** @description Told to the customer */
@@ -2579,6 +3274,88 @@ export interface components {
             /** @enum {string} */
             status: "online" | "offline" | "maintenance";
         };
+        DatasetEditBody: {
+            /**
+             * @description A customer's dataset: private or team; a public one (admins): public or private
+             * @enum {string}
+             */
+            access?: "private" | "team" | "public";
+            /** @description At most 2000 characters */
+            description?: string;
+            /** @description 1 to 128 characters */
+            name?: string;
+            /** @description At most 20 tags of at most 32 characters */
+            tags?: string[] | null;
+            /** @enum {string} */
+            type?: "image" | "text" | "audio" | "video" | "other";
+        };
+        DatasetEntry: {
+            /**
+             * Format: date-time
+             * @description A folder: its newest file's
+             */
+            createdAt: string;
+            /** @description A folder (implied by the paths of the files under it) */
+            dir: boolean;
+            /**
+             * Format: int64
+             * @description A folder: the files under it, at any depth; a file: 1
+             */
+            fileCount: number;
+            /** @description A file's MD5 (hex); empty for a folder */
+            md5: string;
+            name: string;
+            /** @description From the dataset's root, '/'-separated */
+            path: string;
+            /**
+             * Format: int64
+             * @description A folder: the sum of the files under it
+             */
+            size: number;
+        };
+        DatasetShare: {
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: uuid */
+            datasetId: string;
+            datasetName: string;
+            /** Format: date-time */
+            decidedAt: string | null;
+            /** Format: uuid */
+            id: string;
+            /** @description The dataset's company */
+            ownerTenantId: string;
+            /** @description The admin's reason when rejected */
+            reason: string;
+            requestedBy: string;
+            /** @enum {string} */
+            status: "pending" | "approved" | "rejected";
+            tenantCode: string;
+            /**
+             * Format: uuid
+             * @description The company it is shared with
+             */
+            tenantId: string;
+            /** @description The company's name */
+            tenantName: string;
+        };
+        DatasetTaskUse: {
+            containerPath: string;
+            /**
+             * Format: date-time
+             * @description When the task bound the dataset
+             */
+            createdAt: string;
+            /** Format: uuid */
+            taskId: string;
+            taskName: string;
+            /** @enum {string} */
+            taskStatus: "queued" | "running" | "succeeded" | "failed" | "stopped";
+        };
+        DecideShareInputBody: {
+            /** @description Required to reject; told to the dataset's company */
+            reason?: string;
+        };
         Disk: {
             mount: string;
             /** Format: double */
@@ -2594,6 +3371,51 @@ export interface components {
             usedGib: number;
             /** Format: double */
             writeBps: number;
+        };
+        Distribution: {
+            /** @description The 10 customers storing the most (their blobs) */
+            byCustomer: components["schemas"]["NamedBytes"][] | null;
+            byKind: components["schemas"]["KindBytes"][] | null;
+            /** @description Bytes of datasets mounted on machines, by the machine's region */
+            byRegion: components["schemas"]["NamedBytes"][] | null;
+            /**
+             * Format: int64
+             * @description The other customers together
+             */
+            otherCustomersBytes: number;
+            /**
+             * Format: int64
+             * @description The public (platform) datasets
+             */
+            platformBytes: number;
+        };
+        DownloadLink: {
+            /** Format: date-time */
+            expiresAt: string;
+            filename: string;
+            /** @description Relative to the console's origin; GET it (no Authorization header needed) within 5 minutes */
+            url: string;
+        };
+        DownloadLinkInputBody: {
+            /** @description One file; left out: the whole dataset as a zip */
+            path?: string;
+        };
+        DuplicateContent: {
+            /** Format: int64 */
+            blobs: number;
+            md5: string;
+            /**
+             * Format: int64
+             * @description Companies (and the platform) holding a copy
+             */
+            owners: number;
+            /**
+             * Format: int64
+             * @description (blobs - 1) × size
+             */
+            savableBytes: number;
+            /** Format: int64 */
+            size: number;
         };
         Empty: Record<string, never>;
         EnvelopeActiveAlerts: {
@@ -2706,6 +3528,36 @@ export interface components {
             message: string;
             traceId: string;
         };
+        EnvelopeDatasetShare: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["DatasetShare"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopeDistribution: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["Distribution"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopeDownloadLink: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["DownloadLink"];
+            message: string;
+            traceId: string;
+        };
         EnvelopeEmpty: {
             /**
              * Format: int64
@@ -2713,6 +3565,16 @@ export interface components {
              */
             code: number;
             data: components["schemas"]["Empty"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopeFilesChanged: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["FilesChanged"];
             message: string;
             traceId: string;
         };
@@ -2766,6 +3628,16 @@ export interface components {
             message: string;
             traceId: string;
         };
+        EnvelopeItem: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["Item"];
+            message: string;
+            traceId: string;
+        };
         EnvelopeListAlertRule: {
             /**
              * Format: int64
@@ -2793,6 +3665,16 @@ export interface components {
              */
             code: number;
             data: components["schemas"]["AvailableMachine"][] | null;
+            message: string;
+            traceId: string;
+        };
+        EnvelopeListDatasetShare: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["DatasetShare"][] | null;
             message: string;
             traceId: string;
         };
@@ -2966,6 +3848,26 @@ export interface components {
             message: string;
             traceId: string;
         };
+        EnvelopeOverview: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["Overview"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopePageAdminItem: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["PageAdminItem"];
+            message: string;
+            traceId: string;
+        };
         EnvelopePageAlert: {
             /**
              * Format: int64
@@ -3013,6 +3915,36 @@ export interface components {
              */
             code: number;
             data: components["schemas"]["PageCustomerMachine"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopePageDatasetEntry: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["PageDatasetEntry"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopePageDatasetTaskUse: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["PageDatasetTaskUse"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopePageItem: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["PageItem"];
             message: string;
             traceId: string;
         };
@@ -3093,6 +4025,16 @@ export interface components {
              */
             code: number;
             data: components["schemas"]["PageTenant"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopePageTenantQuota: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["PageTenantQuota"];
             message: string;
             traceId: string;
         };
@@ -3213,6 +4155,26 @@ export interface components {
              */
             code: number;
             data: components["schemas"]["SentNotification"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopeStorageUse: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["StorageUse"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopeSuggestions: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["Suggestions"];
             message: string;
             traceId: string;
         };
@@ -3376,6 +4338,13 @@ export interface components {
             /** @description Stable code, as data.reason */
             reason?: string;
             value?: unknown;
+        };
+        FilesChanged: {
+            /**
+             * Format: int64
+             * @description How many files were deleted or moved
+             */
+            files: number;
         };
         FleetStats: {
             /**
@@ -3727,6 +4696,74 @@ export interface components {
             field: string;
             /** @description What the agent found */
             reported: string;
+        };
+        Item: {
+            /**
+             * @description Customer datasets: private (私有) or team (团队共享); public datasets: public (公开) or private (admins only)
+             * @enum {string}
+             */
+            access: "private" | "team" | "public";
+            /** @description The caller may edit, delete, change files of and share it (an owner of its company, or its uploader) */
+            canEdit: boolean;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description The uploader's user ID (empty if the user is gone) */
+            createdBy: string;
+            createdByName: string;
+            description: string;
+            /** Format: int64 */
+            downloadCount: number;
+            /** Format: int64 */
+            fileCount: number;
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            lastUsedAt: string | null;
+            name: string;
+            /**
+             * Format: int64
+             * @description Imports: bytes fetched so far
+             */
+            progressBytes: number;
+            /** @description A platform dataset (公共数据集) */
+            public: boolean;
+            /**
+             * Format: int64
+             * @description Quota held while it is uploading or processing
+             */
+            reservedBytes: number;
+            /** @description Shared with the caller's company by another company (共享给我的): read-only */
+            shared: boolean;
+            /** Format: int64 */
+            sizeBytes: number;
+            /** @enum {string} */
+            source: "upload" | "url" | "machine";
+            /** @description The URL or machine path imported from */
+            sourceRef: string;
+            /** @enum {string} */
+            status: "uploading" | "processing" | "available" | "failed";
+            statusParams: {
+                [key: string]: unknown;
+            };
+            /** @description A code (uploads.reason.*) the console translates; empty when there is none */
+            statusReason: string;
+            tags: string[] | null;
+            /** @description The owner company; empty for a public (platform) dataset */
+            tenantId: string;
+            /** @description The owner company's name; empty for a public dataset (the console shows 平台) */
+            tenantName: string;
+            /** @enum {string} */
+            type: "image" | "text" | "audio" | "video" | "other";
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        KindBytes: {
+            /** @description false: not measured (that content is not kept yet, or the store could not be read); bytes is 0 */
+            available: boolean;
+            /** Format: int64 */
+            bytes: number;
+            /** @enum {string} */
+            kind: "datasets" | "taskOutputs" | "images" | "models";
         };
         LDAPStatus: {
             available: boolean;
@@ -4140,6 +5177,13 @@ export interface components {
             tenantName?: string;
             username: string;
         };
+        NamedBytes: {
+            /** Format: int64 */
+            bytes: number;
+            /** @description The customer's or region's key; empty for the rest */
+            id: string;
+            name: string;
+        };
         NewUserFields: {
             /**
              * @default local
@@ -4231,6 +5275,44 @@ export interface components {
             /** Format: int64 */
             size: number;
         };
+        Overview: {
+            /** Format: int64 */
+            capacityBytes: number;
+            /**
+             * @description config: STORAGE_CAPACITY (the object store does not report its capacity)
+             * @enum {string}
+             */
+            capacitySource: "config" | "objectStore";
+            /** Format: int64 */
+            datasetsBytes: number;
+            /** Format: int64 */
+            freeBytes: number;
+            /** @enum {string} */
+            range: "7d" | "30d";
+            /** @description Hourly samples over the range, oldest first */
+            trend: components["schemas"]["StorageSample"][] | null;
+            /** Format: int64 */
+            uploadsBytes: number;
+            /**
+             * Format: double
+             * @description usedBytes / capacityBytes, 0 to 1 (more when over)
+             */
+            usageRate: number;
+            /**
+             * Format: int64
+             * @description Datasets (blobs), uploads in progress (their confirmed parts) and task outputs
+             */
+            usedBytes: number;
+        };
+        PageAdminItem: {
+            list: components["schemas"]["AdminItem"][] | null;
+            /** Format: int64 */
+            page: number;
+            /** Format: int64 */
+            pageSize: number;
+            /** Format: int64 */
+            total: number;
+        };
         PageAlert: {
             list: components["schemas"]["Alert"][] | null;
             /** Format: int64 */
@@ -4269,6 +5351,33 @@ export interface components {
         };
         PageCustomerMachine: {
             list: components["schemas"]["CustomerMachine"][] | null;
+            /** Format: int64 */
+            page: number;
+            /** Format: int64 */
+            pageSize: number;
+            /** Format: int64 */
+            total: number;
+        };
+        PageDatasetEntry: {
+            list: components["schemas"]["DatasetEntry"][] | null;
+            /** Format: int64 */
+            page: number;
+            /** Format: int64 */
+            pageSize: number;
+            /** Format: int64 */
+            total: number;
+        };
+        PageDatasetTaskUse: {
+            list: components["schemas"]["DatasetTaskUse"][] | null;
+            /** Format: int64 */
+            page: number;
+            /** Format: int64 */
+            pageSize: number;
+            /** Format: int64 */
+            total: number;
+        };
+        PageItem: {
+            list: components["schemas"]["Item"][] | null;
             /** Format: int64 */
             page: number;
             /** Format: int64 */
@@ -4341,6 +5450,15 @@ export interface components {
         };
         PageTenant: {
             list: components["schemas"]["Tenant"][] | null;
+            /** Format: int64 */
+            page: number;
+            /** Format: int64 */
+            pageSize: number;
+            /** Format: int64 */
+            total: number;
+        };
+        PageTenantQuota: {
+            list: components["schemas"]["TenantQuota"][] | null;
             /** Format: int64 */
             page: number;
             /** Format: int64 */
@@ -4490,6 +5608,12 @@ export interface components {
         ReinstalledInputBody: {
             note?: string;
         };
+        RenameDatasetFileInputBody: {
+            /** @description A file or a folder */
+            from: string;
+            /** @description Its new path from the dataset's root */
+            to: string;
+        };
         ResetConfirmInputBody: {
             account: string;
             /** @description The 6-digit code from the mail */
@@ -4603,6 +5727,22 @@ export interface components {
              */
             state: "up" | "down" | "unknown";
         };
+        SetQuotaInputBody: {
+            /**
+             * Format: int64
+             * @description Bytes; null: the default quota. Below the current use is allowed: nothing is removed, new uploads are refused
+             */
+            quotaBytes: number | null;
+        };
+        ShareDatasetInputBody: {
+            /**
+             * @description Change the access too
+             * @enum {string}
+             */
+            access?: "private" | "team" | "";
+            /** @description Companies to share with, read-only, once an admin approves */
+            tenantCodes?: string[] | null;
+        };
         StartMaintenanceInputBody: {
             reason: string;
             /**
@@ -4610,6 +5750,72 @@ export interface components {
              * @description Planned end
              */
             until?: string;
+        };
+        StorageSample: {
+            /** Format: date-time */
+            at: string;
+            /** Format: int64 */
+            capacityBytes: number;
+            /** Format: int64 */
+            datasetsBytes: number;
+            /** Format: int64 */
+            usedBytes: number;
+        };
+        StorageUse: {
+            /** @description An admin set this company's quota; otherwise it is the default */
+            customQuota: boolean;
+            /** Format: int64 */
+            quotaBytes: number;
+            /**
+             * Format: int64
+             * @description Held by uploads and imports in progress
+             */
+            reservedBytes: number;
+            /**
+             * Format: int64
+             * @description The company's stored bytes (its blobs; files that point at public data cost nothing)
+             */
+            usedBytes: number;
+        };
+        Suggestions: {
+            /** Format: int64 */
+            abandonedAfterHours: number;
+            /** Format: int64 */
+            abandonedBytes: number;
+            /** Format: int64 */
+            abandonedCount: number;
+            /** @description Uploads open and untouched for more than 24 hours */
+            abandonedUploads: components["schemas"]["AbandonedUpload"][] | null;
+            /**
+             * Format: int64
+             * @description Unused: not downloaded, mounted or used by a task for this many days
+             */
+            days: number;
+            /**
+             * Format: int64
+             * @description What keeping one copy of each would save
+             */
+            duplicateBytes: number;
+            /** Format: int64 */
+            duplicateCount: number;
+            /** @description The same content (MD5 and size) in several blobs, across owners */
+            duplicates: components["schemas"]["DuplicateContent"][] | null;
+            /** @description Failed datasets that still hold files or a reservation */
+            failed: components["schemas"]["UnusedDataset"][] | null;
+            /** Format: int64 */
+            failedBytes: number;
+            /** Format: int64 */
+            failedCount: number;
+            /**
+             * Format: int64
+             * @description The sum of the four (duplicates may overlap unused datasets)
+             */
+            totalBytes: number;
+            unused: components["schemas"]["UnusedDataset"][] | null;
+            /** Format: int64 */
+            unusedBytes: number;
+            /** Format: int64 */
+            unusedCount: number;
         };
         Task: {
             /** Format: int64 */
@@ -4914,6 +6120,22 @@ export interface components {
             /** Format: int64 */
             userCount: number;
         };
+        TenantQuota: {
+            code: string;
+            company: string;
+            /** @description An admin set it; otherwise the default */
+            customQuota: boolean;
+            /** Format: uuid */
+            customerId: string;
+            /** Format: int64 */
+            datasetCount: number;
+            /** Format: int64 */
+            quotaBytes: number;
+            /** Format: int64 */
+            reservedBytes: number;
+            /** Format: int64 */
+            usedBytes: number;
+        };
         TokenPair: {
             accessToken: string;
             /**
@@ -4949,6 +6171,24 @@ export interface components {
         TrendSeries: {
             points: components["schemas"]["TrendPoint"][] | null;
             region: string;
+        };
+        UnusedDataset: {
+            /**
+             * Format: int64
+             * @description What deleting it would free: its blobs no other dataset uses
+             */
+            bytes: number;
+            company: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description Empty for a public dataset */
+            customerId: string;
+            /** Format: uuid */
+            datasetId: string;
+            /** Format: date-time */
+            lastUsedAt: string | null;
+            name: string;
+            status: string;
         };
         UpdateAlertRulesInputBody: {
             /** @description The rules to change; types not listed stay as they are */
@@ -7396,6 +8636,1008 @@ export interface operations {
             };
         };
     };
+    "list-datasets": {
+        parameters: {
+            query?: {
+                /** @description 1-based page number */
+                page?: number;
+                pageSize?: number;
+                /** @description Field to sort by (each list documents its own) */
+                sortBy?: string;
+                /** @description Sort direction */
+                order?: "asc" | "desc" | "ascending" | "descending" | "";
+                /** @description JSON object of filters, same keys as the named query parameters, e.g. {"status":"active"} */
+                filters?: string;
+                /** @description Name, description or a tag contains */
+                q?: string;
+                /** @description image, text, audio, video or other */
+                type?: "image" | "text" | "audio" | "video" | "other" | "";
+                status?: "uploading" | "processing" | "available" | "failed" | "";
+                /** @description Same as sortBy */
+                sort?: "name" | "sizeBytes" | "createdAt" | "fileCount" | "updatedAt" | "downloadCount" | "";
+                /** @description public: the platform's datasets (公共); customer: every company's (客户); pending: those with shares to approve (待审核), each with its pending shares */
+                tab?: "public" | "customer" | "pending" | "";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopePageAdminItem"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "approve-dataset-share": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The share */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["DecideShareInputBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeDatasetShare"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "reject-dataset-share": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The share */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["DecideShareInputBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeDatasetShare"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "get-dataset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeItem"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "update-dataset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DatasetEditBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeItem"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "delete-dataset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeEmpty"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "create-dataset-download-link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["DownloadLinkInputBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeDownloadLink"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "list-dataset-files": {
+        parameters: {
+            query?: {
+                /** @description 1-based page number */
+                page?: number;
+                pageSize?: number;
+                /** @description Field to sort by (each list documents its own) */
+                sortBy?: string;
+                /** @description Sort direction */
+                order?: "asc" | "desc" | "ascending" | "descending" | "";
+                /** @description JSON object of filters, same keys as the named query parameters, e.g. {"status":"active"} */
+                filters?: string;
+                /** @description The folder to list (empty: the root) */
+                dir?: string;
+                /** @description Files whose path contains this, anywhere in the dataset (instead of a folder's children) */
+                q?: string;
+                /** @description Same as sortBy: name, size or createdAt (folders always first) */
+                sort?: "name" | "size" | "createdAt" | "";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopePageDatasetEntry"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "preview-dataset-file": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                /** @description The file's path from the dataset's root, URL-encoded as one segment (a/b.png as a%2Fb.png) */
+                filePath: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The image, or the text */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/bmp": string;
+                    "image/gif": string;
+                    "image/jpeg": string;
+                    "image/png": string;
+                    "image/webp": string;
+                    "text/plain": string;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "set-dataset-private": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeItem"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "set-dataset-public": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeItem"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "list-dataset-shares": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeListDatasetShare"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "list-dataset-tasks": {
+        parameters: {
+            query?: {
+                /** @description 1-based page number */
+                page?: number;
+                pageSize?: number;
+                /** @description Field to sort by (each list documents its own) */
+                sortBy?: string;
+                /** @description Sort direction */
+                order?: "asc" | "desc" | "ascending" | "descending" | "";
+                /** @description JSON object of filters, same keys as the named query parameters, e.g. {"status":"active"} */
+                filters?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopePageDatasetTaskUse"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     "list-machines": {
         parameters: {
             query?: {
@@ -9287,6 +11529,310 @@ export interface operations {
             };
         };
     };
+    "get-storage-cleanup-suggestions": {
+        parameters: {
+            query?: {
+                /** @description Unused for this many days */
+                days?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeSuggestions"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "get-storage-distribution": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeDistribution"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "get-storage-overview": {
+        parameters: {
+            query?: {
+                /** @description The trend's span */
+                range?: "7d" | "30d" | "";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeOverview"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "list-storage-quotas": {
+        parameters: {
+            query?: {
+                /** @description 1-based page number */
+                page?: number;
+                pageSize?: number;
+                /** @description Field to sort by (each list documents its own) */
+                sortBy?: string;
+                /** @description Sort direction */
+                order?: "asc" | "desc" | "ascending" | "descending" | "";
+                /** @description JSON object of filters, same keys as the named query parameters, e.g. {"status":"active"} */
+                filters?: string;
+                /** @description Company, code or contact contains */
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopePageTenantQuota"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "set-storage-quota": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                customerId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetQuotaInputBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeStorageUse"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     "list-tasks": {
         parameters: {
             query?: {
@@ -10664,6 +13210,1136 @@ export interface operations {
             };
             /** @description Forbidden */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "list-my-datasets": {
+        parameters: {
+            query?: {
+                /** @description 1-based page number */
+                page?: number;
+                pageSize?: number;
+                /** @description Field to sort by (each list documents its own) */
+                sortBy?: string;
+                /** @description Sort direction */
+                order?: "asc" | "desc" | "ascending" | "descending" | "";
+                /** @description JSON object of filters, same keys as the named query parameters, e.g. {"status":"active"} */
+                filters?: string;
+                /** @description Name, description or a tag contains */
+                q?: string;
+                /** @description image, text, audio, video or other */
+                type?: "image" | "text" | "audio" | "video" | "other" | "";
+                status?: "uploading" | "processing" | "available" | "failed" | "";
+                /** @description Same as sortBy */
+                sort?: "name" | "sizeBytes" | "createdAt" | "fileCount" | "updatedAt" | "downloadCount" | "";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopePageItem"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "list-public-datasets": {
+        parameters: {
+            query?: {
+                /** @description 1-based page number */
+                page?: number;
+                pageSize?: number;
+                /** @description Field to sort by (each list documents its own) */
+                sortBy?: string;
+                /** @description Sort direction */
+                order?: "asc" | "desc" | "ascending" | "descending" | "";
+                /** @description JSON object of filters, same keys as the named query parameters, e.g. {"status":"active"} */
+                filters?: string;
+                /** @description Name, description or a tag contains */
+                q?: string;
+                /** @description image, text, audio, video or other */
+                type?: "image" | "text" | "audio" | "video" | "other" | "";
+                status?: "uploading" | "processing" | "available" | "failed" | "";
+                /** @description Same as sortBy */
+                sort?: "name" | "sizeBytes" | "createdAt" | "fileCount" | "updatedAt" | "downloadCount" | "";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopePageItem"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "list-shared-datasets": {
+        parameters: {
+            query?: {
+                /** @description 1-based page number */
+                page?: number;
+                pageSize?: number;
+                /** @description Field to sort by (each list documents its own) */
+                sortBy?: string;
+                /** @description Sort direction */
+                order?: "asc" | "desc" | "ascending" | "descending" | "";
+                /** @description JSON object of filters, same keys as the named query parameters, e.g. {"status":"active"} */
+                filters?: string;
+                /** @description Name, description or a tag contains */
+                q?: string;
+                /** @description image, text, audio, video or other */
+                type?: "image" | "text" | "audio" | "video" | "other" | "";
+                status?: "uploading" | "processing" | "available" | "failed" | "";
+                /** @description Same as sortBy */
+                sort?: "name" | "sizeBytes" | "createdAt" | "fileCount" | "updatedAt" | "downloadCount" | "";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopePageItem"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "get-my-dataset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeItem"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "update-my-dataset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DatasetEditBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeItem"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "delete-my-dataset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeEmpty"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "create-my-dataset-download-link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["DownloadLinkInputBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeDownloadLink"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "list-my-dataset-files": {
+        parameters: {
+            query?: {
+                /** @description 1-based page number */
+                page?: number;
+                pageSize?: number;
+                /** @description Field to sort by (each list documents its own) */
+                sortBy?: string;
+                /** @description Sort direction */
+                order?: "asc" | "desc" | "ascending" | "descending" | "";
+                /** @description JSON object of filters, same keys as the named query parameters, e.g. {"status":"active"} */
+                filters?: string;
+                /** @description The folder to list (empty: the root) */
+                dir?: string;
+                /** @description Files whose path contains this, anywhere in the dataset (instead of a folder's children) */
+                q?: string;
+                /** @description Same as sortBy: name, size or createdAt (folders always first) */
+                sort?: "name" | "size" | "createdAt" | "";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopePageDatasetEntry"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "delete-my-dataset-file": {
+        parameters: {
+            query?: {
+                /** @description A file, or a folder (everything under it goes); required */
+                path?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeFilesChanged"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "rename-my-dataset-file": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RenameDatasetFileInputBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeFilesChanged"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "preview-my-dataset-file": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                /** @description The file's path from the dataset's root, URL-encoded as one segment (a/b.png as a%2Fb.png) */
+                filePath: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The image, or the text */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/bmp": string;
+                    "image/gif": string;
+                    "image/jpeg": string;
+                    "image/png": string;
+                    "image/webp": string;
+                    "text/plain": string;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "share-my-dataset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShareDatasetInputBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeListDatasetShare"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "list-my-dataset-shares": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeListDatasetShare"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "revoke-my-dataset-share": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                shareId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeEmpty"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "list-my-dataset-tasks": {
+        parameters: {
+            query?: {
+                /** @description 1-based page number */
+                page?: number;
+                pageSize?: number;
+                /** @description Field to sort by (each list documents its own) */
+                sortBy?: string;
+                /** @description Sort direction */
+                order?: "asc" | "desc" | "ascending" | "descending" | "";
+                /** @description JSON object of filters, same keys as the named query parameters, e.g. {"status":"active"} */
+                filters?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopePageDatasetTaskUse"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12174,6 +15850,53 @@ export interface operations {
             };
         };
     };
+    "get-my-storage-quota": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeStorageUse"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     "list-my-tasks": {
         parameters: {
             query?: {
@@ -13021,6 +16744,93 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EnvelopeTask"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "download-dataset": {
+        parameters: {
+            query: {
+                /** @description From download-link */
+                ticket: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file, or the zip */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                    "application/zip": string;
                 };
             };
             /** @description Bad Request */
