@@ -43,7 +43,7 @@ type Kinds struct {
 	PutTaskOutput func(ctx context.Context, taskID, commandID string, r io.Reader, size int64) (agentproto.TaskOutputFetchResult, error)
 	// Datasets fetches mounts' files and takes machine imports (pusher.Client).
 	Datasets DatasetAPI
-	Log           *slog.Logger
+	Log      *slog.Logger
 	// ServiceProbeEvery paces the probes of a task's service
 	// (agentproto.ServiceProbeEvery when zero; tests shorten it).
 	ServiceProbeEvery time.Duration
