@@ -191,6 +191,7 @@ func New(d Deps) *Server {
 	(&allocationsHandler{s}).register(api)
 	(&tasksHandler{s}).register(api)
 	(&adminTasksHandler{s}).register(api)
+	(&datasetMountsHandler{s}).register(api)
 	(&machineHostHandler{s}).register(api)
 	(&gpuFaultsHandler{s}).register(api)
 	s.registerMonitoring(api)
