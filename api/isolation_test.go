@@ -57,7 +57,21 @@ func TestTenantIsolation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	datasetB, err := e.st.CreateDataset(ctx, store.NewDataset{TenantID: fx.tenantB.ID, Name: "b-data", Type: "other", Access: "private",
+		Source: "upload", Status: store.DatasetAvailable})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mountB, err := e.st.CreateDatasetMount(ctx, store.NewDatasetMount{TenantID: fx.tenantB.ID, DatasetID: datasetB, MachineID: machineB.ID,
+		Path: "/data/b"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	idsOfB := map[string]string{
+		"/api/customer/datasets/{id}/mounts":            datasetB,
+		"/api/customer/datasets/{id}/mount":             datasetB,
+		"/api/customer/datasets/{id}/unmount":           datasetB,
+		"/api/customer/datasets/mounts/{id}":            mountB,
 		"/api/customer/tasks/{id}":                      taskB,
 		"/api/customer/tasks/{id}/details":              taskB,
 		"/api/customer/tasks/{id}/stop":                 taskB,
@@ -78,7 +92,9 @@ func TestTenantIsolation(t *testing.T) {
 	}
 
 	// bodies that pass validation, so the 404 comes from the tenant check
-	validBody := map[string]any{"/api/customer/machines/{id}/connection-events": map[string]any{"kind": "copy_command"}}
+	validBody := map[string]any{"/api/customer/machines/{id}/connection-events": map[string]any{"kind": "copy_command"},
+		"/api/customer/datasets/{id}/mount":   map[string]any{"machineId": machineB.ID, "path": "/data/a"},
+		"/api/customer/datasets/{id}/unmount": map[string]any{"mountId": mountB}}
 	doc := api.New(api.Deps{}).API().OpenAPI()
 	customerA := e.login("owner-a")
 	memberA := e.login("member-a")
