@@ -17,6 +17,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/docker/docker/api/types/mount"
+
 	"github.com/remotegpu/remotegpu/internal/agentproto"
 )
 
@@ -744,4 +746,21 @@ type zeroReader struct{}
 func (zeroReader) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
+}
+
+// datasetBind is a mounted dataset bound read-only into a task's container:
+// the host path must be a mount's copy (its marker there), the container
+// path a name under agentproto.ContainerDatasetsDir.
+func datasetBind(d agentproto.TaskDataset) (mount.Mount, error) {
+	if agentproto.MountPathProblem(d.HostPath) != "" {
+		return mount.Mount{}, Permanentf("InvalidArgs", "%q is not a dataset mount's path", d.HostPath)
+	}
+	name, ok := strings.CutPrefix(d.ContainerPath, agentproto.ContainerDatasetsDir+"/")
+	if !ok || name == "" || strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
+		return mount.Mount{}, Permanentf("InvalidArgs", "%q is not a path under %s", d.ContainerPath, agentproto.ContainerDatasetsDir)
+	}
+	if m, err := readMarker(d.HostPath); err != nil || m == nil {
+		return mount.Mount{}, Permanentf("DatasetMissing", "the dataset mounted at %s is no longer there", d.HostPath)
+	}
+	return mount.Mount{Type: mount.TypeBind, Source: d.HostPath, Target: d.ContainerPath, ReadOnly: true}, nil
 }
