@@ -31,6 +31,8 @@ import (
 	"github.com/remotegpu/remotegpu/internal/agentproto"
 	"github.com/remotegpu/remotegpu/internal/hostchan"
 	"github.com/remotegpu/remotegpu/internal/objstore"
+	"github.com/remotegpu/remotegpu/internal/testdocker"
+	"github.com/remotegpu/remotegpu/internal/testimage"
 	"github.com/remotegpu/remotegpu/store"
 )
 
@@ -41,7 +43,7 @@ func runAgent(t *testing.T, e *env, ag agent) *hostops.Ops {
 	t.Helper()
 	c := &pusher.Client{BaseURL: e.srv.URL}
 	c.SetToken(ag.access)
-	ops := &hostops.Ops{StateDir: t.TempDir(), MachineID: ag.machineID, OwnContainersOnly: true,
+	ops := &hostops.Ops{StateDir: t.TempDir(), MachineID: ag.machineID, OwnContainersOnly: true, Docker: testdocker.Client(t),
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	kinds := &commands.Kinds{Ops: ops, Simulated: true, Datasets: c, PutTaskOutput: c.PutTaskOutput, SetToken: c.SetToken,
 		SaveToken: func(string) error { return nil }, Log: ops.Log}
@@ -176,6 +178,27 @@ func TestDatasetMountThroughTheAgent(t *testing.T) {
 	}
 	if info, _ := os.Stat(filepath.Join(dir, "train")); info.Mode().Perm() != 0o555 {
 		t.Fatalf("train/ mode %v", info.Mode())
+	}
+
+	// a task binds it: the container reads it at /rgpu/datasets/<name>
+	body := taskBody(ag.machineID, 1)
+	body["image"], body["workDir"] = testimage.Ref, "/"
+	body["command"] = "cat /rgpu/datasets/imagenet_mini/labels.csv > $RGPU_OUTPUT_DIR/labels.csv"
+	body["datasets"] = []map[string]string{{"mountId": e.fx.tenantA.ID}}
+	if got := fields(t, owner.must(400, "POST", "/api/customer/tasks/training", body)); got["body.datasets[0].mountId"] != "mounts.taskMountInvalid" {
+		t.Fatalf("a task binding no mount: %v", got)
+	}
+	body["datasets"] = []map[string]string{{"mountId": m.ID}}
+	var tk api.Task
+	owner.must(201, "POST", "/api/customer/tasks/training", body).decode(t, &tk)
+	waitStatus(t, owner, tk.ID, "succeeded")
+	if b, err := os.ReadFile(filepath.Join(ops.StateDir, "tasks", tk.ID, "output", "labels.csv")); string(b) != string(files["labels.csv"]) {
+		t.Fatalf("the task read %q, %v", b, err)
+	}
+	var uses int
+	if err := e.st.Pool.QueryRow(context.Background(), `SELECT count(*) FROM dataset_task_uses WHERE task_id = $1 AND dataset_id = $2
+		AND container_path = '/rgpu/datasets/imagenet_mini'`, tk.ID, ds).Scan(&uses); err != nil || uses != 1 {
+		t.Fatalf("uses %d, %v", uses, err)
 	}
 
 	// the agent endpoints: only the mount's machine; the path must be a file of the dataset
