@@ -73,7 +73,7 @@ func (h *DatasetHost) DatasetMountHost(ctx context.Context, in DatasetMountHostI
 		return agentproto.DatasetMountResult{}, err
 	}
 	return hostResult[agentproto.DatasetMountResult](h.Issuer.Issue(ctx, hostchan.Request{MachineID: m.MachineID, Kind: agentproto.KindDatasetMount,
-		Args: agentproto.DatasetMountArgs{MountID: m.ID, DatasetID: m.DatasetID, TenantID: m.TenantID, Path: m.Path}}))
+		Serial: mountSerial(m.ID), Args: agentproto.DatasetMountArgs{MountID: m.ID, DatasetID: m.DatasetID, TenantID: m.TenantID, Path: m.Path}}))
 }
 
 // DatasetUnmountHost has the mount's machine remove its copy (only when
@@ -84,8 +84,12 @@ func (h *DatasetHost) DatasetUnmountHost(ctx context.Context, in DatasetMountHos
 		return agentproto.DatasetUnmountResult{}, err
 	}
 	return hostResult[agentproto.DatasetUnmountResult](h.Issuer.Issue(ctx, hostchan.Request{MachineID: m.MachineID, Kind: agentproto.KindDatasetUnmount,
-		Args: agentproto.DatasetUnmountArgs{MountID: m.ID, Path: m.Path}}))
+		Serial: mountSerial(m.ID), Args: agentproto.DatasetUnmountArgs{MountID: m.ID, Path: m.Path}}))
 }
+
+// mountSerial: a mount's commands run one after another on the host, so an
+// unmount never races the copy it follows (a cancelled one included).
+func mountSerial(mountID string) string { return "dataset-mount:" + mountID }
 
 type DatasetMountRecordInput struct {
 	MountID string
