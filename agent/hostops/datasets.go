@@ -294,7 +294,10 @@ func (o *Ops) DatasetMount(ctx context.Context, a agentproto.DatasetMountArgs, s
 
 	var filesDone atomic.Int64
 	var bytesDone atomic.Int64
+	var reportMu sync.Mutex // one report at a time, each newer than the last
 	report := func() {
+		reportMu.Lock()
+		defer reportMu.Unlock()
 		if progress != nil {
 			progress(agentproto.DatasetMountProgress{FilesDone: int(filesDone.Load()), FilesTotal: res.Files,
 				BytesDone: bytesDone.Load(), BytesTotal: res.Bytes})
