@@ -358,9 +358,32 @@ func TestDatasetImportFromMachine(t *testing.T) {
 	if strings.Join(names, ",") != "imgs/,imgs/1.png,readme.txt" {
 		t.Fatalf("tar entries %v", names)
 	}
+	// over the company's free quota: refused, nothing kept, the host's command fails for good
+	if _, err := e.st.Pool.Exec(ctx, `UPDATE tenants SET storage_quota_bytes = 1000 WHERE id = $1`, e.fx.tenantA.ID); err != nil {
+		t.Fatal(err)
+	}
+	run, err = e.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: queue, WorkflowExecutionTimeout: time.Minute}, machineImportOnly,
+		activities.DatasetMachineImportInput{DatasetID: d.ID, TenantID: e.fx.tenantA.ID, MachineID: ag.machineID, Path: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ae *temporal.ApplicationError
+	if err := run.Get(ctx, &res); !errors.As(err, &ae) || ae.Type() != "UploadRefused" {
+		t.Fatalf("an import over the quota: %v", err)
+	}
+	var second string
+	if err := e.st.Pool.QueryRow(ctx, `SELECT id FROM host_commands WHERE kind = 'dataset_import' AND machine_id = $1
+		ORDER BY created_at DESC LIMIT 1`, ag.machineID).Scan(&second); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := e.objects.Get(ctx, objstore.BucketDatasets, agentproto.DatasetImportObjectKey(d.ID, second)); !errors.Is(err, objstore.ErrNotFound) {
+		t.Fatalf("the refused import was kept: %v", err)
+	}
+
 	// the upload was for that command, once
 	var cmdID string
-	if err := e.st.Pool.QueryRow(ctx, `SELECT id FROM host_commands WHERE kind = 'dataset_import' AND machine_id = $1`, ag.machineID).Scan(&cmdID); err != nil {
+	if err := e.st.Pool.QueryRow(ctx, `SELECT id FROM host_commands WHERE kind = 'dataset_import' AND machine_id = $1
+		ORDER BY created_at LIMIT 1`, ag.machineID).Scan(&cmdID); err != nil {
 		t.Fatal(err)
 	}
 	put := strings.Replace(agentproto.PathDatasetImportUpload, "{commandId}", cmdID, 1)
