@@ -245,11 +245,25 @@ func TestDatasetMountThroughTheAgent(t *testing.T) {
 	}
 	owner.must(409, "DELETE", "/api/customer/datasets/mounts/"+m.ID, nil)
 
+	// a directory with the customer's own files: the host refuses it, the unmount leaves it alone
+	busy := filepath.Join(t.TempDir(), "data", "busy")
+	_ = os.MkdirAll(busy, 0o755)
+	_ = os.WriteFile(filepath.Join(busy, "notes.txt"), []byte("mine"), 0o644)
+	owner.must(201, "POST", "/api/customer/datasets/mount", map[string]any{"datasetId": ds, "machineId": ag.machineID, "path": busy}).decode(t, &m)
+	if failed := waitMount(t, owner, m.ID, "failed"); failed.StatusReason != "mounts.reason.pathNotEmpty" || failed.StatusParams["error"] == nil {
+		t.Fatalf("failed %+v", failed)
+	}
+	owner.must(200, "DELETE", "/api/customer/datasets/mounts/"+m.ID, nil)
+	waitMount(t, owner, m.ID, "unmounted")
+	if b, err := os.ReadFile(filepath.Join(busy, "notes.txt")); string(b) != "mine" {
+		t.Fatalf("the customer's file: %q, %v", b, err)
+	}
+
 	// mounted again elsewhere, then the lease ends: the host removes it, the mount is unmounted
 	dir2 := filepath.Join(t.TempDir(), "data", "again")
 	owner.must(201, "POST", "/api/customer/datasets/mount", map[string]any{"datasetId": ds, "machineId": ag.machineID, "path": dir2}).decode(t, &m)
 	waitMount(t, owner, m.ID, "mounted")
-	if l, _ := ops.Mounts(); len(l) != 1 {
+	if l, _ := ops.Mounts(); len(l) != 1 || !strings.HasSuffix(l[0], dir2) {
 		t.Fatalf("the agent lists %v", l)
 	}
 	admin.must(202, "POST", "/api/admin/allocations/"+alloc.ID+"/reclaim", nil)
@@ -261,10 +275,10 @@ func TestDatasetMountThroughTheAgent(t *testing.T) {
 		t.Fatalf("the copy outlived the lease: %v", err)
 	}
 	ag.must(404, "GET", strings.Replace(agentproto.PathDatasetMountManifest, "{id}", m.ID, 1), nil)
-	if n := auditCount(t, e, "dataset.mount", true); n != 2 {
+	if n := auditCount(t, e, "dataset.mount", true); n != 3 {
 		t.Errorf("dataset.mount audited %d times", n)
 	}
-	if n := auditCount(t, e, "dataset.unmount", true); n != 1 {
+	if n := auditCount(t, e, "dataset.unmount", true); n != 2 {
 		t.Errorf("dataset.unmount audited %d times", n)
 	}
 }

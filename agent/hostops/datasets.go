@@ -541,7 +541,8 @@ func (o *Ops) forgetMount(mountID string) error {
 }
 
 // DatasetUnmount removes the mount's copy, only when its marker names the
-// mount; a copy already gone is fine.
+// mount; a copy already gone, or a directory that is not the mount's
+// (another marker, none), is left alone and answered Removed: false.
 func (o *Ops) DatasetUnmount(_ context.Context, a agentproto.DatasetUnmountArgs) (agentproto.DatasetUnmountResult, error) {
 	var res agentproto.DatasetUnmountResult
 	if a.MountID == "" {
@@ -551,6 +552,13 @@ func (o *Ops) DatasetUnmount(_ context.Context, a agentproto.DatasetUnmountArgs)
 		return res, err
 	}
 	removed, err := removeMount(a.Path, func(m *agentproto.DatasetMarker) bool { return m.MountID == a.MountID })
+	var he *Error
+	if errors.As(err, &he) && he.Type == "NotOurMount" {
+		// no copy of this mount is there (the marker comes before any file):
+		// nothing to remove, and what is there is left alone
+		o.log().Warn("unmount: the directory is not this mount's copy; left alone", "mount", a.MountID, "path", a.Path, "error", err)
+		err = nil
+	}
 	if err != nil {
 		return res, err
 	}

@@ -143,11 +143,18 @@ func TestDatasetMountSyncAndUnmount(t *testing.T) {
 	}
 
 	// unmount: only this mount's copy
-	if _, err := o.DatasetUnmount(ctx, agentproto.DatasetUnmountArgs{MountID: "m9", Path: dir}); errType(err) != "NotOurMount" {
-		t.Fatalf("unmount by another mount: %v", err)
+	// another mount's directory, an unmarked one: left alone
+	if r, err := o.DatasetUnmount(ctx, agentproto.DatasetUnmountArgs{MountID: "m9", Path: dir}); err != nil || r.Removed {
+		t.Fatalf("unmount by another mount: %+v, %v", r, err)
 	}
-	if _, err := o.DatasetUnmount(ctx, agentproto.DatasetUnmountArgs{MountID: "m3", Path: busy}); errType(err) != "NotOurMount" {
-		t.Fatalf("unmount of an unmarked directory: %v", err)
+	if r, err := o.DatasetUnmount(ctx, agentproto.DatasetUnmountArgs{MountID: "m3", Path: busy}); err != nil || r.Removed {
+		t.Fatalf("unmount of an unmarked directory: %+v, %v", r, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "a.txt")); err != nil {
+		t.Fatalf("another mount's unmount removed the copy: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(busy, "mine")); string(b) != "keep" {
+		t.Fatal("an unmount touched an unmarked directory")
 	}
 	if r, err := o.DatasetUnmount(ctx, agentproto.DatasetUnmountArgs{MountID: "m1", Path: dir}); err != nil || !r.Removed {
 		t.Fatalf("unmount %+v, %v", r, err)
