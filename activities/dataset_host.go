@@ -98,11 +98,23 @@ type DatasetMountRecordInput struct {
 	Params  map[string]any
 	// From: the statuses it may leave (none: any).
 	From []string
+	// Copied (mounted): the host's copy, recorded as the mount's final progress.
+	Copied *agentproto.DatasetMountResult
 }
 
 // DatasetMountRecord records where a mount is; false when it had left the
 // statuses of From (e.g. the lease ended meanwhile).
 func (h *DatasetHost) DatasetMountRecord(ctx context.Context, in DatasetMountRecordInput) (bool, error) {
+	if c := in.Copied; c != nil {
+		m, err := h.mount(ctx, in.MountID)
+		if err != nil {
+			return false, err
+		}
+		if err := h.Store.SetMountProgress(ctx, m.MachineID, m.ID, store.MountProgress{FilesDone: c.Files, FilesTotal: c.Files,
+			BytesDone: c.Bytes, BytesTotal: c.Bytes}); err != nil {
+			return false, fmt.Errorf("unable to record the mount's progress: %w", err)
+		}
+	}
 	ok, err := h.Store.SetDatasetMountStatus(ctx, in.MountID, in.Status, in.Reason, in.Params, in.From...)
 	if err != nil {
 		return false, fmt.Errorf("unable to record the mount's status: %w", err)

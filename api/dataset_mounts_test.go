@@ -164,7 +164,8 @@ func TestDatasetMountThroughTheAgent(t *testing.T) {
 	}
 	owner.must(409, "POST", "/api/customer/datasets/mount", map[string]any{"datasetId": ds, "machineId": ag.machineID, "path": dir})
 	mounted := waitMount(t, owner, m.ID, "mounted")
-	if mounted.MountedAt == nil {
+	if mounted.MountedAt == nil || mounted.Progress.FilesTotal != 4 || mounted.Progress.FilesDone != 4 || mounted.Progress.BytesTotal != 300<<10+16 ||
+		mounted.Progress.BytesDone != mounted.Progress.BytesTotal {
 		t.Fatalf("mounted %+v", mounted)
 	}
 	for p, want := range files {

@@ -38,17 +38,28 @@ type DatasetMount struct {
 	CreatedAt    time.Time      `json:"createdAt"`
 	MountedAt    *time.Time     `json:"mountedAt"`
 	UpdatedAt    time.Time      `json:"updatedAt"`
+	Progress     MountProgress  `json:"progress" doc:"The copy's progress, as the host last reported it (while mounting)"`
+}
+
+// MountProgress is how far the host's copy is.
+type MountProgress struct {
+	FilesDone  int   `json:"filesDone"`
+	FilesTotal int   `json:"filesTotal"`
+	BytesDone  int64 `json:"bytesDone"`
+	BytesTotal int64 `json:"bytesTotal"`
 }
 
 const mountSelect = `SELECT dm.id, dm.tenant_id, dm.dataset_id, d.name, dm.machine_id, m.name, coalesce(dm.allocation_id::text, ''), dm.path,
-	dm.status, dm.status_reason, dm.status_params, coalesce(dm.created_by::text, ''), dm.created_at, dm.mounted_at, dm.updated_at
+	dm.status, dm.status_reason, dm.status_params, coalesce(dm.created_by::text, ''), dm.created_at, dm.mounted_at, dm.updated_at,
+	dm.files_done, dm.files_total, dm.bytes_done, dm.bytes_total
 	FROM dataset_mounts dm JOIN datasets d ON d.id = dm.dataset_id JOIN machines m ON m.id = dm.machine_id`
 
 func scanMount(row pgx.Row) (*DatasetMount, error) {
 	var m DatasetMount
 	var params []byte
 	if err := row.Scan(&m.ID, &m.TenantID, &m.DatasetID, &m.DatasetName, &m.MachineID, &m.MachineName, &m.AllocationID, &m.Path,
-		&m.Status, &m.StatusReason, &params, &m.CreatedBy, &m.CreatedAt, &m.MountedAt, &m.UpdatedAt); err != nil {
+		&m.Status, &m.StatusReason, &params, &m.CreatedBy, &m.CreatedAt, &m.MountedAt, &m.UpdatedAt,
+		&m.Progress.FilesDone, &m.Progress.FilesTotal, &m.Progress.BytesDone, &m.Progress.BytesTotal); err != nil {
 		return nil, notFound(err)
 	}
 	m.StatusParams = map[string]any{}
@@ -284,4 +295,12 @@ func (q *Queries) TaskBinds(ctx context.Context, taskID string) ([]TaskBind, err
 		var b TaskBind
 		return &b, r.Scan(&b.HostPath, &b.ContainerPath)
 	})
+}
+
+// SetMountProgress records the host's progress of a mount of the machine
+// that is still mounting.
+func (q *Queries) SetMountProgress(ctx context.Context, machineID, mountID string, p MountProgress) error {
+	_, err := q.db.Exec(ctx, `UPDATE dataset_mounts SET files_done = $3, files_total = $4, bytes_done = $5, bytes_total = $6
+		WHERE id = $1::uuid AND machine_id = $2::uuid AND status = 'mounting'`, mountID, machineID, p.FilesDone, p.FilesTotal, p.BytesDone, p.BytesTotal)
+	return err
 }

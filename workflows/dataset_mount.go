@@ -54,10 +54,11 @@ func DatasetMount(ctx workflow.Context, in DatasetMountInput) error {
 	var h *activities.DatasetHost
 	unmount := in.Unmount
 	signals := workflow.GetSignalChannel(ctx, DatasetUnmountSignal)
+	var copiedAll *agentproto.DatasetMountResult
 	record := func(status, reason string, params map[string]any, from ...string) bool {
 		var ok bool
 		if err := workflow.ExecuteActivity(controlOptions(ctx, 0), h.DatasetMountRecord, activities.DatasetMountRecordInput{
-			MountID: in.MountID, Status: status, Reason: reason, Params: params, From: from}).Get(ctx, &ok); err != nil {
+			MountID: in.MountID, Status: status, Reason: reason, Params: params, From: from, Copied: copiedAll}).Get(ctx, &ok); err != nil {
 			workflow.GetLogger(ctx).Error("unable to record the mount's status", "MountID", in.MountID, "Status", status, "Error", err)
 		}
 		return ok
@@ -66,9 +67,10 @@ func DatasetMount(ctx workflow.Context, in DatasetMountInput) error {
 		mctx, cancel := workflow.WithCancel(ctx)
 		f := workflow.ExecuteActivity(datasetHostOptions(mctx), h.DatasetMountHost, activities.DatasetMountHostInput{MountID: in.MountID})
 		var err error
+		var copied agentproto.DatasetMountResult
 		done := false
 		sel := workflow.NewSelector(ctx)
-		sel.AddFuture(f, func(f workflow.Future) { done, err = true, f.Get(ctx, nil) })
+		sel.AddFuture(f, func(f workflow.Future) { done, err = true, f.Get(ctx, &copied) })
 		sel.AddReceive(signals, func(c workflow.ReceiveChannel, _ bool) {
 			c.Receive(ctx, nil)
 			unmount = true
@@ -84,10 +86,17 @@ func DatasetMount(ctx workflow.Context, in DatasetMountInput) error {
 		case err != nil:
 			reason, params := MountFailure(err)
 			record(store.MountFailed, reason, params, store.MountMounting)
-			return nil
+			if !signals.ReceiveAsync(nil) {
+				return nil
+			}
+			unmount = true // asked meanwhile: a signal is never left behind
 		default:
+			copiedAll = &copied
 			if !record(store.MountMounted, "", nil, store.MountMounting) {
-				return nil // unmounted meanwhile (the lease ended)
+				if !signals.ReceiveAsync(nil) {
+					return nil // unmounted meanwhile (the lease ended)
+				}
+				unmount = true
 			}
 		}
 	}
@@ -111,6 +120,10 @@ func DatasetMount(ctx workflow.Context, in DatasetMountInput) error {
 			return err
 		}
 		if status != store.MountMounted && status != store.MountMounting {
+			if signals.ReceiveAsync(nil) {
+				unmount = true
+				break
+			}
 			return nil
 		}
 		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
@@ -126,6 +139,7 @@ func DatasetMount(ctx workflow.Context, in DatasetMountInput) error {
 		record(store.MountFailed, reason, params, store.MountUnmounting)
 		return nil
 	}
+	copiedAll = nil
 	record(store.MountUnmounted, "", nil, store.MountUnmounting)
 	return nil
 }

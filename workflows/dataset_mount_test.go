@@ -112,3 +112,33 @@ func TestDatasetMountUnmountOnly(t *testing.T) {
 		t.Fatalf("statuses %v, unmounts %d, %v", f.statuses, f.unmounts, env.GetWorkflowError())
 	}
 }
+
+// The unmount signal that comes while the failure is being recorded is
+// not lost: the run removes the copy before it ends.
+func TestDatasetMountSignalDuringTheFailure(t *testing.T) {
+	f := &mountFake{status: store.MountMounting}
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	h := &activities.DatasetHost{}
+	env.RegisterActivity(h)
+	env.OnActivity(h.DatasetMountHost, mock.Anything, mock.Anything).Return(agentproto.DatasetMountResult{},
+		temporal.NewNonRetryableApplicationError("busy", "PathNotEmpty", nil))
+	env.OnActivity(h.DatasetUnmountHost, mock.Anything, mock.Anything).Return(func(context.Context, activities.DatasetMountHostInput) (agentproto.DatasetUnmountResult, error) {
+		f.mu.Lock()
+		f.unmounts++
+		f.mu.Unlock()
+		return agentproto.DatasetUnmountResult{}, nil
+	})
+	env.OnActivity(h.DatasetMountRecord, mock.Anything, mock.Anything).AfterFn(func() time.Duration { return time.Minute }).
+		Return(func(_ context.Context, in activities.DatasetMountRecordInput) (bool, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.statuses = append(f.statuses, in.Status)
+			return true, nil
+		})
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(DatasetUnmountSignal, nil) }, 30*time.Second)
+	env.ExecuteWorkflow(DatasetMount, DatasetMountInput{MountID: "mt1"})
+	if env.GetWorkflowError() != nil || f.unmounts != 1 || len(f.statuses) != 2 || f.statuses[1] != store.MountUnmounted {
+		t.Fatalf("statuses %v, unmounts %d, %v", f.statuses, f.unmounts, env.GetWorkflowError())
+	}
+}

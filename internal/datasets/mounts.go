@@ -2,6 +2,7 @@ package datasets
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -205,6 +206,21 @@ func (s *Service) Mounts(ctx context.Context, in MountsInput, forDataset bool) (
 	}
 	return s.Store.ListDatasetMounts(ctx, store.MountFilter{TenantID: p.TenantID, DatasetID: in.DatasetID, MachineID: in.MachineID,
 		Status: in.Status}, in.Page)
+}
+
+// MountProgress takes the progress of a dataset_mount heartbeat (the
+// host channel's hook for the kind) onto the mount, for the console.
+func (s *Service) MountProgress(ctx context.Context, machineID string, args, progress json.RawMessage) error {
+	var a agentproto.DatasetMountArgs
+	var p agentproto.DatasetMountProgress
+	if err := json.Unmarshal(args, &a); err != nil || a.MountID == "" {
+		return nil
+	}
+	if err := json.Unmarshal(progress, &p); err != nil {
+		return err
+	}
+	return s.Store.SetMountProgress(ctx, machineID, a.MountID, store.MountProgress{FilesDone: p.FilesDone, FilesTotal: p.FilesTotal,
+		BytesDone: p.BytesDone, BytesTotal: p.BytesTotal})
 }
 
 func errMountRefused() error {
