@@ -159,7 +159,7 @@ func TestDatasetMountThroughTheAgent(t *testing.T) {
 
 	var m api.DatasetMount
 	owner.must(201, "POST", "/api/customer/datasets/"+ds+"/mount", map[string]any{"machineId": ag.machineID, "path": dir}).decode(t, &m)
-	if m.Status != "mounting" || m.DatasetName != "imagenet mini" || m.MachineName != "mount-host" || m.Path != dir {
+	if (m.Status != "mounting" && m.Status != "mounted") || m.DatasetName != "imagenet mini" || m.MachineName != "mount-host" || m.Path != dir {
 		t.Fatalf("created %+v", m)
 	}
 	owner.must(409, "POST", "/api/customer/datasets/mount", map[string]any{"datasetId": ds, "machineId": ag.machineID, "path": dir})
@@ -237,7 +237,7 @@ func TestDatasetMountThroughTheAgent(t *testing.T) {
 	// unmount: the copy goes
 	var um api.DatasetMount
 	owner.must(200, "POST", "/api/customer/datasets/"+ds+"/unmount", map[string]any{"mountId": m.ID}).decode(t, &um)
-	if um.Status != "unmounting" {
+	if um.Status != "unmounting" && um.Status != "unmounted" {
 		t.Fatalf("unmount %+v", um)
 	}
 	waitMount(t, owner, m.ID, "unmounted")
