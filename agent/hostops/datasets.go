@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/docker/docker/api/types/mount"
 
@@ -306,6 +307,8 @@ func (o *Ops) DatasetMount(ctx context.Context, a agentproto.DatasetMountArgs, s
 	report()
 	paths := make(chan agentproto.DatasetManifestFile)
 	var downloaded, kept atomic.Int64
+	var failOnce sync.Once
+	var failed error // the first download's failure
 	wctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
@@ -316,6 +319,7 @@ func (o *Ops) DatasetMount(ctx context.Context, a agentproto.DatasetMountArgs, s
 			for f := range paths {
 				got, err := syncFile(wctx, src, a.MountID, a.Path, f, &bytesDone)
 				if err != nil {
+					failOnce.Do(func() { failed = err })
 					cancel(err)
 					continue
 				}
@@ -341,11 +345,11 @@ func (o *Ops) DatasetMount(ctx context.Context, a agentproto.DatasetMountArgs, s
 	}
 	close(paths)
 	wg.Wait()
-	if err := context.Cause(wctx); err != nil && !errors.Is(err, context.Canceled) || ctx.Err() != nil {
-		if ctx.Err() != nil {
-			return res, ctx.Err()
-		}
-		return res, err
+	if ctx.Err() != nil {
+		return res, ctx.Err()
+	}
+	if failed != nil {
+		return res, failed
 	}
 	res.Downloaded, res.Kept = int(downloaded.Load()), int(kept.Load())
 	if err := makeReadOnly(a.Path); err != nil {
@@ -393,22 +397,34 @@ func syncFile(ctx context.Context, src DatasetSource, mountID, root string, f ag
 	if err := mkdirs(root, dir); err != nil {
 		return false, err
 	}
-	body, err := src.DatasetFile(ctx, mountID, f.Path)
+	// a download that stalls is given up (and tried again by the command's retry)
+	fctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	idle := time.AfterFunc(datasetIdleTimeout, func() { stop(errStalled) })
+	defer idle.Stop()
+	body, err := src.DatasetFile(fctx, mountID, f.Path)
 	if err != nil {
+		if context.Cause(fctx) == errStalled {
+			return false, Retryablef("FetchStalled", err, "no bytes of %s for %s", f.Path, datasetIdleTimeout)
+		}
 		return false, fetchErr(err, "unable to fetch "+f.Path)
 	}
 	defer body.Close()
+	ctx = fctx
 	tmp, err := os.CreateTemp(dir, ".rgpu-tmp-*")
 	if err != nil {
 		return false, Retryablef("MountFailed", err, "unable to write in %s", dir)
 	}
 	defer os.Remove(tmp.Name())
 	h := md5.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h, countWriter{done}), io.LimitReader(body, f.Size+1))
+	n, err := io.Copy(io.MultiWriter(tmp, h, countWriter{done, idle}), io.LimitReader(body, f.Size+1))
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
+		if context.Cause(ctx) == errStalled {
+			return false, Retryablef("FetchStalled", err, "no bytes of %s for %s", f.Path, datasetIdleTimeout)
+		}
 		if ctx.Err() != nil {
 			return false, ctx.Err()
 		}
@@ -435,12 +451,22 @@ func syncFile(ctx context.Context, src DatasetSource, mountID, root string, f ag
 	return true, nil
 }
 
-type countWriter struct{ n *atomic.Int64 }
+// countWriter counts the bytes downloaded and keeps the stall timer off.
+type countWriter struct {
+	n    *atomic.Int64
+	idle *time.Timer
+}
 
 func (c countWriter) Write(p []byte) (int, error) {
 	c.n.Add(int64(len(p)))
+	c.idle.Reset(datasetIdleTimeout)
 	return len(p), nil
 }
+
+// datasetIdleTimeout is how long a file's download may go without a byte.
+var datasetIdleTimeout = 2 * time.Minute
+
+var errStalled = errors.New("the download stalled")
 
 // sameFile: target is a regular file with f's size and MD5.
 func sameFile(target string, f agentproto.DatasetManifestFile) (bool, error) {

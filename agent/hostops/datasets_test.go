@@ -17,6 +17,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/remotegpu/remotegpu/internal/agentproto"
 )
@@ -269,5 +270,30 @@ func TestDatasetImportStreamsATar(t *testing.T) {
 	}
 	if _, err := o.DatasetImport(context.Background(), agentproto.DatasetImportArgs{DatasetID: "d1", Path: root + "/none"}, nil); errType(err) != "NotFound" {
 		t.Errorf("missing: %v", err)
+	}
+}
+
+// stallingSource sends the first bytes of a file, then nothing.
+type stallingSource struct{ fakeDatasets }
+
+func (s *stallingSource) DatasetFile(ctx context.Context, _, p string) (io.ReadCloser, error) {
+	pr, pw := io.Pipe()
+	go func() {
+		_, _ = pw.Write([]byte("ab"))
+		<-ctx.Done()
+		pw.CloseWithError(ctx.Err())
+	}()
+	return pr, nil
+}
+
+func TestDatasetMountGivesUpAStalledDownload(t *testing.T) {
+	old := datasetIdleTimeout
+	datasetIdleTimeout = 200 * time.Millisecond
+	t.Cleanup(func() { datasetIdleTimeout = old })
+	o := &Ops{StateDir: t.TempDir(), Log: quiet()}
+	src := &stallingSource{fakeDatasets{files: map[string][]byte{"f": []byte("abcdef")}}}
+	_, err := o.DatasetMount(context.Background(), mountArgs("m1", "t1", filepath.Join(t.TempDir(), "d", "s")), src, nil)
+	if errType(err) != "FetchStalled" {
+		t.Fatalf("a stalled download: %v", err)
 	}
 }
