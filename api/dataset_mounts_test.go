@@ -162,7 +162,9 @@ func TestDatasetMountThroughTheAgent(t *testing.T) {
 	if (m.Status != "mounting" && m.Status != "mounted") || m.DatasetName != "imagenet mini" || m.MachineName != "mount-host" || m.Path != dir {
 		t.Fatalf("created %+v", m)
 	}
-	owner.must(409, "POST", "/api/customer/datasets/mount", map[string]any{"datasetId": ds, "machineId": ag.machineID, "path": dir})
+	for _, p := range []string{dir, dir + "/inner", filepath.Dir(dir)} {
+		owner.must(409, "POST", "/api/customer/datasets/mount", map[string]any{"datasetId": ds, "machineId": ag.machineID, "path": p})
+	}
 	mounted := waitMount(t, owner, m.ID, "mounted")
 	if mounted.MountedAt == nil || mounted.Progress.FilesTotal != 4 || mounted.Progress.FilesDone != 4 || mounted.Progress.BytesTotal != 300<<10+16 ||
 		mounted.Progress.BytesDone != mounted.Progress.BytesTotal {

@@ -81,8 +81,19 @@ type NewDatasetMount struct {
 }
 
 // CreateDatasetMount records a mount (mounting) with the machine's live
-// allocation; ErrMountPathInUse when the machine has a live one at the path.
+// allocation; ErrMountPathInUse when the machine has a live one at the
+// path, above it or under it.
 func (q *Queries) CreateDatasetMount(ctx context.Context, n NewDatasetMount) (string, error) {
+	// nor one inside another, nor around one: a copy's sync would remove the other
+	var nested bool
+	if err := q.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM dataset_mounts WHERE machine_id = $1
+			AND status IN ('mounting', 'mounted', 'unmounting')
+			AND (path = $2 OR starts_with($2, path || '/') OR starts_with(path, $2 || '/')))`, n.MachineID, n.Path).Scan(&nested); err != nil {
+		return "", err
+	}
+	if nested {
+		return "", ErrMountPathInUse
+	}
 	var id string
 	err := q.db.QueryRow(ctx, `INSERT INTO dataset_mounts (tenant_id, dataset_id, machine_id, allocation_id, path, created_by)
 		VALUES ($1, $2, $3, (SELECT live_allocation_id FROM machines WHERE id = $3), $4, nullif($5, '')::uuid) RETURNING id`,

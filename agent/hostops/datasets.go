@@ -162,6 +162,11 @@ func readMarker(dir string) (*agentproto.DatasetMarker, error) {
 // for this mount, or empty. A file, a symlink, another mount's directory or
 // one with other things in it is refused for good.
 func claimDir(dir string, marker agentproto.DatasetMarker) error {
+	for up := filepath.Dir(dir); up != "/" && up != "."; up = filepath.Dir(up) {
+		if m, _ := readMarker(up); m != nil {
+			return Permanentf("PathInUse", "%s is inside another dataset mount (%s)", dir, up)
+		}
+	}
 	info, err := os.Lstat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):

@@ -129,6 +129,9 @@ func TestDatasetMountSyncAndUnmount(t *testing.T) {
 	if _, err := o.DatasetMount(ctx, mountArgs("m2", "t1", dir), src, nil); errType(err) != "PathInUse" {
 		t.Fatalf("another mount's directory: %v", err)
 	}
+	if _, err := o.DatasetMount(ctx, mountArgs("m5", "t1", filepath.Join(dir, "sub", "inner")), src, nil); errType(err) != "PathInUse" {
+		t.Fatalf("a mount inside another: %v", err)
+	}
 	busy := t.TempDir()
 	_ = os.WriteFile(filepath.Join(busy, "mine"), []byte("keep"), 0o644)
 	if _, err := o.DatasetMount(ctx, mountArgs("m3", "t1", busy), src, nil); errType(err) != "PathNotEmpty" {
