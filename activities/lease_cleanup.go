@@ -22,8 +22,15 @@ type RecordCleanupStepInput struct {
 	Step         store.HostStep
 }
 
-// RecordCleanupStep records the outcome of one step on the lease, for the console.
+// RecordCleanupStep records the outcome of one step on the lease, for the
+// console. A confirmed stop_tenant removed the tenant's dataset mounts on
+// the host too: they are marked unmounted.
 func (c *Cleanups) RecordCleanupStep(ctx context.Context, in RecordCleanupStepInput) error {
+	if in.Step.Step == "stop_tenant" && in.Step.Confirmed {
+		if _, err := c.Store.UnmountLeaseMounts(ctx, in.AllocationID); err != nil {
+			return fmt.Errorf("unable to mark the tenant's dataset mounts unmounted: %w", err)
+		}
+	}
 	if err := c.Store.SetCleanupStep(ctx, in.AllocationID, in.Step); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("unable to record the cleanup step: %w", err)
 	}

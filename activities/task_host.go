@@ -45,6 +45,13 @@ func (h *Host) TaskStart(ctx context.Context, in TaskStartInput) (agentproto.Tas
 	if t.ServicePort != nil {
 		args.ServicePort = *t.ServicePort
 	}
+	binds, err := h.Store.TaskBinds(ctx, in.TaskID)
+	if err != nil {
+		return agentproto.TaskStartResult{}, fmt.Errorf("unable to load the task's datasets: %w", err)
+	}
+	for _, b := range binds {
+		args.Datasets = append(args.Datasets, agentproto.TaskDataset{HostPath: b.HostPath, ContainerPath: b.ContainerPath})
+	}
 	return hostResult[agentproto.TaskStartResult](h.Issuer.Issue(ctx, hostchan.Request{MachineID: at.MachineID, Kind: agentproto.KindTaskStart, Args: args}))
 }
 

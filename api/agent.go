@@ -111,6 +111,7 @@ func (h *agentHandler) register(api huma.API) {
 		maxAgentSamplesBytes, http.StatusBadRequest), h.samples)
 	h.registerCommands(agentOp)
 	h.registerTasks(agentOp)
+	h.registerDatasets(agentOp)
 	huma.Register(api, operation(http.MethodGet, "/api/admin/machines/{id}/inventory", "get-machine-inventory", "machines",
 		"What the machine's agent reported, and where it differs from what the admin entered", roleAdmin, http.StatusNotFound), h.machineInventory)
 }

@@ -62,7 +62,16 @@ func TestTenantIsolation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mountB, err := e.st.CreateDatasetMount(ctx, store.NewDatasetMount{TenantID: fx.tenantB.ID, DatasetID: datasetB, MachineID: machineB.ID,
+		Path: "/data/b"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	idsOfB := map[string]string{
+		"/api/customer/datasets/{id}/mounts":            datasetB,
+		"/api/customer/datasets/{id}/mount":             datasetB,
+		"/api/customer/datasets/{id}/unmount":           datasetB,
+		"/api/customer/datasets/mounts/{id}":            mountB,
 		"/api/customer/tasks/{id}":                      taskB,
 		"/api/customer/tasks/{id}/details":              taskB,
 		"/api/customer/tasks/{id}/stop":                 taskB,
@@ -96,7 +105,9 @@ func TestTenantIsolation(t *testing.T) {
 	validBody := map[string]any{"/api/customer/machines/{id}/connection-events": map[string]any{"kind": "copy_command"},
 		"/api/customer/datasets/{id}":              map[string]any{"name": "x"},
 		"/api/customer/datasets/{id}/files/rename": map[string]any{"from": "a", "to": "b"},
-		"/api/customer/datasets/{id}/share":        map[string]any{"tenantCodes": []string{"tenant-a"}}}
+		"/api/customer/datasets/{id}/share":        map[string]any{"tenantCodes": []string{"tenant-a"}},
+		"/api/customer/datasets/{id}/mount":        map[string]any{"machineId": machineB.ID, "path": "/data/a"},
+		"/api/customer/datasets/{id}/unmount":      map[string]any{"mountId": mountB}}
 	doc := api.New(api.Deps{}).API().OpenAPI()
 	customerA := e.login("owner-a")
 	memberA := e.login("member-a")

@@ -123,6 +123,7 @@ func New(d Deps) *Server {
 		d.Config.Fleet.ExpiringNotice, d.Config.JWTSecret, d.Now)
 	s.live.TaskLogs = s.tasks
 	s.hosts.OnProgress(agentproto.KindTaskWait, s.tasks.WaitProgress) // the service's health
+	s.hosts.OnProgress(agentproto.KindDatasetMount, s.datasets.MountProgress)
 	if d.Store != nil {
 		// every ingest is evaluated against the alert rules
 		s.mon.OnIngest(func(ctx context.Context, machineID string, samples []agentproto.Sample) {
@@ -191,6 +192,7 @@ func New(d Deps) *Server {
 	(&allocationsHandler{s}).register(api)
 	(&tasksHandler{s}).register(api)
 	(&adminTasksHandler{s}).register(api)
+	(&datasetMountsHandler{s}).register(api)
 	(&machineHostHandler{s}).register(api)
 	(&gpuFaultsHandler{s}).register(api)
 	(&datasetsHandler{s}).register(api)

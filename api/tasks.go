@@ -85,22 +85,28 @@ func timeParam(name, v string) (*time.Time, error) {
 // TaskFields is the create form (3.1.3.2); the service checks each field
 // and answers every problem at once (data.errors).
 type TaskFields struct {
-	Name                      string    `json:"name" maxLength:"200" doc:"1 to 64 characters"`
-	Type                      string    `json:"type" enum:"training,inference" doc:"inference needs servicePort"`
-	MachineID                 string    `json:"machineId" format:"uuid" doc:"A machine leased to the company (get-available-machines)"`
-	AnyMachine                bool      `json:"anyMachine,omitempty" doc:"When its host is lost, the next attempt may run on another leased machine"`
-	GPUCount                  int       `json:"gpuCount" doc:"1 to the machine's GPU count"`
-	Image                     string    `json:"image" maxLength:"1000" doc:"One of the machine's images (list-images) while it reported any"`
-	WorkDir                   string    `json:"workDir,omitempty" maxLength:"4096" doc:"Absolute; the image's when empty"`
-	ScriptPath                string    `json:"scriptPath,omitempty" maxLength:"4096"`
-	Command                   string    `json:"command" maxLength:"20000" doc:"Run with /bin/sh -c in workDir"`
-	Env                       []TaskEnv `json:"env,omitempty" maxItems:"200" doc:"Names [A-Za-z_][A-Za-z0-9_]*, not RGPU_* nor CUDA_/NVIDIA_VISIBLE_DEVICES"`
-	AutoRestart               bool      `json:"autoRestart,omitempty" doc:"Restart a failed attempt (backoff 10 s × 2^(n-1), at most 5 min)"`
-	MaxAttempts               int       `json:"maxAttempts,omitempty" default:"1" doc:"1 to 10, counting the first"`
-	NotifyInApp               bool      `json:"notifyInApp,omitempty" default:"true" doc:"Tell the creator in the console when it ends"`
-	NotifyMail                bool      `json:"notifyMail,omitempty" doc:"And by mail"`
-	CheckpointIntervalSeconds int       `json:"checkpointIntervalSeconds,omitempty" doc:"0 (none) or 60 to 86400; given to the container as RGPU_CHECKPOINT_INTERVAL"`
-	ServicePort               *int      `json:"servicePort,omitempty" nullable:"true" doc:"Inference: the port the service listens on (1024 to 65535), published on the host"`
+	Name                      string             `json:"name" maxLength:"200" doc:"1 to 64 characters"`
+	Type                      string             `json:"type" enum:"training,inference" doc:"inference needs servicePort"`
+	MachineID                 string             `json:"machineId" format:"uuid" doc:"A machine leased to the company (get-available-machines)"`
+	AnyMachine                bool               `json:"anyMachine,omitempty" doc:"When its host is lost, the next attempt may run on another leased machine"`
+	GPUCount                  int                `json:"gpuCount" doc:"1 to the machine's GPU count"`
+	Image                     string             `json:"image" maxLength:"1000" doc:"One of the machine's images (list-images) while it reported any"`
+	WorkDir                   string             `json:"workDir,omitempty" maxLength:"4096" doc:"Absolute; the image's when empty"`
+	ScriptPath                string             `json:"scriptPath,omitempty" maxLength:"4096"`
+	Command                   string             `json:"command" maxLength:"20000" doc:"Run with /bin/sh -c in workDir"`
+	Env                       []TaskEnv          `json:"env,omitempty" maxItems:"200" doc:"Names [A-Za-z_][A-Za-z0-9_]*, not RGPU_* nor CUDA_/NVIDIA_VISIBLE_DEVICES"`
+	AutoRestart               bool               `json:"autoRestart,omitempty" doc:"Restart a failed attempt (backoff 10 s × 2^(n-1), at most 5 min)"`
+	MaxAttempts               int                `json:"maxAttempts,omitempty" default:"1" doc:"1 to 10, counting the first"`
+	NotifyInApp               bool               `json:"notifyInApp,omitempty" default:"true" doc:"Tell the creator in the console when it ends"`
+	NotifyMail                bool               `json:"notifyMail,omitempty" doc:"And by mail"`
+	CheckpointIntervalSeconds int                `json:"checkpointIntervalSeconds,omitempty" doc:"0 (none) or 60 to 86400; given to the container as RGPU_CHECKPOINT_INTERVAL"`
+	ServicePort               *int               `json:"servicePort,omitempty" nullable:"true" doc:"Inference: the port the service listens on (1024 to 65535), published on the host"`
+	Datasets                  []TaskDatasetInput `json:"datasets,omitempty" maxItems:"10" doc:"Mounted datasets of the machine, bound read-only at /rgpu/datasets/<dataset name>"`
+}
+
+// TaskDatasetInput is a mount a task binds.
+type TaskDatasetInput struct {
+	MountID string `json:"mountId" doc:"A mount of the company's, mounted on the task's machine"`
 }
 
 type CreateTaskInput struct {
@@ -209,7 +215,15 @@ func (in TaskFields) input() tasks.CreateInput {
 	return tasks.CreateInput{Name: in.Name, Type: in.Type, MachineID: in.MachineID, AnyMachine: in.AnyMachine, GPUCount: in.GPUCount,
 		Image: in.Image, WorkDir: in.WorkDir, ScriptPath: in.ScriptPath, Command: in.Command, Env: in.Env, AutoRestart: in.AutoRestart,
 		MaxAttempts: in.MaxAttempts, NotifyInApp: in.NotifyInApp, NotifyMail: in.NotifyMail, CheckpointIntervalSeconds: in.CheckpointIntervalSeconds,
-		ServicePort: in.ServicePort}
+		ServicePort: in.ServicePort, Datasets: mountIDs(in.Datasets)}
+}
+
+func mountIDs(ds []TaskDatasetInput) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.MountID
+	}
+	return out
 }
 
 func (h *tasksHandler) create(ctx context.Context, in *CreateTaskInput) (*Resp[Task], error) {

@@ -130,7 +130,12 @@ CREATE TABLE dataset_mounts (
     created_by     uuid REFERENCES users (id) ON DELETE SET NULL,
     created_at     timestamptz NOT NULL DEFAULT now(),
     mounted_at     timestamptz,
-    updated_at     timestamptz NOT NULL DEFAULT now()
+    updated_at     timestamptz NOT NULL DEFAULT now(),
+    -- the copy's progress while mounting, from the agent's heartbeats
+    files_done     int NOT NULL DEFAULT 0,
+    files_total    int NOT NULL DEFAULT 0,
+    bytes_done     bigint NOT NULL DEFAULT 0,
+    bytes_total    bigint NOT NULL DEFAULT 0
 );
 -- one live mount per machine path
 CREATE UNIQUE INDEX dataset_mounts_path_key ON dataset_mounts (machine_id, path) WHERE status IN ('mounting', 'mounted', 'unmounting');

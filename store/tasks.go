@@ -91,6 +91,9 @@ type TaskSpec struct {
 	NotifyMail                bool
 	CheckpointIntervalSeconds int
 	ServicePort               *int
+	// Datasets are the mounts bound into the container (recorded by
+	// RecordTaskDatasets, docs/datasets.md).
+	Datasets []TaskDatasetUse
 }
 
 // TaskDetail is a task with its spec and attempts.

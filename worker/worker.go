@@ -53,6 +53,8 @@ func New(c client.Client, taskQueue string, d Deps) worker.Worker {
 	w.RegisterWorkflow(workflows.TaskOutputFetch)
 	w.RegisterWorkflow(workflows.TaskRemove)
 	w.RegisterActivity(&activities.Tasks{Store: d.Store, Client: c, Objects: d.Objects})
+	w.RegisterWorkflow(workflows.DatasetMount)
+	w.RegisterActivity(&activities.DatasetHost{Store: d.Store, Issuer: &hostchan.Issuer{Store: d.Store, Secrets: d.Secrets}, Objects: d.Objects})
 	w.RegisterWorkflow(workflows.Reconcile)
 	(&reconcile.Reconciler{Store: d.Store, Client: c, TaskQueue: taskQueue, ExpiringNotice: d.ExpiringNotice}).Register(w)
 	registerMonitoring(w, d)

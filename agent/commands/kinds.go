@@ -41,7 +41,9 @@ type Kinds struct {
 	// PutTaskOutput uploads an output file for a task_output_fetch command
 	// (pusher.Client.PutTaskOutput).
 	PutTaskOutput func(ctx context.Context, taskID, commandID string, r io.Reader, size int64) (agentproto.TaskOutputFetchResult, error)
-	Log           *slog.Logger
+	// Datasets fetches mounts' files and takes machine imports (pusher.Client).
+	Datasets DatasetAPI
+	Log      *slog.Logger
 	// ServiceProbeEvery paces the probes of a task's service
 	// (agentproto.ServiceProbeEvery when zero; tests shorten it).
 	ServiceProbeEvery time.Duration
@@ -63,6 +65,9 @@ func (k *Kinds) Handlers() map[string]Handler {
 		h[agentproto.KindSyncSSHKeys] = k.syncSSHKeys
 	}
 	for kind, handler := range k.taskHandlers() {
+		h[kind] = handler
+	}
+	for kind, handler := range k.datasetHandlers() {
 		h[kind] = handler
 	}
 	return h
@@ -152,6 +157,10 @@ func (k *Kinds) simStopTenant(ctx context.Context, c *Call) (any, error) {
 	if k.Ops != nil {
 		n, err := k.Ops.StopTenantContainers(ctx, args.TenantID, func(p agentproto.StopTenantResult) { c.Progress(p) })
 		if res.Containers = n; err != nil {
+			return res, err
+		}
+		// the dataset mounts are real copies in this mode too
+		if res.DatasetMounts, err = k.Ops.RemoveTenantMounts(args.TenantID); err != nil {
 			return res, err
 		}
 	}

@@ -9,7 +9,8 @@ import (
 )
 
 // StopTenant stops and removes the tenant's containers, then kills the
-// processes of the login sessions (processes.go). progress is told of each
+// processes of the login sessions (processes.go) and removes the tenant's
+// dataset mounts (datasets.go). progress is told of each
 // container stopped. A host without Docker has no containers to stop; a
 // Docker that fails is a failure worth retrying (the sessions are killed
 // all the same).
@@ -41,9 +42,12 @@ func (o *Ops) StopTenant(ctx context.Context, args agentproto.StopTenantArgs, pr
 	}
 	var err error
 	res.Processes, err = o.killSessions(ctx, uid)
+	var mountErr error
+	res.DatasetMounts, mountErr = o.RemoveTenantMounts(args.TenantID)
 	o.log().Info("stopped the tenant's work", "tenant", args.TenantID, "allocation", args.AllocationID, "user", args.User,
-		"containers", res.Containers, "processes", res.Processes, "docker_error", dockerErr, "process_error", err)
-	return res, errors.Join(dockerErr, err)
+		"containers", res.Containers, "processes", res.Processes, "dataset_mounts", res.DatasetMounts, "docker_error", dockerErr,
+		"process_error", err, "mount_error", mountErr)
+	return res, errors.Join(dockerErr, err, mountErr)
 }
 
 // StopTenantContainers stops and removes the tenant's containers only

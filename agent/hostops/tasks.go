@@ -211,6 +211,13 @@ func (o *Ops) taskConfig(a agentproto.TaskStartArgs) (*container.Config, *contai
 			{Type: mount.TypeBind, Source: dir + "/checkpoints", Target: agentproto.ContainerCheckpointDir},
 		},
 	}
+	for _, d := range a.Datasets {
+		m, err := datasetBind(d)
+		if err != nil {
+			return nil, nil, err
+		}
+		hc.Mounts = append(hc.Mounts, m)
+	}
 	if o.GPUDevices && len(gpus) > 0 {
 		hc.DeviceRequests = []container.DeviceRequest{{Driver: "nvidia", DeviceIDs: gpus, Capabilities: [][]string{{"gpu"}}}}
 	}

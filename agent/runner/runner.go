@@ -374,7 +374,7 @@ type hostSide struct {
 func (c *Config) hostSide(api *pusher.Client, st *state) (hostSide, error) {
 	log := c.log()
 	hs := hostSide{close: func() {}}
-	kinds := &commands.Kinds{SetToken: api.SetToken, PutTaskOutput: api.PutTaskOutput, SaveToken: c.tokenSaver(st), Log: log.With("component", "commands")}
+	kinds := &commands.Kinds{SetToken: api.SetToken, PutTaskOutput: api.PutTaskOutput, Datasets: api, SaveToken: c.tokenSaver(st), Log: log.With("component", "commands")}
 	if c.HostOps == commands.ModeOff {
 		log.Info("host commands off (--host-ops=off): metrics only")
 		return hs, nil

@@ -110,9 +110,11 @@ type StopTenantArgs struct {
 }
 
 type StopTenantResult struct {
-	Containers int  `json:"containers"` // stopped and removed
-	Processes  int  `json:"processes"`  // killed
-	Simulated  bool `json:"simulated,omitempty"`
+	Containers int `json:"containers"` // stopped and removed
+	Processes  int `json:"processes"`  // killed
+	// DatasetMounts: the tenant's dataset mounts removed from the host.
+	DatasetMounts int  `json:"datasetMounts,omitempty"`
+	Simulated     bool `json:"simulated,omitempty"`
 }
 
 type SetPasswordArgs struct {

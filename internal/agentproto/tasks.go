@@ -98,6 +98,8 @@ type TaskStartArgs struct {
 	// task containers use the host's network, so the service listens on it
 	// directly (RGPU_SERVICE_PORT tells it which).
 	ServicePort int `json:"servicePort,omitempty"`
+	// Datasets are mounted datasets bound read-only into the container.
+	Datasets []TaskDataset `json:"datasets,omitempty"`
 }
 
 type TaskStartResult struct {

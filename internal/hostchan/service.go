@@ -268,7 +268,7 @@ func (s *Service) Finish(ctx context.Context, c Caller, id string, r agentproto.
 		if status == agentproto.ResultFailed && msg == "" {
 			msg = "the host reported a failure without a message"
 		}
-		if err := s.effects(ctx, tx, c, cmd, &status, &msg, &typ); err != nil {
+		if err := s.effects(ctx, tx, c, cmd, r.Result, &status, &msg, &typ, &permanent); err != nil {
 			return err
 		}
 		result := r.Result
@@ -292,9 +292,16 @@ func (s *Service) Finish(ctx context.Context, c Caller, id string, r agentproto.
 
 // effects applies what a finished command means for the records. It may
 // turn a success into a failure (a key rotation reported with the old key).
-func (s *Service) effects(ctx context.Context, tx pgx.Tx, c Caller, cmd *store.HostCommand, status, msg, typ *string) error {
+func (s *Service) effects(ctx context.Context, tx pgx.Tx, c Caller, cmd *store.HostCommand, result json.RawMessage, status, msg, typ *string,
+	permanent *bool) error {
 	ok := *status == agentproto.ResultSucceeded
 	switch cmd.Kind {
+	case agentproto.KindDatasetImport:
+		// the workflow gets the object the api stored, never one the host names
+		if ok && !importMatches(cmd.Progress, result) {
+			*status, *msg, *typ, *permanent = agentproto.ResultFailed, "the host reported another import than the one the api stored", "ImportMismatch", true
+		}
+		return nil
 	case agentproto.KindSetPassword:
 		if !ok {
 			return nil
@@ -337,6 +344,20 @@ func (s *Service) effects(ctx context.Context, tx pgx.Tx, c Caller, cmd *store.H
 		return store.New(tx).SetAllocationKeysVersion(ctx, args.AllocationID, args.Version)
 	}
 	return nil
+}
+
+// importMatches: the host's result of a dataset_import names the object
+// and size the api recorded when it stored the upload.
+func importMatches(progress, result json.RawMessage) bool {
+	var stored struct {
+		ObjectKey string `json:"objectKey"`
+		Size      int64  `json:"size"`
+	}
+	var got agentproto.DatasetImportResult
+	if json.Unmarshal(progress, &stored) != nil || json.Unmarshal(result, &got) != nil {
+		return false
+	}
+	return stored.ObjectKey != "" && stored.ObjectKey == got.ObjectKey && stored.Size == got.Size
 }
 
 // settle hands the recorded answer to the workflow. An activity that no

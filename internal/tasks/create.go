@@ -39,6 +39,9 @@ type CreateInput struct {
 	NotifyMail                bool
 	CheckpointIntervalSeconds int
 	ServicePort               *int
+	// Datasets are mounts (mounted on the task's machine) bound read-only
+	// at /rgpu/datasets/<dataset name> in the container.
+	Datasets []string
 }
 
 // Limits of the create form.
@@ -91,6 +94,9 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*store.Task, erro
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		if id, err = store.New(tx).CreateTask(ctx, spec); err != nil {
+			return err
+		}
+		if err := store.New(tx).RecordTaskDatasets(ctx, id, spec.Datasets); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Action: "task.create", TargetType: "task", TargetID: id, Success: true,
@@ -173,6 +179,7 @@ func (s *Service) validate(ctx context.Context, in CreateInput) (store.TaskSpec,
 			apperr.P{"min": MinServicePort, "max": MaxServicePort})
 	}
 	m, err := s.Store.GetTenantMachine(ctx, caller.From(ctx).TenantID, in.MachineID, s.Expiring)
+	var uses []store.TaskDatasetUse
 	switch {
 	case err == nil:
 		if in.GPUCount < 1 || in.GPUCount > m.GPUCount {
@@ -188,6 +195,9 @@ func (s *Service) validate(ctx context.Context, in CreateInput) (store.TaskSpec,
 			if err := s.checkPort(ctx, p, m, *in.ServicePort); err != nil {
 				return store.TaskSpec{}, err
 			}
+		}
+		if uses, err = s.checkDatasets(ctx, p, m, in.Datasets); err != nil {
+			return store.TaskSpec{}, err
 		}
 	case errors.Is(err, store.ErrNotFound):
 		p.add("body.machineId", "tasks.machineNotLeased", "choose a machine leased to your company", nil)
@@ -205,7 +215,7 @@ func (s *Service) validate(ctx context.Context, in CreateInput) (store.TaskSpec,
 	return store.TaskSpec{TenantID: pr.TenantID, CreatedBy: pr.UserID, CreatedByName: by, Name: name, Type: in.Type, MachineID: m.ID,
 		AnyMachine: in.AnyMachine, GPUCount: in.GPUCount, Image: image, WorkDir: workDir, ScriptPath: strings.TrimSpace(in.ScriptPath),
 		Command: command, Env: env, AutoRestart: in.AutoRestart, MaxAttempts: in.MaxAttempts, NotifyInApp: in.NotifyInApp,
-		NotifyMail: in.NotifyMail, CheckpointIntervalSeconds: in.CheckpointIntervalSeconds, ServicePort: in.ServicePort}, nil
+		NotifyMail: in.NotifyMail, CheckpointIntervalSeconds: in.CheckpointIntervalSeconds, ServicePort: in.ServicePort, Datasets: uses}, nil
 }
 
 // checkEnv checks the variables' names: shell names, each once, none the
