@@ -65,6 +65,8 @@ export interface SessionOptions {
   wrap?: <T extends object>(v: T) => T
   /** a file's MD5 is known (the resume record keeps it) */
   onHashed?: (path: string, md5: string) => void
+  /** a file is stored (completed or instant) */
+  onFileDone?: (path: string) => void
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>
   now?: () => number
   /** speed window (ms) */
@@ -149,7 +151,7 @@ export class UploadSession {
   /** why the whole upload stopped (init refused, finish refused) */
   error: UploadError | null = null
 
-  private opts: Required<Omit<SessionOptions, 'onHashed' | 'wrap'>> & Pick<SessionOptions, 'onHashed'>
+  private opts: Required<Omit<SessionOptions, 'onHashed' | 'onFileDone' | 'wrap'>> & Pick<SessionOptions, 'onHashed' | 'onFileDone'>
   private jobs: Job[] = []
   private inflight = new Map<string, AbortController>()
   private waiters: (() => void)[] = []
@@ -168,6 +170,7 @@ export class UploadSession {
       api: opts.api,
       hasher: opts.hasher,
       onHashed: opts.onHashed,
+      onFileDone: opts.onFileDone,
       sleep: opts.sleep ?? defaultSleep,
       now: opts.now ?? (() => Date.now()),
       window: opts.window ?? 5000,
@@ -338,6 +341,7 @@ export class UploadSession {
     if (s.state === 'done') {
       f.status = 'instant'
       f.sent = f.size
+      this.opts.onFileDone?.(f.path)
       this.refresh()
       return
     }
@@ -449,6 +453,7 @@ export class UploadSession {
     }
     f.status = 'done'
     f.sent = f.size
+    this.opts.onFileDone?.(f.path)
     this.refresh()
   }
 

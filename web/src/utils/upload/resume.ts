@@ -7,6 +7,8 @@ export interface ResumeFile {
   size: number
   md5?: string
   archive?: boolean
+  /** completed (or instant) before the page went away: not sent again */
+  done?: boolean
 }
 
 export interface ResumeRecord {
@@ -55,6 +57,13 @@ export const resumeStore = {
     f.md5 = md5
     write(list)
   },
+  setDone(datasetId: string, path: string) {
+    const list = read()
+    const f = list.find((x) => x.datasetId === datasetId)?.files.find((x) => x.path === path)
+    if (!f || f.done) return
+    f.done = true
+    write(list)
+  },
   remove(datasetId: string) {
     write(read().filter((r) => r.datasetId !== datasetId))
   },
@@ -67,7 +76,7 @@ export interface PickedFile {
 
 export interface ResumeMatch {
   matched: (PickedFile & { archive: boolean; md5?: string })[]
-  /** files of the record the user did not pick again */
+  /** files of the record (not done yet) the user did not pick again */
   missing: ResumeFile[]
   /** picked files that are not part of the upload (or differ in size) */
   extra: PickedFile[]
@@ -79,7 +88,7 @@ export interface ResumeMatch {
  * is tried without its first segment.
  */
 export function matchResume(record: ResumeRecord, picked: PickedFile[]): ResumeMatch {
-  const want = new Map(record.files.map((f) => [f.path, f]))
+  const want = new Map(record.files.filter((f) => !f.done).map((f) => [f.path, f]))
   const used = new Set<string>()
   const matched: ResumeMatch['matched'] = []
   const extra: PickedFile[] = []
@@ -91,5 +100,5 @@ export function matchResume(record: ResumeRecord, picked: PickedFile[]): ResumeM
       matched.push({ file: p.file, path: hit.path, archive: !!hit.archive, md5: hit.md5 })
     } else extra.push(p)
   }
-  return { matched, missing: record.files.filter((f) => !used.has(f.path)), extra }
+  return { matched, missing: record.files.filter((f) => !f.done && !used.has(f.path)), extra }
 }
