@@ -262,6 +262,7 @@ export const zhStorage = {
   count: '数量',
   noSuggestions: '没有建议',
   searchCustomer: '按客户名称搜索',
+  refresh: '刷新',
 }
 
 export const en: typeof zh = {
@@ -525,6 +526,7 @@ export const enStorage: typeof zhStorage = {
   count: 'Count',
   noSuggestions: 'No suggestions',
   searchCustomer: 'Search by customer',
+  refresh: 'Refresh',
 }
 
 export const statusZh = {
