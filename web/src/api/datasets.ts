@@ -103,11 +103,15 @@ export interface ImportMachineInput extends DatasetInput {
 export interface DatasetFile {
   path: string
   name: string
-  isDir: boolean
+  /** a folder (implied by the paths under it) */
+  dir: boolean
+  /** a folder: the sum of its files */
   size: number
-  md5?: string
-  fileCount?: number
-  createdAt?: string
+  md5: string
+  /** a folder: its files at any depth; a file: 1 */
+  fileCount: number
+  /** a folder: its newest file's */
+  createdAt: string
 }
 
 export interface DatasetFileParams extends PageParams {
@@ -135,9 +139,8 @@ export interface DatasetMount {
 export interface DatasetTaskUse {
   taskId: string
   taskName: string
-  taskStatus?: string
-  machineName?: string
-  containerPath?: string
+  taskStatus: string
+  containerPath: string
   createdAt: string
 }
 
@@ -146,15 +149,18 @@ export type ShareStatus = 'pending' | 'approved' | 'rejected'
 export interface DatasetShare {
   id: string
   datasetId: string
-  datasetName?: string
+  datasetName: string
+  /** the dataset's company */
+  ownerTenantId: string
+  /** the company it is shared with */
   tenantId: string
+  tenantCode: string
   tenantName: string
-  tenantCode?: string
-  ownerName?: string
   status: ShareStatus
   reason: string
+  requestedBy: string
   createdAt: string
-  decidedAt?: string | null
+  decidedAt: string | null
 }
 
 export interface ShareInput {
@@ -164,7 +170,8 @@ export interface ShareInput {
 
 export interface DownloadLink {
   url: string
-  expiresAt?: string
+  expiresAt: string
+  filename?: string
 }
 
 /** list answers may come as {list,…}, a bare array, or null */
@@ -194,21 +201,20 @@ export const updateDataset = (id: string, input: Partial<DatasetInput>) => http.
 
 export const deleteDataset = (id: string) => http.delete<unknown>(`${base}/${id}`)
 
-export const listDatasetFiles = (id: string, params: DatasetFileParams) =>
-  http.get<PageResult<DatasetFile>>(`${base}/${id}/files`, { params: cleanParams(params) })
+export const listDatasetFiles = (id: string, prefix: string | undefined, params: DatasetFileParams) =>
+  http.get<PageResult<DatasetFile>>(`${prefix ?? base}/${id}/files`, { params: cleanParams(params) })
 
 export const deleteDatasetFile = (id: string, path: string) => http.delete<unknown>(`${base}/${id}/files`, { params: { path } })
 
 export const renameDatasetFile = (id: string, from: string, to: string) =>
   http.post<unknown>(`${base}/${id}/files/rename`, { from, to })
 
-/** The preview endpoint's URL of a file (each path segment encoded). */
-export const previewUrl = (id: string, path: string, prefix = base) =>
-  `${prefix}/${id}/preview/${path.split('/').map(enc).join('/')}`
+/** The preview endpoint's URL of a file (the path URL-encoded as one segment). */
+export const previewUrl = (id: string, path: string, prefix = base) => `${prefix}/${id}/preview/${enc(path)}`
 
 /** An image or the first 64 KiB of a text file, fetched with the token. */
 export const previewDatasetFile = (id: string, path: string, prefix = base) =>
-  http.blob(previewUrl(id, path, prefix), { silent: true })
+  http.blob(previewUrl(id, path, prefix ?? base), { silent: true })
 
 /** A URL with a ticket valid 5 minutes: one file, or the whole dataset as a zip. */
 export const datasetDownloadLink = (id: string, path?: string, prefix = base) =>
@@ -298,11 +304,13 @@ export type UploadApi = ReturnType<typeof uploadApi>
 
 const admin = '/api/admin/datasets'
 
-export const listAdminDatasets = (params: AdminDatasetListParams) =>
-  http.get<PageResult<Dataset & { shareId?: string; shareTenantName?: string }>>(admin, { params: cleanParams(params) })
+/** A dataset of the library; on 待审核 with its shares waiting for approval. */
+export interface AdminDataset extends Dataset {
+  pendingShares: DatasetShare[] | null
+}
 
-/** Pending shares (待审核) when the API lists them as shares. */
-export type PendingShare = DatasetShare & Partial<Dataset>
+export const listAdminDatasets = (params: AdminDatasetListParams) =>
+  http.get<PageResult<AdminDataset>>(admin, { params: cleanParams(params) })
 
 export const getAdminDataset = (id: string) => http.get<Dataset>(`${admin}/${id}`, { silent: [404] })
 export const updateAdminDataset = (id: string, input: Partial<DatasetInput>) => http.put<Dataset>(`${admin}/${id}`, input)
@@ -312,65 +320,115 @@ export const setDatasetPrivate = (id: string) => http.post<unknown>(`${admin}/${
 export const approveShare = (shareId: string) => http.post<unknown>(`${admin}/shares/${shareId}/approve`)
 export const rejectShare = (shareId: string, reason: string) => http.post<unknown>(`${admin}/shares/${shareId}/reject`, { reason })
 export const adminDownloadLink = (id: string, path?: string) => datasetDownloadLink(id, path, admin)
+export const listAdminDatasetTasks = async (id: string) =>
+  asList(await http.get<DatasetTaskUse[] | PageResult<DatasetTaskUse> | null>(`${admin}/${id}/tasks`))
 
 /* ---------- admin storage ---------- */
 
-export interface StorageOverview {
+export interface StorageSample {
+  at: string
   capacityBytes: number
   usedBytes: number
-  freeBytes: number
-  datasetsBytes?: number
-  trend: { at: string; usedBytes: number; capacityBytes?: number }[] | null
+  datasetsBytes: number
 }
 
-export interface StorageSlice {
-  key: string
-  label?: string
+export interface StorageOverview {
+  capacityBytes: number
+  capacitySource: 'config' | 'objectStore'
+  usedBytes: number
+  freeBytes: number
+  /** used / capacity, 0 to 1 */
+  usageRate: number
+  datasetsBytes: number
+  uploadsBytes: number
+  range: '7d' | '30d'
+  trend: StorageSample[] | null
+}
+
+export interface NamedBytes {
+  id: string
+  name: string
   bytes: number
-  /** a kind the platform does not store yet (模型, 镜像) */
-  available?: boolean
+}
+
+export interface KindBytes {
+  kind: 'datasets' | 'taskOutputs' | 'images' | 'models'
+  bytes: number
+  /** false: not measured (that content is not kept yet) */
+  available: boolean
 }
 
 export interface StorageDistribution {
-  byCustomer: StorageSlice[] | null
-  byKind: StorageSlice[] | null
-  byRegion: StorageSlice[] | null
+  byCustomer: NamedBytes[] | null
+  otherCustomersBytes: number
+  platformBytes: number
+  byKind: KindBytes[] | null
+  byRegion: NamedBytes[] | null
 }
 
 export interface CustomerQuota {
   customerId: string
   company: string
-  code?: string
+  code: string
   usedBytes: number
   reservedBytes: number
   quotaBytes: number
   customQuota: boolean
+  datasetCount: number
 }
 
-export interface CleanupItem {
-  id?: string
-  datasetId?: string
+export interface UnusedDataset {
+  datasetId: string
   name: string
-  tenantName?: string
+  customerId: string
+  company: string
+  status: string
   bytes: number
-  detail?: string
-  lastUsedAt?: string | null
-  count?: number
+  lastUsedAt: string | null
+  createdAt: string
+}
+
+export interface DuplicateContent {
+  md5: string
+  size: number
+  blobs: number
+  owners: number
+  savableBytes: number
+}
+
+export interface AbandonedUpload {
+  uploadId: string
+  datasetId: string
+  datasetName: string
+  company: string
+  path: string
+  bytes: number
+  updatedAt: string
 }
 
 export interface CleanupSuggestions {
-  unused: CleanupItem[] | null
-  duplicates: CleanupItem[] | null
-  leftovers: CleanupItem[] | null
-  unusedDays?: number
+  days: number
+  unused: UnusedDataset[] | null
+  unusedCount: number
+  unusedBytes: number
+  duplicates: DuplicateContent[] | null
+  duplicateCount: number
+  duplicateBytes: number
+  abandonedUploads: AbandonedUpload[] | null
+  abandonedCount: number
+  abandonedBytes: number
+  failed: UnusedDataset[] | null
+  failedCount: number
+  failedBytes: number
+  totalBytes: number
 }
 
 const storage = '/api/admin/storage'
-export const getStorageOverview = () => http.get<StorageOverview>(`${storage}/overview`)
+export const getStorageOverview = (range: '7d' | '30d' = '7d') => http.get<StorageOverview>(`${storage}/overview`, { params: { range } })
 export const getStorageDistribution = () => http.get<StorageDistribution>(`${storage}/distribution`)
 export const listCustomerQuotas = (params: PageParams & { q?: string }) =>
   http.get<PageResult<CustomerQuota>>(`${storage}/quotas`, { params: cleanParams(params) })
 /** quotaBytes null: back to the default */
 export const setCustomerQuota = (customerId: string, quotaBytes: number | null) =>
   http.put<CustomerQuota>(`${storage}/quotas/${customerId}`, { quotaBytes }, { silent: [400] })
-export const getCleanupSuggestions = () => http.get<CleanupSuggestions>(`${storage}/cleanup-suggestions`)
+export const getCleanupSuggestions = (days?: number) => http.get<CleanupSuggestions>(`${storage}/cleanup-suggestions`, { params: cleanParams({ days }) })

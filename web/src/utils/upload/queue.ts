@@ -121,6 +121,16 @@ export function partSize(size: number, chunkSize: number, n: number): number {
   return Math.max(0, Math.min(chunkSize, size - (n - 1) * chunkSize))
 }
 
+/** The part numbers of a 409 uploads.partsMissing: a list, or "3,4,…" (the rest cut off: all are sent again). */
+export function missingParts(v: unknown): number[] {
+  if (Array.isArray(v)) return v.filter((n): n is number => typeof n === 'number')
+  if (typeof v !== 'string') return []
+  return v
+    .split(',')
+    .map((x) => Number(x.trim()))
+    .filter((n) => Number.isInteger(n) && n > 0)
+}
+
 /** Moving-window speed: bytes a second between the oldest and newest sample of the window. */
 export class SpeedMeter {
   private samples: { t: number; bytes: number }[] = []
@@ -442,8 +452,8 @@ export class UploadSession {
       await this.withRetry(() => this.opts.api.complete(this.datasetId, f.uploadId))
     } catch (e) {
       // 409 with the missing parts: send them again
-      const missing = isApiError(e) && e.status === 409 ? (e.params.missing ?? e.params.parts) : null
-      if (Array.isArray(missing) && missing.length) {
+      const missing = isApiError(e) && e.status === 409 ? missingParts(e.params.parts ?? e.params.missing) : []
+      if (missing.length) {
         f.confirmed = f.confirmed.filter((n) => !missing.includes(n))
         f.status = 'uploading'
         this.enqueueRemaining(f)

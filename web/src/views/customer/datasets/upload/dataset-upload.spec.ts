@@ -11,7 +11,7 @@ const fake = {
   create: vi.fn(),
   init: vi.fn(),
   open: vi.fn(async () => [] as UploadFileState[]),
-  putPart: vi.fn(async (_d: string, _u: string, n: number) => ({ partNumber: n, confirmed: true })),
+  putPart: vi.fn(async (_d: string, _u: string, n: number, _b?: Blob, _md5?: string) => ({ partNumber: n, confirmed: true })),
   complete: vi.fn(async () => ({})),
   finish: vi.fn(async () => ({})),
 }
