@@ -197,8 +197,8 @@ describe('upload queue', () => {
     expect(s.progress.sentBytes).toBe(s.progress.totalBytes)
   })
 
-  it('declares files in batches of at most 1000', async () => {
-    const server = fakeServer()
+  it('declares files in batches of at most 1000', { timeout: 30_000 }, async () => {
+    const server = fakeServer({ delay: 0 })
     const inputs = Array.from({ length: 1001 }, (_, i) => ({ file: blob(1, i), path: `f/${i}` }))
     expect(await session(server, inputs).run()).toBe('finished')
     expect(server.log.filter((l) => l.startsWith('POST') && l.endsWith('/uploads'))).toHaveLength(2)
