@@ -91,7 +91,7 @@ function startApi(port) {
   const proc = spawn(SERVER, ['api'], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LISTEN_ADDR: `127.0.0.1:${port}`, PUBLIC_URL: `http://127.0.0.1:${port}`, WEB_DIR: path.join(ROOT, 'web', 'dist') },
+    env: { ...process.env, METRICS_ADDR: '', DEV_MAIL_SINK: '', LISTEN_ADDR: `127.0.0.1:${port}`, PUBLIC_URL: `http://127.0.0.1:${port}`, WEB_DIR: path.join(ROOT, 'web', 'dist') },
   })
   let log = ''
   proc.stdout.on('data', (c) => (log = (log + c).slice(-4000)))

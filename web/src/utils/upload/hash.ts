@@ -2,6 +2,7 @@
 // every chunk's (the chunk's is the Content-MD5 of its part), with progress.
 // Runs in the Web Worker (md5.worker.ts); node runs it as it is in tests.
 import { createMD5 } from 'hash-wasm'
+import { Md5 } from './md5js'
 
 /** 5 MiB: the upload's chunk size (docs/datasets.md). */
 export const CHUNK_SIZE = 5 * 1024 * 1024
@@ -25,8 +26,8 @@ export async function hashBlob(
   onProgress?: HashProgress,
   shouldStop?: () => boolean,
 ): Promise<HashResult> {
-  const whole = await createMD5()
-  const part = await createMD5()
+  const whole = await createHasher()
+  const part = await createHasher()
   whole.init()
   const chunks: string[] = []
   if (file.size === 0) {
@@ -43,6 +44,38 @@ export async function hashBlob(
     onProgress?.(Math.min(start + chunkSize, file.size))
   }
   return { md5: whole.digest('hex'), chunks }
+}
+
+/** The part of hash-wasm's IHasher used here. */
+interface Hasher {
+  init(): unknown
+  update(data: Uint8Array): unknown
+  digest(format: 'hex'): string
+}
+
+let wasm: boolean | null = null
+
+/**
+ * hash-wasm's MD5 where WebAssembly may compile; the plain JavaScript one
+ * where the page's Content-Security-Policy forbids it (the console's does).
+ */
+export async function createHasher(): Promise<Hasher> {
+  if (wasm !== false) {
+    try {
+      const h = await createMD5()
+      wasm = true
+      return h
+    } catch {
+      wasm = false
+    }
+  }
+  const js = new Md5()
+  return { init: () => js.init(), update: (d: Uint8Array) => js.update(d), digest: () => js.digest() }
+}
+
+/** Tests: force the JavaScript MD5 (null: try WebAssembly again). */
+export function useWasm(on: boolean | null) {
+  wasm = on
 }
 
 export class HashCancelled extends Error {
