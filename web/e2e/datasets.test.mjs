@@ -19,7 +19,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { api, apiToken, BASE_URL, createCustomer, DEMO, eventually, launch, login, pickOption, uniq, withPage } from './helpers.mjs'
+import { api, apiToken, BASE_URL, createCustomer, DEMO, eventually, launch, login, pickOption, RESULTS_DIR, uniq, withPage } from './helpers.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const ROOT = path.resolve(here, '..', '..')
@@ -232,11 +232,17 @@ describe('datasets', () => {
         const afterReload = recordParts(page)
         await page.reload()
         await page.getByTestId('resume-banner').waitFor()
-        await page.getByTestId('resume-file-input').setInputFiles(big)
+        const chooser = page.waitForEvent('filechooser')
+        await page.getByTestId('resume-files').click()
+        await (await chooser).setFiles(big)
         await page.locator('[data-testid="uploader"][data-phase="done"]').waitFor({ timeout: 180_000 })
         const resent = afterReload.map((p) => p.n).filter((n) => confirmed.includes(n))
         assert.deepEqual(resent, [], 'confirmed parts are not sent again')
         assert.equal(new Set([...confirmed, ...afterReload.map((p) => p.n)]).size, 40, 'every one of the 40 parts is stored')
+      } catch (e) {
+        mkdirSync(RESULTS_DIR, { recursive: true })
+        await page.screenshot({ path: path.join(RESULTS_DIR, 'dataset-resume.png'), fullPage: true }).catch(() => undefined)
+        throw e
       } finally {
         await context.close()
       }
@@ -291,10 +297,7 @@ describe('datasets', () => {
       await login(page, acme.owner)
       await page.goto('/customer/datasets/list')
       await page.getByTestId(`dataset-card-${name}`).getByTestId('dataset-card-share').click()
-      const codes = page.getByTestId('share-codes')
-      await codes.click()
-      await codes.locator('input').first().fill(other.code)
-      await codes.locator('input').first().press('Enter')
+      await page.getByTestId('share-codes').fill(other.code)
       await page.getByTestId('share-submit').click()
       await page.getByTestId('share-list').getByText('待审核').waitFor()
     })
