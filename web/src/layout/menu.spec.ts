@@ -15,6 +15,7 @@ describe('sidebar', () => {
       ['menu.customers', ['/admin/customers/list', '/admin/customers/add']],
       ['menu.allocations', ['/admin/allocations', '/admin/allocations/quick', '/admin/allocations/expiring']],
       ['menu.monitoring', ['/admin/monitoring/realtime', '/admin/monitoring/alerts']],
+      ['menu.datasets', ['/admin/datasets/list', '/admin/datasets/upload', '/admin/storage/overview']],
       ['menu.tasks', ['/admin/tasks/list']],
       ['menu.system', ['/admin/system/audit-logs', '/admin/system/announcements']],
     ])
@@ -28,6 +29,7 @@ describe('sidebar', () => {
         'menu.tasks',
         ['/customer/tasks/list', '/customer/tasks/inference', '/customer/tasks/queue', '/customer/tasks/history', '/customer/tasks/create-training'],
       ],
+      ['menu.datasets', ['/customer/datasets/list', '/customer/datasets/upload', '/customer/datasets/mounts']],
       ['menu.customerMonitoring', ['/customer/monitoring/realtime']],
       ['menu.settings', ['/customer/settings/profile', '/customer/settings/ssh-keys', '/customer/settings/notifications']],
     ])

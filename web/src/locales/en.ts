@@ -1,5 +1,6 @@
 import type zhCN from './zh-CN'
 import { en as task } from './tasks'
+import { en as dataset, enStorage as storageAdmin, statusEn, menuEn } from './datasets'
 
 // English; typed against zh-CN.ts so that no key is missing.
 const en: typeof zhCN = {
@@ -43,6 +44,7 @@ const en: typeof zhCN = {
     traceId: 'Trace ID',
   },
   menu: {
+    ...menuEn,
     home: 'Home',
     login: 'Sign in',
     forgotPassword: 'Forgot password',
@@ -111,6 +113,7 @@ const en: typeof zhCN = {
     critical: 'Critical',
   },
   status: {
+    ...statusEn,
     customer: {
       active: 'Active',
       pending: 'Pending',
@@ -1049,6 +1052,8 @@ const en: typeof zhCN = {
     lastSample: 'Latest {time}',
   },
   task,
+  dataset,
+  storageAdmin,
 }
 
 export default en

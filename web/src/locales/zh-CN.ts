@@ -1,6 +1,7 @@
 // 简体中文 (default). Keys are shared with en.ts, which is typed against this file.
 // vue-i18n syntax: {name} interpolates; write a literal @ or | as {'@'} / {'|'}.
 import { zh as task } from './tasks'
+import { zh as dataset, zhStorage as storageAdmin, statusZh, menuZh } from './datasets'
 
 export default {
   common: {
@@ -43,6 +44,7 @@ export default {
     traceId: '追踪ID',
   },
   menu: {
+    ...menuZh,
     home: '首页',
     login: '登录',
     forgotPassword: '找回密码',
@@ -111,6 +113,7 @@ export default {
     critical: '严重',
   },
   status: {
+    ...statusZh,
     customer: {
       active: '正常',
       pending: '待审核',
@@ -1035,4 +1038,6 @@ export default {
     lastSample: '最新数据 {time}',
   },
   task,
+  dataset,
+  storageAdmin,
 }

@@ -3,7 +3,7 @@
 // real-time heat map is a plain canvas: 8,000 cells repainted every update
 // cost a few milliseconds there, against tens in a heatmap series.)
 import * as echarts from 'echarts/core'
-import { LineChart, type LineSeriesOption } from 'echarts/charts'
+import { BarChart, LineChart, PieChart, type BarSeriesOption, type LineSeriesOption, type PieSeriesOption } from 'echarts/charts'
 import {
   GridComponent,
   LegendComponent,
@@ -14,11 +14,11 @@ import {
 } from 'echarts/components'
 import { CanvasRenderer } from 'echarts/renderers'
 
-echarts.use([LineChart, GridComponent, TooltipComponent, LegendComponent, CanvasRenderer])
+echarts.use([LineChart, PieChart, BarChart, GridComponent, TooltipComponent, LegendComponent, CanvasRenderer])
 
 /** The options of the charts the console draws. */
 export type ChartOption = echarts.ComposeOption<
-  LineSeriesOption | GridComponentOption | TooltipComponentOption | LegendComponentOption
+  LineSeriesOption | PieSeriesOption | BarSeriesOption | GridComponentOption | TooltipComponentOption | LegendComponentOption
 >
 
 export type Chart = echarts.ECharts
