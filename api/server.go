@@ -191,6 +191,8 @@ func New(d Deps) *Server {
 	(&allocationsHandler{s}).register(api)
 	(&tasksHandler{s}).register(api)
 	(&adminTasksHandler{s}).register(api)
+	(&datasetUploadsHandler{s}).register(api)
+	(&adminDatasetUploadsHandler{s}).register(api)
 	(&machineHostHandler{s}).register(api)
 	(&gpuFaultsHandler{s}).register(api)
 	s.registerMonitoring(api)
