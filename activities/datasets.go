@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/activity"
@@ -51,6 +52,12 @@ type DatasetRefusal struct {
 func refused(reason string, params map[string]any) error {
 	if params == nil {
 		params = map[string]any{}
+	}
+	// figures in bytes also as text (the console shows "3.2 GiB")
+	for k, v := range params {
+		if n, ok := v.(int64); ok && strings.HasSuffix(k, "Bytes") {
+			params[strings.TrimSuffix(k, "Bytes")] = humanize.IBytes(uint64(max(n, 0)))
+		}
 	}
 	return temporal.NewNonRetryableApplicationError("the dataset is refused: "+reason, ErrTypeDatasetRefused, nil,
 		DatasetRefusal{Reason: reason, Params: params})

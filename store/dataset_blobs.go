@@ -31,7 +31,7 @@ func scanBlob(row pgx.Row) (*DatasetBlob, error) {
 
 // InstantBlob finds a verified blob with this content that the tenant may
 // reuse (instant upload): its own, or the platform's; never another
-// company's. tenantID '' (a public dataset): the platform's only.
+// company's. tenantID ” (a public dataset): the platform's only.
 func (q *Queries) InstantBlob(ctx context.Context, tenantID, md5 string, size int64) (*DatasetBlob, error) {
 	return scanBlob(q.db.QueryRow(ctx, blobSelect+` WHERE b.verified AND b.md5 = $2 AND b.size = $3
 		AND (b.tenant_id IS NULL OR b.tenant_id = nullif($1, '')::uuid)
@@ -76,7 +76,7 @@ var ErrQuotaExceeded = errors.New("storage quota exceeded")
 // ReserveStorage raises a dataset's reservation by n bytes after checking,
 // with the tenant's row locked (call it inside a transaction), that the
 // company has room: ErrQuotaExceeded with the use when it has not. A public
-// dataset (tenantID '') has no quota.
+// dataset (tenantID ”) has no quota.
 func (q *Queries) ReserveStorage(ctx context.Context, datasetID, tenantID string, n, defaultQuota int64) (StorageUse, error) {
 	var u StorageUse
 	if tenantID != "" && n > 0 {

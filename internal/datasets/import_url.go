@@ -71,4 +71,3 @@ func (s *Service) CreatePublic(ctx context.Context, meta DatasetMeta, url string
 	}
 	return s.StartUpload(ctx, UploadStart{DatasetMeta: meta, TotalBytes: totalBytes})
 }
-

@@ -144,7 +144,7 @@ func (b *budget) overError() *Error {
 	if b.lim.MaxRatio > 0 && b.st.Bytes > arch*int64(b.lim.MaxRatio) {
 		return refuse(ReasonRatio, map[string]any{"ratio": b.lim.MaxRatio}, nil)
 	}
-	return refuse(ReasonTooLarge, map[string]any{"max": b.lim.MaxBytes}, nil)
+	return refuse(ReasonTooLarge, map[string]any{"maxBytes": b.lim.MaxBytes}, nil)
 }
 
 // limited counts the bytes read and fails once they pass the budget.
