@@ -74,7 +74,7 @@ type DatasetFinishInput struct {
 type PutDatasetPartInput struct {
 	ID         string `path:"id" format:"uuid"`
 	UploadID   string `path:"uploadId" format:"uuid"`
-	N          int    `path:"n" minimum:"1" maximum:"10000" doc:"The part number, from 1"`
+	N          string `path:"n" maxLength:"10" doc:"The part number, from 1"`
 	ContentMD5 string `header:"Content-MD5" doc:"Required: base64 of the chunk's MD5"`
 	body       io.Reader
 	length     int64
@@ -178,7 +178,11 @@ func (h *datasetUploadsHandler) list(ctx context.Context, in *DatasetFinishInput
 }
 
 func (h *datasetUploadsHandler) part(ctx context.Context, in *PutDatasetPartInput) (*Resp[DatasetPart], error) {
-	res, err := h.s.datasets.PutPart(ctx, datasets.PartInput{DatasetID: in.ID, UploadID: in.UploadID, N: in.N, ContentMD5: in.ContentMD5,
+	n, err := strconv.Atoi(in.N)
+	if err != nil {
+		n = 0 // refused by the service, after its access check
+	}
+	res, err := h.s.datasets.PutPart(ctx, datasets.PartInput{DatasetID: in.ID, UploadID: in.UploadID, N: n, ContentMD5: in.ContentMD5,
 		Body: in.body, Length: in.length})
 	if err != nil {
 		return nil, err

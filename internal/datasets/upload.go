@@ -206,9 +206,6 @@ func slotOf(u *store.DatasetUpload) UploadSlot {
 // (an open one with other content is aborted). Growing past the dataset's
 // reservation is checked against the quota; nothing changes when it fails.
 func (s *Service) InitUploads(ctx context.Context, datasetID string, files []UploadFile) ([]UploadSlot, error) {
-	if err := s.objectsReady(); err != nil {
-		return nil, err
-	}
 	if len(files) == 0 || len(files) > MaxBatchFiles {
 		return nil, invalid("body.files", "uploads.batchSize", "send 1 to {max} files at a time", apperr.P{"max": MaxBatchFiles})
 	}
@@ -245,6 +242,9 @@ func (s *Service) InitUploads(ctx context.Context, datasetID string, files []Upl
 		fresh, aborted = nil, nil
 		d, err := s.writableDataset(ctx, tx, datasetID, true)
 		if err != nil {
+			return err
+		}
+		if err := s.objectsReady(); err != nil {
 			return err
 		}
 		if d.Status != store.DatasetUploading {
@@ -390,16 +390,16 @@ func errUploadNotFound() error {
 // MD5 (nothing is stored when either is wrong); a part sent again
 // replaces itself.
 func (s *Service) PutPart(ctx context.Context, in PartInput) (*PartResult, error) {
+	d, err := s.writableDataset(ctx, s.Store.Pool, in.DatasetID, false)
+	if err != nil {
+		return nil, err
+	}
 	if err := s.objectsReady(); err != nil {
 		return nil, err
 	}
 	want, err := base64.StdEncoding.DecodeString(strings.TrimSpace(in.ContentMD5))
 	if err != nil || len(want) != md5.Size {
 		return nil, invalid("header.Content-MD5", "uploads.contentMd5Required", "the Content-MD5 header (base64 of the chunk's MD5) is required", nil)
-	}
-	d, err := s.writableDataset(ctx, s.Store.Pool, in.DatasetID, false)
-	if err != nil {
-		return nil, err
 	}
 	if d.Status != store.DatasetUploading {
 		return nil, errNotUploading(d.Status)
@@ -474,11 +474,11 @@ type UploadDone struct {
 // by the ingest) is recorded. Missing parts: 409 uploads.partsMissing with
 // their numbers. Completing it again answers the same.
 func (s *Service) CompleteUpload(ctx context.Context, datasetID, uploadID string) (*UploadDone, error) {
-	if err := s.objectsReady(); err != nil {
-		return nil, err
-	}
 	d, err := s.writableDataset(ctx, s.Store.Pool, datasetID, false)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.objectsReady(); err != nil {
 		return nil, err
 	}
 	u, err := s.Store.GetDatasetUpload(ctx, d.ID, uploadID)
