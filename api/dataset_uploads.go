@@ -74,7 +74,7 @@ type DatasetFinishInput struct {
 type PutDatasetPartInput struct {
 	ID         string `path:"id" format:"uuid"`
 	UploadID   string `path:"uploadId" format:"uuid"`
-	N          string `path:"n" maxLength:"10" doc:"The part number, from 1"`
+	N          string `path:"n" maxLength:"40" doc:"The part number, from 1 (a number)"`
 	ContentMD5 string `header:"Content-MD5" doc:"Required: base64 of the chunk's MD5"`
 	body       io.Reader
 	length     int64
@@ -127,7 +127,7 @@ func (h *datasetUploadsHandler) registerFor(api huma.API, prefix, idPart string,
 		"The raw bytes of chunk n (chunkSize bytes, the last may be shorter) with header Content-MD5; 400 uploads.chunkMd5Mismatch "+
 			"(nothing stored) or uploads.partSizeInvalid. Sending a part again replaces it.", roles, bad, nf, conflict, forbidden, down)
 	pop.MaxBodyBytes = maxPartBody
-	pop.RequestBody = &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
+	pop.RequestBody = &huma.RequestBody{Content: map[string]*huma.MediaType{
 		"application/octet-stream": {Schema: &huma.Schema{Type: "string", Format: "binary"}}}}
 	huma.Register(api, pop, h.part)
 	huma.Register(api, operation(http.MethodPost, prefix+"/datasets/{id}/uploads/{uploadId}/complete", "complete-"+idPart+"dataset-upload", tag,
