@@ -577,3 +577,89 @@ func (a *Datasets) DatasetFail(ctx context.Context, in DatasetFailInput) error {
 	a.removeLeftovers(ctx, in.DatasetID)
 	return nil
 }
+
+// UploadsCleanupInput: OlderThan overrides the setting (0: DATASET_UPLOAD_ABANDON_AFTER).
+type UploadsCleanupInput struct {
+	OlderThan time.Duration
+}
+
+// UploadsCleanupResult counts what the cleanup did.
+type UploadsCleanupResult struct {
+	UploadsAborted int
+	DatasetsFailed int
+}
+
+// DatasetAbandonUploads aborts the open uploads untouched for the abandon
+// window (their parts removed from the store), then fails the datasets
+// still uploading with nothing touched in that window.
+func (a *Datasets) DatasetAbandonUploads(ctx context.Context, in UploadsCleanupInput) (UploadsCleanupResult, error) {
+	var res UploadsCleanupResult
+	after := in.OlderThan
+	if after <= 0 {
+		after = a.cfg().AbandonAfter
+	}
+	before := time.Now().Add(-after)
+	for {
+		stale, err := a.Store.StaleDatasetUploads(ctx, before, 200)
+		if err != nil {
+			return res, err
+		}
+		for _, u := range stale {
+			if u.S3UploadID != "" {
+				if err := a.Objects.AbortMultipartUpload(ctx, objstore.BucketDatasets, u.ObjectKey, u.S3UploadID); err != nil {
+					return res, err
+				}
+			} else if err := a.Objects.Remove(ctx, objstore.BucketDatasets, u.ObjectKey); err != nil {
+				return res, err
+			}
+			if err := a.Store.AbortDatasetUpload(ctx, u.ID); err != nil {
+				return res, err
+			}
+			res.UploadsAborted++
+			activity.RecordHeartbeat(ctx, res)
+		}
+		if len(stale) < 200 {
+			break
+		}
+	}
+	ids, err := a.Store.StaleUploadingDatasets(ctx, before, 1000)
+	if err != nil {
+		return res, err
+	}
+	for _, id := range ids {
+		var keys []string
+		var open []store.DatasetUpload
+		failed := false
+		err := a.Store.InTx(ctx, func(tx pgx.Tx) error {
+			q := store.New(tx)
+			d, err := q.LockDataset(ctx, id)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil
+			}
+			if err != nil || d.Status != store.DatasetUploading || d.UpdatedAt.After(before) {
+				return err // finished or touched meanwhile
+			}
+			keys, open, err = q.FailedIngest(ctx, id, "uploads.reason."+IngestReasonAbandoned, nil)
+			failed = err == nil
+			return err
+		})
+		if err != nil {
+			return res, err
+		}
+		if !failed {
+			continue
+		}
+		for _, k := range keys {
+			_ = a.Objects.Remove(ctx, objstore.BucketDatasets, k)
+		}
+		for _, u := range open {
+			if u.S3UploadID != "" {
+				_ = a.Objects.AbortMultipartUpload(ctx, objstore.BucketDatasets, u.ObjectKey, u.S3UploadID)
+			}
+		}
+		a.removeLeftovers(ctx, id)
+		res.DatasetsFailed++
+		activity.RecordHeartbeat(ctx, res)
+	}
+	return res, nil
+}

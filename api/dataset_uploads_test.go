@@ -18,8 +18,12 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
+	"github.com/remotegpu/remotegpu/activities"
 	"github.com/remotegpu/remotegpu/internal/config"
 	"github.com/remotegpu/remotegpu/store"
+	"github.com/remotegpu/remotegpu/workflows"
 )
 
 const chunk = 5 << 20
@@ -375,5 +379,124 @@ func TestDatasetImportURL(t *testing.T) {
 		"url": srv.URL + "/data/set.zip"}).decode(t, &pub)
 	if got = waitDataset(t, e2, pub.ID, "available", "failed"); got.Status != "available" || !got.Public || got.FileCount != 2 {
 		t.Fatalf("public import: %+v", got)
+	}
+}
+
+// A file whose content is not the MD5 it was announced with fails the
+// ingest, naming it; nothing of the dataset stays.
+func TestDatasetUploadMD5Mismatch(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{temporal: true, objects: true})
+	owner := e.login("owner-a")
+	data := randomBytes(t, 7<<20)
+	d := startUpload(t, owner, "liar", int64(len(data)))
+	spec := fileSpec("x/liar.bin", data, false)
+	spec["md5"] = md5hex([]byte("something else"))
+	s := initFiles(t, owner, d.ID, spec, fileSpec("ok.txt", []byte("ok"), false))
+	uploadAll(t, owner, d.ID, s[0], data)
+	uploadAll(t, owner, d.ID, s[1], []byte("ok"))
+	owner.must(202, "POST", "/api/customer/datasets/"+d.ID+"/finish", nil)
+	got := waitDataset(t, e, d.ID, "available", "failed")
+	if got.Status != "failed" || got.StatusReason != "uploads.reason.md5Mismatch" || got.StatusParams["path"] != "x/liar.bin" || got.ReservedBytes != 0 {
+		t.Fatalf("md5 mismatch: %+v", got)
+	}
+	var n int
+	_ = e.st.Pool.QueryRow(context.Background(), `SELECT count(*) FROM dataset_blobs`).Scan(&n)
+	if n != 0 || len(datasetFiles(t, e, d.ID)) != 0 {
+		t.Fatalf("%d blobs and files %v left", n, datasetFiles(t, e, d.ID))
+	}
+	if _, err := e.objects.Stat(context.Background(), "datasets", s[0].uploadKey(e, d)); err == nil {
+		t.Fatal("the refused file's object is still stored")
+	}
+}
+
+// uploadKey is where an upload's file is stored (its blob key).
+func (s uploadSlot) uploadKey(e *env, d store.Dataset) string {
+	return d.TenantID + "/blobs/" + s.UploadID
+}
+
+// An admin uploads a public dataset with the same protocol under /api/admin.
+func TestDatasetAdminUpload(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{temporal: true, objects: true})
+	admin := e.login("admin1")
+	data := []byte("public data\n")
+	var d store.Dataset
+	admin.must(201, "POST", "/api/admin/datasets", map[string]any{"name": "pub", "type": "text", "access": "public", "totalBytes": len(data)}).decode(t, &d)
+	if !d.Public || d.Status != "uploading" {
+		t.Fatalf("public dataset: %+v", d)
+	}
+	var slots []uploadSlot
+	admin.must(200, "POST", "/api/admin/datasets/"+d.ID+"/uploads", map[string]any{"files": []any{fileSpec("p.txt", data, false)}}).decode(t, &slots)
+	req, _ := http.NewRequest("PUT", e.srv.URL+"/api/admin/datasets/"+d.ID+"/uploads/"+slots[0].UploadID+"/parts/1", bytes.NewReader(data))
+	req.Header.Set("Content-MD5", md5b64(data))
+	req.Header.Set("Authorization", "Bearer "+admin.access)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("admin part: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	admin.must(200, "POST", "/api/admin/datasets/"+d.ID+"/uploads/"+slots[0].UploadID+"/complete", nil)
+	admin.must(202, "POST", "/api/admin/datasets/"+d.ID+"/finish", nil)
+	if got := waitDataset(t, e, d.ID, "available", "failed"); got.Status != "available" || got.FileCount != 1 {
+		t.Fatalf("public upload: %+v", got)
+	}
+	// customers get instant upload from public data; their quota is untouched
+	owner := e.login("owner-a")
+	c := startUpload(t, owner, "uses public", int64(len(data)))
+	if s := initFiles(t, owner, c.ID, fileSpec("q.txt", data, false)); s[0].State != "done" {
+		t.Fatalf("instant from public: %+v", s)
+	}
+	owner.must(202, "POST", "/api/customer/datasets/"+c.ID+"/finish", nil)
+	waitDataset(t, e, c.ID, "available")
+	if use, _ := e.st.TenantStorage(context.Background(), e.fx.tenantA.ID, 1<<40, false); use.UsedBytes != 0 || use.ReservedBytes != 0 {
+		t.Fatalf("public content cost the company: %+v", use)
+	}
+	// a customer may not add files to a public dataset
+	owner.must(403, "POST", "/api/customer/datasets/"+d.ID+"/uploads", map[string]any{"files": []any{fileSpec("x.txt", data, false)}})
+}
+
+// Uploads nobody touched are aborted (their parts removed) and their
+// dataset fails, releasing its reservation.
+func TestDatasetUploadsCleanup(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{temporal: true, objects: true})
+	owner := e.login("owner-a")
+	data := randomBytes(t, 11<<20)
+	d := startUpload(t, owner, "abandoned", int64(len(data)))
+	s := initFiles(t, owner, d.ID, fileSpec("a.bin", data, false))
+	if r := putPart(t, owner, d.ID, s[0].UploadID, 1, data, ""); r.Status != 200 {
+		t.Fatal(r.Status)
+	}
+	fresh := startUpload(t, owner, "fresh", 10)
+	ctx := context.Background()
+	if open, err := e.objects.ListIncompleteUploads(ctx, "datasets", d.TenantID+"/blobs/"+s[0].UploadID); err != nil || len(open) != 1 {
+		t.Fatalf("the multipart upload in progress: %v %v", open, err)
+	}
+	for _, q := range []string{`UPDATE dataset_uploads SET updated_at = now() - interval '8 days' WHERE dataset_id = $1`,
+		`UPDATE datasets SET updated_at = now() - interval '8 days' WHERE id = $1`} {
+		if _, err := e.st.Pool.Exec(ctx, q, d.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run, err := e.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: e.cfg.TemporalTaskQueue}, workflows.DatasetUploadsCleanup,
+		workflows.DatasetUploadsCleanupInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res activities.UploadsCleanupResult
+	if err := run.Get(ctx, &res); err != nil || res.UploadsAborted != 1 || res.DatasetsFailed != 1 {
+		t.Fatalf("cleanup: %+v %v", res, err)
+	}
+	got, _ := e.st.DatasetByID(ctx, d.ID)
+	if got.Status != "failed" || got.StatusReason != "uploads.reason.abandoned" || got.ReservedBytes != 0 {
+		t.Fatalf("abandoned dataset: %+v", got)
+	}
+	if f, _ := e.st.DatasetByID(ctx, fresh.ID); f.Status != "uploading" {
+		t.Fatalf("a fresh dataset was touched: %+v", f)
+	}
+	left, err := e.objects.ListIncompleteUploads(ctx, "datasets", d.TenantID+"/blobs/"+s[0].UploadID)
+	if err != nil || len(left) != 0 {
+		t.Fatalf("multipart upload left: %v %v", left, err)
 	}
 }

@@ -165,3 +165,15 @@ func (q *Queries) DropIngestDataset(ctx context.Context, id string) error {
 	_, err := q.db.Exec(ctx, `DELETE FROM datasets WHERE id = $1`, id)
 	return err
 }
+
+// AbortDatasetUpload marks an open upload aborted and drops its part records.
+func (q *Queries) AbortDatasetUpload(ctx context.Context, uploadID string) error {
+	return q.InTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE dataset_uploads SET status = 'aborted', updated_at = now() WHERE id = $1 AND status = 'open'`, uploadID)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM dataset_upload_parts WHERE upload_id = $1`, uploadID)
+		return err
+	})
+}

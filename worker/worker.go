@@ -57,6 +57,7 @@ func New(c client.Client, taskQueue string, d Deps) worker.Worker {
 	w.RegisterWorkflow(workflows.TaskRemove)
 	w.RegisterActivity(&activities.Tasks{Store: d.Store, Client: c, Objects: d.Objects})
 	w.RegisterWorkflow(workflows.DatasetIngest)
+	w.RegisterWorkflow(workflows.DatasetUploadsCleanup)
 	w.RegisterActivity(&activities.Datasets{Store: d.Store, Objects: d.Objects, Config: d.Datasets})
 	w.RegisterWorkflow(workflows.Reconcile)
 	(&reconcile.Reconciler{Store: d.Store, Client: c, TaskQueue: taskQueue, ExpiringNotice: d.ExpiringNotice}).Register(w)
