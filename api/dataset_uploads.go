@@ -102,10 +102,12 @@ const maxPartBody = datasets.ChunkSize + 64<<10
 
 func (h *datasetUploadsHandler) register(api huma.API) {
 	h.registerFor(api, "/api/customer", "my-", roleCustomer)
-	huma.Register(api, operation(http.MethodPost, "/api/customer/datasets/import-url", "import-my-dataset-url", "datasets",
+	iop := operation(http.MethodPost, "/api/customer/datasets/import-url", "import-my-dataset-url", "datasets",
 		"Import a dataset from an http(s) URL (processing until the DatasetIngest downloads it; an archive is extracted); "+
 			"400 uploads.urlForbidden for other schemes and for loopback, private, link-local and metadata addresses",
-		roleCustomer, http.StatusBadRequest, http.StatusServiceUnavailable), h.importURL)
+		roleCustomer, http.StatusBadRequest, http.StatusServiceUnavailable)
+	iop.DefaultStatus = http.StatusCreated
+	huma.Register(api, iop, h.importURL)
 }
 
 // registerFor registers the upload operations under prefix (customer or admin).

@@ -356,7 +356,7 @@ func TestDatasetImportURL(t *testing.T) {
 	e2 := newEnv(t, options{temporal: true, objects: true, config: func(c *config.Config) { c.Datasets.ImportAllowPrivate = true }})
 	owner = e2.login("owner-a")
 	var d store.Dataset
-	owner.must(200, "POST", "/api/customer/datasets/import-url", map[string]any{"name": "file", "type": "other", "url": srv.URL + "/data/file.bin"}).decode(t, &d)
+	owner.must(201, "POST", "/api/customer/datasets/import-url", map[string]any{"name": "file", "type": "other", "url": srv.URL + "/data/file.bin"}).decode(t, &d)
 	got := waitDataset(t, e2, d.ID, "available", "failed")
 	if got.Status != "available" || got.FileCount != 1 || got.SizeBytes != int64(len(content)) || got.ProgressBytes != int64(len(content)) {
 		t.Fatalf("url file: %+v", got)
@@ -364,12 +364,12 @@ func TestDatasetImportURL(t *testing.T) {
 	if f := datasetFiles(t, e2, d.ID); f["file.bin"] != int64(len(content)) {
 		t.Fatalf("url files: %v", f)
 	}
-	owner.must(200, "POST", "/api/customer/datasets/import-url", map[string]any{"name": "zip", "type": "text", "url": srv.URL + "/go"}).decode(t, &d)
+	owner.must(201, "POST", "/api/customer/datasets/import-url", map[string]any{"name": "zip", "type": "text", "url": srv.URL + "/go"}).decode(t, &d)
 	got = waitDataset(t, e2, d.ID, "available", "failed")
 	if f := datasetFiles(t, e2, d.ID); got.Status != "available" || f["x/1.txt"] != 3 || f["2.txt"] != 3 || len(f) != 2 {
 		t.Fatalf("url archive: %+v %v", got, f)
 	}
-	owner.must(200, "POST", "/api/customer/datasets/import-url", map[string]any{"name": "404", "type": "text", "url": srv.URL + "/nope"}).decode(t, &d)
+	owner.must(201, "POST", "/api/customer/datasets/import-url", map[string]any{"name": "404", "type": "text", "url": srv.URL + "/nope"}).decode(t, &d)
 	if got = waitDataset(t, e2, d.ID, "available", "failed"); got.StatusReason != "uploads.reason.urlStatus" {
 		t.Fatalf("url 404: %+v", got)
 	}
