@@ -377,6 +377,7 @@ type PartInput struct {
 type PartResult struct {
 	PartNumber int  `json:"partNumber"`
 	Confirmed  bool `json:"confirmed"`
+	Completed  bool `json:"completed" doc:"A file of one chunk is completed by its part: complete need not be called (it answers the same)"`
 }
 
 // chunkBuffers holds one chunk each, reused between requests.
@@ -459,6 +460,13 @@ func (s *Service) PutPart(ctx context.Context, in PartInput) (*PartResult, error
 	if !ok {
 		return nil, apperr.ConflictErr("uploads.uploadNotOpen", "the upload of {path} is {status}", apperr.P{"path": u.Path, "status": "closed"})
 	}
+	if u.ChunkCount() == 1 {
+		// a file of one chunk is whole now: completed without another request
+		if err := s.recordCompleted(ctx, d, u); err != nil {
+			return nil, err
+		}
+		return &PartResult{PartNumber: in.N, Confirmed: true, Completed: true}, nil
+	}
 	return &PartResult{PartNumber: in.N, Confirmed: true}, nil
 }
 
@@ -537,7 +545,16 @@ func (s *Service) CompleteUpload(ctx context.Context, datasetID, uploadID string
 			return nil, apperr.UnavailableErr("uploads.storeDown", "the object store is unavailable; try again later")
 		}
 	}
-	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
+	if err := s.recordCompleted(ctx, d, u); err != nil {
+		return nil, err
+	}
+	return done, nil
+}
+
+// recordCompleted closes a stored upload: completed, and (not an archive)
+// its unverified blob and file row.
+func (s *Service) recordCompleted(ctx context.Context, d *store.Dataset, u *store.DatasetUpload) error {
+	return s.Store.InTx(ctx, func(tx pgx.Tx) error {
 		q := store.New(tx)
 		lu, err := q.LockDatasetUpload(ctx, d.ID, u.ID)
 		if err != nil {
@@ -560,10 +577,6 @@ func (s *Service) CompleteUpload(ctx context.Context, datasetID, uploadID string
 		}
 		return q.IngestPutFile(ctx, d.ID, u.Path, u.ID, u.Size, u.MD5)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return done, nil
 }
 
 // FinishUpload ends the uploading: the dataset goes processing and its
