@@ -294,7 +294,8 @@ func (a *Datasets) DatasetFetchURL(ctx context.Context, in DatasetFetchURLInput)
 	n := counted.n
 	_ = a.Store.SetDatasetProgress(ctx, d.ID, n)
 	err = a.Store.InTx(ctx, func(tx pgx.Tx) error {
-		if err := a.reserveOrRefuse(ctx, tx, d, n); err != nil {
+		// a retry finds its reservation already taken
+		if err := a.reserveOrRefuse(ctx, tx, d, n-d.ReservedBytes); err != nil {
 			return err
 		}
 		if isArchive {
@@ -462,7 +463,7 @@ func (a *Datasets) putExtracted(ctx context.Context, d *store.Dataset, p string,
 		return err
 	}
 	h := md5.New()
-	cr := &countReader{r: io.TeeReader(r, h)}
+	cr := &countReader{r: io.TeeReader(&heartbeatReader{ctx: ctx, r: r}, h)}
 	if _, err := a.Objects.PutStream(ctx, objstore.BucketDatasets, key, cr, hint, "application/octet-stream"); err != nil {
 		if cr.err != nil && cr.err != io.EOF {
 			return cr.err // the archive's own error (corrupt, over the limits)

@@ -14,9 +14,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
+	"github.com/dustin/go-humanize"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
@@ -37,7 +37,8 @@ const (
 	MaxDescRunes    = 2000
 	MaxTags         = 20
 	MaxTagRunes     = 30
-	maxUploadFileSz = 5 << 40 // S3: 5 TiB per object
+	MaxParts        = 10000                       // S3's limit of parts per upload
+	maxUploadFileSz = int64(MaxParts) * ChunkSize // about 48.8 GiB in 5 MiB chunks
 )
 
 // Upload states of a file (InitUploads).
@@ -227,7 +228,8 @@ func (s *Service) InitUploads(ctx context.Context, datasetID string, files []Upl
 			return nil, invalid(field+".md5", "uploads.md5Invalid", "the MD5 must be 32 hexadecimal digits", nil)
 		}
 		if f.Size < 0 || f.Size > maxUploadFileSz {
-			return nil, invalid(field+".size", "uploads.sizeInvalid", "the size must be 0 to 5 TiB", nil)
+			return nil, invalid(field+".size", "uploads.sizeInvalid", "a file must be at most {max} (pack larger data into several files)",
+				apperr.P{"max": humanize.IBytes(uint64(maxUploadFileSz)), "maxBytes": maxUploadFileSz})
 		}
 		if f.Archive {
 			if _, ok := extract.FormatOf(p); !ok {
@@ -380,8 +382,21 @@ type PartResult struct {
 	Completed  bool `json:"completed" doc:"A file of one chunk is completed by its part: complete need not be called (it answers the same)"`
 }
 
-// chunkBuffers holds one chunk each, reused between requests.
-var chunkBuffers = sync.Pool{New: func() any { b := make([]byte, ChunkSize+1); return &b }}
+// countingReader counts the bytes read and keeps the reader's error.
+type countingReader struct {
+	r   io.Reader
+	n   int64
+	err error
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if err != nil && !errors.Is(err, io.EOF) {
+		c.err = err
+	}
+	return n, err
+}
 
 func errUploadNotFound() error {
 	return apperr.NotFoundErr("uploads.uploadNotFound", "the upload does not exist")
@@ -423,37 +438,40 @@ func (s *Service) PutPart(ctx context.Context, in PartInput) (*PartResult, error
 	if in.Length >= 0 && in.Length != size {
 		return nil, errSize
 	}
-	bp := chunkBuffers.Get().(*[]byte)
-	defer chunkBuffers.Put(bp)
-	buf := (*bp)[:size+1]
-	n, err := io.ReadFull(in.Body, buf)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	if int64(n) != size {
-		return nil, errSize
-	}
-	buf = buf[:size]
-	sum := md5.Sum(buf)
-	if !bytes.Equal(sum[:], want) {
-		return nil, invalid("header.Content-MD5", "uploads.chunkMd5Mismatch", "part {n} does not match its Content-MD5: it was not stored",
-			apperr.P{"n": in.N})
-	}
-	b64 := base64.StdEncoding.EncodeToString(sum[:])
+	// The chunk is streamed to the object store while it is hashed: the
+	// store checks the Content-MD5 too and keeps nothing that does not
+	// match it, so nothing is buffered and receiving overlaps storing.
+	h := md5.New()
+	body := &countingReader{r: io.TeeReader(io.LimitReader(in.Body, size), h)}
+	b64 := base64.StdEncoding.EncodeToString(want)
 	var etag string
 	if u.ChunkCount() == 1 {
-		etag, err = s.Objects.PutWithMD5(ctx, objstore.BucketDatasets, u.ObjectKey, bytes.NewReader(buf), size, b64)
+		etag, err = s.Objects.PutWithMD5(ctx, objstore.BucketDatasets, u.ObjectKey, body, size, b64)
 	} else {
 		if u.S3UploadID == "" {
 			return nil, apperr.UnavailableErr("uploads.storeDown", "the object store is unavailable; try again later")
 		}
-		etag, err = s.Objects.PutPart(ctx, objstore.BucketDatasets, u.ObjectKey, u.S3UploadID, in.N, bytes.NewReader(buf), size, b64)
+		etag, err = s.Objects.PutPart(ctx, objstore.BucketDatasets, u.ObjectKey, u.S3UploadID, in.N, body, size, b64)
 	}
-	if err != nil {
+	errMismatch := invalid("header.Content-MD5", "uploads.chunkMd5Mismatch", "part {n} does not match its Content-MD5: it was not stored",
+		apperr.P{"n": in.N})
+	switch {
+	case body.n < size || body.err != nil && !errors.Is(body.err, io.EOF):
+		return nil, errSize
+	case err != nil && objstore.IsBadDigest(err):
+		return nil, errMismatch
+	case err != nil:
 		slog.ErrorContext(ctx, "unable to store a part", "upload", u.ID, "part", in.N, "err", err)
 		return nil, apperr.UnavailableErr("uploads.storeDown", "the object store is unavailable; try again later")
 	}
-	ok, err := s.Store.RecordUploadPart(ctx, u.ID, store.UploadPart{N: in.N, Size: size, MD5: hex.EncodeToString(sum[:]), ETag: etag})
+	sum := h.Sum(nil)
+	if !bytes.Equal(sum, want) {
+		return nil, errMismatch // stored by a store that did not check: not recorded, so never used
+	}
+	if extra, _ := in.Body.Read(make([]byte, 1)); extra > 0 {
+		return nil, errSize // more than the part: not recorded
+	}
+	ok, err := s.Store.RecordUploadPart(ctx, u.ID, store.UploadPart{N: in.N, Size: size, MD5: hex.EncodeToString(sum), ETag: etag})
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package objstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -168,4 +169,10 @@ func (s *Store) Copy(ctx context.Context, kind, from, to string) error {
 		return fmt.Errorf("unable to copy %s/%s to %s: %w", kind, from, to, err)
 	}
 	return nil
+}
+
+// IsBadDigest reports the store refusing bytes that do not match their Content-MD5.
+func IsBadDigest(err error) bool {
+	var e minio.ErrorResponse
+	return errors.As(err, &e) && (e.Code == "BadDigest" || e.Code == "InvalidDigest" || e.Code == "XAmzContentChecksumMismatch")
 }
