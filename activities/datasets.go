@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -159,24 +160,68 @@ func (a *Datasets) DatasetVerify(ctx context.Context, datasetID string) (Dataset
 	if err != nil {
 		return out, err
 	}
-	for i, b := range blobs {
-		if _, ok := uploads[b.ID]; !ok {
-			continue // written by the ingest itself, which hashed what it stored
-		}
-		activity.RecordHeartbeat(ctx, i)
-		sum, n, err := a.hashObject(ctx, b.ObjectKey)
-		p, _ := a.Store.BlobPath(ctx, d.ID, b.ID)
-		if errors.Is(err, objstore.ErrNotFound) {
-			return out, refused(IngestReasonMissing, map[string]any{"path": p})
-		}
-		if err != nil {
-			return out, err
-		}
-		if n != b.Size || sum != b.MD5 {
-			return out, refused(IngestReasonMD5Mismatch, map[string]any{"path": p})
+	var check []store.DatasetBlob
+	for _, b := range blobs {
+		if _, ok := uploads[b.ID]; ok { // others were written by the ingest itself, which hashed what it stored
+			check = append(check, b)
 		}
 	}
+	// read back a few at once: small files are latency-bound
+	var mu sync.Mutex
+	var first error
+	next := make(chan store.DatasetBlob)
+	var wg sync.WaitGroup
+	for range min(verifyWorkers, len(check)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range next {
+				err := a.verifyBlob(ctx, d.ID, b)
+				mu.Lock()
+				if err != nil && first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for i, b := range check {
+		mu.Lock()
+		failed := first != nil
+		mu.Unlock()
+		if failed {
+			break
+		}
+		if i%100 == 0 {
+			activity.RecordHeartbeat(ctx, i)
+		}
+		next <- b
+	}
+	close(next)
+	wg.Wait()
+	if first != nil {
+		return out, first
+	}
 	return out, nil
+}
+
+// verifyWorkers is how many blobs DatasetVerify reads back at once.
+const verifyWorkers = 4
+
+func (a *Datasets) verifyBlob(ctx context.Context, datasetID string, b store.DatasetBlob) error {
+	sum, n, err := a.hashObject(ctx, b.ObjectKey)
+	if errors.Is(err, objstore.ErrNotFound) {
+		p, _ := a.Store.BlobPath(ctx, datasetID, b.ID)
+		return refused(IngestReasonMissing, map[string]any{"path": p})
+	}
+	if err != nil {
+		return err
+	}
+	if n != b.Size || sum != b.MD5 {
+		p, _ := a.Store.BlobPath(ctx, datasetID, b.ID)
+		return refused(IngestReasonMD5Mismatch, map[string]any{"path": p})
+	}
+	return nil
 }
 
 func (a *Datasets) hashObject(ctx context.Context, key string) (string, int64, error) {

@@ -140,32 +140,44 @@ func (q *Queries) VerifiedIngest(ctx context.Context, datasetID string) ([]strin
 	if d.Status != DatasetProcessing {
 		return nil, fmt.Errorf("dataset %s is %s, not processing", datasetID, d.Status)
 	}
-	blobs, err := q.UnverifiedDatasetBlobs(ctx, datasetID)
+	// the dataset's unverified blobs, each with the blob it becomes: an
+	// equal verified one of the owner, else the first equal one of the
+	// dataset (which is verified)
+	rows, err := q.db.Query(ctx, `WITH mine AS (
+			SELECT b.id, b.md5, b.size, b.tenant_id, b.object_key FROM dataset_blobs b
+			WHERE NOT b.verified AND b.id IN (SELECT blob_id FROM dataset_files WHERE dataset_id = $1))
+		SELECT m.id, m.object_key, coalesce(
+			(SELECT v.id FROM dataset_blobs v WHERE v.verified AND v.md5 = m.md5 AND v.size = m.size
+				AND v.tenant_id IS NOT DISTINCT FROM m.tenant_id),
+			(SELECT min(o.id::text)::uuid FROM mine o WHERE o.md5 = m.md5 AND o.size = m.size)) AS keep
+		FROM mine m`, datasetID)
+	type merge struct{ id, key, keep string }
+	list, err := collect(rows, err, func(r pgx.Row) (*merge, error) {
+		var m merge
+		return &m, r.Scan(&m.id, &m.key, &m.keep)
+	})
 	if err != nil {
 		return nil, err
 	}
-	var dups []string
-	for _, b := range blobs {
-		var keep string
-		err := q.db.QueryRow(ctx, `SELECT id FROM dataset_blobs WHERE verified AND md5 = $1 AND size = $2
-			AND coalesce(tenant_id, '00000000-0000-0000-0000-000000000000'::uuid) = coalesce(nullif($3, '')::uuid, '00000000-0000-0000-0000-000000000000'::uuid)`,
-			b.MD5, b.Size, b.TenantID).Scan(&keep)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			if _, err := q.db.Exec(ctx, `UPDATE dataset_blobs SET verified = true WHERE id = $1`, b.ID); err != nil {
-				return nil, err
-			}
-		case err != nil:
-			return nil, err
-		default:
-			if _, err := q.db.Exec(ctx, `UPDATE dataset_files SET blob_id = $2 WHERE blob_id = $1`, b.ID, keep); err != nil {
-				return nil, err
-			}
-			if _, err := q.db.Exec(ctx, `DELETE FROM dataset_blobs WHERE id = $1`, b.ID); err != nil {
-				return nil, err
-			}
-			dups = append(dups, b.ObjectKey)
+	var dups, dupIDs, keepIDs, verify []string
+	for _, m := range list {
+		if m.keep == m.id {
+			verify = append(verify, m.id)
+			continue
 		}
+		dups, dupIDs, keepIDs = append(dups, m.key), append(dupIDs, m.id), append(keepIDs, m.keep)
+	}
+	if len(dupIDs) > 0 {
+		if _, err := q.db.Exec(ctx, `UPDATE dataset_files f SET blob_id = t.keep FROM unnest($1::uuid[], $2::uuid[]) AS t(dup, keep)
+			WHERE f.blob_id = t.dup`, dupIDs, keepIDs); err != nil {
+			return nil, err
+		}
+		if _, err := q.db.Exec(ctx, `DELETE FROM dataset_blobs WHERE id = ANY($1::uuid[])`, dupIDs); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := q.db.Exec(ctx, `UPDATE dataset_blobs SET verified = true WHERE id = ANY($1::uuid[])`, verify); err != nil {
+		return nil, err
 	}
 	_, err = q.db.Exec(ctx, `UPDATE datasets d SET status = 'available', status_reason = '', status_params = '{}', reserved_bytes = 0,
 		size_bytes = f.size, file_count = f.n, updated_at = now()
@@ -211,4 +223,56 @@ func (q *Queries) FailedIngest(ctx context.Context, datasetID, reason string, pa
 	_, err = q.db.Exec(ctx, `UPDATE datasets SET status = 'failed', status_reason = $2, status_params = $3, reserved_bytes = 0, size_bytes = 0,
 		file_count = 0, updated_at = now() WHERE id = $1`, datasetID, reason, pj)
 	return keys, open, err
+}
+
+// ContentKey names a content: its MD5 (hex) and size.
+type ContentKey struct {
+	MD5  string
+	Size int64
+}
+
+// InstantBlobs is InstantBlob for many contents at once (those found).
+func (q *Queries) InstantBlobs(ctx context.Context, tenantID string, keys []ContentKey) (map[ContentKey]*DatasetBlob, error) {
+	md5s, sizes := make([]string, len(keys)), make([]int64, len(keys))
+	for i, k := range keys {
+		md5s[i], sizes[i] = k.MD5, k.Size
+	}
+	rows, err := q.db.Query(ctx, `SELECT DISTINCT ON (b.md5, b.size) b.id, coalesce(b.tenant_id::text, ''), b.md5, b.size, b.object_key, b.verified
+		FROM dataset_blobs b JOIN unnest($2::text[], $3::bigint[]) AS k(md5, size) ON b.md5 = k.md5 AND b.size = k.size
+		WHERE b.verified AND (b.tenant_id IS NULL OR b.tenant_id = nullif($1, '')::uuid)
+		ORDER BY b.md5, b.size, b.tenant_id IS NULL`, tenantID, md5s, sizes)
+	list, err := collect(rows, err, scanBlob)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[ContentKey]*DatasetBlob, len(list))
+	for i := range list {
+		out[ContentKey{list[i].MD5, list[i].Size}] = &list[i]
+	}
+	return out, nil
+}
+
+// IngestFile is a file row to record.
+type IngestFile struct {
+	Path   string
+	BlobID string
+	Size   int64
+	MD5    string
+}
+
+// IngestPutFiles is IngestPutFile for many files at once.
+func (q *Queries) IngestPutFiles(ctx context.Context, datasetID string, fs []IngestFile) error {
+	if len(fs) == 0 {
+		return nil
+	}
+	n := len(fs)
+	paths, blobs, md5s, sizes := make([]string, n), make([]string, n), make([]string, n), make([]int64, n)
+	for i, f := range fs {
+		paths[i], blobs[i], md5s[i], sizes[i] = f.Path, f.BlobID, f.MD5, f.Size
+	}
+	_, err := q.db.Exec(ctx, `INSERT INTO dataset_files (dataset_id, path, blob_id, size, md5)
+		SELECT $1, t.path, t.blob, t.size, t.md5 FROM unnest($2::text[], $3::uuid[], $4::bigint[], $5::text[]) AS t(path, blob, size, md5)
+		ON CONFLICT (dataset_id, path) DO UPDATE SET blob_id = excluded.blob_id, size = excluded.size, md5 = excluded.md5, created_at = now()`,
+		datasetID, paths, blobs, sizes, md5s)
+	return err
 }

@@ -177,3 +177,44 @@ func (q *Queries) AbortDatasetUpload(ctx context.Context, uploadID string) error
 		return err
 	})
 }
+
+// OpenDatasetUploadsByPath reads the open uploads of these paths of a dataset, by path.
+func (q *Queries) OpenDatasetUploadsByPath(ctx context.Context, datasetID string, paths []string) (map[string]*DatasetUpload, error) {
+	rows, err := q.db.Query(ctx, uploadSelect+` WHERE u.dataset_id = $1 AND u.path = ANY($2) AND u.status = 'open'`, datasetID, paths)
+	list, err := collect(rows, err, scanUpload)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*DatasetUpload, len(list))
+	for i := range list {
+		out[list[i].Path] = &list[i]
+	}
+	return out, nil
+}
+
+// AbortDatasetUploads marks open uploads aborted.
+func (q *Queries) AbortDatasetUploads(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := q.db.Exec(ctx, `UPDATE dataset_uploads SET status = 'aborted', updated_at = now() WHERE id = ANY($1::uuid[]) AND status = 'open'`, ids)
+	return err
+}
+
+// CreateDatasetUploads records open uploads in one statement.
+func (q *Queries) CreateDatasetUploads(ctx context.Context, us []DatasetUpload) error {
+	if len(us) == 0 {
+		return nil
+	}
+	n := len(us)
+	ids, paths, md5s, keys := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	sizes, archives, chunks := make([]int64, n), make([]bool, n), make([]int32, n)
+	for i, u := range us {
+		ids[i], paths[i], md5s[i], keys[i], sizes[i], archives[i], chunks[i] = u.ID, u.Path, u.MD5, u.ObjectKey, u.Size, u.Archive, int32(u.ChunkSize)
+	}
+	_, err := q.db.Exec(ctx, `INSERT INTO dataset_uploads (id, dataset_id, tenant_id, path, size, md5, archive, chunk_size, object_key)
+		SELECT t.id, $1, nullif($2, '')::uuid, t.path, t.size, t.md5, t.archive, t.chunk, t.key
+		FROM unnest($3::uuid[], $4::text[], $5::bigint[], $6::text[], $7::bool[], $8::int[], $9::text[]) AS t(id, path, size, md5, archive, chunk, key)`,
+		us[0].DatasetID, us[0].TenantID, ids, paths, sizes, md5s, archives, chunks, keys)
+	return err
+}

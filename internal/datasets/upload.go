@@ -253,48 +253,61 @@ func (s *Service) InitUploads(ctx context.Context, datasetID string, files []Upl
 			return errNotUploading(d.Status)
 		}
 		q := store.New(tx)
+		paths := make([]string, len(files))
+		var contents []store.ContentKey
 		for i, f := range files {
-			open, err := q.OpenDatasetUpload(ctx, d.ID, f.Path)
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
+			paths[i] = f.Path
+			if !f.Archive {
+				contents = append(contents, store.ContentKey{MD5: f.MD5, Size: f.Size})
 			}
+		}
+		opens, err := q.OpenDatasetUploadsByPath(ctx, d.ID, paths)
+		if err != nil {
+			return err
+		}
+		instant, err := q.InstantBlobs(ctx, d.TenantID, contents)
+		if err != nil {
+			return err
+		}
+		var abort []string
+		var done []store.IngestFile
+		created := make([]store.DatasetUpload, 0, len(files)) // no reallocation: fresh points into it
+		for i, f := range files {
+			open := opens[f.Path]
 			if open != nil && open.MD5 == f.MD5 && open.Size == f.Size && open.Archive == f.Archive {
 				slots[i] = slotOf(open)
 				continue
 			}
 			if open != nil {
-				if _, err := q.SetDatasetUploadStatus(ctx, open.ID, store.UploadAborted); err != nil {
-					return err
-				}
+				abort = append(abort, open.ID)
 				aborted = append(aborted, *open)
 			}
-			if !f.Archive {
-				b, err := q.InstantBlob(ctx, d.TenantID, f.MD5, f.Size)
-				if err != nil && !errors.Is(err, store.ErrNotFound) {
-					return err
-				}
-				if b != nil {
-					if err := q.IngestPutFile(ctx, d.ID, f.Path, b.ID, b.Size, b.MD5); err != nil {
-						return err
-					}
-					slots[i] = UploadSlot{Path: f.Path, State: StateDone, Size: f.Size, MD5: f.MD5, ChunkSize: ChunkSize,
-						ChunkCount: chunks(f.Size), ConfirmedParts: []int{}}
-					continue
-				}
+			if b := instant[store.ContentKey{MD5: f.MD5, Size: f.Size}]; b != nil && !f.Archive {
+				done = append(done, store.IngestFile{Path: f.Path, BlobID: b.ID, Size: b.Size, MD5: b.MD5})
+				slots[i] = UploadSlot{Path: f.Path, State: StateDone, Size: f.Size, MD5: f.MD5, ChunkSize: ChunkSize,
+					ChunkCount: chunks(f.Size), ConfirmedParts: []int{}}
+				continue
 			}
-			u := &store.DatasetUpload{ID: uuid.NewString(), DatasetID: d.ID, TenantID: d.TenantID, Path: f.Path, Size: f.Size, MD5: f.MD5,
+			u := store.DatasetUpload{ID: uuid.NewString(), DatasetID: d.ID, TenantID: d.TenantID, Path: f.Path, Size: f.Size, MD5: f.MD5,
 				Archive: f.Archive, ChunkSize: ChunkSize}
 			u.ObjectKey = objstore.BlobKey(d.TenantID, u.ID)
 			if f.Archive {
 				u.ObjectKey = objstore.UploadKey(d.ID, u.ID)
 			}
-			if err := q.CreateDatasetUpload(ctx, *u); err != nil {
-				return err
-			}
+			created = append(created, u)
 			if u.ChunkCount() > 1 {
-				fresh = append(fresh, u)
+				fresh = append(fresh, &created[len(created)-1])
 			}
-			slots[i] = slotOf(u)
+			slots[i] = slotOf(&u)
+		}
+		if err := q.AbortDatasetUploads(ctx, abort); err != nil {
+			return err
+		}
+		if err := q.IngestPutFiles(ctx, d.ID, done); err != nil {
+			return err
+		}
+		if err := q.CreateDatasetUploads(ctx, created); err != nil {
+			return err
 		}
 		held, err := q.DatasetUploadedBytes(ctx, d.ID)
 		if err != nil {
