@@ -166,7 +166,7 @@ func (a *Datasets) DatasetVerify(ctx context.Context, datasetID string) (Dataset
 			check = append(check, b)
 		}
 	}
-	// read back a few at once: small files are latency-bound
+	// read back several at once: small files are latency-bound
 	var mu sync.Mutex
 	var first error
 	next := make(chan store.DatasetBlob)
@@ -206,7 +206,7 @@ func (a *Datasets) DatasetVerify(ctx context.Context, datasetID string) (Dataset
 }
 
 // verifyWorkers is how many blobs DatasetVerify reads back at once.
-const verifyWorkers = 4
+const verifyWorkers = 8
 
 func (a *Datasets) verifyBlob(ctx context.Context, datasetID string, b store.DatasetBlob) error {
 	sum, n, err := a.hashObject(ctx, b.ObjectKey)
@@ -225,13 +225,16 @@ func (a *Datasets) verifyBlob(ctx context.Context, datasetID string, b store.Dat
 }
 
 func (a *Datasets) hashObject(ctx context.Context, key string) (string, int64, error) {
-	obj, _, err := a.Objects.Open(ctx, objstore.BucketDatasets, key)
+	obj, err := a.Objects.GetRange(ctx, objstore.BucketDatasets, key, 0, -1) // one GET, no HEAD before it
 	if err != nil {
 		return "", 0, err
 	}
 	defer obj.Close()
 	h := md5.New()
 	n, err := io.Copy(h, &heartbeatReader{ctx: ctx, r: obj})
+	if objstore.IsNotFound(err) {
+		return "", 0, objstore.ErrNotFound
+	}
 	if err != nil {
 		return "", 0, fmt.Errorf("unable to read %s: %w", key, err)
 	}

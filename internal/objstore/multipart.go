@@ -176,3 +176,12 @@ func IsBadDigest(err error) bool {
 	var e minio.ErrorResponse
 	return errors.As(err, &e) && (e.Code == "BadDigest" || e.Code == "InvalidDigest" || e.Code == "XAmzContentChecksumMismatch")
 }
+
+// IsNotFound reports an object that does not exist (from a read).
+func IsNotFound(err error) bool {
+	if errors.Is(err, ErrNotFound) {
+		return true
+	}
+	var e minio.ErrorResponse
+	return errors.As(err, &e) && (e.Code == "NoSuchKey" || e.Code == "NotFound")
+}
