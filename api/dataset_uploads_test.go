@@ -267,6 +267,10 @@ func TestDatasetUploadQuota(t *testing.T) {
 	if len(open) != 1 {
 		t.Fatalf("the refused batch left uploads: %+v", open)
 	}
+	// nothing uploaded yet: nothing to finish
+	if r := owner.must(409, "POST", "/api/customer/datasets/"+startUpload(t, owner, "empty", 0).ID+"/finish", nil); uploadReason(t, r) != "uploads.nothingUploaded" {
+		t.Fatalf("empty finish: %s", r.Data)
+	}
 	// a member may not add files to the owner's dataset
 	e.login("member-a").must(403, "POST", "/api/customer/datasets/"+d.ID+"/uploads", map[string]any{"files": []any{fileSpec("c.bin", data, false)}})
 }

@@ -218,3 +218,11 @@ func (q *Queries) CreateDatasetUploads(ctx context.Context, us []DatasetUpload) 
 		us[0].DatasetID, us[0].TenantID, ids, paths, sizes, md5s, archives, chunks, keys)
 	return err
 }
+
+// DatasetHasContent tells whether a dataset has a file or a completed upload (an archive).
+func (q *Queries) DatasetHasContent(ctx context.Context, datasetID string) (bool, error) {
+	var ok bool
+	err := q.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM dataset_files WHERE dataset_id = $1)
+		OR EXISTS (SELECT 1 FROM dataset_uploads WHERE dataset_id = $1 AND status = 'completed')`, datasetID).Scan(&ok)
+	return ok, err
+}

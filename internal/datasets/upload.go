@@ -636,6 +636,11 @@ func (s *Service) FinishUpload(ctx context.Context, datasetID string) (*store.Da
 			return apperr.ConflictErr("uploads.uploadsOpen", "{count} files are still being uploaded (e.g. {paths})",
 				apperr.P{"count": len(open), "paths": strings.Join(paths, ", ")})
 		}
+		if has, err := q.DatasetHasContent(ctx, d.ID); err != nil {
+			return err
+		} else if !has {
+			return apperr.ConflictErr("uploads.nothingUploaded", "no file has been uploaded to the dataset yet")
+		}
 		if _, err := q.SetDatasetStatus(ctx, d.ID, store.DatasetUploading, store.DatasetProcessing); err != nil {
 			return err
 		}

@@ -27,6 +27,7 @@ export const zh = {
   chunkMd5Mismatch: '第 {n} 个分片与其 Content-MD5 不符，未保存，请重新发送',
   partsMissing: '{path} 的分片 {parts} 尚未上传',
   uploadsOpen: '还有 {count} 个文件正在上传（如 {paths}）',
+  nothingUploaded: '数据集中还没有上传任何文件',
   urlForbidden: '只能导入公网地址的 http 或 https 链接',
   reason: {
     md5Mismatch: '文件 {path} 的内容与上传时的 MD5 不符',
@@ -76,6 +77,7 @@ export const en: typeof zh = {
   chunkMd5Mismatch: 'Part {n} does not match its Content-MD5: it was not stored, send it again',
   partsMissing: 'Parts {parts} of {path} have not been sent',
   uploadsOpen: '{count} files are still being uploaded (e.g. {paths})',
+  nothingUploaded: 'No file has been uploaded to the dataset yet',
   urlForbidden: 'Only http and https URLs of public addresses can be imported',
   reason: {
     md5Mismatch: 'The content of {path} does not match the MD5 it was uploaded with',
