@@ -630,12 +630,17 @@ func (a *Datasets) DatasetFail(ctx context.Context, in DatasetFailInput) error {
 // UploadsCleanupInput: OlderThan overrides the setting (0: DATASET_UPLOAD_ABANDON_AFTER).
 type UploadsCleanupInput struct {
 	OlderThan time.Duration
+	// Prefix narrows the search for leftover multipart uploads (tests; '' the whole bucket).
+	Prefix string
 }
 
 // UploadsCleanupResult counts what the cleanup did.
 type UploadsCleanupResult struct {
 	UploadsAborted int
 	DatasetsFailed int
+	// LeftoversAborted: multipart uploads in the store that no open upload
+	// uses (an api that stopped between starting one and recording it).
+	LeftoversAborted int
 }
 
 // DatasetAbandonUploads aborts the open uploads untouched for the abandon
@@ -670,6 +675,9 @@ func (a *Datasets) DatasetAbandonUploads(ctx context.Context, in UploadsCleanupI
 		if len(stale) < 200 {
 			break
 		}
+	}
+	if err := a.abortLeftovers(ctx, in.Prefix, before, &res); err != nil {
+		return res, err
 	}
 	ids, err := a.Store.StaleUploadingDatasets(ctx, before, 1000)
 	if err != nil {
@@ -711,4 +719,39 @@ func (a *Datasets) DatasetAbandonUploads(ctx context.Context, in UploadsCleanupI
 		activity.RecordHeartbeat(ctx, res)
 	}
 	return res, nil
+}
+
+// abortLeftovers aborts the store's multipart uploads started before
+// before that no open upload uses.
+func (a *Datasets) abortLeftovers(ctx context.Context, prefix string, before time.Time, res *UploadsCleanupResult) error {
+	// MinIO lists multipart uploads for the whole bucket or one exact key,
+	// not by a partial prefix: list them all and filter here
+	all, err := a.Objects.ListIncompleteUploads(ctx, objstore.BucketDatasets, "")
+	if err != nil {
+		return err
+	}
+	var old []objstore.Incomplete
+	ids := []string{}
+	for _, u := range all {
+		if u.Started.Before(before) && strings.HasPrefix(u.Key, prefix) {
+			old, ids = append(old, u), append(ids, u.UploadID)
+		}
+	}
+	if len(old) == 0 {
+		return nil
+	}
+	known, err := a.Store.KnownS3Uploads(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for _, u := range old {
+		if known[u.UploadID] {
+			continue
+		}
+		if err := a.Objects.AbortMultipartUpload(ctx, objstore.BucketDatasets, u.Key, u.UploadID); err != nil {
+			return err
+		}
+		res.LeftoversAborted++
+	}
+	return nil
 }

@@ -484,7 +484,7 @@ func TestDatasetUploadsCleanup(t *testing.T) {
 		}
 	}
 	run, err := e.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: e.cfg.TemporalTaskQueue}, workflows.DatasetUploadsCleanup,
-		workflows.DatasetUploadsCleanupInput{})
+		workflows.DatasetUploadsCleanupInput{Prefix: d.TenantID + "/"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -502,5 +502,21 @@ func TestDatasetUploadsCleanup(t *testing.T) {
 	left, err := e.objects.ListIncompleteUploads(ctx, "datasets", d.TenantID+"/blobs/"+s[0].UploadID)
 	if err != nil || len(left) != 0 {
 		t.Fatalf("multipart upload left: %v %v", left, err)
+	}
+	// a multipart upload no upload row knows (an api stopped before recording it) goes too
+	key := d.TenantID + "/blobs/leftover"
+	if _, err := e.objects.NewMultipartUpload(ctx, "datasets", key); err != nil {
+		t.Fatal(err)
+	}
+	run, err = e.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{TaskQueue: e.cfg.TemporalTaskQueue}, workflows.DatasetUploadsCleanup,
+		workflows.DatasetUploadsCleanupInput{OlderThan: time.Nanosecond, Prefix: d.TenantID + "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Get(ctx, &res); err != nil || res.LeftoversAborted < 1 {
+		t.Fatalf("leftovers: %+v %v", res, err)
+	}
+	if left, err := e.objects.ListIncompleteUploads(ctx, "datasets", key); err != nil || len(left) != 0 {
+		t.Fatalf("leftover multipart upload: %v %v", left, err)
 	}
 }

@@ -226,3 +226,20 @@ func (q *Queries) DatasetHasContent(ctx context.Context, datasetID string) (bool
 		OR EXISTS (SELECT 1 FROM dataset_uploads WHERE dataset_id = $1 AND status = 'completed')`, datasetID).Scan(&ok)
 	return ok, err
 }
+
+// KnownS3Uploads tells which of these S3 multipart upload IDs an open upload still uses.
+func (q *Queries) KnownS3Uploads(ctx context.Context, ids []string) (map[string]bool, error) {
+	rows, err := q.db.Query(ctx, `SELECT s3_upload_id FROM dataset_uploads WHERE status = 'open' AND s3_upload_id = ANY($1)`, ids)
+	list, err := collect(rows, err, func(r pgx.Row) (*string, error) {
+		var s string
+		return &s, r.Scan(&s)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(list))
+	for _, s := range list {
+		out[s] = true
+	}
+	return out, nil
+}

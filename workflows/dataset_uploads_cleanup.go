@@ -12,6 +12,7 @@ import (
 // DatasetUploadsCleanupInput: OlderThan overrides DATASET_UPLOAD_ABANDON_AFTER (0: the setting).
 type DatasetUploadsCleanupInput struct {
 	OlderThan time.Duration
+	Prefix    string // narrows the search for leftover multipart uploads (tests)
 }
 
 // DatasetUploadsCleanup (hourly schedule) aborts the uploads nobody touched
@@ -23,6 +24,6 @@ func DatasetUploadsCleanup(ctx workflow.Context, in DatasetUploadsCleanupInput) 
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 10 * time.Second, MaximumAttempts: 3}})
 	var a *activities.Datasets
 	var res activities.UploadsCleanupResult
-	err := workflow.ExecuteActivity(ctx, a.DatasetAbandonUploads, activities.UploadsCleanupInput{OlderThan: in.OlderThan}).Get(ctx, &res)
+	err := workflow.ExecuteActivity(ctx, a.DatasetAbandonUploads, activities.UploadsCleanupInput{OlderThan: in.OlderThan, Prefix: in.Prefix}).Get(ctx, &res)
 	return res, err
 }
