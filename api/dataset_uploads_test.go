@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/remotegpu/remotegpu/activities"
 	"github.com/remotegpu/remotegpu/internal/config"
+	"github.com/remotegpu/remotegpu/internal/objstore"
 	"github.com/remotegpu/remotegpu/store"
 	"github.com/remotegpu/remotegpu/workflows"
 )
@@ -409,9 +411,11 @@ func TestDatasetUploadMD5Mismatch(t *testing.T) {
 	if n != 0 || len(datasetFiles(t, e, d.ID)) != 0 {
 		t.Fatalf("%d blobs and files %v left", n, datasetFiles(t, e, d.ID))
 	}
-	if _, err := e.objects.Stat(context.Background(), "datasets", s[0].uploadKey(e, d)); err == nil {
-		t.Fatal("the refused file's object is still stored")
-	}
+	// the objects go right after the dataset is marked failed
+	waitFor(t, "the refused file's object removed", func() bool {
+		_, err := e.objects.Stat(context.Background(), "datasets", s[0].uploadKey(e, d))
+		return errors.Is(err, objstore.ErrNotFound)
+	})
 }
 
 // uploadKey is where an upload's file is stored (its blob key).
@@ -441,8 +445,12 @@ func TestDatasetAdminUpload(t *testing.T) {
 	}
 	resp.Body.Close()
 	admin.must(200, "POST", "/api/admin/datasets/"+d.ID+"/uploads/"+slots[0].UploadID+"/complete", nil)
+	// a zero-byte file: completed without a part
+	var empty []uploadSlot
+	admin.must(200, "POST", "/api/admin/datasets/"+d.ID+"/uploads", map[string]any{"files": []any{fileSpec("empty.txt", []byte{}, false)}}).decode(t, &empty)
+	admin.must(200, "POST", "/api/admin/datasets/"+d.ID+"/uploads/"+empty[0].UploadID+"/complete", nil)
 	admin.must(202, "POST", "/api/admin/datasets/"+d.ID+"/finish", nil)
-	if got := waitDataset(t, e, d.ID, "available", "failed"); got.Status != "available" || got.FileCount != 1 {
+	if got := waitDataset(t, e, d.ID, "available", "failed"); got.Status != "available" || got.FileCount != 2 || got.SizeBytes != int64(len(data)) {
 		t.Fatalf("public upload: %+v", got)
 	}
 	// customers get instant upload from public data; their quota is untouched
@@ -518,5 +526,20 @@ func TestDatasetUploadsCleanup(t *testing.T) {
 	}
 	if left, err := e.objects.ListIncompleteUploads(ctx, "datasets", key); err != nil || len(left) != 0 {
 		t.Fatalf("leftover multipart upload: %v %v", left, err)
+	}
+}
+
+// Starting an upload whose audit record cannot be written creates nothing.
+func TestDatasetUploadNeedsItsAudit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{objects: true})
+	failAudits(t, e, "dataset.create")
+	if r := e.login("owner-a").do("POST", "/api/customer/datasets/upload", map[string]any{"name": "n", "type": "other", "totalBytes": 1}); r.Status != 500 {
+		t.Fatalf("upload without its audit record: %d", r.Status)
+	}
+	var n int
+	_ = e.st.Pool.QueryRow(context.Background(), `SELECT count(*) FROM datasets`).Scan(&n)
+	if n != 0 {
+		t.Fatalf("%d datasets created without their audit record", n)
 	}
 }
