@@ -93,6 +93,7 @@ type Incomplete struct {
 }
 
 // ListIncompleteUploads lists the multipart uploads under prefix (leftovers).
+// MinIO answers for the whole bucket (prefix "") or one exact key only.
 func (s *Store) ListIncompleteUploads(ctx context.Context, kind, prefix string) ([]Incomplete, error) {
 	var out []Incomplete
 	for u := range s.c.ListIncompleteUploads(ctx, s.bucket(kind), prefix, true) {
