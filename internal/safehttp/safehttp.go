@@ -127,6 +127,7 @@ func NewClient(o Options) *http.Client {
 		MaxIdleConns:          10,
 		IdleConnTimeout:       90 * time.Second,
 		ForceAttemptHTTP2:     true,
+		DisableCompression:    true, // the bytes as served (a .tar.gz stays one)
 	}
 	return &http.Client{Transport: tr, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		if len(via) > MaxRedirects {
