@@ -82,7 +82,7 @@ const (
 func (a *Datasets) cfg() config.Datasets { return a.Config.WithDefaults() }
 
 func (a *Datasets) processing(ctx context.Context, id string) (*store.Dataset, error) {
-	d, err := a.Store.DatasetByID(ctx, id)
+	d, err := a.Store.IngestDataset(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, temporal.NewNonRetryableApplicationError("dataset not found", ErrTypeNotFound, err)
 	}
@@ -211,14 +211,14 @@ const verifyWorkers = 8
 func (a *Datasets) verifyBlob(ctx context.Context, datasetID string, b store.DatasetBlob) error {
 	sum, n, err := a.hashObject(ctx, b.ObjectKey)
 	if errors.Is(err, objstore.ErrNotFound) {
-		p, _ := a.Store.BlobPath(ctx, datasetID, b.ID)
+		p, _ := a.Store.IngestBlobPath(ctx, datasetID, b.ID)
 		return refused(IngestReasonMissing, map[string]any{"path": p})
 	}
 	if err != nil {
 		return err
 	}
 	if n != b.Size || sum != b.MD5 {
-		p, _ := a.Store.BlobPath(ctx, datasetID, b.ID)
+		p, _ := a.Store.IngestBlobPath(ctx, datasetID, b.ID)
 		return refused(IngestReasonMD5Mismatch, map[string]any{"path": p})
 	}
 	return nil
@@ -328,7 +328,7 @@ func (a *Datasets) DatasetFetchURL(ctx context.Context, in DatasetFetchURLInput)
 		key = objstore.BlobKey(d.TenantID, d.ID) // the dataset's one blob
 	}
 	h := md5.New()
-	body := &heartbeatReader{ctx: ctx, r: resp.Body, progress: func(n int64) { _ = a.Store.SetDatasetProgress(ctx, d.ID, n) }}
+	body := &heartbeatReader{ctx: ctx, r: resp.Body, progress: func(n int64) { _ = a.Store.IngestSetProgress(ctx, d.ID, n) }}
 	counted := &capReader{r: io.TeeReader(body, h), limit: limit}
 	if _, err := a.Objects.PutStream(ctx, objstore.BucketDatasets, key, counted, resp.ContentLength, "application/octet-stream"); err != nil {
 		if counted.over {
@@ -340,7 +340,7 @@ func (a *Datasets) DatasetFetchURL(ctx context.Context, in DatasetFetchURLInput)
 		return nil, refused(IngestReasonURLFetch, map[string]any{"error": trimErr(err)})
 	}
 	n := counted.n
-	_ = a.Store.SetDatasetProgress(ctx, d.ID, n)
+	_ = a.Store.IngestSetProgress(ctx, d.ID, n)
 	err = a.Store.InTx(ctx, func(tx pgx.Tx) error {
 		// a retry finds its reservation already taken
 		if err := a.reserveOrRefuse(ctx, tx, d, n-d.ReservedBytes); err != nil {
@@ -555,7 +555,7 @@ func (c *countReader) Read(p []byte) (int, error) {
 // the reservation released, status available. Then the merged duplicates
 // and the dataset's leftovers (archives, imports) are removed.
 func (a *Datasets) DatasetFinalize(ctx context.Context, datasetID string) error {
-	d, err := a.Store.DatasetByID(ctx, datasetID)
+	d, err := a.Store.IngestDataset(ctx, datasetID)
 	if err != nil {
 		return err
 	}
@@ -689,7 +689,7 @@ func (a *Datasets) DatasetAbandonUploads(ctx context.Context, in UploadsCleanupI
 		failed := false
 		err := a.Store.InTx(ctx, func(tx pgx.Tx) error {
 			q := store.New(tx)
-			d, err := q.LockDataset(ctx, id)
+			d, err := q.IngestLockDataset(ctx, id)
 			if errors.Is(err, store.ErrNotFound) {
 				return nil
 			}

@@ -121,7 +121,7 @@ func waitDataset(t *testing.T, e *env, id string, statuses ...string) *store.Dat
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var err error
-		d, err = e.st.DatasetByID(context.Background(), id)
+		d, err = e.st.IngestDataset(context.Background(), id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -500,11 +500,11 @@ func TestDatasetUploadsCleanup(t *testing.T) {
 	if err := run.Get(ctx, &res); err != nil || res.UploadsAborted != 1 || res.DatasetsFailed != 1 {
 		t.Fatalf("cleanup: %+v %v", res, err)
 	}
-	got, _ := e.st.DatasetByID(ctx, d.ID)
+	got, _ := e.st.IngestDataset(ctx, d.ID)
 	if got.Status != "failed" || got.StatusReason != "uploads.reason.abandoned" || got.ReservedBytes != 0 {
 		t.Fatalf("abandoned dataset: %+v", got)
 	}
-	if f, _ := e.st.DatasetByID(ctx, fresh.ID); f.Status != "uploading" {
+	if f, _ := e.st.IngestDataset(ctx, fresh.ID); f.Status != "uploading" {
 		t.Fatalf("a fresh dataset was touched: %+v", f)
 	}
 	left, err := e.objects.ListIncompleteUploads(ctx, "datasets", d.TenantID+"/blobs/"+s[0].UploadID)

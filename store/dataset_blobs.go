@@ -63,8 +63,8 @@ func (q *Queries) UnverifiedDatasetBlobs(ctx context.Context, datasetID string) 
 	return collect(rows, err, scanBlob)
 }
 
-// BlobPath is a file of the dataset that points at the blob (for messages).
-func (q *Queries) BlobPath(ctx context.Context, datasetID, blobID string) (string, error) {
+// IngestBlobPath is a file of the dataset that points at the blob (for messages).
+func (q *Queries) IngestBlobPath(ctx context.Context, datasetID, blobID string) (string, error) {
 	var p string
 	err := q.db.QueryRow(ctx, `SELECT path FROM dataset_files WHERE dataset_id = $1 AND blob_id = $2 ORDER BY path LIMIT 1`, datasetID, blobID).Scan(&p)
 	return p, notFound(err)
@@ -97,30 +97,30 @@ func (q *Queries) ReserveStorage(ctx context.Context, datasetID, tenantID string
 	return u, nil
 }
 
-// LockDataset reads a dataset's row FOR UPDATE (any scope; the caller checked it).
-func (q *Queries) LockDataset(ctx context.Context, id string) (*Dataset, error) {
+// IngestLockDataset reads a dataset's row FOR UPDATE (any scope; the caller checked it).
+func (q *Queries) IngestLockDataset(ctx context.Context, id string) (*Dataset, error) {
 	return scanDataset(q.db.QueryRow(ctx, datasetSelect+` WHERE d.id = $1 AND d.deleted_at IS NULL FOR UPDATE OF d`, id), "")
 }
 
-// DatasetByID reads a dataset for the workflows (no scope; deleted ones too).
-func (q *Queries) DatasetByID(ctx context.Context, id string) (*Dataset, error) {
+// IngestDataset reads a dataset for the workflows (no scope; deleted ones too).
+func (q *Queries) IngestDataset(ctx context.Context, id string) (*Dataset, error) {
 	return scanDataset(q.db.QueryRow(ctx, datasetSelect+` WHERE d.id = $1`, id), "")
 }
 
-// SetDatasetStatus moves a dataset from one status to another; false when it was not in from.
-func (q *Queries) SetDatasetStatus(ctx context.Context, id, from, to string) (bool, error) {
+// IngestSetStatus moves a dataset from one status to another; false when it was not in from.
+func (q *Queries) IngestSetStatus(ctx context.Context, id, from, to string) (bool, error) {
 	tag, err := q.db.Exec(ctx, `UPDATE datasets SET status = $3, updated_at = now() WHERE id = $1 AND status = $2`, id, from, to)
 	return tag.RowsAffected() == 1, err
 }
 
-// TouchDataset marks a dataset as just worked on (the abandoned-upload cleanup reads it).
-func (q *Queries) TouchDataset(ctx context.Context, id string) error {
+// IngestTouchDataset marks a dataset as just worked on (the abandoned-upload cleanup reads it).
+func (q *Queries) IngestTouchDataset(ctx context.Context, id string) error {
 	_, err := q.db.Exec(ctx, `UPDATE datasets SET updated_at = now() WHERE id = $1`, id)
 	return err
 }
 
-// SetDatasetProgress records the bytes an import fetched so far.
-func (q *Queries) SetDatasetProgress(ctx context.Context, id string, n int64) error {
+// IngestSetProgress records the bytes an import fetched so far.
+func (q *Queries) IngestSetProgress(ctx context.Context, id string, n int64) error {
 	_, err := q.db.Exec(ctx, `UPDATE datasets SET progress_bytes = $2, updated_at = now() WHERE id = $1`, id, n)
 	return err
 }
@@ -133,7 +133,7 @@ func (q *Queries) SetDatasetProgress(ctx context.Context, id string, n int64) er
 // duplicates, for the caller to remove once committed. Run it in a
 // transaction.
 func (q *Queries) VerifiedIngest(ctx context.Context, datasetID string) ([]string, error) {
-	d, err := q.LockDataset(ctx, datasetID)
+	d, err := q.IngestLockDataset(ctx, datasetID)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +198,7 @@ func (q *Queries) FailedIngest(ctx context.Context, datasetID, reason string, pa
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := q.LockDataset(ctx, datasetID); err != nil && !errors.Is(err, ErrNotFound) {
+	if _, err := q.IngestLockDataset(ctx, datasetID); err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, nil, err
 	}
 	open, err := q.DatasetUploads(ctx, datasetID, UploadOpen)

@@ -113,7 +113,7 @@ func TestInstantBlobAndVerifiedIngest(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	d, _ := st.DatasetByID(ctx, da)
+	d, _ := st.IngestDataset(ctx, da)
 	kept := first
 	if len(dups) == 1 && dups[0] == "k/"+first {
 		kept = second
@@ -171,7 +171,7 @@ func TestFailedIngest(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	got, _ := st.DatasetByID(ctx, d)
+	got, _ := st.IngestDataset(ctx, d)
 	if len(keys) != 1 || len(open) != 1 || got.Status != "failed" || got.StatusReason != "uploads.reason.internal" || got.ReservedBytes != 0 {
 		t.Fatalf("failed: keys %v open %v dataset %+v", keys, open, got)
 	}

@@ -63,7 +63,7 @@ func (s *Service) writableDataset(ctx context.Context, db store.DBTX, id string,
 		return nil, apperr.ForbiddenErr("uploads.notUploader", "only the dataset's uploader or a company owner may add files to it")
 	}
 	if lock {
-		if d, err = q.LockDataset(ctx, id); err != nil {
+		if d, err = q.IngestLockDataset(ctx, id); err != nil {
 			return nil, err
 		}
 	}

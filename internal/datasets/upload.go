@@ -318,7 +318,7 @@ func (s *Service) InitUploads(ctx context.Context, datasetID string, files []Upl
 				return err
 			}
 		}
-		return q.TouchDataset(ctx, d.ID)
+		return q.IngestTouchDataset(ctx, d.ID)
 	})
 	if err != nil {
 		return nil, err
@@ -641,7 +641,7 @@ func (s *Service) FinishUpload(ctx context.Context, datasetID string) (*store.Da
 		} else if !has {
 			return apperr.ConflictErr("uploads.nothingUploaded", "no file has been uploaded to the dataset yet")
 		}
-		if _, err := q.SetDatasetStatus(ctx, d.ID, store.DatasetUploading, store.DatasetProcessing); err != nil {
+		if _, err := q.IngestSetStatus(ctx, d.ID, store.DatasetUploading, store.DatasetProcessing); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Action: "dataset.upload.finish", TargetType: "dataset", TargetID: d.ID, TenantID: d.TenantID,
@@ -651,7 +651,7 @@ func (s *Service) FinishUpload(ctx context.Context, datasetID string) (*store.Da
 		return nil, err
 	}
 	if err := s.startIngest(ctx, workflows.DatasetIngestInput{DatasetID: d.ID, Source: workflows.IngestUpload}); err != nil {
-		_, _ = s.Store.SetDatasetStatus(ctx, d.ID, store.DatasetProcessing, store.DatasetUploading)
+		_, _ = s.Store.IngestSetStatus(ctx, d.ID, store.DatasetProcessing, store.DatasetUploading)
 		_ = audit.Record(ctx, s.Store.Pool, audit.Entry{Action: "dataset.upload.finish", TargetType: "dataset", TargetID: d.ID, TenantID: d.TenantID,
 			Success: false, Detail: map[string]any{"name": d.Name, "error": "the workflow could not start"}})
 		return nil, err
