@@ -379,6 +379,16 @@ func TestDatasetImportURL(t *testing.T) {
 	if got = waitDataset(t, e2, d.ID, "available", "failed"); got.StatusReason != "uploads.reason.urlStatus" {
 		t.Fatalf("url 404: %+v", got)
 	}
+	// over the quota left: refused, nothing kept, nothing reserved
+	if _, err := e2.st.Pool.Exec(context.Background(), `UPDATE tenants SET storage_quota_bytes = $2 WHERE id = $1`,
+		e2.fx.tenantA.ID, int64(len(content))+(1<<20)); err != nil { // what is stored already + 1 MiB
+		t.Fatal(err)
+	}
+	owner.must(201, "POST", "/api/customer/datasets/import-url", map[string]any{"name": "big", "type": "other", "url": srv.URL + "/data/file.bin"}).decode(t, &d)
+	if got = waitDataset(t, e2, d.ID, "available", "failed"); got.StatusReason != "uploads.reason.quotaExceeded" || got.ReservedBytes != 0 ||
+		len(datasetFiles(t, e2, d.ID)) != 0 {
+		t.Fatalf("url over quota: %+v", got)
+	}
 	// an admin imports a public dataset
 	var pub store.Dataset
 	e2.login("admin1").must(201, "POST", "/api/admin/datasets", map[string]any{"name": "pub", "type": "other", "access": "public",
