@@ -63,32 +63,33 @@ func TestTenantIsolation(t *testing.T) {
 		t.Fatal(err)
 	}
 	idsOfB := map[string]string{
-		"/api/customer/datasets/{id}/uploads":                      datasetB,
-		"/api/customer/datasets/{id}/uploads/{uploadId}/parts/{n}": datasetB,
-		"/api/customer/datasets/{id}/uploads/{uploadId}/complete":  datasetB,
-		"/api/customer/datasets/{id}/finish":                       datasetB,
-		"/api/customer/tasks/{id}":                                 taskB,
-		"/api/customer/tasks/{id}/details":                         taskB,
-		"/api/customer/tasks/{id}/stop":                            taskB,
-		"/api/customer/tasks/{id}/restart":                         taskB,
-		"/api/customer/tasks/{id}/logs":                            taskB,
-		"/api/customer/tasks/{id}/metrics":                         taskB,
-		"/api/customer/tasks/{id}/outputs":                         taskB,
-		"/api/customer/tasks/{id}/outputs/download":                taskB,
-		"/api/customer/machines/{id}/tasks":                        machineB.ID,
-		"/api/customer/machines/{id}":                              machineB.ID,
-		"/api/customer/machines/{id}/reveal-password":              machineB.ID,
-		"/api/customer/machines/{id}/connection-events":            machineB.ID,
-		"/api/customer/ssh-keys/{id}":                              keyB.ID,
-		"/api/customer/notifications/{id}/read":                    notifB,
-		"/api/customer/monitoring/{machineId}/realtime":            machineB.ID,
-		"/api/customer/machines/{id}/monitoring":                   machineB.ID,
-		"/api/customer/machines/{id}/processes":                    machineB.ID,
+		"/api/customer/tasks/{id}":                      taskB,
+		"/api/customer/tasks/{id}/details":              taskB,
+		"/api/customer/tasks/{id}/stop":                 taskB,
+		"/api/customer/tasks/{id}/restart":              taskB,
+		"/api/customer/tasks/{id}/logs":                 taskB,
+		"/api/customer/tasks/{id}/metrics":              taskB,
+		"/api/customer/tasks/{id}/outputs":              taskB,
+		"/api/customer/tasks/{id}/outputs/download":     taskB,
+		"/api/customer/machines/{id}/tasks":             machineB.ID,
+		"/api/customer/machines/{id}":                   machineB.ID,
+		"/api/customer/machines/{id}/reveal-password":   machineB.ID,
+		"/api/customer/machines/{id}/connection-events": machineB.ID,
+		"/api/customer/ssh-keys/{id}":                   keyB.ID,
+		"/api/customer/notifications/{id}/read":         notifB,
+		"/api/customer/monitoring/{machineId}/realtime": machineB.ID,
+		"/api/customer/machines/{id}/monitoring":        machineB.ID,
+		"/api/customer/machines/{id}/processes":         machineB.ID,
 	}
 
 	// bodies that pass validation, so the 404 comes from the tenant check
-	validBody := map[string]any{"/api/customer/machines/{id}/connection-events": map[string]any{"kind": "copy_command"},
-		"/api/customer/datasets/{id}/uploads": map[string]any{"files": []map[string]any{{"path": "a.txt", "size": 1, "md5": "0cc175b9c0f1b6a831c399e269772661"}}}}
+	validBody := map[string]any{"/api/customer/machines/{id}/connection-events": map[string]any{"kind": "copy_command"}}
+	// dataset uploads (docs/datasets.md)
+	for _, p := range []string{"/api/customer/datasets/{id}/uploads", "/api/customer/datasets/{id}/uploads/{uploadId}/parts/{n}",
+		"/api/customer/datasets/{id}/uploads/{uploadId}/complete", "/api/customer/datasets/{id}/finish"} {
+		idsOfB[p] = datasetB
+	}
+	validBody["/api/customer/datasets/{id}/uploads"] = map[string]any{"files": []map[string]any{{"path": "a.txt", "size": 1, "md5": "0cc175b9c0f1b6a831c399e269772661"}}}
 	doc := api.New(api.Deps{}).API().OpenAPI()
 	customerA := e.login("owner-a")
 	memberA := e.login("member-a")
