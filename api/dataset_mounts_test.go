@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -117,12 +116,6 @@ func waitMount(t *testing.T, s *session, id, status string) api.DatasetMount {
 	return m
 }
 
-func randomBytes(n int) []byte {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return b
-}
-
 // A dataset mounted onto a leased machine by its real agent: a read-only
 // copy with the right bytes; bad paths 400, another company's machine or
 // dataset 404, the same path twice 409; the agent endpoints only for the
@@ -137,7 +130,7 @@ func TestDatasetMountThroughTheAgent(t *testing.T) {
 	alloc := leaseOne(t, admin, e.fx.tenantA.ID, ag.machineID)
 	lease(t, e, e.fx.tenantB.ID, other.machineID)
 	ops := runAgent(t, e, ag)
-	files := map[string][]byte{"labels.csv": []byte("id,label\n1,cat\n"), "train/a.bin": randomBytes(300 << 10), "train/deep/b.txt": []byte("b"),
+	files := map[string][]byte{"labels.csv": []byte("id,label\n1,cat\n"), "train/a.bin": randomBytes(t, 300<<10), "train/deep/b.txt": []byte("b"),
 		"empty.txt": {}}
 	ds := seedDataset(t, e, e.fx.tenantA.ID, "imagenet mini", "team", files)
 	dir := filepath.Join(t.TempDir(), "data", "imagenet")
@@ -313,7 +306,7 @@ func TestDatasetImportFromMachine(t *testing.T) {
 	runAgent(t, e, ag)
 	src := t.TempDir()
 	_ = os.MkdirAll(filepath.Join(src, "imgs"), 0o755)
-	_ = os.WriteFile(filepath.Join(src, "imgs", "1.png"), randomBytes(200<<10), 0o644)
+	_ = os.WriteFile(filepath.Join(src, "imgs", "1.png"), randomBytes(t, 200<<10), 0o644)
 	_ = os.WriteFile(filepath.Join(src, "readme.txt"), []byte("hello"), 0o644)
 	_ = os.Symlink("/etc/passwd", filepath.Join(src, "secret"))
 

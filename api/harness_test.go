@@ -108,7 +108,7 @@ func newEnv(t *testing.T, o options) *env {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := obj.EnsureBuckets(context.Background(), objstore.BucketAvatars, objstore.BucketTaskOutputs); err != nil {
+		if err := obj.EnsureBuckets(context.Background(), objstore.BucketAvatars, objstore.BucketTaskOutputs, objstore.BucketDatasets); err != nil {
 			t.Fatal(err)
 		}
 		deps.Objects, e.objects = obj, obj
@@ -129,7 +129,8 @@ func newEnv(t *testing.T, o options) *env {
 		}
 		t.Cleanup(c.Close)
 		deps.Config = e.cfg
-		w := worker.New(c, e.cfg.TemporalTaskQueue, worker.Deps{Store: st, Mail: sender, Secrets: box, AlertWebhookURL: o.webhook, Objects: deps.Objects})
+		w := worker.New(c, e.cfg.TemporalTaskQueue, worker.Deps{Store: st, Mail: sender, Secrets: box, AlertWebhookURL: o.webhook, Objects: deps.Objects,
+			Datasets: e.cfg.Datasets})
 		if err := w.Start(); err != nil {
 			t.Fatal(err)
 		}

@@ -108,6 +108,12 @@ func TestTenantIsolation(t *testing.T) {
 		"/api/customer/datasets/{id}/share":        map[string]any{"tenantCodes": []string{"tenant-a"}},
 		"/api/customer/datasets/{id}/mount":        map[string]any{"machineId": machineB.ID, "path": "/data/a"},
 		"/api/customer/datasets/{id}/unmount":      map[string]any{"mountId": mountB}}
+	// dataset uploads (docs/datasets.md)
+	for _, p := range []string{"/api/customer/datasets/{id}/uploads", "/api/customer/datasets/{id}/uploads/{uploadId}/parts/{n}",
+		"/api/customer/datasets/{id}/uploads/{uploadId}/complete", "/api/customer/datasets/{id}/finish"} {
+		idsOfB[p] = datasetB
+	}
+	validBody["/api/customer/datasets/{id}/uploads"] = map[string]any{"files": []map[string]any{{"path": "a.txt", "size": 1, "md5": "0cc175b9c0f1b6a831c399e269772661"}}}
 	doc := api.New(api.Deps{}).API().OpenAPI()
 	customerA := e.login("owner-a")
 	memberA := e.login("member-a")

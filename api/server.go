@@ -193,6 +193,8 @@ func New(d Deps) *Server {
 	(&tasksHandler{s}).register(api)
 	(&adminTasksHandler{s}).register(api)
 	(&datasetMountsHandler{s}).register(api)
+	(&datasetUploadsHandler{s}).register(api)
+	(&adminDatasetUploadsHandler{s}).register(api)
 	(&machineHostHandler{s}).register(api)
 	(&gpuFaultsHandler{s}).register(api)
 	(&datasetsHandler{s}).register(api)

@@ -34,6 +34,8 @@ const (
 	ScheduleMetricsMaintenance = "monitoring-maintenance"
 	ScheduleReconcile          = "reconcile"
 	ScheduleAlertSweep         = "alerting-sweep"
+	// ScheduleDatasetUploadsCleanup aborts abandoned dataset uploads (docs/datasets.md).
+	ScheduleDatasetUploadsCleanup = "dataset-uploads-cleanup"
 )
 
 // ReconcileGrace leaves rows younger than this to the request that is
@@ -72,6 +74,8 @@ func monitoringSchedules(m config.Monitoring) []monitoringSchedule {
 			arg: workflows.AlertSweepInput{}, timeout: time.Minute},
 		{id: ScheduleReconcile, every: workflows.ReconcileEvery, offset: 30 * time.Second, workflow: workflows.Reconcile,
 			arg: activities.ReconcileInput{Grace: ReconcileGrace}, timeout: 10 * time.Minute},
+		{id: ScheduleDatasetUploadsCleanup, every: time.Hour, offset: 17 * time.Minute, workflow: workflows.DatasetUploadsCleanup,
+			arg: workflows.DatasetUploadsCleanupInput{}, timeout: time.Hour},
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/remotegpu/remotegpu/activities"
 	"github.com/remotegpu/remotegpu/internal/alerting"
+	"github.com/remotegpu/remotegpu/internal/config"
 	"github.com/remotegpu/remotegpu/internal/hostchan"
 	"github.com/remotegpu/remotegpu/internal/mail"
 	"github.com/remotegpu/remotegpu/internal/objstore"
@@ -32,6 +33,8 @@ type Deps struct {
 	PublicURL string
 	// Objects is the object store (nil when none is configured).
 	Objects *objstore.Store
+	// Datasets is how dataset storage behaves (quotas, import and extraction limits).
+	Datasets config.Datasets
 }
 
 // New builds the worker; the caller runs it with Start/Stop or Run.
@@ -55,6 +58,9 @@ func New(c client.Client, taskQueue string, d Deps) worker.Worker {
 	w.RegisterActivity(&activities.Tasks{Store: d.Store, Client: c, Objects: d.Objects})
 	w.RegisterWorkflow(workflows.DatasetMount)
 	w.RegisterActivity(&activities.DatasetHost{Store: d.Store, Issuer: &hostchan.Issuer{Store: d.Store, Secrets: d.Secrets}, Objects: d.Objects})
+	w.RegisterWorkflow(workflows.DatasetIngest)
+	w.RegisterWorkflow(workflows.DatasetUploadsCleanup)
+	w.RegisterActivity(&activities.Datasets{Store: d.Store, Objects: d.Objects, Config: d.Datasets})
 	w.RegisterWorkflow(workflows.Reconcile)
 	(&reconcile.Reconciler{Store: d.Store, Client: c, TaskQueue: taskQueue, ExpiringNotice: d.ExpiringNotice}).Register(w)
 	registerMonitoring(w, d)

@@ -91,7 +91,7 @@ func serve(ctx context.Context, mode string) error {
 		}
 		defer tc.Close()
 		w := worker.New(tc, cfg.TemporalTaskQueue, worker.Deps{Store: st, Mail: sender, Secrets: box, AlertWebhookURL: cfg.AlertWebhookURL,
-			ExpiringNotice: cfg.Fleet.ExpiringNotice, PublicURL: cfg.PublicURL, Objects: objects})
+			ExpiringNotice: cfg.Fleet.ExpiringNotice, PublicURL: cfg.PublicURL, Objects: objects, Datasets: cfg.Datasets})
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("unable to start the worker: %w", err)
 		}

@@ -41,7 +41,7 @@ type MountInput struct {
 
 func errMountNotFound() error { return apperr.NotFoundErr("mounts.notFound", "mount not found") }
 
-func errDatasetNotFound() error {
+func errMountDatasetNotFound() error {
 	return apperr.NotFoundErr("mounts.datasetNotFound", "dataset not found")
 }
 
@@ -76,7 +76,7 @@ func (s *Service) Mount(ctx context.Context, in MountInput) (*store.DatasetMount
 	}
 	d, err := s.Store.GetDataset(ctx, readScope(ctx), in.DatasetID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, errDatasetNotFound()
+		return nil, errMountDatasetNotFound()
 	}
 	if err != nil {
 		return nil, err
@@ -193,7 +193,7 @@ func (s *Service) Mounts(ctx context.Context, in MountsInput, forDataset bool) (
 	}
 	if forDataset {
 		if _, err := s.Store.GetDataset(ctx, readScope(ctx), in.DatasetID); errors.Is(err, store.ErrNotFound) {
-			return nil, 0, errDatasetNotFound()
+			return nil, 0, errMountDatasetNotFound()
 		} else if err != nil {
 			return nil, 0, err
 		}
