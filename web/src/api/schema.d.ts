@@ -533,7 +533,11 @@ export interface paths {
          */
         get: operations["list-datasets"];
         put?: never;
-        post?: never;
+        /**
+         * Create a public dataset: with url it is imported (processing), without it is uploading (upload its files with the admin upload operations)
+         * @description Roles: admin.
+         */
+        post: operations["create-public-dataset"];
         delete?: never;
         options?: never;
         head?: never;
@@ -574,6 +578,26 @@ export interface paths {
          * @description Roles: admin.
          */
         post: operations["reject-dataset-share"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/datasets/upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start uploading a dataset: created in status uploading with totalBytes reserved (409 uploads.quotaExceeded with need, free and quota when the company has no room: nothing is created)
+         * @description Roles: admin.
+         */
+        post: operations["start-public-dataset-upload"];
         delete?: never;
         options?: never;
         head?: never;
@@ -642,6 +666,26 @@ export interface paths {
         get: operations["list-dataset-files"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/datasets/{id}/finish": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * End the upload: status processing while DatasetIngest verifies the MD5s, extracts the archives and indexes the files; 409 uploads.uploadsOpen while files are still being uploaded
+         * @description Roles: admin.
+         */
+        post: operations["finish-public-dataset-upload"];
         delete?: never;
         options?: never;
         head?: never;
@@ -741,6 +785,70 @@ export interface paths {
          */
         get: operations["list-dataset-tasks"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/datasets/{id}/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The dataset's open uploads with their confirmed parts (resume after a reload)
+         * @description Roles: admin.
+         */
+        get: operations["list-public-dataset-uploads"];
+        put?: never;
+        /**
+         * Announce up to 1000 files: each answers done (instant upload, nothing to send) or open with the parts already confirmed (the same path, md5 and size resume their upload). Only the uploader or an owner, while the dataset is uploading.
+         * @description Roles: admin.
+         */
+        post: operations["init-public-dataset-uploads"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/datasets/{id}/uploads/{uploadId}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Join the parts of an upload: the file is recorded (verified by the ingest). 409 uploads.partsMissing with their numbers.
+         * @description Roles: admin.
+         */
+        post: operations["complete-public-dataset-upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/datasets/{id}/uploads/{uploadId}/parts/{n}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * The raw bytes of chunk n (chunkSize bytes, the last may be shorter) with header Content-MD5; 400 uploads.chunkMd5Mismatch (nothing stored) or uploads.partSizeInvalid. Sending a part again replaces it.
+         * @description Roles: admin.
+         */
+        put: operations["put-public-dataset-part"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1488,6 +1596,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/agent/dataset-mounts/{id}/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The bytes of one file of a mount's dataset (same rule as the manifest) */
+        get: operations["get-agent-dataset-file"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/agent/dataset-mounts/{id}/manifest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The files (path, size, MD5) of a mount of the caller's machine that is mounting or mounted, while its tenant holds the machine */
+        get: operations["get-agent-dataset-manifest"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/agent/datasets/imports/{commandId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** The tar of the caller's open dataset_import command, streamed (chunked) into the object store, once; at most the company's free quota and DATASET_IMPORT_MAX (413 mounts.importTooLarge) */
+        put: operations["upload-agent-dataset-import"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/agent/images": {
         parameters: {
             query?: never;
@@ -1755,6 +1914,106 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/customer/datasets/import-machine": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a dataset from a path of a leased machine: its agent streams a tar of it, which the ingest extracts (processing, then available or failed)
+         * @description Roles: owner, member.
+         */
+        post: operations["import-dataset-from-machine"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/datasets/import-url": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import a dataset from an http(s) URL (processing until the DatasetIngest downloads it; an archive is extracted); 400 uploads.urlForbidden for other schemes and for loopback, private, link-local and metadata addresses
+         * @description Roles: owner, member.
+         */
+        post: operations["import-my-dataset-url"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/datasets/mount": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mount a dataset the company can read onto a leased machine: a read-only copy at path (mounting, then mounted or failed)
+         * @description Roles: owner, member.
+         */
+        post: operations["mount-dataset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/datasets/mounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The company's dataset mounts; filters status, machineId, datasetId; sortBy createdAt|mountedAt|status|path|datasetName|machineName
+         * @description Roles: owner, member.
+         */
+        get: operations["list-my-dataset-mounts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/datasets/mounts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a mount from its machine (unmounting, then unmounted)
+         * @description Roles: owner, member.
+         */
+        delete: operations["unmount-dataset"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/customer/datasets/public": {
         parameters: {
             query?: never;
@@ -1789,6 +2048,26 @@ export interface paths {
         get: operations["list-shared-datasets"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/datasets/upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start uploading a dataset: created in status uploading with totalBytes reserved (409 uploads.quotaExceeded with need, free and quota when the company has no room: nothing is created)
+         * @description Roles: owner, member.
+         */
+        post: operations["start-my-dataset-upload"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1881,6 +2160,66 @@ export interface paths {
          * @description Roles: owner, member.
          */
         post: operations["rename-my-dataset-file"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/datasets/{id}/finish": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * End the upload: status processing while DatasetIngest verifies the MD5s, extracts the archives and indexes the files; 409 uploads.uploadsOpen while files are still being uploaded
+         * @description Roles: owner, member.
+         */
+        post: operations["finish-my-dataset-upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/datasets/{id}/mount": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mount this dataset onto a leased machine (as mount-dataset)
+         * @description Roles: owner, member.
+         */
+        post: operations["mount-this-dataset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/datasets/{id}/mounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The company's mounts of this dataset
+         * @description Roles: owner, member.
+         */
+        get: operations["list-dataset-mounts"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1980,6 +2319,90 @@ export interface paths {
          */
         get: operations["list-my-dataset-tasks"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/datasets/{id}/unmount": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Remove a mount of this dataset from its machine (unmounting, then unmounted)
+         * @description Roles: owner, member.
+         */
+        post: operations["unmount-this-dataset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/datasets/{id}/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The dataset's open uploads with their confirmed parts (resume after a reload)
+         * @description Roles: owner, member.
+         */
+        get: operations["list-my-dataset-uploads"];
+        put?: never;
+        /**
+         * Announce up to 1000 files: each answers done (instant upload, nothing to send) or open with the parts already confirmed (the same path, md5 and size resume their upload). Only the uploader or an owner, while the dataset is uploading.
+         * @description Roles: owner, member.
+         */
+        post: operations["init-my-dataset-uploads"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/datasets/{id}/uploads/{uploadId}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Join the parts of an upload: the file is recorded (verified by the ingest). 409 uploads.partsMissing with their numbers.
+         * @description Roles: owner, member.
+         */
+        post: operations["complete-my-dataset-upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/customer/datasets/{id}/uploads/{uploadId}/parts/{n}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * The raw bytes of chunk n (chunkSize bytes, the last may be shorter) with header Content-MD5; 400 uploads.chunkMd5Mismatch (nothing stored) or uploads.partSizeInvalid. Sending a part again replaces it.
+         * @description Roles: owner, member.
+         */
+        put: operations["put-my-dataset-part"];
         post?: never;
         delete?: never;
         options?: never;
@@ -3152,6 +3575,28 @@ export interface components {
              */
             status?: "online" | "offline" | "";
         };
+        CreatePublicDatasetInputBody: {
+            /**
+             * @description Customers: private (default) or team; admins: public or private
+             * @enum {string}
+             */
+            access?: "private" | "team" | "public" | "";
+            /** @description At most 2000 characters */
+            description?: string;
+            /** @description 1 to 100 characters */
+            name: string;
+            /** @description At most 20, each at most 30 characters */
+            tags?: string[] | null;
+            /**
+             * Format: int64
+             * @description Without url: the bytes about to be uploaded
+             */
+            totalBytes?: number;
+            /** @enum {string} */
+            type: "image" | "text" | "audio" | "video" | "other";
+            /** @description Import from this http(s) URL; empty: upload (then use the upload operations) */
+            url?: string;
+        };
         CreateSSHKeyInputBody: {
             name: string;
             /** @description One key in OpenSSH authorized_keys format */
@@ -3274,6 +3719,64 @@ export interface components {
             /** @enum {string} */
             status: "online" | "offline" | "maintenance";
         };
+        Dataset: {
+            /**
+             * @description Customer datasets: private (私有) or team (团队共享); public datasets: public (公开) or private (admins only)
+             * @enum {string}
+             */
+            access: "private" | "team" | "public";
+            /** Format: date-time */
+            createdAt: string;
+            /** @description The uploader's user ID (empty if the user is gone) */
+            createdBy: string;
+            createdByName: string;
+            description: string;
+            /** Format: int64 */
+            downloadCount: number;
+            /** Format: int64 */
+            fileCount: number;
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            lastUsedAt: string | null;
+            name: string;
+            /**
+             * Format: int64
+             * @description Imports: bytes fetched so far
+             */
+            progressBytes: number;
+            /** @description A platform dataset (公共数据集) */
+            public: boolean;
+            /**
+             * Format: int64
+             * @description Quota held while it is uploading or processing
+             */
+            reservedBytes: number;
+            /** @description Shared with the caller's company by another company (共享给我的): read-only */
+            shared: boolean;
+            /** Format: int64 */
+            sizeBytes: number;
+            /** @enum {string} */
+            source: "upload" | "url" | "machine";
+            /** @description The URL or machine path imported from */
+            sourceRef: string;
+            /** @enum {string} */
+            status: "uploading" | "processing" | "available" | "failed";
+            statusParams: {
+                [key: string]: unknown;
+            };
+            /** @description A code (uploads.reason.*) the console translates; empty when there is none */
+            statusReason: string;
+            tags: string[] | null;
+            /** @description The owner company; empty for a public (platform) dataset */
+            tenantId: string;
+            /** @description The owner company's name; empty for a public dataset (the console shows 平台) */
+            tenantName: string;
+            /** @enum {string} */
+            type: "image" | "text" | "audio" | "video" | "other";
+            /** Format: date-time */
+            updatedAt: string;
+        };
         DatasetEditBody: {
             /**
              * @description A customer's dataset: private or team; a public one (admins): public or private
@@ -3313,6 +3816,47 @@ export interface components {
              */
             size: number;
         };
+        DatasetImportResult: {
+            objectKey: string;
+            /** Format: int64 */
+            size: number;
+        };
+        DatasetManifest: {
+            datasetId: string;
+            files: components["schemas"]["DatasetManifestFile"][] | null;
+        };
+        DatasetManifestFile: {
+            md5: string;
+            path: string;
+            /** Format: int64 */
+            size: number;
+        };
+        DatasetMount: {
+            /** Format: date-time */
+            createdAt: string;
+            createdBy: string;
+            datasetId: string;
+            datasetName: string;
+            /** Format: uuid */
+            id: string;
+            machineId: string;
+            machineName: string;
+            /** Format: date-time */
+            mountedAt: string | null;
+            path: string;
+            /** @description The copy's progress, as the host last reported it (while mounting) */
+            progress: components["schemas"]["MountProgress"];
+            /** @enum {string} */
+            status: "mounting" | "mounted" | "failed" | "unmounting" | "unmounted";
+            statusParams: {
+                [key: string]: unknown;
+            };
+            /** @description A code (mounts.reason.*) the console translates; empty when there is none */
+            statusReason: string;
+            tenantId: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
         DatasetShare: {
             /** Format: date-time */
             createdAt: string;
@@ -3351,6 +3895,16 @@ export interface components {
             taskName: string;
             /** @enum {string} */
             taskStatus: "queued" | "running" | "succeeded" | "failed" | "stopped";
+        };
+        DatasetUploadFile: {
+            /** @description zip, tar, tar.gz or tgz to extract on the server (the archive itself is not kept) */
+            archive?: boolean;
+            /** @description Hex MD5 of the whole file */
+            md5: string;
+            /** @description Relative, / separated: folders are kept */
+            path: string;
+            /** Format: int64 */
+            size: number;
         };
         DecideShareInputBody: {
             /** @description Required to reject; told to the dataset's company */
@@ -3525,6 +4079,46 @@ export interface components {
              */
             code: number;
             data: components["schemas"]["CustomerMachine"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopeDataset: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["Dataset"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopeDatasetImportResult: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["DatasetImportResult"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopeDatasetManifest: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["DatasetManifest"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopeDatasetMount: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["DatasetMount"];
             message: string;
             traceId: string;
         };
@@ -3715,6 +4309,16 @@ export interface components {
              */
             code: number;
             data: components["schemas"]["Task"][] | null;
+            message: string;
+            traceId: string;
+        };
+        EnvelopeListUploadSlot: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["UploadSlot"][] | null;
             message: string;
             traceId: string;
         };
@@ -3928,6 +4532,16 @@ export interface components {
             message: string;
             traceId: string;
         };
+        EnvelopePageDatasetMount: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["PageDatasetMount"];
+            message: string;
+            traceId: string;
+        };
         EnvelopePageDatasetTaskUse: {
             /**
              * Format: int64
@@ -4035,6 +4649,16 @@ export interface components {
              */
             code: number;
             data: components["schemas"]["PageTenantQuota"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopePartResult: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["PartResult"];
             message: string;
             traceId: string;
         };
@@ -4255,6 +4879,16 @@ export interface components {
              */
             code: number;
             data: components["schemas"]["TokenPair"];
+            message: string;
+            traceId: string;
+        };
+        EnvelopeUploadDone: {
+            /**
+             * Format: int64
+             * @description 0 on success, else the HTTP status
+             */
+            code: number;
+            data: components["schemas"]["UploadDone"];
             message: string;
             traceId: string;
         };
@@ -4671,6 +5305,47 @@ export interface components {
             params?: {
                 [key: string]: unknown;
             };
+        };
+        ImportDatasetURLInputBody: {
+            /**
+             * @description Customers: private (default) or team; admins: public or private
+             * @enum {string}
+             */
+            access?: "private" | "team" | "public" | "";
+            /** @description At most 2000 characters */
+            description?: string;
+            /** @description 1 to 100 characters */
+            name: string;
+            /** @description At most 20, each at most 30 characters */
+            tags?: string[] | null;
+            /** @enum {string} */
+            type: "image" | "text" | "audio" | "video" | "other";
+            /** @description http or https, of a public address; an archive (zip, tar, tar.gz, tgz) is extracted */
+            url: string;
+        };
+        ImportMachineInputBody: {
+            /**
+             * @description private (default) or team (团队共享)
+             * @enum {string}
+             */
+            access?: "private" | "team" | "";
+            description?: string;
+            /**
+             * Format: uuid
+             * @description A machine leased to the company
+             */
+            machineId: string;
+            /** @description 1 to 128 characters */
+            name: string;
+            /** @description An absolute path on the machine: a directory (imported with its tree; symlinks are not followed) or a file */
+            path: string;
+            tags?: string[] | null;
+            /** @enum {string} */
+            type: "image" | "text" | "audio" | "video" | "other";
+        };
+        InitDatasetUploadsInputBody: {
+            /** @description 1 to 1000 files */
+            files: components["schemas"]["DatasetUploadFile"][] | null;
         };
         Inventory: {
             agentVersion: string;
@@ -5177,6 +5852,36 @@ export interface components {
             tenantName?: string;
             username: string;
         };
+        MountDatasetInputBody: {
+            /** Format: uuid */
+            datasetId: string;
+            /**
+             * Format: uuid
+             * @description A machine leased to the company
+             */
+            machineId: string;
+            /** @description Absolute and clean, at least two levels (/data/imagenet), not a system directory; created on the host, or an empty directory */
+            path: string;
+        };
+        MountFields: {
+            /**
+             * Format: uuid
+             * @description A machine leased to the company
+             */
+            machineId: string;
+            /** @description Absolute and clean, at least two levels (/data/imagenet), not a system directory; created on the host, or an empty directory */
+            path: string;
+        };
+        MountProgress: {
+            /** Format: int64 */
+            bytesDone: number;
+            /** Format: int64 */
+            bytesTotal: number;
+            /** Format: int64 */
+            filesDone: number;
+            /** Format: int64 */
+            filesTotal: number;
+        };
         NamedBytes: {
             /** Format: int64 */
             bytes: number;
@@ -5367,6 +6072,15 @@ export interface components {
             /** Format: int64 */
             total: number;
         };
+        PageDatasetMount: {
+            list: components["schemas"]["DatasetMount"][] | null;
+            /** Format: int64 */
+            page: number;
+            /** Format: int64 */
+            pageSize: number;
+            /** Format: int64 */
+            total: number;
+        };
         PageDatasetTaskUse: {
             list: components["schemas"]["DatasetTaskUse"][] | null;
             /** Format: int64 */
@@ -5465,6 +6179,13 @@ export interface components {
             pageSize: number;
             /** Format: int64 */
             total: number;
+        };
+        PartResult: {
+            /** @description A file of one chunk is completed by its part: complete need not be called (it answers the same) */
+            completed: boolean;
+            confirmed: boolean;
+            /** Format: int64 */
+            partNumber: number;
         };
         PasswordChanged: {
             /**
@@ -5743,6 +6464,26 @@ export interface components {
             /** @description Companies to share with, read-only, once an admin approves */
             tenantCodes?: string[] | null;
         };
+        StartDatasetUploadInputBody: {
+            /**
+             * @description Customers: private (default) or team; admins: public or private
+             * @enum {string}
+             */
+            access?: "private" | "team" | "public" | "";
+            /** @description At most 2000 characters */
+            description?: string;
+            /** @description 1 to 100 characters */
+            name: string;
+            /** @description At most 20, each at most 30 characters */
+            tags?: string[] | null;
+            /**
+             * Format: int64
+             * @description The bytes about to be uploaded: reserved under the company's quota
+             */
+            totalBytes: number;
+            /** @enum {string} */
+            type: "image" | "text" | "audio" | "video" | "other";
+        };
         StartMaintenanceInputBody: {
             reason: string;
             /**
@@ -5914,6 +6655,10 @@ export interface components {
             /** Format: int64 */
             total: number;
         };
+        TaskDatasetInput: {
+            /** @description A mount of the company's, mounted on the task's machine */
+            mountId: string;
+        };
         TaskDetail: {
             anyMachine: boolean;
             /** Format: int64 */
@@ -6012,6 +6757,8 @@ export interface components {
             checkpointIntervalSeconds?: number;
             /** @description Run with /bin/sh -c in workDir */
             command: string;
+            /** @description Mounted datasets of the machine, bound read-only at /rgpu/datasets/<dataset name> */
+            datasets?: components["schemas"]["TaskDatasetInput"][] | null;
             /** @description Names [A-Za-z_][A-Za-z0-9_]*, not RGPU_* nor CUDA_/NVIDIA_VISIBLE_DEVICES */
             env?: components["schemas"]["TaskEnv"][] | null;
             /**
@@ -6172,6 +6919,10 @@ export interface components {
             points: components["schemas"]["TrendPoint"][] | null;
             region: string;
         };
+        UnmountDatasetInputBody: {
+            /** Format: uuid */
+            mountId: string;
+        };
         UnusedDataset: {
             /**
              * Format: int64
@@ -6247,6 +6998,33 @@ export interface components {
             email?: string;
             name: string;
             phone?: string;
+        };
+        UploadDone: {
+            /** @description An archive is extracted when the dataset is finished */
+            archive: boolean;
+            path: string;
+            /** Format: int64 */
+            size: number;
+            uploadId: string;
+        };
+        UploadSlot: {
+            archive: boolean;
+            /** Format: int64 */
+            chunkCount: number;
+            /** Format: int64 */
+            chunkSize: number;
+            confirmedParts: number[] | null;
+            md5: string;
+            path: string;
+            /** Format: int64 */
+            size: number;
+            /**
+             * @description done: instant upload (秒传), nothing to send; open: send the parts not in confirmedParts
+             * @enum {string}
+             */
+            state: "done" | "open";
+            /** @description Empty when the state is done */
+            uploadId: string;
         };
         User: {
             /** @enum {string} */
@@ -8711,6 +9489,75 @@ export interface operations {
             };
         };
     };
+    "create-public-dataset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreatePublicDatasetInputBody"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeDataset"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     "approve-dataset-share": {
         parameters: {
             query?: never;
@@ -8864,6 +9711,84 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "start-public-dataset-upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StartDatasetUploadInputBody"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeDataset"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9241,6 +10166,91 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "finish-public-dataset-upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeDataset"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9629,6 +10639,343 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "list-public-dataset-uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeListUploadSlot"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "init-public-dataset-uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InitDatasetUploadsInputBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeListUploadSlot"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "complete-public-dataset-upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                uploadId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeUploadDone"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "put-public-dataset-part": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Required: base64 of the chunk's MD5 */
+                "Content-MD5"?: string;
+            };
+            path: {
+                id: string;
+                uploadId: string;
+                /** @description The part number, from 1 (a number) */
+                n: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopePartResult"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12476,6 +13823,205 @@ export interface operations {
             };
         };
     };
+    "get-agent-dataset-file": {
+        parameters: {
+            query: {
+                /** @description A file of the manifest */
+                path: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "get-agent-dataset-manifest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeDatasetManifest"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "upload-agent-dataset-import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                commandId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-tar": string;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeDatasetImportResult"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     "report-agent-images": {
         parameters: {
             query?: never;
@@ -13301,6 +14847,395 @@ export interface operations {
             };
         };
     };
+    "import-dataset-from-machine": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImportMachineInputBody"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeDataset"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "import-my-dataset-url": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImportDatasetURLInputBody"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeDataset"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "mount-dataset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MountDatasetInputBody"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeDatasetMount"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "list-my-dataset-mounts": {
+        parameters: {
+            query?: {
+                /** @description 1-based page number */
+                page?: number;
+                pageSize?: number;
+                /** @description Field to sort by (each list documents its own) */
+                sortBy?: string;
+                /** @description Sort direction */
+                order?: "asc" | "desc" | "ascending" | "descending" | "";
+                /** @description JSON object of filters, same keys as the named query parameters, e.g. {"status":"active"} */
+                filters?: string;
+                /** @description mounting (挂载中), mounted (已挂载), failed, unmounting, unmounted */
+                status?: "mounting" | "mounted" | "failed" | "unmounting" | "unmounted" | "";
+                machineId?: string;
+                datasetId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopePageDatasetMount"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "unmount-dataset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeDatasetMount"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     "list-public-datasets": {
         parameters: {
             query?: {
@@ -13438,6 +15373,84 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "start-my-dataset-upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StartDatasetUploadInputBody"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeDataset"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -13983,6 +15996,261 @@ export interface operations {
             };
         };
     };
+    "finish-my-dataset-upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeDataset"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "mount-this-dataset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MountFields"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeDatasetMount"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "list-dataset-mounts": {
+        parameters: {
+            query?: {
+                /** @description 1-based page number */
+                page?: number;
+                pageSize?: number;
+                /** @description Field to sort by (each list documents its own) */
+                sortBy?: string;
+                /** @description Sort direction */
+                order?: "asc" | "desc" | "ascending" | "descending" | "";
+                /** @description JSON object of filters, same keys as the named query parameters, e.g. {"status":"active"} */
+                filters?: string;
+                /** @description mounting (挂载中), mounted (已挂载), failed, unmounting, unmounted */
+                status?: "mounting" | "mounted" | "failed" | "unmounting" | "unmounted" | "";
+                machineId?: string;
+                datasetId?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopePageDatasetMount"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     "preview-my-dataset-file": {
         parameters: {
             query?: never;
@@ -14349,6 +16617,432 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "unmount-this-dataset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UnmountDatasetInputBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeDatasetMount"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "list-my-dataset-uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeListUploadSlot"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "init-my-dataset-uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InitDatasetUploadsInputBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeListUploadSlot"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "complete-my-dataset-upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                uploadId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopeUploadDone"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "put-my-dataset-part": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Required: base64 of the chunk's MD5 */
+                "Content-MD5"?: string;
+            };
+            path: {
+                id: string;
+                uploadId: string;
+                /** @description The part number, from 1 (a number) */
+                n: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvelopePartResult"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
