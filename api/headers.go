@@ -10,8 +10,10 @@ import (
 // consolePolicy is the Content-Security-Policy of the console and the API:
 // the Vite build loads only its own scripts; Element Plus sets inline
 // styles; avatars are blob: URLs and charts may use data: images; the live
-// pages open WebSockets to the same host.
-const consolePolicy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
+// pages open WebSockets to the same host. 'wasm-unsafe-eval' lets the
+// upload's Web Worker compile its WebAssembly MD5 (hash-wasm); it does not
+// allow eval() of scripts.
+const consolePolicy = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; " +
 	"img-src 'self' data: blob:; font-src 'self' data:; worker-src 'self' blob:; object-src 'none'; " +
 	"base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 

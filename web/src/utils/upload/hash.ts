@@ -2,7 +2,6 @@
 // every chunk's (the chunk's is the Content-MD5 of its part), with progress.
 // Runs in the Web Worker (md5.worker.ts); node runs it as it is in tests.
 import { createMD5 } from 'hash-wasm'
-import { Md5 } from './md5js'
 
 /** 5 MiB: the upload's chunk size (docs/datasets.md). */
 export const CHUNK_SIZE = 5 * 1024 * 1024
@@ -46,36 +45,9 @@ export async function hashBlob(
   return { md5: whole.digest('hex'), chunks }
 }
 
-/** The part of hash-wasm's IHasher used here. */
-interface Hasher {
-  init(): unknown
-  update(data: Uint8Array): unknown
-  digest(format: 'hex'): string
-}
-
-let wasm: boolean | null = null
-
-/**
- * hash-wasm's MD5 where WebAssembly may compile; the plain JavaScript one
- * where the page's Content-Security-Policy forbids it (the console's does).
- */
-export async function createHasher(): Promise<Hasher> {
-  if (wasm !== false) {
-    try {
-      const h = await createMD5()
-      wasm = true
-      return h
-    } catch {
-      wasm = false
-    }
-  }
-  const js = new Md5()
-  return { init: () => js.init(), update: (d: Uint8Array) => js.update(d), digest: () => js.digest() }
-}
-
-/** Tests: force the JavaScript MD5 (null: try WebAssembly again). */
-export function useWasm(on: boolean | null) {
-  wasm = on
+/** hash-wasm's MD5 (WebAssembly: the console's CSP allows 'wasm-unsafe-eval', not script eval). */
+export function createHasher() {
+  return createMD5()
 }
 
 export class HashCancelled extends Error {

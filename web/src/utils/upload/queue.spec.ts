@@ -303,29 +303,3 @@ describe('speed', () => {
     expect(m.speed).toBe(4000)
   })
 })
-
-describe('md5 without WebAssembly', () => {
-  it('gives the digests hash-wasm gives, whatever the slicing', async () => {
-    const { Md5 } = await import('./md5js')
-    for (const n of [0, 1, 55, 56, 63, 64, 65, 119, 120, 1000, 100_003]) {
-      const data = bytes(n, n)
-      const h = new Md5()
-      // fed in uneven pieces
-      for (let i = 0; i < n; i += 37) h.update(data.subarray(i, Math.min(n, i + 37)))
-      expect(h.digest()).toBe(await md5(data))
-    }
-  })
-
-  it('hashes files when WebAssembly is refused (the console’s CSP)', async () => {
-    const { useWasm } = await import('./hash')
-    const data = bytes(CHUNK_SIZE + 17)
-    useWasm(false)
-    try {
-      const r = await hashBlob(new Blob([data as BlobPart]))
-      expect(r.md5).toBe(await md5(data))
-      expect(r.chunks[1]).toBe(await md5(data.subarray(CHUNK_SIZE)))
-    } finally {
-      useWasm(null)
-    }
-  })
-})
