@@ -106,6 +106,8 @@ type CustomerDetail struct {
 	store.Tenant
 	Users []User           `json:"users"`
 	Tasks store.TaskCounts `json:"tasks" required:"false" doc:"The customer's tasks: running now (运行任务数), queued, and all"`
+	// Storage is the company's dataset storage and quota.
+	Storage store.StorageUse `json:"storage" required:"false"`
 }
 
 func (h *customersHandler) register(api huma.API) {
@@ -159,7 +161,11 @@ func (h *customersHandler) get(ctx context.Context, in *CustomerIDInput) (*Resp[
 	if err != nil {
 		return nil, err
 	}
-	return ok(ctx, CustomerDetail{Tenant: *c.Tenant, Users: usersOf(c.Users), Tasks: c.Tasks})
+	use, err := h.s.datasets.CustomerStorage(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	return ok(ctx, CustomerDetail{Tenant: *c.Tenant, Users: usersOf(c.Users), Tasks: c.Tasks, Storage: use})
 }
 
 // tenant answers with a customer, or the error.

@@ -46,6 +46,11 @@ func TestStorageQuotas(t *testing.T) {
 	if use.QuotaBytes != 1000 || !use.CustomQuota {
 		t.Fatalf("the customer's view: %+v", use)
 	}
+	var detail api.CustomerDetail // the admin's customer page shows it too
+	admin.must(200, "GET", "/api/admin/customers/"+fx.tenantA.ID, nil).decode(t, &detail)
+	if detail.Storage.QuotaBytes != 1000 || detail.Storage.UsedBytes != 3000 {
+		t.Fatalf("the customer page's storage: %+v", detail.Storage)
+	}
 	if dsAuditCount(t, e, "storage.quota", fx.tenantA.ID) != 1 {
 		t.Fatal("the quota change is not audited")
 	}

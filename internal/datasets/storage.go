@@ -112,6 +112,19 @@ func (s *Service) Quotas(ctx context.Context, q string, p store.Page) ([]store.T
 	return s.Store.ListTenantQuotas(ctx, s.Config.DefaultQuota, q, p)
 }
 
+// CustomerStorage is a customer's storage use and quota, for the admins'
+// customer page (2.1.3.2).
+func (s *Service) CustomerStorage(ctx context.Context, tenantID string) (store.StorageUse, error) {
+	if _, err := adminScope(ctx); err != nil {
+		return store.StorageUse{}, err
+	}
+	use, err := s.Store.TenantStorage(ctx, tenantID, s.Config.DefaultQuota, false)
+	if err != nil {
+		return store.StorageUse{}, accounts.CustomerNotFound(err)
+	}
+	return use, nil
+}
+
 // SetQuota sets a customer's quota (nil: the default). A quota below the
 // current use is allowed: nothing is removed, new uploads are refused
 // until the use is under it. Audited.

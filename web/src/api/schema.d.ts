@@ -3667,6 +3667,7 @@ export interface components {
             remark: string;
             /** @enum {string} */
             status: "active" | "pending" | "disabled";
+            storage?: components["schemas"]["StorageUse"];
             /** @description The customer's tasks: running now (运行任务数), queued, and all */
             tasks?: components["schemas"]["TaskCounts"];
             /** Format: date-time */

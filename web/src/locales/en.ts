@@ -251,6 +251,8 @@ const en: typeof zhCN = {
     phone: 'Phone',
     machineCount: 'Machines',
     userCount: 'Users',
+    runningTasks: 'Running tasks',
+    storage: 'Storage used / quota',
     status: 'Status',
     createdAt: 'Registered',
     remark: 'Remark',

@@ -251,6 +251,8 @@ export default {
     phone: '电话',
     machineCount: '分配机器数',
     userCount: '用户数',
+    runningTasks: '运行任务数',
+    storage: '存储使用 / 配额',
     status: '账号状态',
     createdAt: '注册时间',
     remark: '备注',
