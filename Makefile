@@ -16,7 +16,7 @@ MINIO_PKG := $(shell sed -n 's/^[[:space:]]*MinioPackage[[:space:]]*=[[:space:]]
 # Docker daemon (unless one is installed) with a static busybox for the
 # task containers' test image.
 APT_PACKAGES := slapd ldap-utils chromium $(if $(wildcard /usr/lib/postgresql/*/bin/postgres),,postgresql) \
-	$(if $(shell command -v dockerd),,docker.io) $(if $(wildcard /bin/busybox),,busybox-static)
+	$(if $(shell command -v dockerd),,docker.io) $(if $(wildcard /bin/busybox),,busybox-static) $(if $(shell command -v zip),,zip)
 
 # What the console build depends on.
 WEB_SRC := $(shell find web/src web/public -type f 2>/dev/null) \
