@@ -1,8 +1,10 @@
 package api_test
 
 import (
+	"archive/tar"
 	"archive/zip"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/md5"
 	"crypto/rand"
@@ -294,34 +296,61 @@ func zipBytes(t *testing.T, files map[string][]byte) []byte {
 	return buf.Bytes()
 }
 
-// Archives are extracted (folders kept); a zip bomb and a zip slip fail
-// the dataset with a reason and leave no file.
+// Archives are extracted (folders kept); a zip bomb and a zip slip are
+// refused with a 400 when their upload is whole, a tar.gz slip fails the
+// dataset with a reason; none leaves a file.
 func TestDatasetUploadArchives(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, options{temporal: true, objects: true})
 	owner := e.login("owner-a")
-	upload := func(name string, data []byte) *store.Dataset {
+	upload := func(name string, data []byte, ext string) *store.Dataset {
 		d := startUpload(t, owner, name, int64(len(data)))
-		s := initFiles(t, owner, d.ID, fileSpec("pack/"+name+".zip", data, true))
+		s := initFiles(t, owner, d.ID, fileSpec("pack/"+name+ext, data, true))
 		uploadAll(t, owner, d.ID, s[0], data)
 		owner.must(202, "POST", "/api/customer/datasets/"+d.ID+"/finish", nil)
 		return waitDataset(t, e, d.ID, "available", "failed")
 	}
-	good := upload("good", zipBytes(t, map[string][]byte{"a.txt": []byte("a"), "img/b.png": []byte("bb"), "img/deep/c.bin": []byte("ccc")}))
+	good := upload("good", zipBytes(t, map[string][]byte{"a.txt": []byte("a"), "img/b.png": []byte("bb"), "img/deep/c.bin": []byte("ccc")}), ".zip")
 	if good.Status != "available" || good.FileCount != 3 || good.SizeBytes != 6 {
 		t.Fatalf("zip: %+v", good)
 	}
 	if f := datasetFiles(t, e, good.ID); f["pack/img/deep/c.bin"] != 3 || f["pack/a.txt"] != 1 || len(f) != 3 {
 		t.Fatalf("zip files: %v", f)
 	}
-	bomb := upload("bomb", zipBytes(t, map[string][]byte{"ok.txt": []byte("fine"), "zeros.bin": make([]byte, 20<<20)}))
-	if bomb.Status != "failed" || bomb.StatusReason != "uploads.reason.archiveRatio" || len(datasetFiles(t, e, bomb.ID)) != 0 || bomb.ReservedBytes != 0 {
-		t.Fatalf("zip bomb: %+v", bomb)
+	// a zip that cannot be unpacked is refused by its directory when it is
+	// whole (here by its one part): 400, nothing kept, the upload aborted
+	refused := func(name string, data []byte) (*reply, store.Dataset) {
+		d := startUpload(t, owner, name, int64(len(data)))
+		s := initFiles(t, owner, d.ID, fileSpec("pack/"+name+".zip", data, true))
+		return putPart(t, owner, d.ID, s[0].UploadID, 1, data, ""), d
 	}
-	slip := upload("slip", zipBytes(t, map[string][]byte{"../../evil.sh": []byte("rm -rf /")}))
-	if slip.Status != "failed" || slip.StatusReason != "uploads.reason.archiveUnsafePath" || slip.StatusParams["path"] != "../../evil.sh" ||
-		len(datasetFiles(t, e, slip.ID)) != 0 {
-		t.Fatalf("zip slip: %+v", slip)
+	r, bomb := refused("bomb", zipBytes(t, map[string][]byte{"ok.txt": []byte("fine"), "zeros.bin": make([]byte, 20<<20)}))
+	if r.Status != 400 || uploadReason(t, r) != "uploads.reason.archiveRatio" {
+		t.Fatalf("zip bomb: %d %s", r.Status, r.Data)
+	}
+	r, slip := refused("slip", zipBytes(t, map[string][]byte{"../../evil.sh": []byte("rm -rf /")}))
+	if r.Status != 400 || uploadReason(t, r) != "uploads.reason.archiveUnsafePath" || !strings.Contains(string(r.Data), "../../evil.sh") {
+		t.Fatalf("zip slip: %d %s", r.Status, r.Data)
+	}
+	for _, d := range []store.Dataset{bomb, slip} {
+		var open []map[string]any
+		owner.must(200, "GET", "/api/customer/datasets/"+d.ID+"/uploads", nil).decode(t, &open)
+		if len(open) != 0 {
+			t.Fatalf("%s: open uploads left: %v", d.Name, open)
+		}
+		if n, _, _ := e.objects.Usage(context.Background(), objstore.BucketDatasets, "uploads/"+d.ID+"/"); n != 0 {
+			t.Fatalf("%s: %d bytes of the refused archive kept", d.Name, n)
+		}
+		if r := owner.do("POST", "/api/customer/datasets/"+d.ID+"/finish", nil); r.Status != 409 {
+			t.Fatalf("%s: finish with nothing uploaded: %d", d.Name, r.Status)
+		}
+	}
+	// a tar.gz has no directory to look at: the ingest refuses it and the
+	// dataset fails with the reason, leaving no file
+	tslip := upload("tslip", tarGzBytes(t, map[string][]byte{"ok.txt": []byte("fine"), "../../evil.sh": []byte("rm -rf /")}), ".tar.gz")
+	if tslip.Status != "failed" || tslip.StatusReason != "uploads.reason.archiveUnsafePath" || tslip.StatusParams["path"] != "../../evil.sh" ||
+		len(datasetFiles(t, e, tslip.ID)) != 0 {
+		t.Fatalf("tar.gz slip: %+v", tslip)
 	}
 	var blobs int
 	_ = e.st.Pool.QueryRow(context.Background(), `SELECT count(*) FROM dataset_blobs WHERE NOT verified`).Scan(&blobs)
@@ -552,4 +581,29 @@ func TestDatasetUploadNeedsItsAudit(t *testing.T) {
 	if n != 0 {
 		t.Fatalf("%d datasets created without their audit record", n)
 	}
+}
+
+func tarGzBytes(t *testing.T, files map[string][]byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if err := tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: int64(len(files[n])), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = tw.Write(files[n])
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gz.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

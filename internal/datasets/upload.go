@@ -493,6 +493,9 @@ func (s *Service) PutPart(ctx context.Context, in PartInput) (*PartResult, error
 	}
 	if u.ChunkCount() == 1 {
 		// a file of one chunk is whole now: completed without another request
+		if err := s.checkArchive(ctx, u); err != nil {
+			return nil, err
+		}
 		if err := s.recordCompleted(ctx, d, u); err != nil {
 			return nil, err
 		}
@@ -575,6 +578,9 @@ func (s *Service) CompleteUpload(ctx context.Context, datasetID, uploadID string
 		if _, err := s.Objects.PutWithMD5(ctx, objstore.BucketDatasets, u.ObjectKey, bytes.NewReader(nil), 0, ""); err != nil {
 			return nil, apperr.UnavailableErr("uploads.storeDown", "the object store is unavailable; try again later")
 		}
+	}
+	if err := s.checkArchive(ctx, u); err != nil {
+		return nil, err
 	}
 	if err := s.recordCompleted(ctx, d, u); err != nil {
 		return nil, err

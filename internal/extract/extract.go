@@ -315,3 +315,43 @@ func CleanPath(p string) (string, error) {
 	}
 	return c, nil
 }
+
+// CheckZip looks at a zip's central directory only, before anything is
+// unpacked, so that an upload can be refused at once (a clear 400 rather
+// than a dataset that fails later): unsafe names, links and devices, too
+// many files, and declared sizes over the limits or the ratio. The sizes a
+// zip declares may lie; Extract counts the real bytes again.
+func CheckZip(src io.ReaderAt, size int64, lim Limits, clean func(string) (string, error)) error {
+	zr, err := zip.NewReader(src, size)
+	if err != nil {
+		return refuse(ReasonCorrupt, nil, err)
+	}
+	var files int
+	var declared uint64
+	for _, f := range zr.File {
+		mode := f.Mode()
+		switch {
+		case mode.IsDir():
+			if _, err := cleanName(strings.TrimSuffix(f.Name, "/")+"/x", clean); err != nil && f.Name != "/" {
+				return err
+			}
+			continue
+		case mode&fs.ModeSymlink != 0 || !mode.IsRegular():
+			return refuse(ReasonLink, map[string]any{"path": short(f.Name)}, nil)
+		}
+		if _, err := cleanName(f.Name, clean); err != nil {
+			return err
+		}
+		if files++; lim.MaxFiles > 0 && files > lim.MaxFiles {
+			return refuse(ReasonTooManyFiles, map[string]any{"max": lim.MaxFiles}, nil)
+		}
+		declared += f.UncompressedSize64
+		if lim.MaxRatio > 0 && declared > uint64(max(size, 1))*uint64(lim.MaxRatio) {
+			return refuse(ReasonRatio, map[string]any{"ratio": lim.MaxRatio}, nil)
+		}
+		if lim.MaxBytes > 0 && declared > uint64(lim.MaxBytes) {
+			return refuse(ReasonTooLarge, map[string]any{"maxBytes": lim.MaxBytes}, nil)
+		}
+	}
+	return nil
+}

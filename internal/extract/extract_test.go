@@ -209,3 +209,38 @@ func TestFormatOf(t *testing.T) {
 		t.Error("a.gz is not a tar.gz")
 	}
 }
+
+// CheckZip refuses by the central directory alone what Extract would.
+func TestCheckZip(t *testing.T) {
+	check := func(data []byte, l Limits) string {
+		return reason(CheckZip(bytes.NewReader(data), int64(len(data)), l, CleanPath))
+	}
+	if r := check(zipOf(t, file("a.txt", "hello"), file("dir/", ""), file("dir/b.txt", "x")), lim); r != "" {
+		t.Fatalf("a good zip: %s", r)
+	}
+	if r := check(zipOf(t, file("zeros.bin", strings.Repeat("\x00", 8<<20))), lim); r != ReasonRatio {
+		t.Fatalf("zip bomb: %q", r)
+	}
+	if r := check(zipOf(t, file("zeros.bin", strings.Repeat("\x00", 8<<20))), Limits{MaxBytes: 1 << 20, MaxRatio: 1 << 20}); r != ReasonTooLarge {
+		t.Fatalf("over the total: %q", r)
+	}
+	for _, name := range []string{"../../evil", "/etc/passwd", `..\evil`} {
+		if r := check(zipOf(t, file("ok.txt", "x"), file(name, "evil")), lim); r != ReasonUnsafePath {
+			t.Errorf("%q: %q", name, r)
+		}
+	}
+	link := zipOf(t, func(zw *zip.Writer) {
+		h := &zip.FileHeader{Name: "link"}
+		h.SetMode(0o777 | 1<<27) // fs.ModeSymlink
+		_, _ = zw.CreateHeader(h)
+	})
+	if r := check(link, lim); r != ReasonLink {
+		t.Fatalf("symlink: %q", r)
+	}
+	if r := check(zipOf(t, file("1", "a"), file("2", "b"), file("3", "c")), Limits{MaxFiles: 2}); r != ReasonTooManyFiles {
+		t.Fatalf("too many files: %q", r)
+	}
+	if r := check([]byte("not a zip at all"), lim); r != ReasonCorrupt {
+		t.Fatalf("not a zip: %q", r)
+	}
+}
