@@ -240,6 +240,14 @@ export const revokeDatasetShare = (id: string, shareId: string) => http.delete<u
 export const listMounts = (params: PageParams & { status?: string; datasetId?: string } = {}, quiet = false) =>
   http.get<PageResult<DatasetMount> | DatasetMount[] | null>(`${base}/mounts`, { params: cleanParams(params), silent: quiet })
 
+/** The datasets mounted on one machine now: what a task there can bind. */
+export const listMountedOn = async (machineId: string) =>
+  asList(
+    await http.get<PageResult<DatasetMount> | DatasetMount[] | null>(`${base}/mounts`, {
+      params: { machineId, status: 'mounted', pageSize: 100 },
+    }),
+  )
+
 export const createMount = (datasetId: string, machineId: string, path: string) =>
   http.post<DatasetMount>(`${base}/mount`, { datasetId, machineId, path }, { silent: [400] })
 

@@ -4,6 +4,10 @@ import type { AvailableMachine } from '@/api/tasks'
 import { MA, MB, taskFixture } from '@/test/fixtures'
 import { fieldError, flushPromises, mountPage, settleForm } from '@/test/mountPage'
 
+vi.mock('@/api/datasets', async (original) => ({
+  ...(await original<typeof import('@/api/datasets')>()),
+  listMountedOn: vi.fn(),
+}))
 vi.mock('@/api/tasks', async (original) => ({
   ...(await original<typeof import('@/api/tasks')>()),
   listAvailableMachines: vi.fn(),
@@ -11,6 +15,7 @@ vi.mock('@/api/tasks', async (original) => ({
   createTask: vi.fn(),
 }))
 const api = await import('@/api/tasks')
+const datasetsApi = await import('@/api/datasets')
 const { bodyOf, emptyTaskForm, envNameProblem, placeTaskErrors, sentEnvRows } = await import('./rules')
 const { default: Page } = await import('./index.vue')
 
@@ -93,6 +98,7 @@ describe('create task page', () => {
   beforeEach(() => {
     vi.mocked(api.listAvailableMachines).mockResolvedValue(machines)
     vi.mocked(api.listTaskImages).mockResolvedValue([image('remotegpu/testimage:latest'), image('pytorch:2.3')])
+    vi.mocked(datasetsApi.listMountedOn).mockResolvedValue([])
   })
   afterEach(() => {
     vi.clearAllMocks()
@@ -124,6 +130,33 @@ describe('create task page', () => {
     await flushPromises()
     expect(vm.form.gpuCount).toBe(2)
     expect(api.listTaskImages).toHaveBeenLastCalledWith(MB)
+    wrapper.unmount()
+  })
+
+  it('offers the datasets mounted on the machine, forgets them on another machine, and binds the chosen ones', async () => {
+    const mount = {
+      id: 'mount-1', datasetId: 'ds-1', datasetName: 'imagenet', machineId: MA, machineName: 'gpu-a', path: '/data/imagenet',
+      status: 'mounted' as const, statusReason: '', statusParams: null, createdAt: '2026-01-01T00:00:00Z', mountedAt: '2026-01-01T00:00:00Z',
+    }
+    vi.mocked(datasetsApi.listMountedOn).mockResolvedValue([mount])
+    const { wrapper, router } = await mountPage(Page, `/customer/tasks/create-training?machineId=${MA}`)
+    await flushPromises()
+    expect(datasetsApi.listMountedOn).toHaveBeenCalledWith(MA)
+    const vm = wrapper.vm as unknown as Vm
+    Object.assign(vm.form, { name: 'resnet', image: 'remotegpu/testimage:latest', command: 'ls /rgpu/datasets', datasetMounts: ['mount-1'] })
+    vi.mocked(api.createTask).mockResolvedValueOnce(taskFixture({ id: 'new-task' }))
+    await wrapper.find('form').trigger('submit')
+    await settleForm()
+    expect(vi.mocked(api.createTask).mock.calls[0][0].datasets).toEqual([{ mountId: 'mount-1' }])
+    expect(router.currentRoute.value.path).toBe('/customer/tasks/new-task')
+    // none chosen: nothing sent; another machine: the choice is cleared
+    expect(bodyOf(emptyTaskForm()).datasets).toBeUndefined()
+    vi.mocked(datasetsApi.listMountedOn).mockResolvedValue([])
+    vm.form.datasetMounts = ['mount-1']
+    vm.form.machineId = MB
+    await flushPromises()
+    expect(datasetsApi.listMountedOn).toHaveBeenLastCalledWith(MB)
+    expect(vm.form.datasetMounts).toEqual([])
     wrapper.unmount()
   })
 

@@ -32,6 +32,8 @@ export interface TaskForm {
   notifyMail: boolean
   checkpointIntervalSeconds: number | null
   servicePort: number | null
+  /** mounts (of datasets on the machine) bound read-only into the container */
+  datasetMounts: string[]
 }
 
 export const TASK_FIELDS = [
@@ -51,6 +53,7 @@ export const TASK_FIELDS = [
   'notifyMail',
   'checkpointIntervalSeconds',
   'servicePort',
+  'datasets',
 ] as const
 export type TaskField = (typeof TASK_FIELDS)[number]
 
@@ -79,6 +82,7 @@ export const emptyTaskForm = (): TaskForm => ({
   notifyMail: false,
   checkpointIntervalSeconds: 600,
   servicePort: null,
+  datasetMounts: [],
 })
 
 /** The paths and variables every task container gets (docs/tasks.md, agentproto). */
@@ -185,6 +189,7 @@ export function bodyOf(form: TaskForm): TaskCreateInput {
     notifyMail: form.notifyMail,
     checkpointIntervalSeconds: form.checkpointIntervalSeconds ?? 0,
     servicePort: form.type === 'inference' ? form.servicePort : null,
+    ...(form.datasetMounts.length ? { datasets: form.datasetMounts.map((mountId) => ({ mountId })) } : {}),
   }
 }
 

@@ -4,6 +4,7 @@ import { useI18n } from 'vue-i18n'
 import { ElMessage, type FormInstance } from 'element-plus'
 import { describeError, isApiError } from '@/api/http'
 import { createTask, listAvailableMachines, listTaskImages, type AvailableMachine, type TaskImage } from '@/api/tasks'
+import { listMountedOn, type DatasetMount } from '@/api/datasets'
 import {
   bodyOf,
   emptyTaskForm,
@@ -29,6 +30,8 @@ export function useCreateTask() {
   const machinesFailed = ref(false)
   const images = shallowRef<TaskImage[]>([])
   const imagesLoading = ref(false)
+  /** the datasets mounted on the chosen machine */
+  const mounts = shallowRef<DatasetMount[]>([])
   const saving = ref(false)
   /** the API's errors by field, and by env row */
   const serverErrors = reactive({}) as Record<TaskField, string>
@@ -80,11 +83,26 @@ export function useCreateTask() {
     }
   }
 
-  // another machine: its images, and no more GPUs than it has
+  let mountsSeq = 0
+  async function loadMounts(machineId: string) {
+    const mine = ++mountsSeq
+    mounts.value = []
+    form.datasetMounts = []
+    if (!machineId) return
+    try {
+      const list = await listMountedOn(machineId)
+      if (mine === mountsSeq) mounts.value = list
+    } catch {
+      // the task can still run without datasets
+    }
+  }
+
+  // another machine: its images and mounted datasets, and no more GPUs than it has
   watch(
     () => form.machineId,
     (id) => {
       void loadImages(id)
+      void loadMounts(id)
       const m = machine.value
       if (m && form.gpuCount !== null && form.gpuCount > m.gpuCount) form.gpuCount = m.gpuCount
     },
@@ -135,6 +153,7 @@ export function useCreateTask() {
     machinesFailed,
     images,
     imagesLoading,
+    mounts,
     saving,
     serverErrors,
     envErrors,
