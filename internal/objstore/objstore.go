@@ -61,7 +61,9 @@ func (s *Store) EnsureBuckets(ctx context.Context, kinds ...string) error {
 			return fmt.Errorf("unable to check bucket %s: %w", b, err)
 		}
 		if !ok {
-			if err := s.c.MakeBucket(ctx, b, minio.MakeBucketOptions{}); err != nil {
+			// another process (a replica, a parallel test) may create it first
+			if err := s.c.MakeBucket(ctx, b, minio.MakeBucketOptions{}); err != nil &&
+				minio.ToErrorResponse(err).Code != "BucketAlreadyOwnedByYou" {
 				return fmt.Errorf("unable to create bucket %s: %w", b, err)
 			}
 		}
