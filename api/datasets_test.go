@@ -272,8 +272,23 @@ func TestDatasetShareFlow(t *testing.T) {
 	}
 	sameNames(t, "B's mine", listNames(t, ownerB, "/api/customer/datasets"))
 
-	// revoke: gone for B
+	// B mounted it on a machine it leases
+	ctx := context.Background()
+	machineB := &store.Machine{Name: "b-share", Region: "北京", GPUModel: "H100", GPUMemoryGB: 80, GPUCount: 8, SSHHost: "b-share.example",
+		SSHPort: 22, SSHUser: "root", SSHPasswordEnc: []byte{1}}
+	if err := e.st.CreateMachine(ctx, machineB, ""); err != nil {
+		t.Fatal(err)
+	}
+	mountB, err := e.st.CreateDatasetMount(ctx, store.NewDatasetMount{TenantID: fx.tenantB.ID, DatasetID: ds, MachineID: machineB.ID, Path: "/data/shared"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// revoke: gone for B, and so is its mount of it (unmounting: the agent gets no more of its files)
 	member.must(200, "DELETE", "/api/customer/datasets/"+ds+"/shares/"+shareID, nil)
+	if m, err := e.st.GetDatasetMount(ctx, fx.tenantB.ID, mountB); err != nil || m.Status != store.MountUnmounting {
+		t.Fatalf("B's mount after the revoke: %+v %v", m, err)
+	}
 	sameNames(t, "B's shared after revoke", listNames(t, memberB, "/api/customer/datasets/shared"))
 	memberB.must(404, "GET", "/api/customer/datasets/"+ds, nil)
 	member.must(404, "DELETE", "/api/customer/datasets/"+ds+"/shares/"+shareID, nil)

@@ -315,3 +315,14 @@ func (q *Queries) SetMountProgress(ctx context.Context, machineID, mountID strin
 		WHERE id = $1::uuid AND machine_id = $2::uuid AND status = 'mounting'`, mountID, machineID, p.FilesDone, p.FilesTotal, p.BytesDone, p.BytesTotal)
 	return err
 }
+
+// UnmountTenantDataset marks a company's live mounts of a dataset
+// unmounting (a share revoked: it may no longer read it) and returns them.
+func (q *Queries) UnmountTenantDataset(ctx context.Context, datasetID, tenantID string) ([]string, error) {
+	rows, err := q.db.Query(ctx, `UPDATE dataset_mounts SET status = 'unmounting', status_reason = '', status_params = '{}', updated_at = now()
+		WHERE dataset_id = $1 AND tenant_id = $2 AND status IN ('mounting', 'mounted', 'failed') RETURNING id`, datasetID, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}

@@ -3,6 +3,7 @@ package datasets
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -118,6 +119,8 @@ func (s *Service) Unshare(ctx context.Context, id, shareID string) error {
 	if err != nil {
 		return err
 	}
+	// the other company may no longer read it: its mounts of it go too
+	var unmount []string
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
 		q := store.New(tx)
 		sh, err := q.GetShare(ctx, shareID)
@@ -127,8 +130,22 @@ func (s *Service) Unshare(ctx context.Context, id, shareID string) error {
 		if err := q.DeleteShare(ctx, id, shareID); err != nil {
 			return err
 		}
+		if unmount, err = q.UnmountTenantDataset(ctx, id, sh.TenantID); err != nil {
+			return err
+		}
 		return audit.Record(ctx, tx, audit.Entry{Action: "dataset.unshare", TargetType: "dataset", TargetID: id, TenantID: d.TenantID, Success: true,
-			Detail: map[string]any{"name": d.Name, "company": sh.TenantCode, "status": sh.Status}})
+			Detail: map[string]any{"name": d.Name, "company": sh.TenantCode, "status": sh.Status, "unmounted": len(unmount)}})
 	})
-	return datasetNotFound(err)
+	if err != nil {
+		return datasetNotFound(err)
+	}
+	// The share is gone either way; a mount whose unmount cannot start now
+	// is already refused its files by the api (unmounting) and its copy
+	// goes at the latest with the lease (stop_tenant).
+	for _, m := range unmount {
+		if err := s.startMount(ctx, m, true); err != nil {
+			slog.WarnContext(ctx, "unable to start the unmount of a revoked share's mount", "mount", m, "err", err)
+		}
+	}
+	return nil
 }
