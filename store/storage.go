@@ -166,6 +166,12 @@ func (q *Queries) UnusedDatasets(ctx context.Context, before time.Time, limit in
 		WHERE d.deleted_at IS NULL AND d.status = 'available' AND coalesce(d.last_used_at, d.created_at) < $1
 			AND NOT EXISTS (SELECT 1 FROM dataset_mounts m WHERE m.dataset_id = d.id AND m.status IN ('mounting', 'mounted', 'unmounting'))
 		ORDER BY bytes DESC, d.created_at LIMIT $2`, before, limit)
+	return scanUnusedDatasets(rows, err)
+}
+
+// scanUnusedDatasets reads rows of UnusedDatasets' columns, each with the
+// count and the bytes of all of them (window functions).
+func scanUnusedDatasets(rows pgx.Rows, err error) ([]UnusedDataset, int, int64, error) {
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -260,21 +266,7 @@ func (q *Queries) FailedLeftovers(ctx context.Context, limit int) ([]UnusedDatas
 		WHERE d.deleted_at IS NULL AND d.status = 'failed'
 			AND (d.reserved_bytes > 0 OR EXISTS (SELECT 1 FROM dataset_files f WHERE f.dataset_id = d.id))
 		ORDER BY bytes DESC, d.created_at LIMIT $1`, limit)
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	defer rows.Close()
-	list := []UnusedDataset{}
-	var count int
-	var total int64
-	for rows.Next() {
-		var u UnusedDataset
-		if err := rows.Scan(&u.DatasetID, &u.Name, &u.TenantID, &u.Company, &u.Status, &u.Bytes, &u.LastUsedAt, &u.CreatedAt, &count, &total); err != nil {
-			return nil, 0, 0, err
-		}
-		list = append(list, u)
-	}
-	return list, count, total, rows.Err()
+	return scanUnusedDatasets(rows, err)
 }
 
 // OrphanBlob is a blob no file points at.
