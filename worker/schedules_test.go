@@ -24,23 +24,9 @@ import (
 // configuration on the next start, and run on the worker: the maintenance
 // one at once, making today's partitions.
 func TestEnsureSchedules(t *testing.T) {
-	addr := os.Getenv("TEMPORAL_ADDRESS")
-	if addr == "" {
-		t.Fatal("TEMPORAL_ADDRESS is not set: run the tests with `make test` (or `bin/remotegpu testenv -- go test ./...`)")
-	}
+	c, copts := dialTemporal(t)
 	st, _ := storetest.New(t)
 	ctx := context.Background()
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	copts, err := payloadcodec.ClientOptions(config.Config{TemporalAddress: addr, TemporalNamespace: "default", TemporalPayloadKey: key}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.Dial(copts)
-	if err != nil {
-		t.Fatalf("unable to reach Temporal at %s: %v", addr, err)
-	}
-	defer c.Close()
 	queue := fmt.Sprintf("test-schedules-%d", time.Now().UnixNano())
 	prefix := queue + "-"
 	w := worker.New(c, queue, worker.Deps{Store: st})
@@ -99,4 +85,26 @@ func TestEnsureSchedules(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// dialTemporal is a client of the test stack's Temporal (payloads sealed
+// with a key of its own), closed with the test, and its options.
+func dialTemporal(t *testing.T) (client.Client, client.Options) {
+	t.Helper()
+	addr := os.Getenv("TEMPORAL_ADDRESS")
+	if addr == "" {
+		t.Fatal("TEMPORAL_ADDRESS is not set: run the tests with `make test` (or `bin/remotegpu testenv -- go test ./...`)")
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	copts, err := payloadcodec.ClientOptions(config.Config{TemporalAddress: addr, TemporalNamespace: "default", TemporalPayloadKey: key}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.Dial(copts)
+	if err != nil {
+		t.Fatalf("unable to reach Temporal at %s: %v", addr, err)
+	}
+	t.Cleanup(c.Close)
+	return c, copts
 }

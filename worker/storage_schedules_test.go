@@ -2,16 +2,11 @@ package worker_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/client"
-
 	"github.com/remotegpu/remotegpu/internal/config"
-	"github.com/remotegpu/remotegpu/internal/payloadcodec"
 	"github.com/remotegpu/remotegpu/store/storetest"
 	"github.com/remotegpu/remotegpu/worker"
 )
@@ -19,23 +14,9 @@ import (
 // The storage schedules are created (again without error on the next
 // start), and the sample runs once at creation so that the trend has a point.
 func TestEnsureStorageSchedules(t *testing.T) {
-	addr := os.Getenv("TEMPORAL_ADDRESS")
-	if addr == "" {
-		t.Fatal("TEMPORAL_ADDRESS is not set: run the tests with `make test` (or `bin/remotegpu testenv -- go test ./...`)")
-	}
+	c, _ := dialTemporal(t)
 	st, _ := storetest.New(t)
 	ctx := context.Background()
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	copts, err := payloadcodec.ClientOptions(config.Config{TemporalAddress: addr, TemporalNamespace: "default", TemporalPayloadKey: key}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.Dial(copts)
-	if err != nil {
-		t.Fatalf("unable to reach Temporal at %s: %v", addr, err)
-	}
-	defer c.Close()
 	queue := fmt.Sprintf("test-storage-schedules-%d", time.Now().UnixNano())
 	prefix := queue + "-"
 	w := worker.New(c, queue, worker.Deps{Store: st})
