@@ -56,10 +56,21 @@ func (h *DatasetHost) DatasetImportFromMachine(ctx context.Context, in DatasetMa
 	if err != nil {
 		return DatasetMachineImportResult{}, err
 	}
-	if !strings.HasPrefix(r.ObjectKey, "imports/"+in.DatasetID+"/") {
+	// hostchan accepted only the key derived from the command; checked
+	// again here (one file right under the dataset's imports), and the size
+	// is the stored object's, not the host's word
+	name, ok := strings.CutPrefix(r.ObjectKey, "imports/"+in.DatasetID+"/")
+	if !ok || name == "" || strings.Contains(name, "/") || strings.Contains(name, "..") {
 		return DatasetMachineImportResult{}, temporal.NewNonRetryableApplicationError("the host named another object than the import's", "ImportMismatch", nil)
 	}
-	return DatasetMachineImportResult{ObjectKey: r.ObjectKey, Size: r.Size}, nil
+	size, err := h.Objects.Stat(ctx, objstore.BucketDatasets, r.ObjectKey)
+	if errors.Is(err, objstore.ErrNotFound) {
+		return DatasetMachineImportResult{}, temporal.NewNonRetryableApplicationError("the host reported an import the api never stored", "ImportMismatch", nil)
+	}
+	if err != nil {
+		return DatasetMachineImportResult{}, err
+	}
+	return DatasetMachineImportResult{ObjectKey: r.ObjectKey, Size: size}, nil
 }
 
 type DatasetMountHostInput struct {

@@ -243,8 +243,10 @@ func (q *Queries) AgentImportTarget(ctx context.Context, machineID, datasetID st
 	return &t, notFound(err)
 }
 
-// RecordImportUpload keeps where the api stored a machine import's tar on
-// its command (the command's progress), so the host's result can be checked.
+// RecordImportUpload notes on the command (its progress, which the host's
+// heartbeats may overwrite: informative only) where the api stored a
+// machine import's tar. The result check derives the key from the command
+// and the activity reads the size from the store.
 func (q *Queries) RecordImportUpload(ctx context.Context, commandID, objectKey string, size int64) error {
 	p, _ := json.Marshal(map[string]any{"uploading": true, "objectKey": objectKey, "size": size})
 	_, err := q.db.Exec(ctx, `UPDATE host_commands SET progress = $2, updated_at = now() WHERE id = $1`, commandID, p)

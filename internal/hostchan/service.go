@@ -298,7 +298,7 @@ func (s *Service) effects(ctx context.Context, tx pgx.Tx, c Caller, cmd *store.H
 	switch cmd.Kind {
 	case agentproto.KindDatasetImport:
 		// the workflow gets the object the api stored, never one the host names
-		if ok && !importMatches(cmd.Progress, result) {
+		if ok && !importMatches(cmd, result) {
 			*status, *msg, *typ, *permanent = agentproto.ResultFailed, "the host reported another import than the one the api stored", "ImportMismatch", true
 		}
 		return nil
@@ -346,18 +346,17 @@ func (s *Service) effects(ctx context.Context, tx pgx.Tx, c Caller, cmd *store.H
 	return nil
 }
 
-// importMatches: the host's result of a dataset_import names the object
-// and size the api recorded when it stored the upload.
-func importMatches(progress, result json.RawMessage) bool {
-	var stored struct {
-		ObjectKey string `json:"objectKey"`
-		Size      int64  `json:"size"`
-	}
+// importMatches: the host's result of a dataset_import names the one
+// object the api stores that command's upload at. It is derived from the
+// command, never read from its progress, which the host's heartbeats write.
+// The activity then reads the object's size from the store itself.
+func importMatches(cmd *store.HostCommand, result json.RawMessage) bool {
+	var args agentproto.DatasetImportArgs
 	var got agentproto.DatasetImportResult
-	if json.Unmarshal(progress, &stored) != nil || json.Unmarshal(result, &got) != nil {
+	if json.Unmarshal(cmd.Args, &args) != nil || json.Unmarshal(result, &got) != nil || args.DatasetID == "" {
 		return false
 	}
-	return stored.ObjectKey != "" && stored.ObjectKey == got.ObjectKey && stored.Size == got.Size
+	return got.ObjectKey == agentproto.DatasetImportObjectKey(args.DatasetID, cmd.ID)
 }
 
 // settle hands the recorded answer to the workflow. An activity that no
