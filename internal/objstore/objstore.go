@@ -86,8 +86,14 @@ func (s *Store) Put(ctx context.Context, kind, key string, r io.Reader, size int
 }
 
 // PutStream stores size bytes of r (streamed; -1: unknown) and returns the object's ETag.
+// A stream of unknown size goes in parts of StreamPartSize (minio-go's own
+// choice then is parts of about 576 MiB, each buffered whole in memory).
 func (s *Store) PutStream(ctx context.Context, kind, key string, r io.Reader, size int64, contentType string) (string, error) {
-	info, err := s.c.PutObject(ctx, s.bucket(kind), key, r, size, minio.PutObjectOptions{ContentType: contentType})
+	opts := minio.PutObjectOptions{ContentType: contentType}
+	if size < 0 {
+		opts.PartSize = StreamPartSize
+	}
+	info, err := s.c.PutObject(ctx, s.bucket(kind), key, r, size, opts)
 	if err != nil {
 		return "", fmt.Errorf("unable to store %s/%s: %w", kind, key, err)
 	}
