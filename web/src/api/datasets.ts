@@ -320,7 +320,6 @@ export interface AdminDataset extends Dataset {
 export const listAdminDatasets = (params: AdminDatasetListParams) =>
   http.get<PageResult<AdminDataset>>(admin, { params: cleanParams(params) })
 
-export const getAdminDataset = (id: string) => http.get<Dataset>(`${admin}/${id}`, { silent: [404] })
 export const updateAdminDataset = (id: string, input: Partial<DatasetInput>) => http.put<Dataset>(`${admin}/${id}`, input)
 export const deleteAdminDataset = (id: string) => http.delete<unknown>(`${admin}/${id}`)
 export const setDatasetPublic = (id: string) => http.post<unknown>(`${admin}/${id}/set-public`)
@@ -328,8 +327,6 @@ export const setDatasetPrivate = (id: string) => http.post<unknown>(`${admin}/${
 export const approveShare = (shareId: string) => http.post<unknown>(`${admin}/shares/${shareId}/approve`)
 export const rejectShare = (shareId: string, reason: string) => http.post<unknown>(`${admin}/shares/${shareId}/reject`, { reason })
 export const adminDownloadLink = (id: string, path?: string) => datasetDownloadLink(id, path, admin)
-export const listAdminDatasetTasks = async (id: string) =>
-  asList(await http.get<DatasetTaskUse[] | PageResult<DatasetTaskUse> | null>(`${admin}/${id}/tasks`))
 
 /* ---------- admin storage ---------- */
 

@@ -2,6 +2,7 @@
 // the upload session and its resume after a reload.
 import { computed, onBeforeUnmount, onMounted, reactive, ref, shallowRef } from 'vue'
 import { useI18n } from 'vue-i18n'
+import { onBeforeRouteLeave } from 'vue-router'
 import { ElMessage } from 'element-plus'
 import {
   deleteAdminDataset,
@@ -237,6 +238,8 @@ export function useUploader(scope: 'customer' | 'admin') {
       e.returnValue = t('dataset.up.leaveWarning')
     }
   }
+  // another page of the console: asked in our words (browsers show their own text above)
+  onBeforeRouteLeave(() => (session.value?.state === 'running' ? confirmAction(t('dataset.up.leaveWarning')) : true))
   onMounted(() => window.addEventListener('beforeunload', beforeUnload))
   onBeforeUnmount(() => {
     window.removeEventListener('beforeunload', beforeUnload)

@@ -41,6 +41,28 @@ describe('dataset detail', () => {
     vi.restoreAllMocks()
   })
 
+  it('shows the folder opened last, whatever order the answers come in', async () => {
+    vi.mocked(api.getDataset).mockResolvedValue(datasetFixture({ canEdit: true }))
+    const { wrapper } = await mountPage(Page, '/customer/datasets/ds-1')
+    await flushPromises()
+    // the root's second load answers after the folder's
+    let answerRoot: () => void = () => {}
+    vi.mocked(api.listDatasetFiles).mockImplementation(async (_id, _p, params) => {
+      if (params.dir === 'imgs') return page([entry({ path: 'imgs/cat.png', name: 'cat.png' })])
+      await new Promise<void>((r) => (answerRoot = r))
+      return page([entry({ path: 'readme.txt', name: 'readme.txt' })])
+    })
+    await wrapper.find('input[data-testid="file-search"], [data-testid="file-search"] input').trigger('keyup.enter') // the root, again
+    await wrapper.find('[data-testid="file-imgs"]').trigger('click')
+    await flushPromises()
+    answerRoot()
+    await flushPromises()
+    const table = wrapper.find('[data-testid="file-table"]').text()
+    expect(table).toContain('cat.png')
+    expect(table).not.toContain('readme.txt')
+    wrapper.unmount()
+  })
+
   it('shows the information, the files by folder, mounts and the tasks that used it', async () => {
     vi.mocked(api.getDataset).mockResolvedValue(datasetFixture({ canEdit: true }))
     vi.mocked(api.listDatasetMounts).mockResolvedValue([mountFixture(), mountFixture({ id: 'm2', status: 'failed', statusReason: 'mounts.notFound' })])
