@@ -72,10 +72,10 @@ type MountIDInput struct {
 
 type ImportMachineInput struct {
 	Body struct {
-		Name        string   `json:"name" maxLength:"500" doc:"1 to 128 characters"`
+		Name        string   `json:"name" maxLength:"400" doc:"1 to 100 characters"`
 		Type        string   `json:"type" enum:"image,text,audio,video,other"`
-		Description string   `json:"description,omitempty" maxLength:"10000"`
-		Tags        []string `json:"tags,omitempty" maxItems:"50"`
+		Description string   `json:"description,omitempty" maxLength:"8000" doc:"At most 2000 characters"`
+		Tags        []string `json:"tags,omitempty" maxItems:"100" doc:"At most 20, each at most 30 characters"`
 		Access      string   `json:"access,omitempty" enum:"private,team," doc:"private (default) or team (团队共享)"`
 		MachineID   string   `json:"machineId" format:"uuid" doc:"A machine leased to the company"`
 		Path        string   `json:"path" maxLength:"1024" doc:"An absolute path on the machine: a directory (imported with its tree; symlinks are not followed) or a file"`

@@ -58,10 +58,10 @@ type DatasetIDInput struct {
 
 // DatasetEditBody is the edit form; fields left out stay as they are.
 type DatasetEditBody struct {
-	Name        *string  `json:"name,omitempty" maxLength:"200" doc:"1 to 128 characters"`
+	Name        *string  `json:"name,omitempty" maxLength:"200" doc:"1 to 100 characters"`
 	Type        *string  `json:"type,omitempty" enum:"image,text,audio,video,other"`
 	Description *string  `json:"description,omitempty" maxLength:"4000" doc:"At most 2000 characters"`
-	Tags        []string `json:"tags,omitempty" maxItems:"50" doc:"At most 20 tags of at most 32 characters"`
+	Tags        []string `json:"tags,omitempty" maxItems:"50" doc:"At most 20 tags of at most 30 characters"`
 	Access      *string  `json:"access,omitempty" enum:"private,team,public" doc:"A customer's dataset: private or team; a public one (admins): public or private"`
 }
 

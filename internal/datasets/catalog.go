@@ -151,13 +151,6 @@ type EditInput struct {
 	Access      *string
 }
 
-const (
-	editMaxName        = 128
-	editMaxDescription = 2000
-	editMaxTags        = 20
-	editMaxTagLen      = 32
-)
-
 // apply checks the form against the dataset and returns the edit.
 func (in EditInput) apply(d *store.Dataset) (store.DatasetEdit, error) {
 	e := store.DatasetEdit{Name: d.Name, Type: d.Type, Description: d.Description, Tags: d.Tags, Access: d.Access}
@@ -167,8 +160,8 @@ func (in EditInput) apply(d *store.Dataset) (store.DatasetEdit, error) {
 	}
 	if in.Name != nil {
 		e.Name = strings.TrimSpace(*in.Name)
-		if n := utf8.RuneCountInString(e.Name); n == 0 || n > editMaxName {
-			bad("body.name", "datasets.nameLength", "the name must be 1 to {max} characters", apperr.P{"max": editMaxName})
+		if n := utf8.RuneCountInString(e.Name); n == 0 || n > MaxNameRunes {
+			bad("body.name", "datasets.nameLength", "the name must be 1 to {max} characters", apperr.P{"max": MaxNameRunes})
 		}
 	}
 	if in.Type != nil {
@@ -179,8 +172,8 @@ func (in EditInput) apply(d *store.Dataset) (store.DatasetEdit, error) {
 	}
 	if in.Description != nil {
 		e.Description = strings.TrimSpace(*in.Description)
-		if utf8.RuneCountInString(e.Description) > editMaxDescription {
-			bad("body.description", "datasets.descriptionTooLong", "the description must be at most {max} characters", apperr.P{"max": editMaxDescription})
+		if utf8.RuneCountInString(e.Description) > MaxDescRunes {
+			bad("body.description", "datasets.descriptionTooLong", "the description must be at most {max} characters", apperr.P{"max": MaxDescRunes})
 		}
 	}
 	if in.Tags != nil {
@@ -190,8 +183,8 @@ func (in EditInput) apply(d *store.Dataset) (store.DatasetEdit, error) {
 				e.Tags = append(e.Tags, t)
 			}
 		}
-		if len(e.Tags) > editMaxTags || slices.ContainsFunc(e.Tags, func(t string) bool { return utf8.RuneCountInString(t) > editMaxTagLen }) {
-			bad("body.tags", "datasets.tagsInvalid", "at most {max} tags of at most {len} characters each", apperr.P{"max": editMaxTags, "len": editMaxTagLen})
+		if len(e.Tags) > MaxTags || slices.ContainsFunc(e.Tags, func(t string) bool { return utf8.RuneCountInString(t) > MaxTagRunes }) {
+			bad("body.tags", "datasets.tagsInvalid", "at most {max} tags of at most {len} characters each", apperr.P{"max": MaxTags, "len": MaxTagRunes})
 		}
 	}
 	if in.Access != nil {

@@ -60,7 +60,7 @@ func (s *Service) ImportURL(ctx context.Context, in ImportURLInput) (*store.Data
 			Detail: map[string]any{"name": meta.Name, "error": "the workflow could not start"}})
 		return nil, err
 	}
-	return s.Store.GetDataset(ctx, uploadScope(ctx), id)
+	return s.Store.GetDataset(ctx, scope(ctx), id)
 }
 
 // CreatePublic is the admin's new public dataset: imported from url, or

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/client"
@@ -37,13 +35,6 @@ type MachineImportInput struct {
 	Path        string
 }
 
-const (
-	maxNameRunes = 128
-	maxDescRunes = 2000
-	maxTags      = 20
-	maxTagRunes  = 32
-)
-
 // ImportMachine creates the dataset and starts its ingest. 400 for the
 // form's problems, 404 mounts.machineNotLeased.
 func (s *Service) ImportMachine(ctx context.Context, in MachineImportInput) (*store.Dataset, error) {
@@ -51,38 +42,9 @@ func (s *Service) ImportMachine(ctx context.Context, in MachineImportInput) (*st
 	if p.TenantID == "" {
 		return nil, errMachineNotLeased()
 	}
-	name := strings.TrimSpace(in.Name)
-	if n := utf8.RuneCountInString(name); n < 1 || n > maxNameRunes {
-		return nil, apperr.New(apperr.Invalid, "mounts.importNameLength", "the name must be 1 to {max} characters", apperr.P{"max": maxNameRunes}).
-			AtField("body.name")
-	}
-	switch in.Type {
-	case "image", "text", "audio", "video", "other":
-	default:
-		return nil, apperr.New(apperr.Invalid, "mounts.importTypeInvalid", "the type must be image, text, audio, video or other").AtField("body.type")
-	}
-	if in.Access == "" {
-		in.Access = store.AccessPrivate
-	}
-	if in.Access != store.AccessPrivate && in.Access != store.AccessTeam {
-		return nil, apperr.New(apperr.Invalid, "mounts.importAccessInvalid", "access must be private or team").AtField("body.access")
-	}
-	if utf8.RuneCountInString(in.Description) > maxDescRunes {
-		return nil, apperr.New(apperr.Invalid, "mounts.importDescriptionTooLong", "the description must be at most {max} characters",
-			apperr.P{"max": maxDescRunes}).AtField("body.description")
-	}
-	tags := []string{}
-	for _, t := range in.Tags {
-		if t = strings.TrimSpace(t); t != "" {
-			tags = append(tags, t)
-		}
-		if utf8.RuneCountInString(t) > maxTagRunes {
-			return nil, apperr.New(apperr.Invalid, "mounts.importTagInvalid", "a tag must be at most {max} characters", apperr.P{"max": maxTagRunes}).
-				AtField("body.tags")
-		}
-	}
-	if len(tags) > maxTags {
-		return nil, apperr.New(apperr.Invalid, "mounts.importTagInvalid", "at most {max} tags", apperr.P{"max": maxTags}).AtField("body.tags")
+	meta, err := checkMeta(DatasetMeta{Name: in.Name, Type: in.Type, Description: in.Description, Tags: in.Tags, Access: in.Access}, false)
+	if err != nil {
+		return nil, err
 	}
 	if why := agentproto.ImportPathProblem(in.Path); why != "" {
 		return nil, apperr.New(apperr.Invalid, "mounts.importPathInvalid", "{path} cannot be imported: {why}",
@@ -102,13 +64,13 @@ func (s *Service) ImportMachine(ctx context.Context, in MachineImportInput) (*st
 	var id string
 	err = s.Store.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		if id, err = store.New(tx).CreateDataset(ctx, store.NewDataset{TenantID: p.TenantID, CreatedBy: p.UserID, CreatedByName: by, Name: name,
-			Type: in.Type, Description: in.Description, Tags: tags, Access: in.Access, Source: "machine", SourceRef: m.Name + ":" + in.Path,
+		if id, err = store.New(tx).CreateDataset(ctx, store.NewDataset{TenantID: p.TenantID, CreatedBy: p.UserID, CreatedByName: by, Name: meta.Name,
+			Type: meta.Type, Description: meta.Description, Tags: meta.Tags, Access: meta.Access, Source: "machine", SourceRef: m.Name + ":" + in.Path,
 			Status: store.DatasetProcessing}); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Action: "dataset.import_machine", TargetType: "dataset", TargetID: id, Success: true,
-			Detail: map[string]any{"name": name, "machineId": m.ID, "machine": m.Name, "path": in.Path}})
+			Detail: map[string]any{"name": meta.Name, "machineId": m.ID, "machine": m.Name, "path": in.Path}})
 	})
 	if err != nil {
 		return nil, err
@@ -121,7 +83,7 @@ func (s *Service) ImportMachine(ctx context.Context, in MachineImportInput) (*st
 		slog.ErrorContext(ctx, "unable to start the machine import", "dataset", id, "err", err)
 		return nil, s.importNotStarted(ctx, id)
 	}
-	return s.Store.GetDataset(ctx, readScope(ctx), id)
+	return s.Store.GetDataset(ctx, scope(ctx), id)
 }
 
 // importNotStarted fails the dataset whose ingest could not start.

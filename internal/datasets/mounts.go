@@ -24,12 +24,6 @@ import (
 // DatasetMount workflow; an unmount is its signal (SignalWithStart, so a
 // mount whose workflow ended is removed by a new run).
 
-// readScope is who reads datasets: the calling customer.
-func readScope(ctx context.Context) store.DatasetScope {
-	p := caller.From(ctx)
-	return store.DatasetScope{TenantID: p.TenantID, UserID: p.UserID, Owner: p.Role == "owner", Admin: p.IsAdmin()}
-}
-
 // MountInput asks for a dataset on a machine at a path.
 type MountInput struct {
 	DatasetID string
@@ -74,7 +68,7 @@ func (s *Service) Mount(ctx context.Context, in MountInput) (*store.DatasetMount
 	if p.TenantID == "" {
 		return nil, errMachineNotLeased()
 	}
-	d, err := s.Store.GetDataset(ctx, readScope(ctx), in.DatasetID)
+	d, err := s.Store.GetDataset(ctx, scope(ctx), in.DatasetID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errMountDatasetNotFound()
 	}
@@ -192,7 +186,7 @@ func (s *Service) Mounts(ctx context.Context, in MountsInput, forDataset bool) (
 		return []store.DatasetMount{}, 0, nil
 	}
 	if forDataset {
-		if _, err := s.Store.GetDataset(ctx, readScope(ctx), in.DatasetID); errors.Is(err, store.ErrNotFound) {
+		if _, err := s.Store.GetDataset(ctx, scope(ctx), in.DatasetID); errors.Is(err, store.ErrNotFound) {
 			return nil, 0, errMountDatasetNotFound()
 		} else if err != nil {
 			return nil, 0, err

@@ -29,15 +29,6 @@ func (s *Service) reserve(ctx context.Context, tx pgx.Tx, datasetID, tenantID st
 	return err
 }
 
-// uploadScope is the caller's read scope of datasets.
-func uploadScope(ctx context.Context) store.DatasetScope {
-	p := caller.From(ctx)
-	if p.IsAdmin() {
-		return store.DatasetScope{Admin: true, UserID: p.UserID}
-	}
-	return store.DatasetScope{TenantID: p.TenantID, UserID: p.UserID, Owner: p.Role == "owner"}
-}
-
 func errDatasetNotFound() error {
 	return apperr.NotFoundErr("uploads.datasetNotFound", "the dataset does not exist")
 }
@@ -46,7 +37,7 @@ func errDatasetNotFound() error {
 // its company's dataset that it uploaded (or any of them, as an owner); an
 // admin a public dataset. Others' datasets are not found.
 func (s *Service) writableDataset(ctx context.Context, db store.DBTX, id string, lock bool) (*store.Dataset, error) {
-	sc := uploadScope(ctx)
+	sc := scope(ctx)
 	q := store.New(db)
 	d, err := q.GetDataset(ctx, sc, id)
 	if errors.Is(err, store.ErrNotFound) {

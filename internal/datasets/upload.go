@@ -47,8 +47,6 @@ const (
 	StateOpen = "open"
 )
 
-var datasetTypes = []string{"image", "text", "audio", "video", "other"}
-
 var md5Hex = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 // DatasetMeta is what a new dataset is described with.
@@ -77,7 +75,7 @@ func checkMeta(m DatasetMeta, admin bool) (DatasetMeta, error) {
 	if n := utf8.RuneCountInString(m.Name); n < 1 || n > MaxNameRunes {
 		return m, invalid("body.name", "uploads.nameLength", "the name must be 1 to {max} characters", apperr.P{"max": MaxNameRunes})
 	}
-	if !slices.Contains(datasetTypes, m.Type) {
+	if !slices.Contains(DatasetTypes, m.Type) {
 		return m, invalid("body.type", "uploads.typeInvalid", "the type must be image, text, audio, video or other", nil)
 	}
 	m.Description = strings.TrimSpace(m.Description)
@@ -167,7 +165,7 @@ func (s *Service) StartUpload(ctx context.Context, in UploadStart) (*store.Datas
 	if err != nil {
 		return nil, err
 	}
-	return s.Store.GetDataset(ctx, uploadScope(ctx), id)
+	return s.Store.GetDataset(ctx, scope(ctx), id)
 }
 
 // UploadFile is a file the caller is about to send.
@@ -659,5 +657,5 @@ func (s *Service) FinishUpload(ctx context.Context, datasetID string) (*store.Da
 			Success: false, Detail: map[string]any{"name": d.Name, "error": "the workflow could not start"}})
 		return nil, err
 	}
-	return s.Store.GetDataset(ctx, uploadScope(ctx), d.ID)
+	return s.Store.GetDataset(ctx, scope(ctx), d.ID)
 }

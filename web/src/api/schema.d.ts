@@ -3786,9 +3786,9 @@ export interface components {
             access?: "private" | "team" | "public";
             /** @description At most 2000 characters */
             description?: string;
-            /** @description 1 to 128 characters */
+            /** @description 1 to 100 characters */
             name?: string;
-            /** @description At most 20 tags of at most 32 characters */
+            /** @description At most 20 tags of at most 30 characters */
             tags?: string[] | null;
             /** @enum {string} */
             type?: "image" | "text" | "audio" | "video" | "other";
@@ -5330,16 +5330,18 @@ export interface components {
              * @enum {string}
              */
             access?: "private" | "team" | "";
+            /** @description At most 2000 characters */
             description?: string;
             /**
              * Format: uuid
              * @description A machine leased to the company
              */
             machineId: string;
-            /** @description 1 to 128 characters */
+            /** @description 1 to 100 characters */
             name: string;
             /** @description An absolute path on the machine: a directory (imported with its tree; symlinks are not followed) or a file */
             path: string;
+            /** @description At most 20, each at most 30 characters */
             tags?: string[] | null;
             /** @enum {string} */
             type: "image" | "text" | "audio" | "video" | "other";
