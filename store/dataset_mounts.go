@@ -184,8 +184,17 @@ const agentMount = ` FROM dataset_mounts dm JOIN machines m ON m.id = dm.machine
 	JOIN datasets d ON d.id = dm.dataset_id`
 
 const agentMountWhere = `
-	WHERE dm.id = $1::uuid AND dm.machine_id = $2::uuid AND al.tenant_id = dm.tenant_id AND dm.status IN ('mounting', 'mounted')
-	  AND d.deleted_at IS NULL`
+	WHERE dm.id = $1::uuid AND dm.machine_id = $2::uuid AND al.tenant_id = dm.tenant_id AND dm.allocation_id = al.id
+	  AND dm.status IN ('mounting', 'mounted') AND d.deleted_at IS NULL AND ` + mountReadable
+
+// mountReadable: the mount's company (and its creator) may still read the
+// dataset d of the mount dm, as DatasetScope says: a narrowed access (team
+// to private, public to admins only) or a revoked share stops a mount's
+// files and its binding into tasks at once, not only at the next unmount.
+const mountReadable = `(d.tenant_id IS NULL AND d.access = 'public'
+	  OR d.tenant_id = dm.tenant_id AND (d.access = 'team' OR d.created_by = dm.created_by
+	    OR EXISTS (SELECT 1 FROM users u WHERE u.id = dm.created_by AND u.role = 'owner' AND u.tenant_id = dm.tenant_id))
+	  OR EXISTS (SELECT 1 FROM dataset_shares sh WHERE sh.dataset_id = d.id AND sh.tenant_id = dm.tenant_id AND sh.status = 'approved'))`
 
 // ManifestFile is one file of a dataset as a mount lists it.
 type ManifestFile struct {
@@ -265,7 +274,8 @@ type TaskMount struct {
 // machine (the others are left out: the caller compares).
 func (q *Queries) TaskMounts(ctx context.Context, tenantID, machineID string, ids []string) ([]TaskMount, error) {
 	rows, err := q.db.Query(ctx, `SELECT dm.id, dm.dataset_id, d.name, dm.path FROM dataset_mounts dm JOIN datasets d ON d.id = dm.dataset_id
-		WHERE dm.id = ANY($1::uuid[]) AND dm.tenant_id = $2 AND dm.machine_id = $3 AND dm.status = 'mounted' AND d.deleted_at IS NULL`,
+		WHERE dm.id = ANY($1::uuid[]) AND dm.tenant_id = $2 AND dm.machine_id = $3 AND dm.status = 'mounted' AND d.deleted_at IS NULL
+		  AND `+mountReadable,
 		ids, tenantID, machineID)
 	return collect(rows, err, func(r pgx.Row) (*TaskMount, error) {
 		var m TaskMount

@@ -65,6 +65,20 @@ func TestDatasetMountRules(t *testing.T) {
 	if ms, _ := st.TaskMounts(ctx, tb, m1, []string{mount}); len(ms) != 0 {
 		t.Fatal("another tenant binds the mount")
 	}
+	// the dataset narrowed to its uploader (team → private): the mount's
+	// files and its binding stop at once
+	if _, err := st.Pool.Exec(ctx, `UPDATE datasets SET access = 'private' WHERE id = $1`, ds); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.AgentMountManifest(ctx, m1, mount); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a dataset no longer readable: manifest %v", err)
+	}
+	if ms, _ := st.TaskMounts(ctx, ta, m1, []string{mount}); len(ms) != 0 {
+		t.Fatal("a dataset no longer readable is bound")
+	}
+	if _, err := st.Pool.Exec(ctx, `UPDATE datasets SET access = 'team' WHERE id = $1`, ds); err != nil {
+		t.Fatal(err)
+	}
 	// B's mount of its own on its machine stays when A's lease ends
 	dsB, _ := st.CreateDataset(ctx, store.NewDataset{TenantID: tb, Name: "b", Type: "other", Access: "team", Source: "upload", Status: store.DatasetAvailable})
 	mountB, err := st.CreateDatasetMount(ctx, store.NewDatasetMount{TenantID: tb, DatasetID: dsB, MachineID: m2, Path: "/data/d"})
