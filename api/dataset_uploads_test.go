@@ -492,14 +492,22 @@ func TestDatasetAdminUpload(t *testing.T) {
 	if got := waitDataset(t, e, d.ID, "available", "failed"); got.Status != "available" || got.FileCount != 2 || got.SizeBytes != int64(len(data)) {
 		t.Fatalf("public upload: %+v", got)
 	}
-	// customers get instant upload from public data; their quota is untouched
+	// content the platform keeps to admins is not offered to customers
 	owner := e.login("owner-a")
+	admin.must(200, "POST", "/api/admin/datasets/"+d.ID+"/set-private", nil)
+	hidden := startUpload(t, owner, "hidden", int64(len(data)))
+	if s := initFiles(t, owner, hidden.ID, fileSpec("q.txt", data, false)); s[0].State != "open" {
+		t.Fatalf("instant from an admins-only dataset: %+v", s)
+	}
+	admin.must(200, "POST", "/api/admin/datasets/"+d.ID+"/set-public", nil)
+	// customers get instant upload from public data; their quota is untouched
 	c := startUpload(t, owner, "uses public", int64(len(data)))
 	if s := initFiles(t, owner, c.ID, fileSpec("q.txt", data, false)); s[0].State != "done" {
 		t.Fatalf("instant from public: %+v", s)
 	}
 	owner.must(202, "POST", "/api/customer/datasets/"+c.ID+"/finish", nil)
 	waitDataset(t, e, c.ID, "available")
+	owner.must(200, "DELETE", "/api/customer/datasets/"+hidden.ID, nil)
 	if use, _ := e.st.TenantStorage(context.Background(), e.fx.tenantA.ID, 1<<40, false); use.UsedBytes != 0 || use.ReservedBytes != 0 {
 		t.Fatalf("public content cost the company: %+v", use)
 	}

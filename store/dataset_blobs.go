@@ -29,12 +29,18 @@ func scanBlob(row pgx.Row) (*DatasetBlob, error) {
 	return &b, nil
 }
 
+// instantOwner: the blobs b a tenant ($1) may reuse: its own, and the
+// platform's that a public dataset customers see holds (not the content
+// of one kept to admins); for the platform ('') its own.
+const instantOwner = `(b.tenant_id = nullif($1, '')::uuid OR b.tenant_id IS NULL AND ($1 = '' OR EXISTS (SELECT 1 FROM dataset_files f
+	JOIN datasets d ON d.id = f.dataset_id WHERE f.blob_id = b.id AND d.tenant_id IS NULL AND d.access = 'public' AND d.deleted_at IS NULL)))`
+
 // InstantBlob finds a verified blob with this content that the tenant may
-// reuse (instant upload): its own, or the platform's; never another
-// company's. tenantID ” (a public dataset): the platform's only.
+// reuse (instant upload): its own, or the platform's in a public dataset;
+// never another company's. tenantID ” (a public dataset): the platform's only.
 func (q *Queries) InstantBlob(ctx context.Context, tenantID, md5 string, size int64) (*DatasetBlob, error) {
 	return scanBlob(q.db.QueryRow(ctx, blobSelect+` WHERE b.verified AND b.md5 = $2 AND b.size = $3
-		AND (b.tenant_id IS NULL OR b.tenant_id = nullif($1, '')::uuid)
+		AND `+instantOwner+`
 		ORDER BY b.tenant_id IS NULL LIMIT 1`, tenantID, md5, size))
 }
 
@@ -239,7 +245,7 @@ func (q *Queries) InstantBlobs(ctx context.Context, tenantID string, keys []Cont
 	}
 	rows, err := q.db.Query(ctx, `SELECT DISTINCT ON (b.md5, b.size) b.id, coalesce(b.tenant_id::text, ''), b.md5, b.size, b.object_key, b.verified
 		FROM dataset_blobs b JOIN unnest($2::text[], $3::bigint[]) AS k(md5, size) ON b.md5 = k.md5 AND b.size = k.size
-		WHERE b.verified AND (b.tenant_id IS NULL OR b.tenant_id = nullif($1, '')::uuid)
+		WHERE b.verified AND `+instantOwner+`
 		ORDER BY b.md5, b.size, b.tenant_id IS NULL`, tenantID, md5s, sizes)
 	list, err := collect(rows, err, scanBlob)
 	if err != nil {
