@@ -138,6 +138,11 @@ func TestInstantBlobAndVerifiedIngest(t *testing.T) {
 	if err := st.InTx(ctx, func(tx pgx.Tx) error { _, err := store.New(tx).VerifiedIngest(ctx, pub); return err }); err != nil {
 		t.Fatal(err)
 	}
+	// … once a dataset customers see (access public) holds it
+	if _, err := st.InstantBlob(ctx, b, sum, 10); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("B found the platform's blob of a dataset kept to admins: %v", err)
+	}
+	_, _ = st.Pool.Exec(ctx, `UPDATE datasets SET access = 'public' WHERE id = $1`, pub)
 	if got, err := st.InstantBlob(ctx, b, sum, 10); err != nil || got.TenantID != "" {
 		t.Fatalf("public blob for B: %+v %v", got, err)
 	}
